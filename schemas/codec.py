@@ -1,0 +1,119 @@
+"""Confluent wire framing over fastavro: magic byte 0, 4-byte big-endian schema id, Avro body.
+
+Decoding resolves the writer's schema by id and reads it into the current
+dataclass (Avro schema resolution), so records written by an older version of
+a schema still decode.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import Any
+
+from fastavro import parse_schema, schemaless_reader, schemaless_writer
+from fastavro.validation import validate
+
+from schemas.avro import from_avro_fn, schema_of, to_avro_fn
+from schemas.errors import DecodeError, RegistryError, SchemaViolation
+from schemas.records import RECORD_TYPES
+from schemas.registry import SchemaRegistry, default_registry
+
+MAGIC = 0
+_HEADER = struct.Struct(">bI")
+
+
+def subject_of(cls: type) -> str:
+    return f"arbees.{cls.__name__}"
+
+
+class Codec:
+    """Encodes record dataclasses to framed Avro and back."""
+
+    def __init__(self, registry: SchemaRegistry | None = None) -> None:
+        self.registry = registry or default_registry()
+        self._writers: dict[type, tuple[bytes, Any, Any]] = {}
+        self._readers: dict[int, tuple[type, Any, Any, Any]] = {}
+        self._by_subject = {subject_of(cls): cls for cls in RECORD_TYPES}
+
+    def _writer(self, cls: type) -> tuple[bytes, Any, Any]:
+        if cls not in self._writers:
+            if cls not in RECORD_TYPES:
+                raise SchemaViolation(cls.__name__, "-", "not a top-level Arbees record type")
+            schema = schema_of(cls)
+            schema_id = self.registry.id_for(subject_of(cls), schema)
+            self._writers[cls] = (_HEADER.pack(MAGIC, schema_id), parse_schema(schema), to_avro_fn(cls))
+        return self._writers[cls]
+
+    def schema_id(self, cls: type) -> int:
+        return _HEADER.unpack(self._writer(cls)[0])[1]
+
+    def encode(self, record: Any) -> bytes:
+        header, parsed, convert = self._writer(type(record))
+        buf = io.BytesIO()
+        buf.write(header)
+        try:
+            data = convert(record)
+            schemaless_writer(buf, parsed, data)
+        except Exception as exc:  # fastavro raises assorted types; name the field for the caller
+            raise _violation(type(record), record, parsed, exc) from exc
+        return buf.getvalue()
+
+    def _reader(self, schema_id: int) -> tuple[type, Any, Any, Any]:
+        if schema_id not in self._readers:
+            try:
+                reg = self.registry.schema_for(schema_id)
+            except RegistryError as exc:
+                raise DecodeError(str(exc)) from exc
+            cls = self._by_subject.get(reg.subject)
+            if cls is None:
+                raise DecodeError(f"schema id {schema_id} ({reg.subject}) is not an Arbees record type")
+            self._readers[schema_id] = (
+                cls,
+                parse_schema(reg.schema),
+                parse_schema(schema_of(cls)),
+                from_avro_fn(cls),
+            )
+        return self._readers[schema_id]
+
+    def decode(self, data: bytes | None) -> Any:
+        if not data or len(data) < _HEADER.size:
+            raise DecodeError(f"{len(data or b'')} bytes: too short for a framed Avro record")
+        magic, schema_id = _HEADER.unpack_from(data)
+        if magic != MAGIC:
+            raise DecodeError(f"magic byte {magic}, expected {MAGIC}: not Confluent-framed Avro")
+        cls, writer, reader, convert = self._reader(schema_id)
+        try:
+            raw = schemaless_reader(io.BytesIO(memoryview(data)[_HEADER.size :]), writer, reader)
+            return convert(raw)
+        except Exception as exc:
+            raise DecodeError(f"{cls.__name__} (schema id {schema_id}): undecodable body: {exc}") from exc
+
+
+def _violation(cls: type, record: Any, parsed: Any, exc: Exception) -> SchemaViolation:
+    try:
+        validate(to_avro_fn(cls)(record), parsed, raise_errors=True)
+    except Exception as detail:  # ValidationError lists the failing field path
+        text = str(detail)
+        field = _field_in(text, cls) or "?"
+        return SchemaViolation(cls.__name__, field, text)
+    return SchemaViolation(cls.__name__, _field_in(str(exc), cls) or "?", str(exc))
+
+
+def _field_in(text: str, cls: type) -> str | None:
+    import dataclasses
+
+    names = [f.name for f in dataclasses.fields(cls)]
+    hits = [n for n in names if f".{n} " in text or f".{n}'" in text or f"{n} is" in text or f"field {n}" in text]
+    return max(hits, key=len) if hits else None
+
+
+_default: Codec | None = None
+
+
+def default_codec() -> Codec:
+    """The process-wide codec (registry chosen from SCHEMA_REGISTRY_URL)."""
+    global _default
+    if _default is None:
+        _default = Codec()
+    return _default

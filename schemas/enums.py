@@ -1,0 +1,105 @@
+"""Closed sets of the contract, encoded as Avro enums.
+
+Adding a symbol is a compatible change only because every enum declares a
+`default` symbol that old readers fall back to (see schemas/EVOLUTION.md).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class MarketType(str, Enum):
+    SPORT = "SPORT"
+    CRYPTO = "CRYPTO"
+    ECONOMICS = "ECONOMICS"
+    POLITICS = "POLITICS"
+    OTHER = "OTHER"
+
+
+class EventStatus(str, Enum):
+    SCHEDULED = "SCHEDULED"
+    LIVE = "LIVE"
+    BREAK = "BREAK"  # halftime, intermission, between innings/rounds
+    SUSPENDED = "SUSPENDED"
+    FINAL = "FINAL"
+    POSTPONED = "POSTPONED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+
+class Venue(str, Enum):
+    KALSHI = "KALSHI"
+    POLYMARKET = "POLYMARKET"
+    OTHER = "OTHER"
+
+
+class Side(str, Enum):
+    """Which contract of a binary market: the YES or the NO side."""
+
+    YES = "YES"
+    NO = "NO"
+
+
+class Action(str, Enum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class SignalKind(str, Enum):
+    MODEL_EDGE = "MODEL_EDGE"
+    CROSS_VENUE_ARB = "CROSS_VENUE_ARB"
+    EXIT = "EXIT"
+
+
+class TradingMode(str, Enum):
+    PAPER = "PAPER"
+    LIVE = "LIVE"
+
+
+class TimeInForce(str, Enum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+
+
+class OrderState(str, Enum):
+    PENDING = "PENDING"
+    SUBMITTED = "SUBMITTED"
+    RESTING = "RESTING"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    REJECTED = "REJECTED"
+    UNKNOWN = "UNKNOWN"  # outcome not known yet: execution must reconcile before new orders
+
+
+class PositionStatus(str, Enum):
+    OPEN = "OPEN"
+    UPDATE = "UPDATE"
+    STOP_LOSS = "STOP_LOSS"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    CLOSED = "CLOSED"
+    SETTLED = "SETTLED"
+
+
+class RiskKind(str, Enum):
+    ORDER_REFUSED = "ORDER_REFUSED"
+    LIMIT_HIT = "LIMIT_HIT"
+    BREAKER_TRIPPED = "BREAKER_TRIPPED"
+    BREAKER_RESET = "BREAKER_RESET"
+    KILL_SWITCH = "KILL_SWITCH"
+    DAILY_LOSS_STOP = "DAILY_LOSS_STOP"
+
+
+class Severity(str, Enum):
+    INFO = "INFO"
+    WARNING = "WARNING"
+    ERROR = "ERROR"
+    CRITICAL = "CRITICAL"
+
+
+class HealthStatus(str, Enum):
+    OK = "OK"
+    DEGRADED = "DEGRADED"
+    DOWN = "DOWN"
