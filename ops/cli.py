@@ -2,12 +2,119 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from ops.stack_cli import stack_app
 
 app = typer.Typer(help="Arbees operator commands.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
+topics_app = typer.Typer(help="Kafka topics from the registry.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
+app.add_typer(topics_app, name="topics")
+app.add_typer(db_app, name="db")
+console = Console()
+
+DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
+DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:55432/arbees"
+
+
+def bootstrap() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL", DEFAULT_DB)
+
+
+def fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(1)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every registry topic; report what was created or changed."""
+    from confluent_kafka import KafkaException
+
+    from ops.topics import ensure_topics
+
+    try:
+        report = ensure_topics(bootstrap())
+    except KafkaException as exc:
+        fail(f"broker at {bootstrap()} did not answer ({exc}); is it up? try `arbees stack up`")
+        return
+    for name in report.created:
+        console.print(f"[green]created[/green] {name}")
+    for name in report.altered:
+        console.print(f"[yellow]changed[/yellow] {name}")
+    for problem in report.problems:
+        console.print(f"[red]problem[/red] {problem}")
+    if not report.changed and not report.problems:
+        console.print(f"all {len(report.unchanged)} topics already exist with their settings; nothing changed")
+    if report.problems:
+        raise typer.Exit(1)
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Show the topic registry."""
+    from schemas.topics import TOPICS
+
+    table = Table("topic", "key", "value", "partitions", "cleanup", "retention")
+    for t in TOPICS:
+        retention = "forever" if t.retention_ms < 0 else f"{t.retention_ms // 86_400_000}d"
+        table.add_row(t.name, t.key, ", ".join(c.__name__ for c in t.value_types), str(t.partitions), t.cleanup, retention)
+    console.print(table)
+
+
+def _db_call(fn_name: str, *args: str) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from ops import db
+
+    try:
+        getattr(db, fn_name)(database_url(), *args)
+    except OperationalError as exc:
+        fail(f"database at {database_url()} did not answer ({exc.orig}); is it up? try `arbees stack up`")
+
+
+@db_app.command("migrate")
+def db_migrate(revision: str = typer.Argument("head")) -> None:
+    """Apply migrations up to REVISION (default head)."""
+    _db_call("migrate", revision)
+    db_status()
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str = typer.Argument(..., help="target revision, e.g. -1 or base")) -> None:
+    """Undo migrations down to REVISION."""
+    _db_call("downgrade", revision)
+    db_status()
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show the applied revision, the head and whether TimescaleDB features are on."""
+    from sqlalchemy.exc import OperationalError
+
+    from ops import db
+
+    try:
+        st = db.status(database_url())
+    except OperationalError as exc:
+        fail(f"database at {database_url()} did not answer ({exc.orig}); is it up? try `arbees stack up`")
+        return
+    table = Table("database", "value")
+    table.add_row("server", st.server_version)
+    table.add_row("revision", f"{st.current or 'none'} (head {st.head})")
+    table.add_row("timescaledb extension", "available" if st.timescaledb_available else "not available")
+    table.add_row("timescaledb features", st.timescaledb_features)
+    table.add_row("tables", str(st.tables))
+    console.print(table)
 
 
 def main() -> None:

@@ -1,0 +1,58 @@
+"""Database migrations: Alembic driven from code, so `arbees db` needs no ini file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return cfg
+
+
+@dataclass(frozen=True)
+class DbStatus:
+    server_version: str
+    current: str | None
+    head: str
+    timescaledb_available: bool
+    timescaledb_features: str  # "on", "off" or "not migrated"
+    tables: int
+
+
+def migrate(database_url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def downgrade(database_url: str, revision: str = "base") -> None:
+    command.downgrade(alembic_config(database_url), revision)
+
+
+def status(database_url: str) -> DbStatus:
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head() or "none"
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(text("SHOW server_version")).scalar() or "?"
+            current = MigrationContext.configure(conn).get_current_revision()
+            available = bool(
+                conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")).scalar()
+            )
+            names = inspect(conn).get_table_names()
+            features = "not migrated"
+            if "arbees_meta" in names:
+                features = conn.execute(text("SELECT value FROM arbees_meta WHERE key = 'timescaledb'")).scalar() or "off"
+    finally:
+        engine.dispose()
+    return DbStatus(str(version), current, head, available, features, len(names))
