@@ -38,10 +38,13 @@ def _config() -> StackConfig:
 
 
 @stack_app.command()
-def up() -> None:
+def up(
+    broker: bool = typer.Option(True, "--broker/--no-broker", help="Start the Kafka broker."),
+    database: bool = typer.Option(True, "--database/--no-database", help="Start PostgreSQL."),
+) -> None:
     """Start the broker and the database (harmless when they already run)."""
     config = _config()
-    result = _guard(lambda: stack.up(config))
+    result = _guard(lambda: stack.up(config, with_broker=broker, with_database=database))
     stack.claim(config)
     if result.database is not None:
         db = result.database
@@ -53,10 +56,13 @@ def up() -> None:
         state = f"ready in {kb.seconds:.1f}s" if kb.started else "already running"
         jars = " (resolved jars from Maven Central)" if kb.jars_resolved else ""
         out.print(f"kafka     {state}, pid {kb.pid}, Apache Kafka {_kafka_version()}{jars}")
-    timescale = "available" if result.timescaledb_available else "not available (plain PostgreSQL features)"
-    out.print(f"timescaledb {timescale}")
-    out.print(f"KAFKA_BOOTSTRAP={result.bootstrap}")
-    out.print(f"DATABASE_URL={result.database_url}")
+    if result.database is not None:
+        timescale = "available" if result.timescaledb_available else "not available (plain PostgreSQL features)"
+        out.print(f"timescaledb {timescale}")
+    if result.broker is not None:
+        out.print(f"KAFKA_BOOTSTRAP={result.bootstrap}")
+    if result.database is not None:
+        out.print(f"DATABASE_URL={result.database_url}")
 
 
 def _kafka_version() -> str:

@@ -150,10 +150,11 @@ def ensure_jars() -> bool:
             "Maven not found: install it (Debian: apt-get install -y maven) so the Kafka jars "
             "can be resolved from Maven Central"
         )
-    partial = KAFKA_DIR / "lib.partial"
+    partial = KAFKA_DIR / "target" / "lib.partial"  # target/ is git-ignored
     shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(exist_ok=True)
     proc = subprocess.run(
-        [mvn, "-B", "-q", MAVEN_PLUGIN, "-DincludeScope=runtime", f"-DoutputDirectory={partial.name}"],
+        [mvn, "-B", "-q", MAVEN_PLUGIN, "-DincludeScope=runtime", f"-DoutputDirectory={partial}"],
         cwd=KAFKA_DIR,
         capture_output=True,
         text=True,
@@ -299,6 +300,7 @@ def start(config: BrokerConfig) -> BrokerStart:
     render_config(config)
     format_storage(config, java)
     config.logs_dir.mkdir(parents=True, exist_ok=True)
+    marks = _log_marks(config)
     began = time.monotonic()
     with config.console_log.open("ab") as console:
         proc = subprocess.Popen(
@@ -311,7 +313,7 @@ def start(config: BrokerConfig) -> BrokerStart:
         )
     config.pid_file.write_text(f"{proc.pid}\n")
     try:
-        wait_ready(config, proc.pid, config.start_timeout_s)
+        wait_ready(config, proc.pid, config.start_timeout_s, marks)
     except BrokerError:
         terminate(proc.pid, grace_s=5.0)
         config.pid_file.unlink(missing_ok=True)
@@ -319,15 +321,18 @@ def start(config: BrokerConfig) -> BrokerStart:
     return BrokerStart(pid=proc.pid, started=True, seconds=time.monotonic() - began, jars_resolved=resolved)
 
 
-def wait_ready(config: BrokerConfig, pid: int, timeout_s: float) -> None:
-    """Poll until the broker lists its metadata; fail fast if the JVM dies meanwhile."""
+def wait_ready(config: BrokerConfig, pid: int, timeout_s: float, marks: tuple[int, int] = (0, 0)) -> None:
+    """Poll until the broker lists its metadata; fail fast if the JVM dies meanwhile.
+
+    `marks` are the log sizes before this start, so a failure shows only its own lines.
+    """
     from confluent_kafka.admin import AdminClient  # heavy import, only when needed
 
     deadline = time.monotonic() + timeout_s
     admin: AdminClient | None = None
     while True:
         if not pid_alive(pid):
-            raise _died(config)
+            raise _died(config, marks)
         if port_answers(config.port):
             if admin is None:
                 admin = AdminClient({"bootstrap.servers": config.bootstrap, "log_level": 3})
@@ -340,25 +345,31 @@ def wait_ready(config: BrokerConfig, pid: int, timeout_s: float) -> None:
             raise BrokerError(
                 f"the Kafka broker did not answer on {config.bootstrap} within {timeout_s:.0f}s: "
                 f"see {config.server_log}",
-                _log_tail(config, 30),
+                _log_tail(config, marks),
             )
         time.sleep(0.2)
 
 
-def _died(config: BrokerConfig) -> BrokerError:
-    lines = _log_tail(config, 30)
+def _died(config: BrokerConfig, marks: tuple[int, int]) -> BrokerError:
+    lines = _log_tail(config, marks)
     cause = next(
         (line.strip() for line in reversed(lines) if re.search(r"ERROR|Exception|Error:", line)),
         lines[-1].strip() if lines else "no output",
     )
     return BrokerError(
-        f"the Kafka broker exited while starting ({cause[:200]}): see {config.server_log}",
+        f"the Kafka broker exited while starting ({cause[:300]}): see {config.server_log}",
         lines,
     )
 
 
-def _log_tail(config: BrokerConfig, lines: int) -> tuple[str, ...]:
-    return tail(config.server_log, lines) + tail(config.console_log, lines)
+def _log_marks(config: BrokerConfig) -> tuple[int, int]:
+    return tuple(path.stat().st_size if path.exists() else 0  # type: ignore[return-value]
+                 for path in (config.server_log, config.console_log))
+
+
+def _log_tail(config: BrokerConfig, marks: tuple[int, int], lines: int = 30) -> tuple[str, ...]:
+    """The last lines each log gained since `marks` (all of it if the log rolled over)."""
+    return tail(config.server_log, lines, marks[0]) + tail(config.console_log, lines, marks[1])
 
 
 @dataclass(frozen=True)

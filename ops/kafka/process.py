@@ -115,10 +115,17 @@ def _signal(pid: int, sig: signal.Signals, group: bool) -> None:
         pass
 
 
-def tail(path: Path, lines: int) -> tuple[str, ...]:
-    """The last `lines` lines of a text file, empty when it does not exist."""
+def tail(path: Path, lines: int, start: int = 0) -> tuple[str, ...]:
+    """The last `lines` lines of a text file after byte `start`, empty when it does not exist.
+
+    A file now shorter than `start` was rotated or truncated: read it whole.
+    """
     try:
-        with path.open("r", errors="replace") as handle:
-            return tuple(line.rstrip("\n") for line in deque(handle, maxlen=lines))
+        with path.open("rb") as handle:
+            if start <= path.stat().st_size:
+                handle.seek(start)
+            return tuple(
+                line.decode(errors="replace").rstrip("\n") for line in deque(handle, maxlen=lines)
+            )
     except OSError:
         return ()

@@ -248,12 +248,12 @@ def start(config: PostgresConfig) -> PostgresStart:
     if pid is not None:
         ensure_database(config)
         return PostgresStart(pid, False, time.monotonic() - began, installed, False, binaries.major)
-    initialised = init_cluster(config, binaries)
     if not port_is_free(config.port):
         raise PostgresError(
             f"port {config.port} on 127.0.0.1 is already in use by another process: "
             f"set {PORT_ENV} to a free port (or stop whatever listens there)"
         )
+    initialised = init_cluster(config, binaries)
     options = f"-p {config.port} -k {config.socket_dir} -c listen_addresses=127.0.0.1"
     if binaries.has_timescaledb():
         options += " -c shared_preload_libraries=timescaledb"
