@@ -187,10 +187,16 @@ def _from_converter(tp: Any, logical: str | None) -> Converter:
 
 
 @lru_cache(maxsize=None)
+def field_converters(cls: type) -> tuple[tuple[str, Converter], ...]:
+    """Per-field converters to Avro values, in field order."""
+    hints = _hints(cls)
+    return tuple((f.name, _to_converter(hints[f.name])) for f in dataclasses.fields(cls))
+
+
+@lru_cache(maxsize=None)
 def to_avro_fn(cls: type) -> Converter:
     """A function turning an instance of `cls` into the dict fastavro writes."""
-    hints = _hints(cls)
-    plan = [(f.name, _to_converter(hints[f.name])) for f in dataclasses.fields(cls)]
+    plan = field_converters(cls)
 
     def convert(obj: Any) -> dict[str, Any]:
         return {name: conv(getattr(obj, name)) for name, conv in plan}

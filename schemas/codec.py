@@ -14,7 +14,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.validation import validate
 
-from schemas.avro import from_avro_fn, schema_of, to_avro_fn
+from schemas.avro import field_converters, from_avro_fn, schema_of, to_avro_fn
 from schemas.errors import DecodeError, RegistryError, SchemaViolation
 from schemas.records import RECORD_TYPES
 from schemas.registry import SchemaRegistry, default_registry
@@ -91,6 +91,12 @@ class Codec:
 
 
 def _violation(cls: type, record: Any, parsed: Any, exc: Exception) -> SchemaViolation:
+    for name, conv in field_converters(cls):
+        value = getattr(record, name, None)
+        try:
+            conv(value)
+        except Exception as detail:
+            return SchemaViolation(cls.__name__, name, f"{value!r} does not fit: {detail}")
     try:
         validate(to_avro_fn(cls)(record), parsed, raise_errors=True)
     except Exception as detail:  # ValidationError lists the failing field path

@@ -7,6 +7,7 @@ can resolve an id to its schema.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx
-from fastavro.schema import to_parsing_canonical_form, fingerprint
 
 from schemas.errors import RegistryError
 
@@ -22,11 +22,13 @@ REGISTRY_FILE = Path(__file__).with_name("registry.json")
 
 
 def canonical(schema: dict[str, Any]) -> str:
-    return to_parsing_canonical_form(schema)
+    """The full schema as stable JSON: unlike Avro's Parsing Canonical Form it keeps
+    defaults, docs and logical types, which readers need for resolution."""
+    return json.dumps(schema, sort_keys=True, separators=(",", ":"))
 
 
 def schema_fingerprint(schema: dict[str, Any]) -> str:
-    return fingerprint(canonical(schema), "CRC-64-AVRO")
+    return hashlib.sha256(canonical(schema).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

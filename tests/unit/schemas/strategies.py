@@ -1,0 +1,48 @@
+"""Hypothesis strategies that build any contract record from its type hints."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from enum import Enum
+from typing import Any
+
+from hypothesis import strategies as st
+
+LONG = st.integers(min_value=-(2**63), max_value=2**63 - 1)
+TS = st.integers(min_value=0, max_value=4_102_444_800_000)  # up to 2100, ms
+FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=64)
+TEXT = st.text(max_size=20)
+
+
+def strategy_for(tp: Any, logical: str | None = None) -> st.SearchStrategy[Any]:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return st.none() | strategy_for(inner, logical)
+    if tp is int:
+        return TS if logical else LONG
+    if tp is float:
+        return FLOATS
+    if tp is str:
+        return TEXT
+    if tp is bool:
+        return st.booleans()
+    if tp is bytes:
+        return st.binary(max_size=40)
+    if origin is list:
+        return st.lists(strategy_for(typing.get_args(tp)[0]), max_size=3)
+    if origin is dict:
+        return st.dictionaries(TEXT, strategy_for(typing.get_args(tp)[1]), max_size=3)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return st.sampled_from(list(tp))
+    if dataclasses.is_dataclass(tp):
+        return records(tp)
+    raise TypeError(tp)
+
+
+def records(cls: type) -> st.SearchStrategy[Any]:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: strategy_for(hints[f.name], f.metadata.get("logical")) for f in dataclasses.fields(cls)}
+    return st.builds(cls, **fields)
