@@ -18,10 +18,9 @@ from typing import Sequence
 
 import numpy as np
 
-from schemas.enums import EventStatus
+from schemas.enums import EventStatus, MarketType
 from schemas.records import EventState
 from streams.probability.base import StateNotModelable, UnknownLeague
-from schemas.enums import MarketType
 from streams.probability.normal import (
     bounded,
     expected_margin,
