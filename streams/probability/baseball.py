@@ -33,7 +33,7 @@ import numpy as np
 
 from schemas.enums import EventStatus
 from schemas.records import EventState
-from streams.probability.base import StateNotModelable
+from streams.probability.base import StateNotModelable, UnknownLeague
 from streams.probability.poisson import squeeze
 
 PARAMS_FILE = Path(__file__).with_name("params") / "baseball_params.json"
@@ -246,6 +246,8 @@ class BaseballModel:
     version = "1"
 
     def __init__(self, league: str = "mlb") -> None:
+        if league != "mlb":
+            raise UnknownLeague(f"the baseball model is fitted to MLB only, not {league!r}")
         self.league = league
         self.params = load_params()
 
