@@ -1,0 +1,203 @@
+"""Session fixtures: a real Apache Kafka broker and a real PostgreSQL for integration tests.
+
+Each comes from, in order: the environment (KAFKA_BOOTSTRAP / DATABASE_URL);
+testcontainers when a Docker engine answers a ping; the `ops/` stack (started once
+per session, stopped at the end only if a test session started it). With none of
+these the requesting test fails and says why: integration tests never skip.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from typing import Protocol
+
+import pytest
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ops import stack
+from ops.stack import StackConfig, StackError
+
+KAFKA_IMAGE = "apache/kafka:4.0.1"  # same broker version as ops/kafka/pom.xml
+TIMESCALE_IMAGE = "timescale/timescaledb:2.17.2-pg16"
+
+
+def _docker_unavailable() -> str | None:
+    """None when a Docker engine answers; otherwise why not (the binary alone is not enough)."""
+    try:
+        import docker
+
+        client = docker.from_env(timeout=3)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except Exception as exc:  # noqa: BLE001 - any failure means: no usable engine
+        return f"no Docker engine answers ({type(exc).__name__}: {str(exc)[:160]})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_unavailable() -> str | None:
+    return _docker_unavailable()
+
+
+@pytest.fixture(scope="session")
+def _stack_lease() -> Iterator[StackConfig]:
+    """The ops/ stack config; at session end the last session out stops what sessions started."""
+    try:
+        config = StackConfig.from_env()
+    except StackError as exc:
+        pytest.fail(f"the ops/ stack is misconfigured: {exc}", pytrace=False)
+    yield config
+    stack.session_release(config)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _kafka_container() -> tuple[str, Callable[[], None]]:
+    """A KRaft broker in the official apache/kafka image, advertised on a fixed host port."""
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.core.wait_strategies import LogMessageWaitStrategy
+
+    host_port = _free_port()
+    container = (
+        DockerContainer(KAFKA_IMAGE)
+        .with_bind_ports(9092, host_port)
+        .with_envs(
+            KAFKA_NODE_ID="1",
+            KAFKA_PROCESS_ROLES="broker,controller",
+            KAFKA_LISTENERS="PLAINTEXT://0.0.0.0:9092,CONTROLLER://0.0.0.0:9093",
+            KAFKA_ADVERTISED_LISTENERS=f"PLAINTEXT://127.0.0.1:{host_port}",
+            KAFKA_CONTROLLER_LISTENER_NAMES="CONTROLLER",
+            KAFKA_CONTROLLER_QUORUM_VOTERS="1@localhost:9093",
+            KAFKA_LISTENER_SECURITY_PROTOCOL_MAP="CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+            KAFKA_INTER_BROKER_LISTENER_NAME="PLAINTEXT",
+            KAFKA_AUTO_CREATE_TOPICS_ENABLE="false",
+            KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR="1",
+            KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR="1",
+            KAFKA_TRANSACTION_STATE_LOG_MIN_ISR="1",
+            KAFKA_SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR="1",
+            KAFKA_SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR="1",
+            KAFKA_GROUP_INITIAL_REBALANCE_DELAY_MS="0",
+        )
+        .waiting_for(LogMessageWaitStrategy("Kafka Server started").with_startup_timeout(180))
+    )
+    container.start()
+    return f"127.0.0.1:{host_port}", container.stop
+
+
+def _postgres_container() -> tuple[str, Callable[[], None]]:
+    from testcontainers.postgres import PostgresContainer
+
+    container = PostgresContainer(TIMESCALE_IMAGE, username="postgres", password="postgres",
+                                  dbname="arbees", driver="psycopg")
+    container.start()
+    return container.get_connection_url(), container.stop
+
+
+def _check_bootstrap(bootstrap: str, source: str) -> None:
+    try:
+        AdminClient({"bootstrap.servers": bootstrap, "log_level": 3}).list_topics(timeout=15)
+    except Exception as exc:  # noqa: BLE001 - KafkaException
+        pytest.fail(f"{source} names {bootstrap}, but no Kafka broker answers there: {exc}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(request: pytest.FixtureRequest, docker_unavailable: str | None) -> Iterator[str]:
+    """host:port of a real Kafka broker for the whole session."""
+    given = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
+    if given:
+        _check_bootstrap(given, "KAFKA_BOOTSTRAP")
+        yield given
+        return
+    if docker_unavailable is None:
+        bootstrap, stop = _kafka_container()
+        yield bootstrap
+        stop()
+        return
+    config: StackConfig = request.getfixturevalue("_stack_lease")
+    try:
+        result = stack.session_up(config, with_broker=True, with_database=False)
+    except StackError as exc:
+        pytest.fail(
+            f"no Kafka broker for integration tests: KAFKA_BOOTSTRAP is not set, {docker_unavailable}, "
+            f"and the ops/ stack could not start it: {exc}",
+            pytrace=False,
+        )
+    yield result.bootstrap
+
+
+@pytest.fixture(scope="session")
+def database_url(request: pytest.FixtureRequest, docker_unavailable: str | None) -> Iterator[str]:
+    """SQLAlchemy URL (postgresql+psycopg://...) of a real PostgreSQL database for the session."""
+    given = os.environ.get("DATABASE_URL", "").strip()
+    if given:
+        yield given
+        return
+    if docker_unavailable is None:
+        url, stop = _postgres_container()
+        yield url
+        stop()
+        return
+    config: StackConfig = request.getfixturevalue("_stack_lease")
+    try:
+        result = stack.session_up(config, with_broker=False, with_database=True)
+    except StackError as exc:
+        pytest.fail(
+            f"no PostgreSQL for integration tests: DATABASE_URL is not set, {docker_unavailable}, "
+            f"and the ops/ stack could not start it: {exc}",
+            pytrace=False,
+        )
+    yield result.database_url
+
+
+def _await_leaders(admin: AdminClient, name: str, partitions: int, timeout_s: float = 15.0) -> None:
+    """Return once every partition of `name` has a leader in the broker's metadata."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        topic = admin.list_topics(topic=name, timeout=5).topics.get(name)
+        if topic is not None and topic.error is None and len(topic.partitions) == partitions:
+            if all(p.leader >= 0 for p in topic.partitions.values()):
+                return
+        if time.monotonic() > deadline:
+            pytest.fail(f"topic {name} has no leader for all {partitions} partitions after {timeout_s}s",
+                        pytrace=False)
+        time.sleep(0.1)
+
+
+class TopicFactory(Protocol):
+    def __call__(
+        self, prefix: str = "test", partitions: int = 1, config: Mapping[str, str] | None = None
+    ) -> str: ...
+
+
+@pytest.fixture
+def topic_factory(kafka_bootstrap: str) -> Iterator[TopicFactory]:
+    """Create uniquely named topics (the broker never auto-creates); delete them afterwards."""
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap, "log_level": 3})
+    created: list[str] = []
+
+    def create(prefix: str = "test", partitions: int = 1, config: Mapping[str, str] | None = None) -> str:
+        name = f"{prefix}.{uuid.uuid4().hex[:12]}"
+        futures = admin.create_topics(
+            [NewTopic(name, num_partitions=partitions, replication_factor=1, config=dict(config or {}))],
+            operation_timeout=30,
+            request_timeout=30,
+        )
+        futures[name].result()
+        created.append(name)
+        _await_leaders(admin, name, partitions)
+        return name
+
+    yield create
+    if created:
+        for future in admin.delete_topics(created, operation_timeout=30, request_timeout=30).values():
+            future.result()
