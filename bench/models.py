@@ -1,0 +1,314 @@
+"""Model benchmark (`make bench-models`): our win probabilities against the published anchors.
+
+(a) per-play mean absolute difference from ESPN's published win probability:
+    the recorded NBA and MLB games, the live NFL scoreboard states (plus
+    nflfastR's reference kickoff states), with charts of both curves;
+(b) NBA, NFL, NHL, MLB: final-margin sigma from the pregame data, and the
+    tip-off probability of our in-game model started from the market-derived
+    prior, scored (Brier, log loss, calibration by decile) beside the market;
+(c) Polymarket's pregame NBA prices of 2024-25 scored the same way, the venue anchor.
+Keys merge into bench/results.json (names in DESIGN.md "Benchmarks").
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from ops.models.margins import DATA_DIR, MarginFit, PregameGames, fit_margin, load_pregame  # noqa: E402
+from ops.models.reference_states import (  # noqa: E402
+    GAMES_META,
+    MLB_WINPROB,
+    ReferenceState,
+    nba_espn_game,
+    nfl_espn_live,
+    nflfastr_kickoffs,
+)
+from schemas.enums import EventStatus  # noqa: E402
+from schemas.records import EventState  # noqa: E402
+from streams.probability.base import WinProbabilityModel  # noqa: E402
+from streams.probability.basketball import BasketballModel  # noqa: E402
+from streams.probability.football import FootballModel  # noqa: E402
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS = BENCH_DIR / "results.json"
+POLYMARKET = DATA_DIR / "polymarket" / "nba_2024_25_pregame_price_vs_final.csv"
+TARGET_MAE = {"nba": 0.03, "nfl": 0.05, "mlb": 0.05}
+EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class Score:
+    brier: float
+    logloss: float
+
+
+def score(p: np.ndarray, y: np.ndarray) -> Score:
+    q = np.clip(p, EPS, 1 - EPS)
+    return Score(float(np.mean((p - y) ** 2)), float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q))))
+
+
+def devig(ml_home: float, ml_away: float) -> float:
+    """Vig-free home probability from two American moneylines."""
+
+    def implied(ml: float) -> float:
+        return 100 / (ml + 100) if ml > 0 else -ml / (-ml + 100)
+
+    h, a = implied(ml_home), implied(ml_away)
+    return h / (h + a)
+
+
+def registry_model(league: str) -> WinProbabilityModel | None:
+    """The registry's model for a league owned by another module, or None if not there yet."""
+    try:
+        from streams.probability.registry import model_for  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    from schemas.enums import MarketType
+
+    return model_for(MarketType.SPORT, league)  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ (a) ESPN
+
+
+def mlb_espn_game(model: WinProbabilityModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Our MLB probability after every plate appearance of the recorded game vs ESPN's."""
+    meta = json.loads(GAMES_META.read_text())["mlb"]
+    p_pre = devig(float(meta["pregame_odds"]["moneyline_home"]), float(meta["pregame_odds"]["moneyline_away"]))
+    with MLB_WINPROB.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    states = [
+        EventState(
+            state_id=f"mlb:{r['seq']}",
+            event_id=str(meta["espn_game_id"]),
+            ts=0,
+            league="mlb",
+            status=EventStatus.LIVE,
+            score_a=int(r["home_score"]),
+            score_b=int(r["away_score"]),
+            period=int(r["inning"]),
+            features={
+                "half": 0.0 if r["half"] == "Top" else 1.0,
+                "outs": float(r["outs_after_play"]),
+                "on_first": float(r["on_first_after_play"]),
+                "on_second": float(r["on_second_after_play"]),
+                "on_third": float(r["on_third_after_play"]),
+                "p_pregame_a": p_pre,
+            },
+        )
+        for r in rows
+    ]
+    ours = model.probabilities_batch(states)[:, 0]
+    espn = np.array([float(r["espn_home_win_pct"]) for r in rows])
+    return ours, espn, np.arange(len(rows), dtype=float)
+
+
+def compare(model: WinProbabilityModel, refs: Sequence[ReferenceState]) -> tuple[np.ndarray, np.ndarray]:
+    ours = model.probabilities_batch([r.state for r in refs])[:, 0]
+    return ours, np.array([r.home_prob for r in refs])
+
+
+def chart_curves(path: Path, title: str, x: np.ndarray, ours: np.ndarray, ref: np.ndarray, ref_name: str, xlabel: str) -> None:
+    fig, ax = plt.subplots(figsize=(10, 4))
+    ax.plot(x, ref, label=ref_name, color="tab:gray", lw=1.6)
+    ax.plot(x, ours, label="Arbees", color="tab:blue", lw=1.2)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("home win probability")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def chart_points(path: Path, title: str, labels: list[str], ours: np.ndarray, ref: np.ndarray) -> None:
+    fig, ax = plt.subplots(figsize=(10, 4))
+    x = np.arange(len(labels))
+    ax.bar(x - 0.2, ref, 0.4, label="ESPN / nflfastR", color="tab:gray")
+    ax.bar(x + 0.2, ours, 0.4, label="Arbees", color="tab:blue")
+    ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("home win probability")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------- (b) tip-off
+
+
+def tipoff_states(league: str, games: PregameGames, fit: MarginFit) -> list[EventState]:
+    """Scheduled states carrying the market-derived spread (basketball, football) or probability (others)."""
+    spread = -fit.expected_margin(games.p_home)
+    return [
+        EventState(
+            state_id=f"{league}:{i}",
+            event_id=f"{league}:{i}",
+            ts=0,
+            league=league,
+            status=EventStatus.SCHEDULED,
+            spread_a=float(spread[i]) if league in ("nba", "nfl") else None,
+            features={} if league in ("nba", "nfl") else {"p_pregame_a": float(games.p_home[i])},
+        )
+        for i in range(len(games.p_home))
+    ]
+
+
+def calibration(p: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    edges = np.quantile(p, np.linspace(0, 1, 11))
+    idx = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, 9)
+    return np.array([p[idx == k].mean() for k in range(10)]), np.array([y[idx == k].mean() for k in range(10)])
+
+
+def chart_calibration(path: Path, panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
+    for ax, (name, (ours, market, y)) in zip(axes[0], panels.items()):
+        for p, label, color in ((market, "market", "tab:gray"), (ours, "Arbees", "tab:blue")):
+            px, py = calibration(p, y)
+            ax.plot(px, py, "o-", label=label, color=color, ms=4)
+        ax.plot([0, 1], [0, 1], ":", color="black", lw=0.8)
+        ax.set_title(f"{name} by decile")
+        ax.set_xlabel("forecast")
+        ax.set_ylabel("observed home win rate")
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------ runner
+
+
+def run(console: Console) -> dict[str, float | int | str]:
+    out: dict[str, float | int | str] = {}
+    notes: list[str] = []
+    rows: list[tuple[str, str, str, str]] = []
+
+    nba_refs = nba_espn_game()
+    ours, espn = compare(BasketballModel("nba"), nba_refs)
+    out["models.nba.espn_mae"], out["models.nba.espn_plays"] = float(np.mean(np.abs(ours - espn))), len(espn)
+    chart_curves(BENCH_DIR / "models_nba_espn.png", "NBA 401859966 (SA @ NY): Arbees vs ESPN",
+                 np.array([r.elapsed_seconds / 60 for r in nba_refs]), ours, espn, "ESPN", "game minutes")
+
+    nfl_refs = nfl_espn_live()
+    ours_nfl, espn_nfl = compare(FootballModel("nfl"), nfl_refs)
+    out["models.nfl.espn_mae"], out["models.nfl.espn_plays"] = float(np.mean(np.abs(ours_nfl - espn_nfl))), len(espn_nfl)
+    kick = nflfastr_kickoffs()
+    ours_k, vegas = compare(FootballModel("nfl"), kick)
+    out["models.nfl.nflfastr_mae"], out["models.nfl.nflfastr_states"] = float(np.mean(np.abs(ours_k - vegas))), len(kick)
+    chart_points(BENCH_DIR / "models_nfl_espn.png", "NFL live states (ESPN) and nflfastR kickoff states",
+                 [r.label for r in nfl_refs] + [f"nflfastR {r.label}" for r in kick],
+                 np.concatenate([ours_nfl, ours_k]), np.concatenate([espn_nfl, vegas]))
+    notes.append("NFL in-game sigma ratio is fitted on these same ESPN/nflfastR states (in-sample)")
+
+    mlb_model = registry_model("mlb")
+    if mlb_model is None:
+        try:
+            from streams.probability.baseball import BaseballModel
+
+            mlb_model = BaseballModel("mlb")
+            notes.append("MLB via streams.probability.baseball directly (registry not present yet)")
+        except ImportError:
+            notes.append("MLB left out: no baseball model yet")
+    if mlb_model is not None:
+        ours_mlb, espn_mlb, x = mlb_espn_game(mlb_model)
+        out["models.mlb.espn_mae"], out["models.mlb.espn_plays"] = float(np.mean(np.abs(ours_mlb - espn_mlb))), len(x)
+        chart_curves(BENCH_DIR / "models_mlb_espn.png", "MLB 401815839 (CHW @ DET): Arbees vs ESPN",
+                     x, ours_mlb, espn_mlb, "ESPN", "plate appearance")
+
+    for league in ("nba", "nfl", "mlb"):
+        if f"models.{league}.espn_mae" in out:
+            mae = float(out[f"models.{league}.espn_mae"])
+            ok = "ok" if mae <= TARGET_MAE[league] else "MISS"
+            rows.append((f"{league} ESPN per-play MAE", f"{mae:.4f}", f"<= {TARGET_MAE[league]}", f"{ok} ({out[f'models.{league}.espn_plays']} plays)"))
+    rows.append(("nfl nflfastR kickoff MAE", f"{out['models.nfl.nflfastr_mae']:.4f}", "-", f"{len(kick)} states"))
+
+    panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    our_models: dict[str, Callable[[], WinProbabilityModel | None]] = {
+        "nba": lambda: BasketballModel("nba"),
+        "nfl": lambda: FootballModel("nfl"),
+        "nhl": lambda: registry_model("nhl") or _direct("poisson", "PoissonModel", "nhl"),
+        "mlb": lambda: mlb_model,
+    }
+    for league in ("nba", "nfl", "nhl", "mlb"):
+        games = load_pregame(league)
+        fit = fit_margin(games)
+        out[f"models.{league}.sigma"] = fit.sigma
+        model = our_models[league]()
+        market = score(games.p_home, games.home_win)
+        out[f"models.{league}.market_brier"], out[f"models.{league}.market_logloss"] = market.brier, market.logloss
+        out[f"models.{league}.games"] = fit.games
+        if model is None:
+            notes.append(f"{league}: no model yet, tip-off score left out")
+            continue
+        p = model.probabilities_batch(tipoff_states(league, games, fit))[:, 0]
+        ours_s = score(p, games.home_win)
+        out[f"models.{league}.brier"], out[f"models.{league}.logloss"] = ours_s.brier, ours_s.logloss
+        panels[league] = (p, games.p_home, games.home_win)
+        gap = ours_s.brier - market.brier
+        rows.append((f"{league} tip-off Brier (market)", f"{ours_s.brier:.4f} ({market.brier:.4f})", "gap <= 0.002",
+                     f"{'ok' if abs(gap) <= 0.002 else 'MISS'} gap {gap:+.4f}, logloss {ours_s.logloss:.4f} ({market.logloss:.4f}), sigma {fit.sigma:.2f}, {fit.games} games"))
+    chart_calibration(BENCH_DIR / "models_calibration.png", panels)
+
+    with POLYMARKET.open(newline="") as fh:
+        poly = [r for r in csv.DictReader(fh) if r["resolution"] in ("team_a_won", "team_b_won")]
+    p_home = 1.0 - np.array([float(r["price_team_a_pregame"]) for r in poly])  # team_a is the away side
+    y_home = np.array([r["resolution"] == "team_b_won" for r in poly], dtype=float)
+    venue = score(p_home, y_home)
+    out["models.nba_polymarket.market_brier"], out["models.nba_polymarket.market_logloss"] = venue.brier, venue.logloss
+    out["models.nba_polymarket.games"] = len(poly)
+    rows.append(("Polymarket NBA 2024-25 pregame", f"{venue.brier:.4f}", "venue anchor", f"logloss {venue.logloss:.4f}, {len(poly)} games"))
+
+    table = Table(title="bench-models")
+    for col in ("figure", "value", "target", "note"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*r)
+    console.print(table)
+    for n in notes:
+        console.print(f"note: {n}")
+    return out
+
+
+def _direct(module: str, cls: str, league: str) -> WinProbabilityModel | None:
+    try:
+        mod = __import__(f"streams.probability.{module}", fromlist=[cls])
+    except ImportError:
+        return None
+    return getattr(mod, cls)(league)  # type: ignore[no-any-return]
+
+
+def merge_results(figures: dict[str, float | int | str], path: Path = RESULTS) -> None:
+    """Read the existing flat JSON, update our keys, write it back."""
+    current = json.loads(path.read_text()) if path.exists() else {}
+    current.update({k: round(v, 6) if isinstance(v, float) else v for k, v in figures.items()})
+    path.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+
+
+def main() -> None:
+    console = Console(width=150)
+    started = time.perf_counter()
+    figures = run(console)
+    merge_results(figures)
+    parts = [f"{lg} mae {figures[f'models.{lg}.espn_mae']:.3f}" for lg in ("nba", "nfl", "mlb") if f"models.{lg}.espn_mae" in figures]
+    console.print(f"bench-models: {', '.join(parts)}; wrote {len(figures)} keys to {RESULTS.name} in {time.perf_counter() - started:.1f}s")
+
+
+if __name__ == "__main__":
+    main()

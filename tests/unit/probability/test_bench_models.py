@@ -1,0 +1,50 @@
+"""bench.models helpers: scoring, devig, results merge, and the tip-off prior on real games."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.models import calibration, devig, merge_results, score, tipoff_states
+from ops.models.margins import PregameGames, fit_margin, load_pregame
+from streams.probability.basketball import BasketballModel
+from streams.probability.football import FootballModel
+
+
+def test_devig_of_the_recorded_nba_moneylines() -> None:
+    assert devig(-135, 114) == pytest.approx(0.5514, abs=1e-3)  # NY -135 / SA +114 (espn_games_meta.json)
+    assert devig(-110, -110) == pytest.approx(0.5)
+
+
+def test_score_of_known_forecasts() -> None:
+    y = np.array([1.0, 0.0, 1.0, 0.0])
+    half = score(np.full(4, 0.5), y)
+    assert half.brier == pytest.approx(0.25) and half.logloss == pytest.approx(np.log(2))
+    assert score(np.array([0.9, 0.1, 0.9, 0.1]), y).brier == pytest.approx(0.01)
+
+
+def test_calibration_deciles_split_the_forecasts() -> None:
+    p = np.linspace(0.01, 0.99, 1000)
+    px, py = calibration(p, (p > 0.5).astype(float))
+    assert len(px) == 10 and np.all(np.diff(px) > 0) and py[0] == 0.0 and py[-1] == 1.0
+
+
+def test_merge_keeps_other_keys(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"shard.quotes_per_s": 1234.0, "models.nba.brier": 0.3}))
+    merge_results({"models.nba.brier": 0.2034, "models.nba.games": 20361}, path)
+    assert json.loads(path.read_text()) == {"shard.quotes_per_s": 1234.0, "models.nba.brier": 0.2034, "models.nba.games": 20361}
+
+
+@pytest.mark.parametrize("league,model", [("nba", BasketballModel("nba")), ("nfl", FootballModel("nfl"))])
+def test_tipoff_prior_starts_at_the_market(league: str, model: BasketballModel | FootballModel) -> None:
+    """On 2,000 real games, our tip-off Brier is within 0.002 of the devigged market's."""
+    full = load_pregame(league)
+    fit = fit_margin(full)
+    sub = PregameGames(league, full.p_home[:2000], full.margin[:2000], full.home_win[:2000], full.total[:2000])
+    p = model.probabilities_batch(tipoff_states(league, sub, fit))[:, 0]
+    assert abs(score(p, sub.home_win).brier - score(sub.p_home, sub.home_win).brier) < 0.002
+    assert np.corrcoef(p, sub.p_home)[0, 1] > 0.999
