@@ -288,6 +288,7 @@ def applied_migrations(heads: tuple[str, ...]) -> tuple[Migration, ...]:
     if not heads:
         return ()
     from alembic.script import ScriptDirectory
+    from alembic.script.revision import RevisionError
     from alembic.util import CommandError
 
     if not (MIGRATIONS_DIR / "env.py").exists():
@@ -297,7 +298,7 @@ def applied_migrations(heads: tuple[str, ...]) -> tuple[Migration, ...]:
     for head in heads:
         try:
             chain = list(scripts.iterate_revisions(head, "base"))
-        except CommandError:
+        except (CommandError, RevisionError):
             seen.setdefault(head, Migration(head, "(unknown to this checkout's migration scripts)"))
             continue
         for script in chain:

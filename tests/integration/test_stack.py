@@ -174,17 +174,20 @@ def test_status_shows_broker_topics_and_database(session_stack: StackConfig) -> 
         version = conn.execute("show server_version").fetchone()
         timescale = conn.execute("select count(*) from pg_available_extensions where name='timescaledb'").fetchone()
         has_alembic = conn.execute("select to_regclass('public.alembic_version') is not null").fetchone()
+        heads: tuple[str, ...] = ()
+        if has_alembic is not None and has_alembic[0]:
+            heads = tuple(row[0] for row in conn.execute("select version_num from alembic_version"))
     assert version is not None and db.server_version == version[0]
     assert timescale is not None and db.timescaledb_available is (timescale[0] == 1)
-    if has_alembic is not None and not has_alembic[0]:
-        assert db.migrations == ()
+    assert db.migrations == stack.applied_migrations(heads)
 
     assert cli.returncode == 0, cli.stderr
     assert f"Apache Kafka {pom_version.group(1)}" in cli.stdout
     assert f"listener PLAINTEXT://{bootstrap}" in cli.stdout
     assert re.search(rf"^{re.escape(topic)}\s+3\s+3 2 2\s+7\s*$", cli.stdout, re.MULTILINE)
     assert f"PostgreSQL {db.server_version}" in cli.stdout
-    assert "timescaledb " in cli.stdout and "migrations applied:" in cli.stdout
+    assert "timescaledb " in cli.stdout
+    assert ("migrations applied: none" in cli.stdout) == (heads == ())
 
 
 def test_full_cycle_up_up_status_down_leaves_nothing(private_dir: Path) -> None:
@@ -312,3 +315,20 @@ def test_database_url_reaches_the_arbees_database(database_url: str) -> None:
     assert name == "arbees"
     assert re.match(r"\d+\.\d+", version)
 
+
+
+def test_applied_migrations_walk_the_scripts_from_base_to_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(stack.MIGRATIONS_DIR))
+    heads = tuple(scripts.get_heads())
+
+    chain = stack.applied_migrations(heads)
+    unknown = stack.applied_migrations(("0000deadbeef",))
+
+    assert chain, "the migration scripts have at least one revision"
+    assert scripts.get_revision(chain[0].revision).down_revision is None
+    assert {m.revision for m in chain} >= set(heads)
+    assert chain[-1].revision in heads
+    assert stack.applied_migrations(()) == ()
+    assert unknown == (stack.Migration("0000deadbeef", "(unknown to this checkout's migration scripts)"),)
