@@ -1,0 +1,37 @@
+"""Frozen shard thresholds and filters; every age is in event time, never the wall clock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from schemas.enums import EventStatus
+
+#: Statuses on which no signal is ever emitted: the outcome is known or trading is halted.
+ALWAYS_BLOCKED: frozenset[EventStatus] = frozenset(
+    {EventStatus.FINAL, EventStatus.SUSPENDED, EventStatus.POSTPONED, EventStatus.CANCELED}
+)
+
+
+@dataclass(frozen=True)
+class ShardConfig:
+    #: Minimum model edge (probability minus all-in cost per contract); the seed used 15%.
+    min_edge: float = 0.15
+    #: Minimum locked-in arbitrage profit per contract after both fees, micro-dollars.
+    min_arb_profit_micros: int = 10_000
+    #: Minimum contracts a signal must be able to fill before its edge is gone.
+    min_size: float = 1.0
+    #: A quote older than this (event time of the triggering record) is not executable.
+    stale_quote_ms: int = 10_000
+    #: A state older than this cannot price a model edge.
+    stale_state_ms: int = 60_000
+    #: Emit Probability only when some outcome moved by more than this.
+    prob_epsilon: float = 0.005
+    #: Two venues' settle times must agree within this for their markets to be an arbitrage.
+    settle_tolerance_ms: int = 0
+    #: Also refuse signals during breaks (halftime etc.) when set.
+    block_on_break: bool = False
+    #: Statuses with no model-edge signals (arbitrage is allowed on live and scheduled events).
+    blocked_statuses: frozenset[EventStatus] = field(default=ALWAYS_BLOCKED)
+
+    def blocked(self, status: EventStatus) -> bool:
+        return status in self.blocked_statuses or (self.block_on_break and status is EventStatus.BREAK)
