@@ -319,10 +319,11 @@ def _match_win_group(
     g_a = game_from(game_table(pa), pa, pta, ptb)
     g_b = 1 - game_from(game_table(pb), pb, ptb, pta)
     win_game = np.where(srv == 0, g_a, g_b)
-    set_tab = np.where(is_decider, decider.T, sets.T).T  # pick the table per lane
     nxt_srv = 1 - srv
-    up_a = set_tab[np.minimum(ga + 1, 7), gb, nxt_srv, :, :, lane]  # (N, winner, next)
-    up_b = set_tab[ga, np.minimum(gb + 1, 7), nxt_srv, :, :, lane]
+    dec = is_decider[:, None, None]
+    ia, ib = np.minimum(ga + 1, 7), np.minimum(gb + 1, 7)
+    up_a = np.where(dec, decider[ia, gb, nxt_srv, :, :, lane], sets[ia, gb, nxt_srv, :, :, lane])  # (N, winner, next)
+    up_b = np.where(dec, decider[ga, ib, nxt_srv, :, :, lane], sets[ga, ib, nxt_srv, :, :, lane])
     joint_game = win_game[:, None, None] * up_a + (1 - win_game)[:, None, None] * up_b
 
     # Tiebreak in progress: the starter follows from the point count and who serves now.
