@@ -21,6 +21,7 @@ from pathlib import Path
 from string import Template
 
 from ops.kafka.process import (
+    adopt,
     cmdline,
     pid_alive,
     port_answers,
@@ -311,6 +312,7 @@ def start(config: BrokerConfig) -> BrokerStart:
             start_new_session=True,
             close_fds=True,
         )
+    adopt(proc)
     config.pid_file.write_text(f"{proc.pid}\n")
     try:
         wait_ready(config, proc.pid, config.start_timeout_s, marks)

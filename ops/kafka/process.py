@@ -11,15 +11,29 @@ import errno
 import os
 import signal
 import socket
+import subprocess
 import time
 from collections import deque
 from pathlib import Path
+
+
+# Long-running children this process started (the broker). Holding the Popen keeps
+# it from warning when collected, and polling it reaps the child the proper way.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def adopt(proc: subprocess.Popen[bytes]) -> None:
+    """Track a detached child so `pid_alive` polls it instead of guessing from /proc."""
+    _CHILDREN[proc.pid] = proc
 
 
 def pid_alive(pid: int) -> bool:
     """Whether `pid` is a running (not zombie) process; reaps it if it is our dead child."""
     if pid <= 0:
         return False
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None
     try:
         reaped, _ = os.waitpid(pid, os.WNOHANG)
         if reaped == pid:
