@@ -27,6 +27,10 @@ TIMESCALE_IMAGE = "timescale/timescaledb:2.17.2-pg16"
 
 def _docker_unavailable() -> str | None:
     """None when a Docker engine answers; otherwise why not (the binary alone is not enough)."""
+    host = os.environ.get("DOCKER_HOST", "").strip()
+    if not host and not os.path.exists("/var/run/docker.sock"):
+        # Checked first: the docker SDK leaks its socket when the file is missing.
+        return "no Docker engine (DOCKER_HOST is unset and /var/run/docker.sock does not exist)"
     try:
         import docker
 
