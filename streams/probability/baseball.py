@@ -41,7 +41,7 @@ PARAMS_FILE = Path(__file__).with_name("params") / "baseball_params.json"
 RUNS = 40  # run-count support per team for the rest of a game (mass beyond is < 1e-9)
 NONE = 24  # "no partial half in progress" start index: zero runs
 GHOST = 2  # base-out index of 0 outs, runner on second (extra-inning start)
-S_GRID = np.linspace(-1.6, 1.6, 33)
+S_GRID = np.linspace(-0.8, 0.8, 41)
 MAX_HALVES = 10
 
 
@@ -263,6 +263,10 @@ class BaseballModel:
         tab = _tables()
         p = np.asarray(p_pregame, dtype=float)
         p = np.where(np.isnan(p), self.params.home_win_rate, p)
+        if np.any((p < tab.pregame[0]) | (p > tab.pregame[-1])):
+            raise StateNotModelable(
+                f"mlb pregame probability outside the strength grid [{tab.pregame[0]:.3f}, {tab.pregame[-1]:.3f}]"
+            )
         return np.interp(p, tab.pregame, S_GRID)
 
     def probabilities_batch(self, states: Sequence[EventState]) -> np.ndarray:

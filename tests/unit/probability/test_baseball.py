@@ -135,6 +135,8 @@ def test_espn_game_per_play_difference() -> None:
 def test_errors_are_explicit() -> None:
     with pytest.raises(UnknownLeague):
         BaseballModel("npb")
+    with pytest.raises(StateNotModelable):
+        MODEL.probabilities(state(status=EventStatus.SCHEDULED, period=0, features={"p_pregame_a": 0.995}))
     bare = EventState(state_id="s", event_id="e", ts=0, league="mlb", status=EventStatus.LIVE, period=3)
     with pytest.raises(StateNotModelable):
         MODEL.probabilities(bare)
