@@ -19,7 +19,7 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ops import stack
-from ops.stack import StackConfig, StackError
+from ops.stack import StackConfig, StackError, UpResult
 
 KAFKA_IMAGE = "apache/kafka:4.0.1"  # same broker version as ops/kafka/pom.xml
 TIMESCALE_IMAGE = "timescale/timescaledb:2.17.2-pg16"
@@ -58,6 +58,15 @@ def _stack_lease() -> Iterator[StackConfig]:
         pytest.fail(f"the ops/ stack is misconfigured: {exc}", pytrace=False)
     yield config
     stack.session_release(config)
+
+
+def _ops_stack_up(config: StackConfig, *, with_broker: bool, with_database: bool, missing: str) -> UpResult:
+    """Start (or join) the ops/ stack; fail the test with the whole reason if it cannot."""
+    try:
+        return stack.session_up(config, with_broker=with_broker, with_database=with_database)
+    except StackError as exc:
+        reason = str(exc)  # fail outside the except block: one message, no exception chain
+    pytest.fail(f"{missing}, and the ops/ stack could not start it: {reason}", pytrace=False)
 
 
 def _free_port() -> int:
@@ -128,14 +137,10 @@ def kafka_bootstrap(request: pytest.FixtureRequest, docker_unavailable: str | No
         stop()
         return
     config: StackConfig = request.getfixturevalue("_stack_lease")
-    try:
-        result = stack.session_up(config, with_broker=True, with_database=False)
-    except StackError as exc:
-        pytest.fail(
-            f"no Kafka broker for integration tests: KAFKA_BOOTSTRAP is not set, {docker_unavailable}, "
-            f"and the ops/ stack could not start it: {exc}",
-            pytrace=False,
-        )
+    result = _ops_stack_up(
+        config, with_broker=True, with_database=False,
+        missing=f"no Kafka broker for integration tests: KAFKA_BOOTSTRAP is not set, {docker_unavailable}",
+    )
     yield result.bootstrap
 
 
@@ -152,14 +157,10 @@ def database_url(request: pytest.FixtureRequest, docker_unavailable: str | None)
         stop()
         return
     config: StackConfig = request.getfixturevalue("_stack_lease")
-    try:
-        result = stack.session_up(config, with_broker=False, with_database=True)
-    except StackError as exc:
-        pytest.fail(
-            f"no PostgreSQL for integration tests: DATABASE_URL is not set, {docker_unavailable}, "
-            f"and the ops/ stack could not start it: {exc}",
-            pytrace=False,
-        )
+    result = _ops_stack_up(
+        config, with_broker=False, with_database=True,
+        missing=f"no PostgreSQL for integration tests: DATABASE_URL is not set, {docker_unavailable}",
+    )
     yield result.database_url
 
 
