@@ -12,7 +12,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 from streams.fees.fixed import P4_ONE
+from streams.shard.arbitrage import ArbResult
+from streams.shard.edges import EdgeResult, LadderRows
 
 MICROS = 1_000_000
 C100_PAYOUT_MICROS = 10_000
@@ -153,3 +157,48 @@ def arbitrage_scalar(yes: Ladder, no: Ladder, min_profit_micros: int) -> ScalarA
     b, cost, ly, ln, fy, fn = best
     profit = int(math.floor(((b * C100_PAYOUT_MICROS - cost) * 100) / b))
     return ScalarArb(b, yes.p4[ly] * 100, no.p4[ln] * 100, fy, fn, cost, profit, top)
+
+
+def ladders_of(rows: LadderRows) -> list[Ladder]:
+    """Rows of padded arrays → plain ladders (real levels only)."""
+    out = []
+    for p4, c100, v, r, e in zip(
+        rows.p4.tolist(), rows.c100.tolist(), rows.venue.tolist(), rows.rate_ppm.tolist(), rows.exponent.tolist()
+    ):
+        n = sum(1 for c in c100 if c > 0)
+        out.append(Ladder(p4[:n], c100[:n], v, r, e))
+    return out
+
+
+def model_edges_rows(rows: LadderRows, p_side: np.ndarray, min_edge: float) -> EdgeResult:
+    """Drop-in scalar replacement for `edges.model_edges` (same result type)."""
+    res = [model_edge_scalar(lad, p, min_edge) for lad, p in zip(ladders_of(rows), p_side.tolist())]
+    col = (lambda name, dt: np.array([getattr(x, name) for x in res], dtype=dt))
+    return EdgeResult(
+        best_price_micros=col("best_price_micros", np.int64),
+        best_size_c100=col("best_size_c100", np.int64),
+        top_edge=col("top_edge", np.float64),
+        levels=col("levels", np.int64),
+        size_c100=col("size_c100", np.int64),
+        limit_price_micros=col("limit_price_micros", np.int64),
+        fee_micros=col("fee_micros", np.int64),
+        notional_micros=col("notional_micros", np.int64),
+        edge=col("edge", np.float64),
+        ev_micros=col("ev_micros", np.int64),
+    )
+
+
+def arbitrage_rows(yes: LadderRows, no: LadderRows, min_profit_micros: int) -> ArbResult:
+    """Drop-in scalar replacement for `arbitrage.arbitrage`."""
+    res = [arbitrage_scalar(y, n, min_profit_micros) for y, n in zip(ladders_of(yes), ladders_of(no))]
+    col = (lambda name, dt: np.array([getattr(x, name) for x in res], dtype=dt))
+    return ArbResult(
+        size_c100=col("size_c100", np.int64),
+        yes_limit_micros=col("yes_limit_micros", np.int64),
+        no_limit_micros=col("no_limit_micros", np.int64),
+        yes_fee_micros=col("yes_fee_micros", np.int64),
+        no_fee_micros=col("no_fee_micros", np.int64),
+        cost_micros=col("cost_micros", np.int64),
+        profit_micros=col("profit_micros", np.int64),
+        top_profit_micros=col("top_profit_micros", np.float64),
+    )
