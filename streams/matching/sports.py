@@ -29,10 +29,15 @@ from streams.matching.sports_view import SideEvidence, SportsMarketView, ViewErr
 
 #: US venues and ESPN date games by the US Eastern calendar day.
 EASTERN = ZoneInfo("America/New_York")
-#: How far before a listing's close (or settle) time its game may start, when the listing states no game day:
+#: How long before a listing's close (or settle) time its game may start, when the listing states no game day:
 #: Kalshi keeps game markets open up to two weeks past the game; Polymarket ends game markets hours after the
-#: start (gamma `endDate` = start + 6 h in the recorded CS2 moneyline).
-CLOSE_WINDOW_DAYS: dict[Venue, int] = {Venue.KALSHI: 15, Venue.POLYMARKET: 2, Venue.OTHER: 15}
+#: start (gamma `endDate` = start + 6 h in the recorded CS2 moneyline), so a day excludes yesterday's game
+#: between the same teams.
+CLOSE_WINDOW: dict[Venue, timedelta] = {
+    Venue.KALSHI: timedelta(days=15),
+    Venue.POLYMARKET: timedelta(hours=24),
+    Venue.OTHER: timedelta(days=15),
+}
 #: Jaro-Winkler needed when a listing name is compared with an event name the alias table does not know.
 DIRECT_THRESHOLD = 0.94
 #: Confidence factor when the Kalshi ticker's team codes are not in the alias table (title carried the match).
@@ -61,9 +66,9 @@ class SportsMatcher:
 
     market_type = MarketType.SPORT
 
-    def __init__(self, table: AliasTable | None = None, close_window_days: dict[Venue, int] | None = None) -> None:
+    def __init__(self, table: AliasTable | None = None, close_window: dict[Venue, timedelta] | None = None) -> None:
         self.table = table if table is not None else default_alias_table()
-        self.close_window_days = dict(CLOSE_WINDOW_DAYS if close_window_days is None else close_window_days)
+        self.close_window = dict(CLOSE_WINDOW if close_window is None else close_window)
 
     # ----------------------------------------------------------------- indexing
 
@@ -93,10 +98,13 @@ class SportsMatcher:
         if view.game_day is not None:
             return view, MatchScope(MarketType.SPORT, view.league, view.game_day, view.game_day)
         if view.ref_ts is not None:
-            last = eastern_day(view.ref_ts)
-            first = last - timedelta(days=self.close_window_days.get(listing.venue, CLOSE_WINDOW_DAYS[Venue.OTHER]))
-            return view, MatchScope(MarketType.SPORT, view.league, first, last)
+            first = eastern_day(view.ref_ts - self._window_ms(listing.venue))
+            return view, MatchScope(MarketType.SPORT, view.league, first, eastern_day(view.ref_ts))
         return NoMatch(f"{listing.listing_id}: states no game day and has no close time", retryable=False)
+
+    def _window_ms(self, venue: Venue) -> int:
+        window = self.close_window.get(venue, CLOSE_WINDOW[Venue.OTHER])
+        return int(window.total_seconds() * 1000)
 
     # ----------------------------------------------------------------- matching
 
@@ -111,8 +119,10 @@ class SportsMatcher:
             key = self.index_key(event)
             if key is None or key.league != league or not scope.first_day <= key.day <= scope.last_day:
                 continue
-            if view.game_day is None and view.ref_ts is not None and event.start_ts is not None and event.start_ts > view.ref_ts:
-                continue  # a market cannot close before its game starts
+            if view.game_day is None and view.ref_ts is not None and event.start_ts is not None:
+                # the game starts before the market closes, and not longer before than the venue allows
+                if not view.ref_ts - self._window_ms(listing.venue) <= event.start_ts <= view.ref_ts:
+                    continue
             latest[event.event_id] = event
 
         found: list[tuple[EventState, tuple[_Entity, _Entity], float, str]] = []
@@ -193,6 +203,10 @@ class SportsMatcher:
         if team is not None:
             names |= self.table.names_of(league, team)
             codes |= self.table.codes_of(league, team)
+        elif name:
+            # A team the table lacks: venues often drop the nickname ("Le Moyne" for "Le Moyne Dolphins").
+            tokens = normalize_name(name).split()
+            names |= {" ".join(tokens[:k]) for k in range(1, len(tokens)) if len(" ".join(tokens[:k])) >= 4}
         return _Entity(role, name, team, frozenset(names), frozenset(codes))
 
     def _side_score(self, side: SideEvidence, ent: _Entity, league: str) -> float | None:
