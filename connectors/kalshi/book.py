@@ -111,13 +111,13 @@ class BookKeeper:
 
     # ------------------------------------------------------------ applying
 
-    def _check_seq(self, sid: int, seq: int, kind: str) -> BookOutcome | None:
+    def _check_seq(self, sid: int, seq: int, kind: str, ticker: str) -> BookOutcome | None:
         if sid in self._retired:
             return Ignored(sid, seq, f"{kind} for retired subscription {sid}")
         last = self._last_seq.get(sid)
         if last is None:
             if kind == "delta":
-                return self._resync(sid, (), f"delta seq {seq} on sid {sid} before any snapshot")
+                return self._resync(sid, (ticker,), f"delta seq {seq} on sid {sid} before any snapshot")
             return None
         if seq != last + 1:
             return self._resync(sid, (), f"sequence gap on sid {sid}: expected {last + 1}, got {seq}")
@@ -125,7 +125,7 @@ class BookKeeper:
 
     def on_snapshot(self, snap: BookSnapshot, ts: int) -> BookOutcome:
         """Replace the market's book; `ts` is the receive time (snapshots carry no event time)."""
-        bad = self._check_seq(snap.sid, snap.seq, "snapshot")
+        bad = self._check_seq(snap.sid, snap.seq, "snapshot", snap.ticker)
         if bad is not None:
             return bad
         self._last_seq[snap.sid] = snap.seq
@@ -142,7 +142,7 @@ class BookKeeper:
 
     def on_delta(self, delta: BookDelta, ts: int) -> BookOutcome:
         """Apply one price-level change; `ts` is its event time (or receive time when it has none)."""
-        bad = self._check_seq(delta.sid, delta.seq, "delta")
+        bad = self._check_seq(delta.sid, delta.seq, "delta", delta.ticker)
         if bad is not None:
             return bad
         self._last_seq[delta.sid] = delta.seq
