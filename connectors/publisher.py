@@ -24,6 +24,9 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
     "linger.ms": 5,
     "compression.type": "lz4",
+    # librdkafka checks this before compressing; raw feed bodies (an ESPN game summary is ~1.4 MB)
+    # shrink ~10x under lz4, well below the raw topics' max.message.bytes.
+    "message.max.bytes": 16 * 1024 * 1024,
 }
 
 

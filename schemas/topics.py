@@ -34,7 +34,14 @@ RAW_SOURCES = ("espn", "kalshi", "polymarket", "coingecko", "fred", "polls")
 
 TOPICS: tuple[TopicSpec, ...] = (
     *(
-        TopicSpec(f"raw.{src}", "source:endpoint", (r.RawFeed,), partitions=6, retention_ms=30 * DAY_MS)
+        TopicSpec(
+            f"raw.{src}",
+            "source:endpoint",
+            (r.RawFeed,),
+            partitions=6,
+            retention_ms=30 * DAY_MS,
+            config={"max.message.bytes": str(8 * 1024 * 1024)},
+        )
         for src in RAW_SOURCES
     ),
     TopicSpec("events.state", "event_id", (r.EventState,)),

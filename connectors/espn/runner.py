@@ -23,17 +23,12 @@ from connectors.espn.poller import EspnPoller, PollIntervals, leagues_of
 from connectors.espn.replay import FileReplay, TopicReplay, replay
 from connectors.publisher import Publisher
 
-log = structlog.get_logger(__name__)
-
 SERVICE = "espn-connector"
-#: A game summary is 0.3-1.4 MB of JSON (the recorded NBA Finals package: 1.35 MB). librdkafka
-#: refuses a message above `message.max.bytes` (1 MB) before compressing it; lz4 shrinks these
-#: bodies ~10x, so the compressed batch stays far below the broker's own 1 MB limit.
-MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+log = structlog.get_logger(__name__)
 
 
 def make_publisher(bootstrap: str, service: str = SERVICE) -> Publisher:
-    return Publisher(bootstrap, service=service, **{"message.max.bytes": MAX_MESSAGE_BYTES})
+    return Publisher(bootstrap, service=service)
 
 
 async def run_live(bootstrap: str, league_keys: Sequence[str], intervals: PollIntervals = PollIntervals()) -> None:
