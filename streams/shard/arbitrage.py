@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from streams.fees import order_fee_micros_v
-from streams.shard.edges import LadderRows
+from streams.shard.edges import LadderRows, at_least_one_level
 
 C100_PAYOUT_MICROS = 10_000  # $1 per contract = 10_000 micros per 0.01 contract
 
@@ -49,6 +49,7 @@ def _leg_at(rows: LadderRows, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
 
 
 def arbitrage(yes: LadderRows, no: LadderRows, min_profit_micros: int) -> ArbResult:
+    yes, no = at_least_one_level(yes), at_least_one_level(no)
     p = yes.rows
     total = np.minimum(yes.c100.sum(axis=1), no.c100.sum(axis=1))
     b = np.sort(np.concatenate([np.cumsum(yes.c100, axis=1), np.cumsum(no.c100, axis=1)], axis=1), axis=1)

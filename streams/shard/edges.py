@@ -55,7 +55,15 @@ def _per_row(a: np.ndarray) -> np.ndarray:
     return a[:, None]
 
 
+def at_least_one_level(rows: LadderRows) -> LadderRows:
+    if rows.p4.shape[1]:
+        return rows
+    z = np.zeros((rows.rows, 1), np.int64)
+    return LadderRows(z, z, rows.venue, rows.rate_ppm, rows.exponent)
+
+
 def model_edges(rows: LadderRows, p_side: np.ndarray, min_edge: float) -> EdgeResult:
+    rows = at_least_one_level(rows)
     p4, c100 = rows.p4, rows.c100
     r = rows.rows
     valid = c100 > 0
@@ -80,11 +88,11 @@ def model_edges(rows: LadderRows, p_side: np.ndarray, min_edge: float) -> EdgeRe
     avg_cost = ((notional + fee) * 100) / np.where(has, size, 1)
     edge = np.where(has, p_side - avg_cost / MICROS, 0.0)
     ev = np.where(has, np.floor(p_side * MICROS - avg_cost), 0.0).astype(np.int64)
-    has_ask = valid[:, 0] if p4.shape[1] else np.zeros(r, bool)
-    top = np.where(has_ask, medge[:, 0] if p4.shape[1] else 0.0, -np.inf)
+    has_ask = valid[:, 0]
+    top = np.where(has_ask, medge[:, 0], -np.inf)
     return EdgeResult(
-        best_price_micros=np.where(has_ask, p4[:, 0] * 100, 0) if p4.shape[1] else np.zeros(r, np.int64),
-        best_size_c100=np.where(has_ask, c100[:, 0], 0) if p4.shape[1] else np.zeros(r, np.int64),
+        best_price_micros=np.where(has_ask, p4[:, 0] * 100, 0),
+        best_size_c100=np.where(has_ask, c100[:, 0], 0),
         top_edge=top,
         levels=levels,
         size_c100=size,

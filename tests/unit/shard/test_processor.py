@@ -1,0 +1,184 @@
+"""The shard processor: probabilities on state change, model-edge signals, filters, determinism."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from connectors.espn.leagues import league
+from connectors.espn.normalize import scoreboard_states
+from schemas.codec import default_codec
+from schemas.enums import EventStatus, SignalKind, Side, Venue
+from schemas.records import Probability, ShardInput, Signal
+from streams.shard.config import ShardConfig
+from streams.shard.processor import ShardProcessor, registry_lookup
+from streams.shard.state import BadShardInput, ShardState
+
+from tests.unit.shard.books import (
+    FIXTURES, GAME_TS, fixed_lookup, game_state, kalshi_book, polymarket_book, quote_input, state_input,
+)
+
+EV = "espn:nfl:1"
+
+
+def run(proc: ShardProcessor, records: list[ShardInput], state: ShardState | None = None):  # type: ignore[no-untyped-def]
+    st = state or ShardState(records[0].event_id)
+    outs: list = []
+    for rec in records:
+        st, o = proc.step(st, rec)
+        outs.extend(o)
+    return st, outs
+
+
+def signals(outs: list) -> list[Signal]:  # type: ignore[type-arg]
+    return [o for o in outs if isinstance(o, Signal)]
+
+
+def kalshi_quote(ts: int, seq: int = 0) -> ShardInput:
+    yes, no = kalshi_book()
+    return quote_input(EV, Venue.KALSHI, "KXNFLGAME-X-H", yes, no, ts, role="a", seq=seq)
+
+
+def test_state_emits_probability_then_quote_emits_model_edge() -> None:
+    proc = ShardProcessor(ShardConfig(min_edge=0.15), lookup=fixed_lookup({"a": 0.65, "b": 0.35}))
+    st, outs = run(proc, [state_input(game_state(EV)), kalshi_quote(GAME_TS + 1_000)])
+    probs = [o for o in outs if isinstance(o, Probability)]
+    assert len(probs) == 1 and probs[0].outcomes == {"a": 0.65, "b": 0.35} and probs[0].model == "fixed"
+    (sig,) = signals(outs)
+    assert sig.kind is SignalKind.MODEL_EDGE
+    assert sig.legs[0].side is Side.YES and sig.legs[0].price_micros == 460_000
+    assert sig.size == 417.0 and sig.ev_micros == 173_429 and sig.model_p == 0.65
+    assert sig.legs[0].fee_micros == 17_387  # ceil(7_250_000 / 417 = 17386.09)
+    assert sig.trigger == f"in-KXNFLGAME-X-H-{GAME_TS + 1_000}-0"
+
+
+def test_state_change_reprices_every_market() -> None:
+    proc = ShardProcessor(ShardConfig(min_edge=0.15), lookup=fixed_lookup({"a": 0.5, "b": 0.5}))
+    pm_yes, pm_no = polymarket_book()
+    st, outs = run(proc, [
+        state_input(game_state(EV)),
+        kalshi_quote(GAME_TS + 1),
+        quote_input(EV, Venue.POLYMARKET, "0xB", pm_yes, pm_no, GAME_TS + 2, role="b", rate=0.03),
+    ])
+    assert not signals(outs)  # no edge at 50/50
+    up = ShardProcessor(ShardConfig(min_edge=0.15), lookup=fixed_lookup({"a": 0.72, "b": 0.28}))
+    st2, outs2 = up.step(st, state_input(game_state(EV, ts=GAME_TS + 3)))
+    sigs = signals(outs2)
+    # a at 0.72: Kalshi YES(a) at 0.44/0.46 and Polymarket NO(b) at 0.51.. both have edge
+    assert [(s.legs[0].market_id, s.legs[0].side) for s in sigs] == [("KXNFLGAME-X-H", Side.YES), ("0xB", Side.NO)]
+    assert isinstance(outs2[0], Probability)
+
+
+def test_probability_only_when_it_moves_more_than_epsilon() -> None:
+    cfg = ShardConfig(prob_epsilon=0.01)
+    st, outs = run(ShardProcessor(cfg, lookup=fixed_lookup({"a": 0.600, "b": 0.400})), [state_input(game_state(EV))])
+    assert len(outs) == 1
+    st, outs = ShardProcessor(cfg, lookup=fixed_lookup({"a": 0.605, "b": 0.395})).step(
+        st, state_input(game_state(EV, ts=GAME_TS + 1)))
+    assert outs == [] and st.probs == {"a": 0.605, "b": 0.395} and st.emitted == {"a": 0.6, "b": 0.4}
+    st, outs = ShardProcessor(cfg, lookup=fixed_lookup({"a": 0.62, "b": 0.38})).step(
+        st, state_input(game_state(EV, ts=GAME_TS + 2)))
+    assert [type(o) for o in outs] == [Probability]
+
+
+def test_no_signal_on_a_stale_quote() -> None:
+    proc = ShardProcessor(ShardConfig(stale_quote_ms=10_000), lookup=fixed_lookup({"a": 0.1, "b": 0.9}))
+    st, _ = run(proc, [state_input(game_state(EV)), kalshi_quote(GAME_TS + 1)])
+    fresh = ShardProcessor(ShardConfig(stale_quote_ms=10_000), lookup=fixed_lookup({"a": 0.65, "b": 0.35}))
+    _, outs = fresh.step(st, state_input(game_state(EV, ts=GAME_TS + 20_000)))
+    assert [type(o) for o in outs] == [Probability]  # the quote is 20 s old: no signal
+    _, outs = fresh.step(st, state_input(game_state(EV, ts=GAME_TS + 5_000)))
+    assert len(signals(outs)) == 1
+
+
+def test_no_signal_on_a_stale_state() -> None:
+    proc = ShardProcessor(ShardConfig(stale_state_ms=60_000), lookup=fixed_lookup({"a": 0.65, "b": 0.35}))
+    _, outs = run(proc, [state_input(game_state(EV)), kalshi_quote(GAME_TS + 120_000)])
+    assert not signals(outs)
+    _, outs = run(proc, [state_input(game_state(EV)), kalshi_quote(GAME_TS + 30_000)])
+    assert len(signals(outs)) == 1
+
+
+@pytest.mark.parametrize("status", [EventStatus.FINAL, EventStatus.SUSPENDED])
+def test_no_signal_on_finished_or_suspended_events(status: EventStatus) -> None:
+    proc = ShardProcessor(lookup=fixed_lookup({"a": 0.95, "b": 0.05}))
+    _, outs = run(proc, [state_input(game_state(EV, status=status)), kalshi_quote(GAME_TS + 1)])
+    assert not signals(outs)
+
+
+def test_break_blocks_only_when_configured() -> None:
+    recs = [state_input(game_state(EV, status=EventStatus.BREAK)), kalshi_quote(GAME_TS + 1)]
+    lookup = fixed_lookup({"a": 0.65, "b": 0.35})
+    assert signals(run(ShardProcessor(ShardConfig(), lookup=lookup), recs)[1])
+    assert not signals(run(ShardProcessor(ShardConfig(block_on_break=True), lookup=lookup), recs)[1])
+
+
+def test_out_of_order_quote_does_not_replace_the_newer_book() -> None:
+    proc = ShardProcessor(lookup=fixed_lookup({"a": 0.5, "b": 0.5}))
+    st, _ = run(proc, [kalshi_quote(GAME_TS + 10, seq=5)])
+    st2, outs = proc.step(st, kalshi_quote(GAME_TS + 5, seq=4))
+    assert st2 is st and outs == []
+
+
+def test_quote_without_link_is_bad_input() -> None:
+    proc = ShardProcessor(lookup=fixed_lookup({"a": 0.5, "b": 0.5}))
+    with pytest.raises(BadShardInput):
+        proc.step(ShardState(EV), replace(kalshi_quote(GAME_TS), link=None))
+
+
+def recorded_stream() -> list[ShardInput]:
+    """Recorded ESPN NFL states (real model via the registry) and quotes on the recorded books."""
+    payload = json.loads((FIXTURES / "nfl_scoreboard_2025-12-07_live.json").read_text())
+    states = scoreboard_states(league("nfl"), payload, GAME_TS).states
+    yes, no = kalshi_book()
+    pm_yes, pm_no = polymarket_book()
+    recs: list[ShardInput] = []
+    for i, s in enumerate(states):
+        recs.append(state_input(s))
+        recs.append(quote_input(s.event_id, Venue.KALSHI, f"K-{i}", yes, no, GAME_TS + 10, role="a"))
+        recs.append(quote_input(s.event_id, Venue.POLYMARKET, f"P-{i}", pm_yes, pm_no, GAME_TS + 20, role="b", rate=0.03))
+    return recs
+
+
+def test_recorded_espn_states_through_the_registry_models() -> None:
+    proc = ShardProcessor(ShardConfig(min_edge=0.15), lookup=registry_lookup)
+    recs = recorded_stream()
+    states: dict[str, ShardState] = {}
+    probs, sigs = [], []
+    for rec in recs:
+        st = states.get(rec.event_id) or ShardState(rec.event_id)
+        st, outs = proc.step(st, rec)
+        states[rec.event_id] = st
+        probs += [o for o in outs if isinstance(o, Probability)]
+        sigs += signals(outs)
+    assert len(probs) == 14  # one per game, FINAL included (exact 1/0)
+    final = next(p for p in probs if p.event_id == "espn:nfl:401772947")
+    assert final.outcomes == {"a": 1.0, "b": 0.0}
+    assert all(s.event_id != "espn:nfl:401772947" for s in sigs)  # no signal on the finished game
+    # MIN leads WSH 14-0 (p_a ≈ 0.81): YES(a) on Kalshi at 0.44 is a model edge
+    assert any(s.event_id == "espn:nfl:401772899" and s.legs[0].side is Side.YES for s in sigs)
+
+
+def test_same_input_same_output_bytes_and_batching_does_not_change_outputs() -> None:
+    recs = recorded_stream()
+    codec = default_codec()
+
+    def encoded(outs: list) -> list[bytes]:  # type: ignore[type-arg]
+        return [codec.encode(o) for o in outs]
+
+    proc = ShardProcessor(ShardConfig(min_edge=0.10), lookup=registry_lookup)
+    one: list = []
+    states: dict[str, ShardState] = {}
+    for rec in recs:
+        st = states.get(rec.event_id) or ShardState(rec.event_id)
+        st, outs = proc.step(st, rec)
+        states[rec.event_id] = st
+        one.extend(outs)
+    _, batched = proc.step_batch({}, recs)
+    again = [o for outs in proc.step_batch({}, recs)[1] for o in outs]
+    assert encoded(one) == encoded([o for outs in batched for o in outs]) == encoded(again)
+    assert len(signals(one)) > 0
+    ids = [s.signal_id for s in signals(one)]
+    assert len(ids) == len(set(ids))
