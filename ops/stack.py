@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ops.kafka import broker
@@ -141,6 +143,15 @@ class StackLogs:
     database: tuple[str, ...]
 
 
+def _record(config: StackConfig, event: str) -> None:
+    """Append who did what to `events.log`: several sessions share one stack, and
+    when a broker vanishes under a test this says which process stopped it."""
+    argv = " ".join(sys.argv[:3])[:160]
+    stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    with (config.state_dir / "events.log").open("a") as handle:
+        handle.write(f"{stamp} pid={os.getpid()} {event} ({argv})\n")
+
+
 @contextmanager
 def _locked(config: StackConfig) -> Iterator[None]:
     config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -155,6 +166,7 @@ def _locked(config: StackConfig) -> Iterator[None]:
 def up(config: StackConfig, *, with_broker: bool = True, with_database: bool = True) -> UpResult:
     """Start what is not running, check what is, and say how to reach both. Idempotent."""
     with _locked(config):
+        _record(config, f"up broker={with_broker} database={with_database}")
         return _up_unlocked(config, with_broker, with_database)
 
 
@@ -177,6 +189,7 @@ def _up_unlocked(config: StackConfig, with_broker: bool, with_database: bool) ->
 def down(config: StackConfig, *, with_broker: bool = True, with_database: bool = True) -> DownResult:
     """Stop the broker (SIGTERM, then SIGKILL) and the database (fast shutdown)."""
     with _locked(config):
+        _record(config, f"down broker={with_broker} database={with_database}")
         result = _down_unlocked(config, with_broker, with_database)
         _sessions_dir(config).joinpath("started").unlink(missing_ok=True)
         return result
@@ -320,6 +333,7 @@ def session_up(config: StackConfig, *, with_broker: bool, with_database: bool) -
         sessions = _sessions_dir(config)
         sessions.mkdir(parents=True, exist_ok=True)
         (sessions / f"{os.getpid()}.lease").touch()
+        _record(config, f"session-up broker={with_broker} database={with_database}")
         result = _up_unlocked(config, with_broker, with_database)
         started = set(_read_started(config))
         if result.broker is not None and result.broker.started:
@@ -338,11 +352,14 @@ def session_release(config: StackConfig) -> DownResult | None:
         (sessions / f"{os.getpid()}.lease").unlink(missing_ok=True)
         for lease in sessions.glob("*.lease"):
             if lease.stem.isdigit() and pid_alive(int(lease.stem)):
+                _record(config, f"session-release (session {lease.stem} still running: left running)")
                 return None
             lease.unlink(missing_ok=True)
         started = _read_started(config)
         if not started:
+            _record(config, "session-release (stack not started by sessions: left running)")
             return None
+        _record(config, f"session-release last out, stopping {' '.join(started)}")
         result = _down_unlocked(config, "broker" in started, "database" in started)
         (sessions / "started").unlink(missing_ok=True)
         return result
@@ -351,6 +368,7 @@ def session_release(config: StackConfig) -> DownResult | None:
 def claim(config: StackConfig) -> None:
     """A person ran `arbees stack up`: test sessions must no longer stop the stack."""
     with _locked(config):
+        _record(config, "claim (a person ran up: sessions will not stop it)")
         _sessions_dir(config).joinpath("started").unlink(missing_ok=True)
 
 
