@@ -15,6 +15,8 @@ has no best bid/ask to verify against.
 
 While a resync is pending, updates are buffered; when the snapshot lands, the
 ones newer than its timestamp are replayed and the rest are covered by it.
+Likewise, websocket updates still in flight when a REST snapshot was taken
+(timestamp <= the snapshot's) are already in it and are dropped, not applied twice.
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ class LocalBook:
         self.seq = 0
         self.resyncs = 0
         self.last_trade_micros: int | None = None
+        self.last_failure = ""
+        self.rest_ts = -1  # timestamp of the last REST snapshot: updates up to it are already in it
+        self.covered = 0  # updates dropped because a REST snapshot already contained them
         self._bids: dict[int, Decimal] = {}
         self._asks: dict[int, Decimal] = {}
         self._pending: list[tuple[int, PriceChange]] = []
@@ -100,6 +105,7 @@ class LocalBook:
         self._bids.clear()
         self._asks.clear()
         self.resyncs += 1
+        self.last_failure = reason
         return ResyncRequired(self.asset_id, reason)
 
     def _check_grid(self, price: int, tick: int) -> bool:
@@ -131,6 +137,7 @@ class LocalBook:
         self.state = BookState.READY
         pending, self._pending = self._pending, []
         if from_rest:
+            self.rest_ts = msg.ts
             for ts, change in pending:
                 if ts > msg.ts:  # older ones are already in the snapshot
                     self.apply_change(change, ts)
@@ -139,6 +146,9 @@ class LocalBook:
         """Set one level; True if applied, False if buffered for a pending resync."""
         if self.state is not BookState.READY:
             self._pending.append((ts, change))
+            return False
+        if ts <= self.rest_ts:
+            self.covered += 1
             return False
         if ts < self.ts:
             raise self.fail(f"update at {ts} arrived after state at {self.ts} (out of order)")
@@ -173,6 +183,9 @@ class LocalBook:
         """Apply a tick change live and re-validate every resting level against it."""
         if not self.ready:
             self.tick_micros = msg.new_tick_micros
+            return
+        if msg.ts <= self.rest_ts:
+            self.covered += 1  # the REST snapshot already carried the tick in force
             return
         if msg.ts < self.ts:
             raise self.fail(f"tick_size_change at {msg.ts} arrived after state at {self.ts}")

@@ -8,6 +8,7 @@ from REST /book before any further quote is published for its market.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -228,7 +229,7 @@ class PolymarketFeed:
             moved, resync = self._apply(msg)
             changed |= moved
             for asset in sorted(resync):
-                await self.resync(asset, f"{type(msg).__name__} at {getattr(msg, 'ts', '?')}")
+                await self.resync(asset, self.books[asset].last_failure)
                 changed.add(self.books[asset].market)
         for market in sorted(changed):
             self._publish_quote(market)
@@ -236,13 +237,14 @@ class PolymarketFeed:
     async def run(self, stream: MarketStream, stop: Callable[[FeedStats], bool]) -> FeedStats:
         """Consume the market channel until `stop(stats)` says so (tests) or forever (service)."""
         connection = 0
-        async for frame in stream.frames():
-            if frame.connection != connection:
-                if connection:
-                    for book in self.books.values():
-                        book.fail("websocket reconnected")  # fresh snapshots arrive on subscribe
-                connection = frame.connection
-            await self.on_frame(frame, stream.url)
-            if stop(self.stats):
-                break
+        async with contextlib.aclosing(stream.frames()) as frames:
+            async for frame in frames:
+                if frame.connection != connection:
+                    if connection:
+                        for book in self.books.values():
+                            book.fail("websocket reconnected")  # fresh snapshots arrive on subscribe
+                    connection = frame.connection
+                await self.on_frame(frame, stream.url)
+                if stop(self.stats):
+                    break
         return self.stats
