@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ops.kafka import broker
 from ops.kafka.broker import BrokerConfig, BrokerError, BrokerStart, BrokerStop
-from ops.kafka.process import pid_alive, tail
+from ops.kafka.process import pid_alive, port_answers, tail
 from ops.postgres import cluster
 from ops.postgres.cluster import PostgresConfig, PostgresError, PostgresStart, PostgresStop
 
@@ -221,10 +221,14 @@ def _broker_status(config: BrokerConfig) -> BrokerStatus:
     version = broker.installed_version()
     if pid is None:
         return BrokerStatus(False, None, config.bootstrap, version, None, None, (), None)
+    if not port_answers(config.port):
+        return BrokerStatus(True, pid, config.bootstrap, version, None, None, (),
+                            "broker process runs but does not listen yet (starting or stopping)")
     from confluent_kafka import TopicPartition
     from confluent_kafka.admin import AdminClient, OffsetSpec
 
-    admin = AdminClient({"bootstrap.servers": config.bootstrap, "log_level": 3})
+    # librdkafka logs are silenced: failures arrive through the futures and are reported.
+    admin = AdminClient({"bootstrap.servers": config.bootstrap, "log_level": 0})
     try:
         described = admin.describe_cluster(request_timeout=10).result()
         metadata = admin.list_topics(timeout=10)

@@ -118,7 +118,7 @@ def _postgres_container() -> tuple[str, Callable[[], None]]:
 
 def _check_bootstrap(bootstrap: str, source: str) -> None:
     try:
-        AdminClient({"bootstrap.servers": bootstrap, "log_level": 3}).list_topics(timeout=15)
+        AdminClient({"bootstrap.servers": bootstrap, "log_level": 0}).list_topics(timeout=15)
     except Exception as exc:  # noqa: BLE001 - KafkaException
         pytest.fail(f"{source} names {bootstrap}, but no Kafka broker answers there: {exc}", pytrace=False)
 
@@ -187,7 +187,7 @@ class TopicFactory(Protocol):
 @pytest.fixture
 def topic_factory(kafka_bootstrap: str) -> Iterator[TopicFactory]:
     """Create uniquely named topics (the broker never auto-creates); delete them afterwards."""
-    admin = AdminClient({"bootstrap.servers": kafka_bootstrap, "log_level": 3})
+    admin = AdminClient({"bootstrap.servers": kafka_bootstrap, "log_level": 0})
     created: list[str] = []
 
     def create(prefix: str = "test", partitions: int = 1, config: Mapping[str, str] | None = None) -> str:

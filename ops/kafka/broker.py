@@ -337,7 +337,7 @@ def wait_ready(config: BrokerConfig, pid: int, timeout_s: float, marks: tuple[in
             raise _died(config, marks)
         if port_answers(config.port):
             if admin is None:
-                admin = AdminClient({"bootstrap.servers": config.bootstrap, "log_level": 3})
+                admin = AdminClient({"bootstrap.servers": config.bootstrap, "log_level": 0})
             try:
                 if admin.list_topics(timeout=2.0).brokers:
                     return
