@@ -117,5 +117,62 @@ def db_status() -> None:
     console.print(table)
 
 
+worker_app = typer.Typer(help="The background Faust worker.", no_args_is_help=True)
+app.add_typer(worker_app, name="worker")
+
+
+def _state_dir():
+    from ops.stack import StackConfig
+
+    return StackConfig.from_env().state_dir
+
+
+@worker_app.command("start")
+def worker_start() -> None:
+    """Start the Faust worker with every agent in streams.app.AGENT_MODULES (once)."""
+    from ops import worker
+
+    try:
+        st, started = worker.start(_state_dir(), bootstrap(), database_url())
+    except worker.WorkerError as exc:
+        fail(str(exc))
+        return
+    console.print(f"worker    {'started' if started else 'already running'}, pid {st.pid}, log {st.log}")
+
+
+@worker_app.command("stop")
+def worker_stop() -> None:
+    """Stop the background worker (SIGTERM, then SIGKILL)."""
+    from ops import worker
+
+    console.print("worker    stopped" if worker.stop(_state_dir()) else "worker    not running")
+
+
+@worker_app.command("status")
+def worker_status() -> None:
+    """Whether the worker runs, and the agents it carries."""
+    from ops import worker
+    from streams.app import AGENT_MODULES
+
+    st = worker.state(_state_dir())
+    if not st.running:
+        fail(f"worker is not running (log: {st.log}); start it with `arbees run`")
+    console.print(f"worker    running, pid {st.pid}, {'ready' if st.ready else 'starting'}, log {st.log}")
+    console.print(f"agents    {', '.join(m.rsplit('.', 1)[-1] for m in AGENT_MODULES) or 'none'}")
+
+
+@app.command("run")
+def run() -> None:
+    """The main job: stack up, topics, migrations, the Faust worker; then show that it runs."""
+    from ops import stack_cli
+
+    stack_cli.up(broker=True, database=True)
+    topics_create()
+    _db_call("migrate", "head")
+    worker_start()
+    worker_status()
+    console.print("running: `arbees stack status` for topics and offsets, `arbees stack down` to stop everything")
+
+
 def main() -> None:
     app()

@@ -11,7 +11,11 @@ register()
 settings = Settings.from_env()
 
 #: Agent modules the worker loads; each adds its agents to `app` on import.
-AGENT_MODULES: tuple[str, ...] = ()
+AGENT_MODULES: tuple[str, ...] = (
+    "streams.agents.router",
+    "streams.agents.shard",
+    "streams.agents.alerts",
+)
 
 app = faust.App(
     settings.app_id,

@@ -1,0 +1,64 @@
+"""Routing: re-key linked market data by event id so each event's shard sees it all.
+
+Quotes, links and listings arrive keyed by `venue:market_id` (co-partitioned);
+the router keeps, per market, the latest link, listing and quote, and emits a
+ShardInput keyed by the linked event id once a quote has both. A quote of an
+unlinked market is kept (not dropped): it goes out the moment its link lands.
+Pure: no clock, no I/O; ids derive from the records so replays match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from schemas.records import EventState, MarketLink, MarketListing, Quote, ShardInput
+
+
+@dataclass(frozen=True)
+class MarketRoute:
+    """What the router knows about one venue market."""
+
+    link: MarketLink | None = None
+    listing: MarketListing | None = None
+    quote: Quote | None = None
+
+
+Routed = tuple[str, ShardInput]  # (event id key, value)
+
+
+def _emit(route: MarketRoute, input_id: str, ts: int) -> list[Routed]:
+    if route.link is None or route.listing is None or route.quote is None:
+        return []
+    value = ShardInput(
+        input_id=input_id,
+        event_id=route.link.event_id,
+        ts=ts,
+        quote=route.quote,
+        link=route.link,
+        listing=route.listing,
+    )
+    return [(route.link.event_id, value)]
+
+
+def step(route: MarketRoute, record: Quote | MarketLink | MarketListing) -> tuple[MarketRoute, list[Routed]]:
+    """Fold one market record into the route; return what the shard must see now."""
+    if isinstance(record, Quote):
+        route = replace(route, quote=record)
+        return route, _emit(route, f"quote:{record.quote_id}", record.ts)
+    if isinstance(record, MarketLink):
+        previous = route.link
+        route = replace(route, link=record)
+        if previous is not None and previous.event_id == record.event_id and previous.yes_role == record.yes_role:
+            return route, []
+        # a new or re-pointed link: hand the event its latest book at the link's time
+        return route, _emit(route, f"link:{record.link_id}", record.ts)
+    if isinstance(record, MarketListing):
+        first = route.listing is None
+        route = replace(route, listing=record)
+        return route, _emit(route, f"listing:{record.listing_id}:{record.ts}", record.ts) if first else []
+    raise TypeError(f"the router does not take {type(record).__name__}")
+
+
+def route_state(state: EventState) -> Routed:
+    """Event states go straight to their shard, keyed by event id."""
+    return state.event_id, ShardInput(input_id=f"state:{state.state_id}", event_id=state.event_id, ts=state.ts, state=state)
