@@ -193,8 +193,30 @@ def parse_fill(f: dict[str, Any], where: str = "fill") -> VenueFill:
     )
 
 
-def to_fill(fill: VenueFill, *, our_order_id: str, account: str, event_id: str = "") -> Fill:
-    """A venue fill as the contract's Fill; `fill_id` comes from the venue id, so replays dedupe."""
+def expected_fee_micros(fill: VenueFill, rate: float) -> int:
+    """The fill's trade fee by Kalshi's schedule (rounded up to the centicent), from `streams.fees.kalshi`.
+
+    Older fill payloads (the recorded demo fill) carry no `fee_cost`; this is the
+    published fee for them, and a check against the venue's figure for newer ones.
+    The fee's price is the one the contract was bought at; P·(1−P) is the same on
+    either side.
+    """
+    from streams.fees.kalshi import trade_fee_centicent_micros
+
+    return int(trade_fee_centicent_micros(fill.price_micros, fp.centi_to_contracts(fill.count_centi), rate))
+
+
+def to_fill(fill: VenueFill, *, our_order_id: str, account: str, event_id: str = "", fee_rate: float | None = None) -> Fill:
+    """A venue fill as the contract's Fill; `fill_id` comes from the venue id, so replays dedupe.
+
+    The venue's `fee_cost` is used when present; otherwise `fee_rate` (the listing's
+    taker or maker rate, by `is_taker`) must be given and the published fee is computed.
+    """
+    fee = fill.fee_micros
+    if fee is None:
+        if fee_rate is None:
+            raise BadPayload("fill.fee_cost", f"fill {fill.fill_id} has no fee_cost; pass the listing's fee rate")
+        fee = expected_fee_micros(fill, fee_rate)
     return Fill(
         fill_id=f"kalshi:{fill.fill_id}",
         order_id=our_order_id,
@@ -208,7 +230,7 @@ def to_fill(fill: VenueFill, *, our_order_id: str, account: str, event_id: str =
         action=fill.action,
         price_micros=fill.price_micros,
         count=fp.centi_to_contracts(fill.count_centi),
-        fee_micros=fill.fee_micros or 0,
+        fee_micros=fee,
         liquidity="taker" if fill.is_taker else "maker",
         venue_fill_id=fill.fill_id,
     )
