@@ -91,9 +91,10 @@ def status() -> None:
     current = stack.status(config)
     kb = current.broker
     if kb.running:
+        cluster = f"  cluster {kb.cluster_id}  controller {kb.controller_id}" if kb.cluster_id else ""
         out.print(
             f"[bold]kafka[/] running  pid {kb.pid}  Apache Kafka {kb.version or '?'}  "
-            f"listener PLAINTEXT://{kb.listener}  cluster {kb.cluster_id or '?'}  controller {kb.controller_id}"
+            f"listener PLAINTEXT://{kb.listener}{cluster}"
         )
     else:
         out.print(f"[bold]kafka[/] [red]not running[/] (listener would be PLAINTEXT://{kb.listener})")
