@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import faust
 
 from streams.codecs import AVRO, UTF8, register
@@ -17,6 +19,26 @@ AGENT_MODULES: tuple[str, ...] = (
     "streams.agents.alerts",
 )
 
+
+def selected_agents(modules: tuple[str, ...], wanted: str) -> tuple[str, ...]:
+    """The agent modules named in ARBEES_AGENTS (comma list of short names), or all.
+
+    Each agent group runs as its own consumer group (ARBEES_APP_ID): a member of
+    a Faust group is assigned every topic of the group, so workers of one group
+    must carry the same agents.
+    """
+    if not wanted.strip():
+        return modules
+    by_name = {m.rsplit(".", 1)[-1]: m for m in modules}
+    names = [w.strip() for w in wanted.split(",") if w.strip()]
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise SystemExit(f"ARBEES_AGENTS names unknown agents {unknown}; known: {sorted(by_name)}")
+    return tuple(by_name[n] for n in names)
+
+
+AGENTS = selected_agents(AGENT_MODULES, os.environ.get("ARBEES_AGENTS", ""))
+
 app = faust.App(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
@@ -27,7 +49,7 @@ app = faust.App(
     topic_disable_leader=True,
     web_port=settings.web_port,
     web_enabled=False,
-    autodiscover=AGENT_MODULES,
+    autodiscover=AGENTS,
     origin="streams",
     consumer_auto_offset_reset="earliest",
     broker_commit_every=100,

@@ -182,3 +182,21 @@ def test_same_input_same_output_bytes_and_batching_does_not_change_outputs() -> 
     assert len(signals(one)) > 0
     ids = [s.signal_id for s in signals(one)]
     assert len(ids) == len(set(ids))
+
+
+def test_snapshot_round_trip_prices_like_the_original() -> None:
+    from streams.shard.snapshot import dump, load
+
+    recs = [r for r in recorded_stream() if r.event_id == "espn:nfl:401772899"]
+    proc = ShardProcessor(ShardConfig(min_edge=0.10), lookup=registry_lookup)
+    st = ShardState("espn:nfl:401772899")
+    for rec in recs:
+        st, _ = proc.step(st, rec)
+    back = load(st.event_id, dump(st), registry_lookup, proc.config.settle_tolerance_ms)
+    assert (back.state, back.probs, back.emitted, back.books.keys) == (st.state, st.probs, st.emitted, st.books.keys)
+    assert (back.books.p4 == st.books.p4).all() and (back.books.c100 == st.books.c100).all()
+    nxt = kalshi_quote(GAME_TS + 30)
+    nxt = replace(nxt, event_id=st.event_id, link=replace(nxt.link, event_id=st.event_id, market_id="K-3"),
+                  quote=replace(nxt.quote, market_id="K-3"),
+                  listing=replace(nxt.listing, market_id="K-3", listing_id="KALSHI:K-3"))
+    assert proc.step(st, nxt)[1] == proc.step(back, nxt)[1]

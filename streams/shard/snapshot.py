@@ -1,0 +1,70 @@
+"""Compact table value for a shard: its inputs as contract records; arrays are rebuilt on load.
+
+A snapshot is a length-prefixed sequence of Confluent-framed Avro records: the last
+Probability emitted (if any), the latest EventState (as a ShardInput) and the latest
+quote of every market with its link and listing, in book order. Loading replays them
+through the same code paths the processor uses, so a recovered shard prices exactly
+like the one that wrote it (the model is pure, so re-running it gives the same output).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import replace
+
+from schemas.codec import default_codec
+from schemas.records import Probability, ShardInput
+from streams.shard.processor import ModelLookup
+from streams.shard.state import ShardState, entry_from
+from streams.probability.base import ModelError
+
+_LEN = struct.Struct(">I")
+
+
+class SnapshotError(ValueError):
+    """A table value that is not a shard snapshot."""
+
+
+def dump(state: ShardState) -> bytes:
+    codec = default_codec()
+    recs: list[object] = []
+    if state.emitted is not None:
+        recs.append(
+            Probability(prob_id="", event_id=state.event_id, ts=0, outcomes=state.emitted, model=state.model, version=state.version)
+        )
+    if state.state is not None:
+        recs.append(ShardInput(input_id="", event_id=state.event_id, ts=state.state.ts, state=state.state))
+    for e in state.books.entries:
+        recs.append(ShardInput(input_id="", event_id=state.event_id, ts=0, quote=e.quote, link=e.link, listing=e.listing))
+    out = bytearray()
+    for rec in recs:
+        body = codec.encode(rec)
+        out += _LEN.pack(len(body)) + body
+    return bytes(out)
+
+
+def load(event_id: str, blob: bytes, lookup: ModelLookup, settle_tolerance_ms: int) -> ShardState:
+    codec = default_codec()
+    st = ShardState(event_id=event_id)
+    pos = 0
+    while pos < len(blob):
+        if pos + 4 > len(blob):
+            raise SnapshotError(f"truncated snapshot for {event_id}")
+        (n,) = _LEN.unpack_from(blob, pos)
+        rec = codec.decode(blob[pos + 4 : pos + 4 + n])
+        pos += 4 + n
+        if isinstance(rec, Probability):
+            st = replace(st, emitted=dict(rec.outcomes), model=rec.model, version=rec.version)
+        elif isinstance(rec, ShardInput) and rec.state is not None:
+            try:
+                model = lookup(rec.state.market_type, rec.state.league)
+                probs = {k: float(v) for k, v in sorted(model.probabilities(rec.state).items())}
+                st = replace(st, state=rec.state, probs=probs, model=model.name, version=model.version)
+            except ModelError as exc:
+                st = replace(st, state=rec.state, probs=None, model_error=f"{type(exc).__name__}: {exc}")
+        elif isinstance(rec, ShardInput) and rec.quote is not None:
+            entry = entry_from(rec.link, rec.listing, rec.quote)
+            st = replace(st, books=st.books.upsert(entry, settle_tolerance_ms))
+        else:
+            raise SnapshotError(f"unexpected {type(rec).__name__} in snapshot of {event_id}")
+    return st
