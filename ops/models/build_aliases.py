@@ -58,12 +58,19 @@ class Team:
     alt_names: tuple[str, ...]
 
 
+@dataclass
+class _Row:
+    alias: str  # first spelling seen
+    kind: str
+    sources: list[str]
+
+
 class Table:
     """Alias rows keyed by (league, team, kind class, normalized alias); sources accumulate."""
 
     def __init__(self, teams: list[Team]) -> None:
         self.teams = teams
-        self.rows: dict[tuple[str, str, bool, str], dict[str, object]] = {}
+        self.rows: dict[tuple[str, str, bool, str], _Row] = {}
 
     def add(self, team: Team, alias: str, kind: str, source: str) -> None:
         alias = alias.strip()
@@ -76,9 +83,9 @@ class Table:
         key = (team.league, team.key, is_code, norm)
         row = self.rows.get(key)
         if row is None:
-            self.rows[key] = {"alias": alias, "kind": kind, "sources": [source]}
-        elif source not in row["sources"]:  # type: ignore[operator]
-            row["sources"].append(source)  # type: ignore[union-attr]
+            self.rows[key] = _Row(alias, kind, [source])
+        elif source not in row.sources:
+            row.sources.append(source)
 
     def find(self, league: str, *, name: str | None = None, code: str | None = None) -> Team:
         """The one team of `league` whose knowledge names/codes contain `name` or `code`."""
@@ -102,7 +109,7 @@ class Table:
             w = csv.writer(fh, lineterminator="\n")
             w.writerow(["league", "team_key", "alias", "kind", "source"])
             for (league, key, _is_code, _norm), row in ordered:
-                w.writerow([league, key, row["alias"], row["kind"], "+".join(row["sources"])])  # type: ignore[arg-type]
+                w.writerow([league, key, row.alias, row.kind, "+".join(row.sources)])
         return len(ordered)
 
 

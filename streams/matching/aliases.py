@@ -148,14 +148,14 @@ class AliasTable:
         exact = index.get(norm)
         if exact:
             return Resolution(exact, 1.0)
-        hits = process.extract(
+        raw = process.extract(
             norm,
             self._name_lists[table_league],
             scorer=JaroWinkler.normalized_similarity,
             score_cutoff=FUZZY_THRESHOLD,
             limit=12,
         )
-        hits = [(alias, score) for alias, score, _ in hits if not _token_extension(norm, alias)]
+        hits = [(alias, float(score)) for alias, score, _ in raw if not token_extension(norm, alias)]
         if not hits:
             return NOT_FOUND
         best = max(score for _, score in hits)
@@ -163,7 +163,7 @@ class AliasTable:
         return Resolution(teams, float(best))
 
 
-def _token_extension(a: str, b: str) -> bool:
+def token_extension(a: str, b: str) -> bool:
     """True when one name is the other plus whole words ("iowa" / "iowa st"): a different team, not a typo."""
     short, long_ = sorted((a, b), key=len)
     return long_.startswith(short + " ") or long_.endswith(" " + short)

@@ -22,7 +22,7 @@ from rapidfuzz.distance import JaroWinkler
 
 from schemas.enums import MarketType, Venue
 from schemas.records import EventState, MarketListing
-from streams.matching.aliases import THREE_WAY_LEAGUES, AliasTable, canonical_league, default_alias_table
+from streams.matching.aliases import THREE_WAY_LEAGUES, AliasTable, canonical_league, default_alias_table, token_extension
 from streams.matching.base import Ambiguous, IndexKey, Match, MatchResult, MatchScope, NoMatch
 from streams.matching.normalize import normalize_code, normalize_name
 from streams.matching.sports_view import SideEvidence, SportsMarketView, ViewError, read_view
@@ -228,7 +228,10 @@ class SportsMatcher:
                 scores.append(hit.score)
                 continue
             norm = normalize_name(name)
-            direct = max((JaroWinkler.normalized_similarity(norm, n) for n in ent.names), default=0.0)
+            direct = max(
+                (JaroWinkler.normalized_similarity(norm, n) for n in ent.names if norm == n or not token_extension(norm, n)),
+                default=0.0,
+            )
             if direct < DIRECT_THRESHOLD:
                 return None
             scores.append(direct)

@@ -99,7 +99,7 @@ def read_view(listing: MarketListing) -> SportsMarketView:
     yes_codes: list[str] = []
     side_codes: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
 
-    kalshi = None
+    kalshi: re.Match[str] | None = None
     if listing.venue == Venue.KALSHI:
         for text in (listing.market_id, listing.group_id):
             kalshi = KALSHI_TICKER.match(text or "")
@@ -115,8 +115,8 @@ def read_view(listing: MarketListing) -> SportsMarketView:
             yes_codes.append(kalshi["yes"])
 
     if listing.venue == Venue.POLYMARKET:
-        for text in (listing.series, listing.group_id, listing.market_id):
-            slug = POLYMARKET_SLUG.match(text or "")
+        for slug_text in (listing.series, listing.group_id, listing.market_id):
+            slug = POLYMARKET_SLUG.match(slug_text or "")
             if slug and canonical_league(_SLUG_LEAGUES.get(slug["league"], slug["league"])):
                 sources.append("polymarket_slug")
                 league = league or canonical_league(_SLUG_LEAGUES.get(slug["league"], slug["league"]))

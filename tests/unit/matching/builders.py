@@ -45,9 +45,12 @@ def kalshi_listings() -> list[MarketListing]:
     return out
 
 
-def espn_nfl_events() -> list[EventState]:
+def espn_nfl_events(*files: str) -> list[EventState]:
+    """EventStates of the recorded NFL scoreboards (all, or the named files), via the ESPN normalizer."""
     out: list[EventState] = []
     for name, received in ESPN_FILES.items():
+        if files and name not in files:
+            continue
         result = scoreboard_states(league("nfl"), json.loads((FIXTURES / name).read_text()), received)
         assert not result.rejected
         out.extend(result.states)
