@@ -75,6 +75,9 @@ def _kafka_version() -> str:
 def down() -> None:
     """Stop the broker and the database; nothing is left running."""
     config = _config()
+    from ops import worker
+
+    out.print("worker    stopped" if worker.stop(config.state_dir) else "worker    not running")
     result = _guard(lambda: stack.down(config))
     for name, stopped in (("kafka", result.broker), ("postgres", result.database)):
         if stopped is None or stopped.pid is None:

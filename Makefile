@@ -1,0 +1,39 @@
+# Entry points: `make run` (the main job) and `make test` (the suite). Both build .venv first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+
+.PHONY: install run test test-unit bench bench-models stop clean
+
+$(STAMP): pyproject.toml
+	@command -v python3.11 >/dev/null || command -v python3 >/dev/null || { echo "python 3.11 is required"; exit 1; }
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(VENV)/bin/arbees run
+
+stop: install
+	$(VENV)/bin/arbees stack down
+
+# pytest exits 5 when it collected no tests: that is a failure here, said out loud.
+test: install
+	@$(VENV)/bin/pytest -p no:cacheprovider -q --durations=15 $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
+
+test-unit: install
+	@$(VENV)/bin/pytest -p no:cacheprovider -q tests/unit; rc=$$?; [ $$rc -ne 5 ] || echo "no tests collected"; exit $$rc
+
+bench: install
+	$(PY) -m bench.run
+
+bench-models: install
+	$(PY) -m bench.models
+
+clean:
+	rm -rf $(VENV) .stack ops/kafka/lib ops/kafka/target
