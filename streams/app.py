@@ -14,6 +14,7 @@ settings = Settings.from_env()
 
 #: Agent modules the worker loads; each adds its agents to `app` on import.
 AGENT_MODULES: tuple[str, ...] = (
+    "streams.agents.discovery",
     "streams.agents.router",
     "streams.agents.shard",
     "streams.agents.alerts",
