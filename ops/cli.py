@@ -169,6 +169,7 @@ def run() -> None:
     stack_cli.up(broker=True, database=True)
     topics_create()
     _db_call("migrate", "head")
+    db_status()
     worker_start()
     worker_status()
     console.print("running: `arbees stack status` for topics and offsets, `arbees stack down` to stop everything")

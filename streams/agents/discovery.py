@@ -16,6 +16,7 @@ import structlog
 from schemas.records import Alert, EventState, MarketLink, MarketListing
 from streams.app import app, settings
 from streams.codecs import AVRO, UTF8
+from streams.tables import table
 from streams.deadletter import good_records, send_dead_letter
 from streams.discovery import DiscoveryProcessor, DiscoveryState
 from streams.topics import topic
@@ -32,7 +33,7 @@ by_scope = app.topic(
     key_serializer=UTF8,
     value_serializer=AVRO,
 )
-states = app.Table("discovery-state", default=None, partitions=12, key_type=str, value_type=bytes)
+states = table("discovery-state", values="raw")
 
 
 @app.agent(sources)

@@ -12,6 +12,7 @@ from schemas.records import EventState, MarketLink, MarketListing, Quote
 from streams import router
 from streams.app import app
 from streams.codecs import AVRO, UTF8
+from streams.tables import table
 from streams.deadletter import good_records, send_dead_letter
 from streams.topics import topic
 
@@ -20,9 +21,9 @@ SERVICE = "router"
 market_topics = app.topic(
     "markets.quotes", "markets.links", "markets.catalog", key_serializer=UTF8, value_serializer=AVRO
 )
-links = app.Table("router-links", default=None, partitions=12)
-listings = app.Table("router-listings", default=None, partitions=12)
-quotes = app.Table("router-quotes", default=None, partitions=12)
+links = table("router-links")
+listings = table("router-listings")
+quotes = table("router-quotes")
 
 
 @app.agent(market_topics)
