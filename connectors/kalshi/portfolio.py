@@ -10,6 +10,7 @@ Older payloads carry integer cents and counts (`yes_price`, `count`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,30 +194,44 @@ def parse_fill(f: dict[str, Any], where: str = "fill") -> VenueFill:
     )
 
 
-def expected_fee_micros(fill: VenueFill, rate: float) -> int:
-    """The fill's trade fee by Kalshi's schedule (rounded up to the centicent), from `streams.fees.kalshi`.
+FillFeeFn = Callable[[int, float, float], int]
+"""(price micros, contracts, rate) → one fill's fee in micros; the caller wires in
+`streams.fees.kalshi.trade_fee_centicent_micros` (connectors never import streams)."""
+
+
+def expected_fee_micros(fill: VenueFill, rate: float, fee_fn: FillFeeFn) -> int:
+    """The fill's trade fee by Kalshi's schedule, as `fee_fn` computes it.
 
     Older fill payloads (the recorded demo fill) carry no `fee_cost`; this is the
     published fee for them, and a check against the venue's figure for newer ones.
     The fee's price is the one the contract was bought at; P·(1−P) is the same on
     either side.
     """
-    from streams.fees.kalshi import trade_fee_centicent_micros
-
-    return int(trade_fee_centicent_micros(fill.price_micros, fp.centi_to_contracts(fill.count_centi), rate))
+    return int(fee_fn(fill.price_micros, fp.centi_to_contracts(fill.count_centi), rate))
 
 
-def to_fill(fill: VenueFill, *, our_order_id: str, account: str, event_id: str = "", fee_rate: float | None = None) -> Fill:
+def to_fill(
+    fill: VenueFill,
+    *,
+    our_order_id: str,
+    account: str,
+    event_id: str = "",
+    fee_rate: float | None = None,
+    fee_fn: FillFeeFn | None = None,
+) -> Fill:
     """A venue fill as the contract's Fill; `fill_id` comes from the venue id, so replays dedupe.
 
     The venue's `fee_cost` is used when present; otherwise `fee_rate` (the listing's
-    taker or maker rate, by `is_taker`) must be given and the published fee is computed.
+    taker or maker rate, by `is_taker`) and `fee_fn` must be given and the published
+    fee is computed.
     """
     fee = fill.fee_micros
     if fee is None:
-        if fee_rate is None:
-            raise BadPayload("fill.fee_cost", f"fill {fill.fill_id} has no fee_cost; pass the listing's fee rate")
-        fee = expected_fee_micros(fill, fee_rate)
+        if fee_rate is None or fee_fn is None:
+            raise BadPayload(
+                "fill.fee_cost", f"fill {fill.fill_id} has no fee_cost; pass the listing's fee rate and the fee function"
+            )
+        fee = expected_fee_micros(fill, fee_rate, fee_fn)
     return Fill(
         fill_id=f"kalshi:{fill.fill_id}",
         order_id=our_order_id,

@@ -142,16 +142,18 @@ async def test_an_unfound_timed_out_submit_is_unknown(key_pem: bytes) -> None:
 def test_recorded_fill_fee_agrees_with_the_recorded_position() -> None:
     """The demo fill (103 NO at $0.96, taker) has no fee_cost; Kalshi's schedule gives the position's $0.28."""
     from connectors.kalshi.portfolio import expected_fee_micros, parse_fill, parse_positions, to_fill
-    from streams.fees.kalshi import order_fee_micros
+    from streams.fees.kalshi import order_fee_micros, trade_fee_centicent_micros
 
     fill = parse_fill(load("portfolio_fills_demo.json")["fills"][0])
     assert fill.fee_micros is None and fill.is_taker
-    assert expected_fee_micros(fill, 0.07) == 276_900  # 0.07·103·0.96·0.04 = $0.276864 → $0.2769
+    assert expected_fee_micros(fill, 0.07, trade_fee_centicent_micros) == 276_900  # 0.07·103·0.96·0.04 = $0.276864 → $0.2769
     position = parse_positions(load("portfolio_positions_demo.json"))[0]
     assert order_fee_micros(fill.price_micros, 103.0, 0.07) == position.fees_paid_micros == 280_000
-    record = to_fill(fill, our_order_id="o-1", account="acct-1", fee_rate=0.07)
+    record = to_fill(fill, our_order_id="o-1", account="acct-1", fee_rate=0.07, fee_fn=trade_fee_centicent_micros)
     assert (record.fill_id, record.venue_fill_id, record.price_micros, record.count, record.fee_micros, record.liquidity) == (
         "kalshi:1f1745ab-6831-701b-e811-42261ae959e6", "1f1745ab-6831-701b-e811-42261ae959e6", 960_000, 103.0, 276_900, "taker")
     assert record.ts == 1761358719000
     with pytest.raises(Exception, match="fee_cost"):
         to_fill(fill, our_order_id="o-1", account="acct-1")
+    with pytest.raises(Exception, match="fee function"):
+        to_fill(fill, our_order_id="o-1", account="acct-1", fee_rate=0.07)
