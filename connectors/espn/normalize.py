@@ -61,6 +61,11 @@ _STATUS_BY_STATE = {"pre": EventStatus.SCHEDULED, "in": EventStatus.LIVE}
 SOCCER_HALF_S = 45 * 60
 #: Sports whose `status.clock` is the time left in the period.
 COUNTDOWN_FAMILIES = frozenset({"football", "basketball", "hockey"})
+#: Sports whose overall record summary is wins-losses[-ties] (recorded: NFL "8-3-1", NBA "15-7").
+#: Hockey's third number is overtime losses and soccer's order is not confirmed by a recording,
+#: so their records are not read rather than read wrong.
+RECORD_FAMILIES = frozenset({"football", "basketball"})
+_RECORD = re.compile(r"^(\d+)-(\d+)(?:-(\d+))?$")
 
 
 @dataclass(frozen=True)
@@ -149,6 +154,7 @@ class _Side:
     score: int | None
     winner: bool | None
     has_ball: bool | None  # summary headers flag the side in possession
+    record: tuple[int, int, int | None] | None  # season wins, losses, ties (None: not shown) before a live game
 
 
 def _side(lg: League, c: dict[str, Any], where: str) -> _Side:
@@ -164,7 +170,47 @@ def _side(lg: League, c: dict[str, Any], where: str) -> _Side:
     score = None if raw_score in (None, "") else integer(raw_score, f"{where}.score")
     winner = c.get("winner") if isinstance(c.get("winner"), bool) else None
     has_ball = c.get("possession") if isinstance(c.get("possession"), bool) else None
-    return _Side(espn_id, name, abbr, score, winner, has_ball)
+    record = _overall_record(c, where) if lg.family in RECORD_FAMILIES else None
+    return _Side(espn_id, name, abbr, score, winner, has_ball, record)
+
+
+def _overall_record(c: dict[str, Any], where: str) -> tuple[int, int, int | None] | None:
+    """Wins, losses and ties of the record of type "total".
+
+    Scoreboards list them under `records`, summary headers under `record`
+    (same items). Live games show the record before the game being played,
+    which is what the football model's record prior is fitted on.
+    """
+    key = "records" if "records" in c else "record"
+    for i, rec in enumerate(arr(c.get(key) or [], f"{where}.{key}")):
+        rec = obj(rec, f"{where}.{key}[{i}]")
+        if rec.get("type") != "total":
+            continue
+        summary = text(req(rec, "summary", f"{where}.{key}[{i}]"), f"{where}.{key}[{i}].summary")
+        m = _RECORD.match(summary.strip())
+        if not m:
+            raise BadPayload(f"{where}.{key}[{i}].summary", f"record {summary!r} is not wins-losses[-ties]")
+        return int(m.group(1)), int(m.group(2)), None if m.group(3) is None else int(m.group(3))
+    return None
+
+
+def _side_features(home: _Side, away: _Side, comp: dict[str, Any], where: str) -> dict[str, float]:
+    """Season records of both sides (ties only when ESPN shows them) and the neutral-site flag."""
+    out: dict[str, float] = {}
+    for side, suffix in ((home, "a"), (away, "b")):
+        if side.record is None:
+            continue
+        wins, losses, ties = side.record
+        out[f"record_wins_{suffix}"] = float(wins)
+        out[f"record_losses_{suffix}"] = float(losses)
+        if ties is not None:
+            out[f"record_ties_{suffix}"] = float(ties)
+    neutral = comp.get("neutralSite")
+    if neutral is not None:
+        if not isinstance(neutral, bool):
+            raise BadPayload(f"{where}.neutralSite", f"expected true/false, got {neutral!r}")
+        out["neutral_site"] = float(neutral)
+    return out
 
 
 def _home_away(lg: League, comp: dict[str, Any], where: str) -> tuple[_Side, _Side]:
@@ -342,7 +388,7 @@ def competition_state(
         spread_a=spread,
         total=total,
         winner=winner,
-        features={**odds_features, **situ["features"]},
+        features={**odds_features, **situ["features"], **_side_features(home, away, comp, where)},
     )
     return dataclasses.replace(state, state_id=state_key(state))
 

@@ -64,7 +64,16 @@ def test_nfl_live_game_home_possession_field_by_field() -> None:
         spread_a=None,
         total=None,
         winner=None,
-        features={"timeouts_a": 2.0, "timeouts_b": 3.0, "espn_home_wp": 0.4138},
+        features={
+            "timeouts_a": 2.0,  # situation.homeTimeouts
+            "timeouts_b": 3.0,  # situation.awayTimeouts
+            "espn_home_wp": 0.4138,
+            "record_wins_a": 4.0,  # ATL "4-8" (records[type=total])
+            "record_losses_a": 8.0,
+            "record_wins_b": 9.0,  # SEA "9-3"
+            "record_losses_b": 3.0,
+            "neutral_site": 0.0,  # competitions[0].neutralSite false
+        },
     )
 
 
@@ -83,7 +92,10 @@ def test_nfl_kickoff_has_no_down_and_unknown_possession_has_no_yard_line() -> No
     states = _nfl_live()
     kickoff = _by_id(states, "401772792")  # NO @ TB: down -1, no possession
     assert (kickoff.possession, kickoff.down, kickoff.distance, kickoff.yard_line) == (None, None, None, None)
-    assert kickoff.features == {"timeouts_a": 2.0, "timeouts_b": 3.0, "espn_home_wp": 0.7571}
+    assert kickoff.features == {
+        "timeouts_a": 2.0, "timeouts_b": 3.0, "espn_home_wp": 0.7571,
+        "record_wins_a": 7.0, "record_losses_a": 5.0, "record_wins_b": 2.0, "record_losses_b": 10.0, "neutral_site": 0.0,
+    }
     jax = _by_id(states, "401772793")  # IND @ JAX: 1st & 10 but ESPN names no possessing team
     assert (jax.possession, jax.down, jax.distance, jax.yard_line) == (None, 1, 10, None)
 
@@ -92,7 +104,10 @@ def test_nfl_scheduled_game_spread_total_and_moneylines() -> None:
     s = _by_id(_nfl_live(), "401772932")  # HOU @ KC, DraftKings "KC -3.5", o/u 41.5
     assert (s.status, s.period, s.clock_seconds, s.score_a, s.score_b) == (EventStatus.SCHEDULED, 0, None, 0, 0)
     assert (s.entity_a_abbr, s.spread_a, s.total) == ("KC", -3.5, 41.5)
-    assert s.features == {"moneyline_a": -198.0, "moneyline_b": 164.0}
+    assert s.features == {
+        "moneyline_a": -198.0, "moneyline_b": 164.0,
+        "record_wins_a": 6.0, "record_losses_a": 6.0, "record_wins_b": 7.0, "record_losses_b": 5.0, "neutral_site": 0.0,
+    }
     assert s.start_ts == 1765156800000  # 2025-12-08T01:20Z
     den = _by_id(_nfl_live(), "401772794")  # DEN @ LV, "DEN -8.5": the home side gets +8.5
     assert (den.entity_a_abbr, den.spread_a, den.total) == ("LV", 8.5, 40.5)
@@ -140,11 +155,16 @@ def test_nba_live_and_scheduled_field_by_field() -> None:
         spread_a=None,
         total=None,
         winner=None,
-        features={"espn_home_wp": 0.961},
+        features={
+            "espn_home_wp": 0.961,
+            "record_wins_a": 15.0, "record_losses_a": 7.0, "record_wins_b": 14.0, "record_losses_b": 9.0, "neutral_site": 0.0,
+        },
     )
     tor = _by_id(res.states, "401810213")  # BOS @ TOR, "BOS -3.5"
     assert (tor.entity_a_abbr, tor.spread_a, tor.total, tor.features) == (
-        "TOR", 3.5, 224.5, {"moneyline_a": 130.0, "moneyline_b": -155.0}
+        "TOR", 3.5, 224.5,
+        {"moneyline_a": 130.0, "moneyline_b": -155.0, "record_wins_a": 15.0, "record_losses_a": 9.0,
+         "record_wins_b": 14.0, "record_losses_b": 9.0, "neutral_site": 0.0},
     )
     mem = _by_id(res.states, "401810215")  # POR @ MEM, "MEM -1.5": home favourite
     assert (mem.spread_a, mem.total) == (-1.5, 231.5)
@@ -248,3 +268,79 @@ def test_halftime_state_is_a_break() -> None:
     e["competitions"][0]["status"]["type"].update(name="STATUS_HALFTIME", state="in")
     (s,) = event_states(NFL, e, T_2025_12_07_19)
     assert (s.status, s.period, s.clock_seconds) == (EventStatus.BREAK, 2, 0.0)
+
+
+# ------------------------------------------- records, timeouts, neutral site
+
+#: Every live NFL game of the two recorded scoreboards, typed from the payloads:
+#: (file, ESPN id, home "W-L", away "W-L", situation.homeTimeouts, situation.awayTimeouts).
+LIVE_NFL_SIDES = [
+    (NFL_LIVE, "401772900", (4, 8), (9, 3), 2, 3),  # SEA @ ATL
+    (NFL_LIVE, "401772902", (8, 4), (4, 8), 3, 3),  # CIN @ BUF
+    (NFL_LIVE, "401772898", (3, 9), (1, 11), 2, 2),  # TEN @ CLE
+    (NFL_LIVE, "401772899", (4, 8), (3, 9), 3, 2),  # WSH @ MIN
+    (NFL_LIVE, "401772790", (3, 9), (5, 7), 3, 2),  # MIA @ NYJ
+    (NFL_LIVE, "401772792", (7, 5), (2, 10), 2, 3),  # NO @ TB
+    (NFL_LIVE, "401772793", (8, 4), (8, 4), 3, 3),  # IND @ JAX
+    (NFL_LIVE, "401772791", (6, 6), (6, 6), 3, 1),  # PIT @ BAL
+    (NFL_SNF, "401772931", (3, 8), (9, 2), 3, 3),  # DEN @ WSH
+]
+
+
+@pytest.mark.parametrize(("name", "espn_id", "home", "away", "to_home", "to_away"), LIVE_NFL_SIDES)
+def test_live_nfl_records_timeouts_and_neutral_site(
+    name: str, espn_id: str, home: tuple[int, int], away: tuple[int, int], to_home: int, to_away: int
+) -> None:
+    s = _by_id(scoreboard_states(NFL, load(name), T_2025_12_07_19).states, espn_id)
+    assert s.status is EventStatus.LIVE
+    f = s.features
+    assert (f["record_wins_a"], f["record_losses_a"]) == (float(home[0]), float(home[1]))
+    assert (f["record_wins_b"], f["record_losses_b"]) == (float(away[0]), float(away[1]))
+    assert (f["timeouts_a"], f["timeouts_b"]) == (float(to_home), float(to_away))
+    assert f["neutral_site"] == 0.0
+    assert "record_ties_a" not in f and "record_ties_b" not in f  # "W-L" summaries show no ties
+
+
+def test_record_with_ties_is_read_as_wins_losses_ties() -> None:
+    gb = _by_id(_nfl_live(), "401772897")  # CHI @ GB: GB "8-3-1", CHI "9-3"
+    f = gb.features
+    assert (f["record_wins_a"], f["record_losses_a"], f["record_ties_a"]) == (8.0, 3.0, 1.0)
+    assert (f["record_wins_b"], f["record_losses_b"]) == (9.0, 3.0) and "record_ties_b" not in f
+    snf = scoreboard_states(NFL, load(NFL_SNF), 1764561360000)
+    dal = _by_id(snf.states, "401772694")  # KC @ DAL final: DAL "6-5-1", KC "6-6"
+    assert (dal.features["record_wins_a"], dal.features["record_losses_a"], dal.features["record_ties_a"]) == (6.0, 5.0, 1.0)
+
+
+def test_neutral_site_true_is_one() -> None:
+    e = _event()
+    e["competitions"][0]["neutralSite"] = True
+    (s,) = event_states(NFL, e, T_2025_12_07_19)
+    assert s.features["neutral_site"] == 1.0
+
+
+def test_missing_records_and_neutral_flag_are_left_out() -> None:
+    e = _event()
+    for c in e["competitions"][0]["competitors"]:
+        del c["records"]
+    del e["competitions"][0]["neutralSite"]
+    (s,) = event_states(NFL, e, T_2025_12_07_19)
+    assert s.features == {"timeouts_a": 2.0, "timeouts_b": 3.0, "espn_home_wp": 0.4138}
+
+
+def test_malformed_record_and_neutral_flag_are_bad_payload() -> None:
+    e = _event()
+    e["competitions"][0]["competitors"][0]["records"][0]["summary"] = "four-eight"
+    with pytest.raises(BadPayload, match=r"records\[0\]\.summary: record 'four-eight' is not wins-losses"):
+        event_states(NFL, e, T_2025_12_07_19)
+    e = _event()
+    e["competitions"][0]["neutralSite"] = "no"
+    with pytest.raises(BadPayload, match="neutralSite: expected true/false"):
+        event_states(NFL, e, T_2025_12_07_19)
+
+
+def test_hockey_records_are_not_read_as_wins_losses() -> None:
+    """An NHL "W-L-OTL" third number is overtime losses, not ties: the normalizer leaves NHL records out."""
+    e = _event()
+    e["competitions"][0].pop("situation")
+    (s,) = event_states(league("nhl"), e, T_2025_12_07_19)
+    assert not any(k.startswith("record_") for k in s.features) and s.features["neutral_site"] == 0.0

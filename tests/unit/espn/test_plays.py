@@ -55,7 +55,15 @@ def test_summary_state_field_by_field(game: dict) -> None:
         spread_a=-2.5,  # pickcenter: "NY -2.5", spread -2.5
         total=216.5,
         winner="a",
-        features={"moneyline_a": -135.0, "moneyline_b": 114.0},
+        features={
+            "moneyline_a": -135.0,
+            "moneyline_b": 114.0,
+            "record_wins_a": 53.0,  # header competitors[].record (singular in summaries), type "total" "53-29"
+            "record_losses_a": 29.0,
+            "record_wins_b": 62.0,  # SA "62-20"
+            "record_losses_b": 20.0,
+            "neutral_site": 0.0,  # header.competitions[0].neutralSite false
+        },
     )
 
 
