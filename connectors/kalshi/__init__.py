@@ -4,5 +4,6 @@ Modules: `auth` (request signing), `fixedpoint` (exact prices, counts, tick grid
 `messages` (typed websocket frames), `book` (local books with sequence checks),
 `normalize` (MarketListing / Quote), `rest`, `ws`, `feed` (publishing),
 `portfolio` + `trading` (live orders; never built in paper mode), `simulator`.
+`service` + `runner` (the long-running connector: `python -m connectors.kalshi`).
 Nothing here opens a connection at import time.
 """

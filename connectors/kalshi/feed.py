@@ -103,6 +103,8 @@ class KalshiFeed:
         self.stats = FeedStats()
         self._processor = WsProcessor()
         self._wanted: tuple[str, ...] = ()
+        self._ws: KalshiWs | None = None
+        self._rest_books: dict[str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]] = {}
 
     def _raw(self, f: Fetched) -> None:
         self.sink.publish(RAW_TOPIC, f"{SOURCE}:{f.endpoint}", raw_from_fetched(f))
@@ -150,8 +152,13 @@ class KalshiFeed:
         self.stats.listings += len(listings)
         return listings
 
-    async def rest_quotes(self, tickers: list[str]) -> list[Quote]:
-        """One REST order book per market as a quote (e.g. before the websocket is up)."""
+    async def rest_quotes(self, tickers: list[str], *, only_changed: bool = False) -> list[Quote]:
+        """One REST order book per market as a quote (before the websocket is up, or polling without it).
+
+        With `only_changed`, a book identical to the last one polled for its market
+        is not published again (its raw answer still is): a poller then emits what
+        the websocket would, a quote per change.
+        """
         quotes: list[Quote] = []
         for t in tickers:
             f = await self.rest.get_orderbook(t)
@@ -162,28 +169,62 @@ class KalshiFeed:
                 self.sink.dead_letter(RAW_TOPIC, f.body.encode(), exc, f.fetched_at, key=f"{SOURCE}:{f.endpoint}")
                 self.stats.dead += 1
                 continue
+            levels = (tuple(sorted(book.yes.items())), tuple(sorted(book.no.items())))
+            if only_changed and self._rest_books.get(t) == levels:
+                continue
+            self._rest_books[t] = levels
             q = book_to_quote(book, source="kalshi.rest", qid=rest_quote_id(t, f.fetched_at))
             self.sink.publish(QUOTES_TOPIC, listing_id(t), q)
+            self.stats.quotes += 1
+            self.stats.last_quotes[t] = q
             quotes.append(q)
         return quotes
 
     # -------------------------------------------------------------- streaming
 
     async def stream(self, tickers: list[str], *, until: Callable[[FeedStats], bool]) -> FeedStats:
-        """Subscribe the market channels and publish until `until(stats)` or the server closes."""
+        """One connection: subscribe the market channels and publish until `until(stats)` or the server closes.
+
+        Keeping the feed alive across disconnects is the caller's job (runner.py
+        reconnects with backoff); every connection starts from fresh snapshots.
+        """
         processor = self._processor = WsProcessor()
         self._wanted = tuple(tickers)
         async with self._ws_factory() as ws:
-            await ws.subscribe(MARKET_CHANNELS, tickers)
-            async for frame in ws.frames():
-                recv = self._clock()
-                self.stats.frames += 1
-                self.sink.publish(RAW_TOPIC, f"{SOURCE}:ws", raw_from_frame(ws.url, frame, recv, self.stats.frames))
-                for out in processor.step(frame, recv):
-                    await self._handle(ws, out, recv)
-                if until(self.stats):
-                    break
+            self._ws = ws
+            try:
+                await ws.subscribe(MARKET_CHANNELS, self._wanted)
+                async for frame in ws.frames():
+                    recv = self._clock()
+                    self.stats.frames += 1
+                    self.sink.publish(RAW_TOPIC, f"{SOURCE}:ws", raw_from_frame(ws.url, frame, recv, self.stats.frames))
+                    for out in processor.step(frame, recv):
+                        await self._handle(ws, out, recv)
+                    if until(self.stats):
+                        break
+            finally:
+                self._ws = None
         return self.stats
+
+    async def watch(self, tickers: list[str]) -> tuple[str, ...]:
+        """Add markets to the streamed set; on a live connection they are subscribed at once.
+
+        Returns the markets that were new. Markets already streamed stay subscribed
+        (a closed market simply stops sending); the next connection subscribes the
+        whole set again.
+        """
+        added = tuple(t for t in dict.fromkeys(tickers) if t not in self._wanted)
+        if not added:
+            return ()
+        self._wanted = self._wanted + added
+        if self._ws is not None:
+            await self._ws.subscribe(MARKET_CHANNELS, added)
+        return added
+
+    @property
+    def streamed(self) -> tuple[str, ...]:
+        """Markets the current (or next) connection subscribes."""
+        return self._wanted
 
     async def _handle(self, ws: KalshiWs, out: Any, recv: int) -> None:
         if isinstance(out, QuoteOut):
