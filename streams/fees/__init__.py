@@ -14,7 +14,7 @@ import numpy as np
 from schemas.enums import Venue
 from schemas.records import MarketListing
 from streams.fees import kalshi, polymarket
-from streams.fees.fixed import FeeError, exponent_of, rate_ppm
+from streams.fees.fixed import P4_ONE, FeeError, exponent_of, rate_ppm, wide_div_pow10, wide_mul
 
 #: Row codes used in vectorized arrays.
 VENUE_CODES: dict[Venue, int] = {Venue.KALSHI: 0, Venue.POLYMARKET: 1}
@@ -73,4 +73,18 @@ def order_fee_micros_v(
     return np.where(sel == VENUE_CODES[Venue.KALSHI], k, pm)
 
 
-__all__ = ["FeeError", "FeeSchedule", "VENUE_CODES", "order_fee_micros", "order_fee_micros_v"]
+def fee_numerator_wide(p4: np.ndarray, c100: np.ndarray, rate_ppm_: np.ndarray, exponent: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """rate_ppm · c100 · (p4·(10^4 − p4))^e as two limbs: the raw fee both venues round."""
+    q4 = p4 * (P4_ONE - p4)
+    return wide_mul(rate_ppm_ * c100, np.where(exponent == 2, q4 * q4, q4))
+
+
+def fee_from_wide(venue_code: np.ndarray, exponent: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Venue rounding of summed raw fees: Kalshi up to the cent, Polymarket down to 1e-5 USD."""
+    k = wide_div_pow10(hi, lo, 14, ceil=True) * kalshi.CENT_MICROS
+    p1 = wide_div_pow10(hi, lo, 11, ceil=False) * polymarket.FEE_QUANTUM_MICROS
+    p2 = wide_div_pow10(hi, lo, 19, ceil=False) * polymarket.FEE_QUANTUM_MICROS
+    return np.where(venue_code == VENUE_CODES[Venue.KALSHI], k, np.where(exponent == 2, p2, p1))
+
+
+__all__ = ["FeeError", "FeeSchedule", "VENUE_CODES", "fee_from_wide", "fee_numerator_wide", "order_fee_micros", "order_fee_micros_v"]

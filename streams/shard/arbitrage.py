@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.fees import order_fee_micros_v
+from streams.fees import fee_from_wide, fee_numerator_wide
+from streams.fees.fixed import E18, P4_ONE, wide_mul, wide_sum
 from streams.shard.edges import LadderRows, at_least_one_level
 
 C100_PAYOUT_MICROS = 10_000  # $1 per contract = 10_000 micros per 0.01 contract
@@ -34,22 +35,74 @@ class ArbResult:
     top_profit_micros: np.ndarray  # marginal profit per contract of the first segment (−inf: none)
 
 
+_ROW_STRIDE = 1 << 42  # > any cumulative size in 0.01 contracts; keeps row blocks apart in one sort order
+
+
 def _leg_at(rows: LadderRows, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Fee, notional and level index of each ladder when bought up to each breakpoint b (P, K)."""
-    c100 = rows.c100
+    """Fee, notional and level index of each ladder when bought up to each breakpoint b (P, K).
+
+    Whole levels below the breakpoint come from running sums; only the level the
+    breakpoint falls in is added partially, so the work is O(P·K), not O(P·K·L).
+    """
+    p4, c100 = rows.p4, rows.c100
+    p, width = c100.shape
     cum = np.cumsum(c100, axis=1)
-    prev = cum - c100
-    take = np.clip(b[:, :, None] - prev[:, None, :], 0, c100[:, None, :])  # (P, K, L)
-    p4 = np.broadcast_to(rows.p4[:, None, :], take.shape)
-    per = (lambda a: a[:, None, None])
-    fee = order_fee_micros_v(per(rows.venue), p4, take, per(rows.rate_ppm), per(rows.exponent), cumulative=False)
-    notional = np.sum(p4 * take, axis=2)
-    level = np.sum(cum[:, None, :] < b[:, :, None], axis=2)  # level holding the contracts just below b
+    # level holding the contracts just below b = number of levels ending strictly below b
+    offs = np.arange(p, dtype=np.int64)[:, None] * _ROW_STRIDE
+    flat = (cum + offs).ravel()
+    level = np.searchsorted(flat, (b + offs).ravel(), side="left").reshape(b.shape) - offs // _ROW_STRIDE * width
+    lv = np.minimum(level, width - 1)
+    r = np.arange(p)[:, None]
+    prev = (cum - c100)[r, lv]
+    part = b - prev
+    per = (lambda a: a[:, None])
+    hi, lo = fee_numerator_wide(p4, c100, per(rows.rate_ppm), per(rows.exponent))
+    s_hi, s_lo = wide_sum(hi, lo, cumulative=True)
+    e_hi, e_lo = s_hi - hi, s_lo - lo  # exclusive running sums (inclusive minus own, exact)
+    borrow = e_lo < 0
+    e_hi, e_lo = e_hi - borrow, e_lo + borrow * E18
+    q4 = p4[r, lv] * (P4_ONE - p4[r, lv])
+    qe = np.where(per(rows.exponent) == 2, q4 * q4, q4)
+    ph, pl = wide_mul(per(rows.rate_ppm) * part, qe)
+    t_lo = e_lo[r, lv] + pl
+    t_hi = e_hi[r, lv] + ph + t_lo // E18
+    fee = fee_from_wide(per(rows.venue), per(rows.exponent), t_hi, t_lo % E18)
+    notional = (np.cumsum(p4 * c100, axis=1) - p4 * c100)[r, lv] + p4[r, lv] * part
     return fee, notional, level
 
 
+def _take(rows: LadderRows, keep: np.ndarray) -> LadderRows:
+    return LadderRows(rows.p4[keep], rows.c100[keep], rows.venue[keep], rows.rate_ppm[keep], rows.exponent[keep])
+
+
 def arbitrage(yes: LadderRows, no: LadderRows, min_profit_micros: int) -> ArbResult:
+    """Walk only the pairs whose best asks leave room for the minimum profit before fees.
+
+    Fees are never negative, so `$1 − best YES − best NO < min profit` rules a pair out
+    exactly; for those only the first segment is priced (its marginal profit is reported).
+    """
     yes, no = at_least_one_level(yes), at_least_one_level(no)
+    both = (yes.c100[:, 0] > 0) & (no.c100[:, 0] > 0)
+    gross = C100_PAYOUT_MICROS * 100 - (yes.p4[:, 0] + no.p4[:, 0]) * 100
+    cand = both & (gross >= min_profit_micros)
+    if cand.all():
+        return _walk(yes, no, min_profit_micros)
+    first = np.minimum(yes.c100[:, :1], no.c100[:, :1])
+    fy, ny, _ = _leg_at(yes, first)
+    fn, nn, _ = _leg_at(no, first)
+    seg = first[:, 0]
+    top = np.where(both, ((seg * C100_PAYOUT_MICROS - (fy + ny + fn + nn)[:, 0]) * 100) / np.where(both, seg, 1), -np.inf)
+    p = yes.rows
+    zero = np.zeros(p, np.int64)
+    out = ArbResult(zero, zero.copy(), zero.copy(), zero.copy(), zero.copy(), zero.copy(), zero.copy(), top)
+    if cand.any():
+        sub = _walk(_take(yes, cand), _take(no, cand), min_profit_micros)
+        for name in out.__dataclass_fields__:
+            getattr(out, name)[cand] = getattr(sub, name)
+    return out
+
+
+def _walk(yes: LadderRows, no: LadderRows, min_profit_micros: int) -> ArbResult:
     p = yes.rows
     total = np.minimum(yes.c100.sum(axis=1), no.c100.sum(axis=1))
     b = np.sort(np.concatenate([np.cumsum(yes.c100, axis=1), np.cumsum(no.c100, axis=1)], axis=1), axis=1)
