@@ -1,0 +1,294 @@
+"""Execution, per account: orders in, fills and statuses out, pure; venue I/O is an effect.
+
+Effectively once: an order id already handled is refused (the agent keeps the
+handled ids in a changelog-backed table). Paper orders (the default) fill in the
+paper engine. Live orders become a `Submit` effect that the agent performs through
+an injected `LiveVenue`; its answer comes back as a `SubmitOutcome` record. The
+handled mark `submitting` is written before the submit, so an order found
+`submitting` after a restart has an unknown outcome: the account is blocked and a
+`Reconcile` effect looks the order up by its client order id. Nothing here ever
+resubmits an order whose outcome is unknown.
+
+Arbitrage legs share a group id (which carries the leg count). When every leg is
+terminal, a leg that filled more than the others is unwound: a SELL of the excess
+at the best bid minus a band, recorded as an Alert and a RiskEvent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from schemas.enums import Action, OrderState, RiskKind, Severity, TimeInForce, TradingMode, Venue
+from schemas.records import Alert, Fill, MarketListing, Order, OrderStatus, Quote, RiskEvent, ShardInput
+from streams.fees import FeeSchedule
+from streams.fees.fixed import FeeError
+from streams.trading import paper_engine
+from streams.trading.config import TradingConfig
+from streams.trading.ids import legs_in_group, stable_id, unwind_order_id
+from streams.trading.market_view import MarketBooks, market_key
+from streams.trading.units import Contracts, Micros
+
+SUBMITTING = "submitting"
+TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED})
+
+
+class VenueRejected(Exception):
+    """The venue refused the order (its outcome is known: nothing was placed)."""
+
+
+class VenueUnknown(Exception):
+    """The outcome is not known (timeout, dropped connection): reconcile, never resubmit."""
+
+
+@dataclass(frozen=True)
+class LiveAnswer:
+    status: OrderStatus
+    fills: tuple[Fill, ...] = ()
+
+
+class LiveVenue(Protocol):
+    """A live trading client, as execution needs it. Built only in live mode (streams.agents)."""
+
+    async def submit(self, order: Order, listing: MarketListing | None) -> LiveAnswer: ...
+
+    async def lookup(self, order: Order) -> LiveAnswer | None:
+        """The venue's view of `order`, found by its client order id; None if the venue never saw it."""
+        ...
+
+
+# --------------------------------------------------------------- effects and inputs
+
+
+@dataclass(frozen=True)
+class Submit:
+    order: Order
+    listing: MarketListing | None
+
+
+@dataclass(frozen=True)
+class Reconcile:
+    order: Order
+
+
+@dataclass(frozen=True)
+class MarkHandled:
+    order_id: str
+    outcome: str
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    order: Order
+    ts: int
+    answer: LiveAnswer | None = None
+    rejected: str = ""
+    unknown: str = ""
+
+
+@dataclass(frozen=True)
+class ReconcileOutcome:
+    order: Order
+    ts: int
+    answer: LiveAnswer | None = None
+    error: str = ""  # the lookup itself failed: still unknown
+
+
+Effect = Submit | Reconcile | MarkHandled
+Output = Fill | OrderStatus | Alert | RiskEvent | Order | Effect
+Record = Order | SubmitOutcome | ReconcileOutcome | ShardInput
+
+
+class ExecView(Protocol):
+    """Read-only lookups the agent answers from its tables."""
+
+    def handled(self, order_id: str) -> str | None: ...
+
+    def books(self, key: str) -> MarketBooks | None: ...
+
+
+@dataclass(frozen=True)
+class LegResult:
+    order: Order
+    filled: Contracts
+
+
+@dataclass(frozen=True)
+class ExecState:
+    account: str
+    blocked_by: tuple[str, ...] = ()  # order ids whose outcome is unknown
+    inflight: dict[str, Order] = field(default_factory=dict)  # live submits awaiting their answer
+    groups: dict[str, dict[str, LegResult]] = field(default_factory=dict)
+    parked: dict[str, Order] = field(default_factory=dict)  # paper orders waiting for their market's first book
+
+
+def _alert(order: Order, severity: Severity, message: str, ts: int, topic: str) -> Alert:
+    return Alert(alert_id=f"a-{stable_id(order.order_id, topic, ts)[:24]}", dedupe_key=f"execution:{topic}:{order.account}",
+                 severity=severity, ts=ts, service="execution", message=message)
+
+
+def _status(order: Order, state: OrderState, ts: int, reason: str) -> OrderStatus:
+    return paper_engine.status_of(order, state, ts, Contracts(0), None, reason)
+
+
+class ExecutionProcessor:
+    def __init__(self, config: TradingConfig | None = None, live_venues: frozenset[Venue] = frozenset()) -> None:
+        self.config = config or TradingConfig()
+        self.live_venues = live_venues
+
+    def initial(self, account: str) -> ExecState:
+        return ExecState(account=account)
+
+    def step(self, state: ExecState, record: Record, view: ExecView) -> tuple[ExecState, list[Output]]:
+        if isinstance(record, Order):
+            return self._order(state, record, view)
+        if isinstance(record, SubmitOutcome):
+            return self._submitted(state, record, view)
+        if isinstance(record, ReconcileOutcome):
+            return self._reconciled(state, record, view)
+        if isinstance(record, ShardInput):
+            return self._market(state, record, view)
+        raise TypeError(f"execution cannot step a {type(record).__name__}")
+
+    # ---------------------------------------------------------------- orders
+
+    def _order(self, state: ExecState, order: Order, view: ExecView) -> tuple[ExecState, list[Output]]:
+        done = view.handled(order.order_id)
+        if done == SUBMITTING and order.order_id not in state.inflight and order.order_id not in state.blocked_by:
+            return self._unknown(state, order, order.ts, "worker restarted while the submit was in flight")
+        if done is not None or order.order_id in state.parked:
+            return state, []  # already handled (or waiting for its book): refused, whatever the replay
+        if state.blocked_by:
+            reason = f"account {state.account} blocked until order(s) {', '.join(state.blocked_by)} are reconciled"
+            return self._reject(state, order, order.ts, reason, view)
+        if order.mode is TradingMode.LIVE:
+            if order.venue not in self.live_venues:
+                return self._reject(state, order, order.ts, f"live trading on {order.venue.value} is not enabled on this worker", view)
+            books = view.books(market_key(order.venue, order.market_id))
+            inflight = {**state.inflight, order.order_id: order}
+            return replace(state, inflight=inflight), [MarkHandled(order.order_id, SUBMITTING),
+                                                         Submit(order, books.listing if books else None)]
+        return self._paper(state, order, view)
+
+    def _paper(self, state: ExecState, order: Order, view: ExecView) -> tuple[ExecState, list[Output]]:
+        books = view.books(market_key(order.venue, order.market_id))
+        latency = self.config.paper.latency_ms
+        book = paper_engine.book_as_of(books.history, order.ts + latency) if books else None
+        if book is None and order.order_id not in state.parked:
+            # the market's book has not reached this worker yet (another topic): wait for it, in event time
+            return replace(state, parked={**state.parked, order.order_id: order}), []
+        state = replace(state, parked={k: v for k, v in state.parked.items() if k != order.order_id})
+        fees: FeeSchedule | None = None
+        if books is not None and books.listing is not None:
+            try:
+                fees = FeeSchedule.from_listing(books.listing)
+            except FeeError as exc:
+                return self._reject(state, order, order.ts + latency, f"paper: {exc}", view)
+        result = paper_engine.execute(order, book, fees, latency)
+        return self._finished(state, order, result.status, result.fills, view)
+
+    def _market(self, state: ExecState, rec: ShardInput, view: ExecView) -> tuple[ExecState, list[Output]]:
+        """Market data: fill parked orders whose book arrived; reject those that waited too long."""
+        out: list[Output] = []
+        wait = self.config.paper.max_book_wait_ms
+        for oid, order in sorted(state.parked.items()):
+            books = view.books(market_key(order.venue, order.market_id))
+            ready = books is not None and paper_engine.book_as_of(books.history, order.ts + self.config.paper.latency_ms)
+            if ready or rec.ts > order.ts + self.config.paper.latency_ms + wait:
+                state, more = self._paper(replace(state, parked={**state.parked, oid: order}), order, view)
+                out += more
+        return state, out
+
+    def _finished(self, state: ExecState, order: Order, status: OrderStatus, fills: tuple[Fill, ...],
+                  view: ExecView) -> tuple[ExecState, list[Output]]:
+        out: list[Output] = [*fills, status, MarkHandled(order.order_id, status.state.value)]
+        if status.state is OrderState.REJECTED:
+            out.append(_alert(order, Severity.ERROR, f"order {order.order_id} rejected: {status.reason}", status.ts, "rejected"))
+        if order.group_id and status.state in TERMINAL:
+            state, more = self._leg_done(state, order, Contracts.of(status.filled_count), status.ts, view)
+            out += more
+        return state, out
+
+    def _reject(self, state: ExecState, order: Order, ts: int, reason: str, view: ExecView) -> tuple[ExecState, list[Output]]:
+        return self._finished(state, order, _status(order, OrderState.REJECTED, ts, reason), (), view)
+
+    def _unknown(self, state: ExecState, order: Order, ts: int, why: str) -> tuple[ExecState, list[Output]]:
+        blocked = tuple(dict.fromkeys((*state.blocked_by, order.order_id)))
+        inflight = {k: v for k, v in state.inflight.items() if k != order.order_id}
+        reason = f"outcome unknown ({why}); account blocked until reconciled by client order id"
+        return replace(state, blocked_by=blocked, inflight=inflight), [
+            _status(order, OrderState.UNKNOWN, ts, reason),
+            MarkHandled(order.order_id, OrderState.UNKNOWN.value),
+            _alert(order, Severity.CRITICAL, f"order {order.order_id}: {reason}", ts, "unknown"),
+            Reconcile(order),
+        ]
+
+    # ------------------------------------------------------------ live answers
+
+    def _submitted(self, state: ExecState, rec: SubmitOutcome, view: ExecView) -> tuple[ExecState, list[Output]]:
+        order = rec.order
+        if rec.unknown:
+            return self._unknown(state, order, rec.ts, rec.unknown)
+        state = replace(state, inflight={k: v for k, v in state.inflight.items() if k != order.order_id})
+        if rec.answer is None:
+            return self._reject(state, order, rec.ts, f"venue rejected: {rec.rejected or 'no reason given'}", view)
+        return self._answered(state, order, rec.answer, view)
+
+    def _answered(self, state: ExecState, order: Order, answer: LiveAnswer, view: ExecView) -> tuple[ExecState, list[Output]]:
+        return self._finished(state, order, answer.status, answer.fills, view)
+
+    def _reconciled(self, state: ExecState, rec: ReconcileOutcome, view: ExecView) -> tuple[ExecState, list[Output]]:
+        order = rec.order
+        if order.order_id not in state.blocked_by:
+            return state, []
+        if rec.error:
+            return state, [Reconcile(order)]  # still unknown: stay blocked, look again
+        state = replace(state, blocked_by=tuple(o for o in state.blocked_by if o != order.order_id))
+        if rec.answer is None:
+            return self._reject(state, order, rec.ts,
+                                "reconciled: the venue has no order with this client order id; not resubmitted", view)
+        return self._answered(state, order, rec.answer, view)
+
+    # --------------------------------------------------------------- arb legs
+
+    def _leg_done(self, state: ExecState, order: Order, filled: Contracts, ts: int,
+                  view: ExecView) -> tuple[ExecState, list[Output]]:
+        gid = order.group_id
+        assert gid is not None
+        legs = {**state.groups.get(gid, {}), order.order_id: LegResult(order, filled)}
+        if len(legs) < legs_in_group(gid):
+            return replace(state, groups={**state.groups, gid: legs}), []
+        groups = {k: v for k, v in state.groups.items() if k != gid}
+        state = replace(state, groups=groups)
+        matched = min(r.filled for r in legs.values())
+        out: list[Output] = []
+        for leg in sorted(legs.values(), key=lambda r: r.order.order_id):
+            excess = leg.filled - matched
+            if excess.is_positive():
+                out += self._unwind(state, leg.order, excess, matched, ts, view)
+        return state, out
+
+    def _unwind(self, state: ExecState, leg: Order, excess: Contracts, matched: Contracts, ts: int,
+                view: ExecView) -> list[Output]:
+        books = view.books(market_key(leg.venue, leg.market_id))
+        book: Quote | None = books.history[-1] if books and books.history else None
+        bid = None
+        if book is not None:
+            levels = paper_engine.ladder(book, leg.side, Action.SELL)
+            bid = levels[0].price_micros if levels else None
+        episode = (f"arbitrage {leg.group_id}: leg {leg.order_id} filled {excess + matched}, other legs {matched}; "
+                   f"unwinding {excess} of {leg.side.value} {leg.venue.value}:{leg.market_id}")
+        risk_ev = RiskEvent(risk_id=f"r-{stable_id(leg.account, 'unwind', leg.order_id)[:24]}", account=leg.account,
+                            kind=RiskKind.LIMIT_HIT, ts=ts, rule="arb_leg_unwind", reason=episode, ref=leg.group_id or "",
+                            value=excess.count, limit=matched.count)
+        if bid is None:
+            msg = f"{episode}: NO BID to unwind against; position left open for the positions agent's exits"
+            return [_alert(leg, Severity.CRITICAL, msg, ts, "unwind"), replace(risk_ev, reason=msg)]
+        tick = books.listing.tick_micros if books is not None and books.listing is not None else 10_000
+        limit = max(bid - self.config.exits.sell_band.value, tick)
+        unwind = Order(
+            order_id=unwind_order_id(leg.order_id), account=leg.account, ts=ts, signal_id=leg.signal_id, mode=leg.mode,
+            venue=leg.venue, market_id=leg.market_id, event_id=leg.event_id, side=leg.side, action=Action.SELL,
+            limit_price_micros=limit, count=excess.count, tif=TimeInForce.IOC, reason=f"unwind: {episode}", group_id=None,
+        )
+        return [unwind, _alert(leg, Severity.WARNING, f"{episode} at {Micros(limit)} or better", ts, "unwind"), risk_ev]

@@ -1,0 +1,105 @@
+"""What the trading processors remember of market data: tops, links, book history, finals.
+
+Quotes reach the trading agents as `ShardInput`s (quote + link + listing) fanned
+out per account. Sizing and positions keep only a small top of book per market;
+execution keeps a short history of full books per market (in its own table,
+keyed by account and market) to fill an order against the book as of its time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from schemas.enums import Action, Side, Venue
+from schemas.records import Level, MarketLink, MarketListing, Quote
+from streams.trading.units import Micros
+
+
+def market_key(venue: Venue, market_id: str) -> str:
+    return f"{venue.value}:{market_id}"
+
+
+@dataclass(frozen=True)
+class Top:
+    """Best prices of one market (None: no level) and the listing facts sizing needs."""
+
+    ts: int
+    seq: int
+    yes_bid: int | None
+    yes_ask: int | None
+    no_bid: int | None
+    no_ask: int | None
+    tick: int | None = None
+    min_size: float | None = None
+
+    def price(self, side: Side, action: Action) -> Micros | None:
+        """Where an order of `side`/`action` trades first: the ask to buy, the bid to sell."""
+        if action is Action.BUY:
+            v = self.yes_ask if side is Side.YES else self.no_ask
+        else:
+            v = self.yes_bid if side is Side.YES else self.no_bid
+        return Micros(v) if v is not None else None
+
+
+def _best(levels: list[Level], top: int | None, *, bid: bool) -> int | None:
+    """The quote's own top when given, else the best level of its ladder."""
+    if top is not None:
+        return top
+    prices = [lv.price_micros for lv in levels if lv.size > 0]
+    if not prices:
+        return None
+    return max(prices) if bid else min(prices)
+
+
+def top_of(quote: Quote, listing: MarketListing | None, before: Top | None = None) -> Top | None:
+    """The new top, or None when the quote is older than what is known (out of order)."""
+    if before is not None and (quote.ts, quote.seq) < (before.ts, before.seq):
+        return None
+    return Top(
+        ts=quote.ts,
+        seq=quote.seq,
+        yes_bid=_best(quote.yes_bids, quote.yes_bid_micros, bid=True),
+        yes_ask=_best(quote.yes_asks, quote.yes_ask_micros, bid=False),
+        no_bid=_best(quote.no_bids, quote.no_bid_micros, bid=True),
+        no_ask=_best(quote.no_asks, quote.no_ask_micros, bid=False),
+        tick=listing.tick_micros if listing is not None else (before.tick if before else None),
+        min_size=listing.min_order_size if listing is not None else (before.min_size if before else None),
+    )
+
+
+@dataclass(frozen=True)
+class LinkFacts:
+    """Which event a market is about and which entity its YES side backs."""
+
+    event_id: str
+    yes_role: str
+
+
+def link_facts(link: MarketLink | None) -> LinkFacts | None:
+    if link is None or not link.event_id:
+        return None
+    return LinkFacts(link.event_id, link.yes_role)
+
+
+@dataclass(frozen=True)
+class MarketBooks:
+    """Recent full books of one market, oldest first, with its listing (fees, tick)."""
+
+    key: str
+    history: tuple[Quote, ...] = ()
+    listing: MarketListing | None = None
+    link: MarketLink | None = None
+
+
+def observe_book(books: MarketBooks | None, key: str, quote: Quote, listing: MarketListing | None,
+                 link: MarketLink | None, keep: int) -> MarketBooks:
+    """Add a book to the history (kept in (ts, seq) order, `keep` newest; a replayed quote is not added twice)."""
+    cur = books or MarketBooks(key)
+    if any(q.quote_id == quote.quote_id for q in cur.history):
+        hist = cur.history
+    else:
+        hist = tuple(sorted((*cur.history, quote), key=lambda q: (q.ts, q.seq)))[-keep:]
+    return replace(cur, history=hist, listing=listing or cur.listing, link=link or cur.link)
+
+
+__all__ = ["LinkFacts", "MarketBooks", "Top", "link_facts", "market_key", "observe_book", "top_of"]

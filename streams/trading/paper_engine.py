@@ -1,0 +1,139 @@
+"""Paper fills against the book: walk levels, partial fills, venue fees, never past the limit.
+
+Paper fills at the limit price with unlimited size make any strategy look
+brilliant, so an order here takes only what the book showed: the latest book of
+its market as of the order's event time plus a configurable latency, level by
+level, best first, stopping at the limit price. IOC keeps what it got and cancels
+the rest; FOK fills completely or not at all; the paper engine never rests an
+order, so GTC behaves as IOC and says so. Fees are the venue's (streams.fees) for
+the whole order, split across the fills so they add up to the order's fee exactly.
+Fill ids are the order id plus the level index, so re-running an order against the
+same book reproduces the same fill set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from schemas.enums import Action, OrderState, Side, TimeInForce, TradingMode
+from schemas.records import Fill, Level, Order, OrderStatus, Quote
+from streams.fees import FeeSchedule, order_fee_micros
+from streams.trading.ids import paper_fill_id
+from streams.trading.units import Contracts, Micros
+
+
+@dataclass(frozen=True)
+class PaperResult:
+    fills: tuple[Fill, ...]
+    status: OrderStatus
+
+    @property
+    def filled(self) -> Contracts:
+        return sum((Contracts.of(f.count) for f in self.fills), Contracts(0))
+
+
+def book_as_of(history: Sequence[Quote], t: int) -> Quote | None:
+    """The latest book (by ts, seq) at or before event time `t`."""
+    best: Quote | None = None
+    for q in history:
+        if q.ts <= t and (best is None or (q.ts, q.seq) >= (best.ts, best.seq)):
+            best = q
+    return best
+
+
+def ladder(quote: Quote, side: Side, action: Action) -> list[Level]:
+    """The levels an order takes: asks of its side to buy, bids of its side to sell, best first.
+
+    A quote without depth ladders still has its top of book; that single level is used.
+    """
+    if action is Action.BUY:
+        levels = quote.yes_asks if side is Side.YES else quote.no_asks
+        top = (quote.yes_ask_micros, quote.yes_ask_size) if side is Side.YES else (quote.no_ask_micros, quote.no_ask_size)
+        key = lambda lv: lv.price_micros  # noqa: E731
+    else:
+        levels = quote.yes_bids if side is Side.YES else quote.no_bids
+        top = (quote.yes_bid_micros, quote.yes_bid_size) if side is Side.YES else (quote.no_bid_micros, quote.no_bid_size)
+        key = lambda lv: -lv.price_micros  # noqa: E731
+    if not levels and top[0] is not None and top[1] > 0:
+        levels = [Level(top[0], top[1])]
+    return sorted((lv for lv in levels if lv.size > 0), key=key)
+
+
+def _within(price: int, limit: int, action: Action) -> bool:
+    return price <= limit if action is Action.BUY else price >= limit
+
+
+def status_of(order: Order, state: OrderState, ts: int, filled: Contracts, avg: int | None, reason: str,
+              venue_order_id: str | None = None) -> OrderStatus:
+    remaining = Contracts.of(order.count) - filled
+    return OrderStatus(
+        status_id=f"{order.order_id}:{state.value}",
+        order_id=order.order_id,
+        account=order.account,
+        state=state,
+        ts=ts,
+        filled_count=filled.count,
+        remaining_count=max(remaining.count, 0.0),
+        avg_price_micros=avg,
+        reason=reason,
+        venue_order_id=venue_order_id,
+    )
+
+
+def execute(order: Order, book: Quote | None, fees: FeeSchedule | None, latency_ms: int) -> PaperResult:
+    """Fill `order` against `book` (already chosen as of order.ts + latency)."""
+    at = order.ts + latency_ms
+    if book is None:
+        return PaperResult((), status_of(order, OrderState.REJECTED, at, Contracts(0), None,
+                                         f"paper: no book for {order.venue.value}:{order.market_id} as of {at}"))
+    if fees is None:
+        return PaperResult((), status_of(order, OrderState.REJECTED, at, Contracts(0), None,
+                                         f"paper: no fee schedule (listing) for {order.venue.value}:{order.market_id}"))
+    want = Contracts.of(order.count)
+    takes: list[tuple[int, Contracts, int]] = []  # (price, count, level index)
+    left = want
+    for i, lv in enumerate(ladder(book, order.side, order.action)):
+        if not left.is_positive() or not _within(lv.price_micros, order.limit_price_micros, order.action):
+            break
+        take = left.min(Contracts.of(lv.size))
+        takes.append((lv.price_micros, take, i))
+        left = left - take
+    got = want - left
+    if not got.is_positive() or (order.tif is TimeInForce.FOK and left.is_positive()):
+        why = (f"FOK: book had {got} of {want} within limit {Micros(order.limit_price_micros)}"
+               if got.is_positive() else f"nothing within limit {Micros(order.limit_price_micros)} on the book of {book.quote_id}")
+        return PaperResult((), status_of(order, OrderState.CANCELED, at, Contracts(0), None, f"paper: {why}"))
+    fills: list[Fill] = []
+    fee_before = 0
+    notional = 0
+    for k, (price, take, i) in enumerate(takes):
+        cum = order_fee_micros(fees, [(p, c.count) for p, c, _ in takes[: k + 1]])
+        fills.append(Fill(
+            fill_id=paper_fill_id(order.order_id, i),
+            order_id=order.order_id,
+            account=order.account,
+            ts=at,
+            mode=TradingMode.PAPER,
+            venue=order.venue,
+            market_id=order.market_id,
+            event_id=order.event_id,
+            side=order.side,
+            action=order.action,
+            price_micros=price,
+            count=take.count,
+            fee_micros=cum - fee_before,
+            liquidity="taker",
+            venue_fill_id=None,
+        ))
+        fee_before = cum
+        notional += take.cost(Micros(price)).value
+    avg = notional * 100 // got.centi
+    if left.is_positive():
+        tail = " (paper never rests GTC orders)" if order.tif is TimeInForce.GTC else ""
+        # terminal: a canceled order with fills, as venues report an IOC remainder
+        status = status_of(order, OrderState.CANCELED, at, got, avg,
+                           f"paper: {got} of {want} filled against {book.quote_id}; remainder canceled{tail}")
+    else:
+        status = status_of(order, OrderState.FILLED, at, got, avg, f"paper: filled against {book.quote_id}")
+    return PaperResult(tuple(fills), status)

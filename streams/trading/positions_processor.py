@@ -1,0 +1,286 @@
+"""Positions, per account: fills in; positions, ledger entries and exit signals out, pure.
+
+A position is one side (YES or NO) of one market: quantity, cost basis (average
+price), fees and realized P&L, marked to the side's best bid. Buying books its fee
+in the ledger at once; selling or settling books the realized P&L. Settlement runs
+on the event's FINAL state: YES pays $1 when the winner is the entity the market's
+YES side backs (the link's `yes_role`), else $0, and NO the reverse. If the winner
+or the link is not known the position stays open and an Alert says why: it never
+defaults to a side.
+
+Ledger entries use the optimistic version rule (streams.trading.ledger): new
+entries are built on the tip (confirmed version + pending), and when the log shows
+another writer took a version first, the pending entries are rebuilt on the new
+tip and sent again under the same entry ids.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from schemas.enums import Action, EventStatus, PositionStatus, Severity, Side, SignalKind, Venue
+from schemas.records import Alert, EventState, Fill, LedgerEntry, PositionEvent, ShardInput, Signal, SignalLeg
+from streams.trading import ledger as L
+from streams.trading.config import TradingConfig
+from streams.trading.ids import position_id, stable_id
+from streams.trading.market_view import LinkFacts, Top, link_facts, market_key, top_of
+from streams.trading.units import ONE_DOLLAR, Contracts, Micros
+
+Record = Fill | ShardInput | LedgerEntry
+Output = PositionEvent | LedgerEntry | Signal | Alert
+RECENT = 2048
+#: An exit signal is sent again if the position is still open this long (event time) after the last one.
+EXIT_RETRY_MS = 60_000
+OUTCOMES = ("a", "b", "draw")
+
+
+@dataclass(frozen=True)
+class Position:
+    position_id: str
+    event_id: str
+    venue: str
+    market: str
+    side: Side
+    qty: Contracts = Contracts(0)
+    cost: Micros = Micros(0)  # cost basis of the open quantity
+    fees: Micros = Micros(0)
+    realized: Micros = Micros(0)  # before fees
+    last_exit_ts: int | None = None
+
+    def avg(self) -> int:
+        return self.cost.value * 100 // self.qty.centi if self.qty.is_positive() else 0
+
+
+@dataclass(frozen=True)
+class PositionsState:
+    account: str
+    ledger: L.LedgerState = field(default_factory=L.LedgerState)
+    pending: tuple[LedgerEntry, ...] = ()
+    positions: dict[str, Position] = field(default_factory=dict)
+    links: dict[str, LinkFacts] = field(default_factory=dict)
+    tops: dict[str, Top] = field(default_factory=dict)
+    seen: tuple[str, ...] = ()
+
+    def tip(self) -> tuple[int, Micros]:
+        if self.pending:
+            last = self.pending[-1]
+            return last.version, Micros(last.balance_micros)
+        return self.ledger.version, self.ledger.balance
+
+
+class PositionsProcessor:
+    def __init__(self, config: TradingConfig | None = None) -> None:
+        self.config = config or TradingConfig()
+
+    def initial(self, account: str) -> PositionsState:
+        return PositionsState(account=account, ledger=L.LedgerState(account=account))
+
+    def step(self, state: PositionsState, record: Record) -> tuple[PositionsState, list[Output]]:
+        if isinstance(record, Fill):
+            return self._fill(state, record)
+        if isinstance(record, LedgerEntry):
+            return self._ledger(state, record)
+        if isinstance(record, ShardInput):
+            if record.state is not None:
+                return self._event(state, record.state)
+            if record.quote is not None:
+                return self._quote(state, record)
+            return state, []
+        raise TypeError(f"positions cannot step a {type(record).__name__}")
+
+    # ---------------------------------------------------------------- ledger
+
+    def _book(self, state: PositionsState, out: list[Output], entry_id: str, ts: int, delta: Micros,
+              kind: L.EntryKind, note: str, ref: str) -> PositionsState:
+        version, balance = state.tip()
+        entry = L.build_entry(version, balance, entry_id=entry_id, account=state.account, ts=ts, delta=delta,
+                              kind=kind, note=note, ref=ref)
+        out.append(entry)
+        return replace(state, pending=(*state.pending, entry))
+
+    def _ledger(self, state: PositionsState, entry: LedgerEntry) -> tuple[PositionsState, list[Output]]:
+        led, verdict = L.apply(state.ledger, entry)
+        state = replace(state, ledger=led)
+        if not state.pending:
+            return state, []
+        head = state.pending[0]
+        if verdict is L.Verdict.ACCEPTED and (entry.entry_id, entry.version) == (head.entry_id, head.version):
+            return replace(state, pending=state.pending[1:]), []  # ours landed as built
+        as_built = any((p.entry_id, p.version) == (entry.entry_id, entry.version) for p in state.pending)
+        if verdict is L.Verdict.ACCEPTED or as_built:
+            return self._rebuild(state)  # another entry took our version, or ours was refused
+        return state, []  # a refused foreign entry or an old copy of one we rebuilt
+
+    def _rebuild(self, state: PositionsState) -> tuple[PositionsState, list[Output]]:
+        """Drop pending entries already booked; rebuild the rest on the confirmed tip and send them again."""
+        booked = {eid for _, eid in state.ledger.recent}
+        version, balance = state.ledger.version, state.ledger.balance
+        rebuilt: list[LedgerEntry] = []
+        for p in state.pending:
+            if p.entry_id in booked:
+                continue
+            nxt = L.rebase(p, version, balance)
+            rebuilt.append(nxt)
+            version, balance = nxt.version, Micros(nxt.balance_micros)
+        return replace(state, pending=tuple(rebuilt)), list(rebuilt)
+
+    # ----------------------------------------------------------------- fills
+
+    def _fill(self, state: PositionsState, fill: Fill) -> tuple[PositionsState, list[Output]]:
+        if fill.fill_id in state.seen:
+            return state, []
+        state = replace(state, seen=(*state.seen, fill.fill_id)[-RECENT:])
+        pid = position_id(state.account, fill.venue.value, fill.market_id, fill.side.value)
+        pos = state.positions.get(pid) or Position(pid, fill.event_id, fill.venue.value, fill.market_id, fill.side)
+        opened = not pos.qty.is_positive()
+        n = Contracts.of(fill.count)
+        price = Micros(fill.price_micros)
+        fee = Micros(fill.fee_micros)
+        sign = -1 if fill.reversed else 1
+        out: list[Output] = []
+        if (fill.action is Action.BUY) != fill.reversed:
+            pos = replace(pos, qty=pos.qty + n, cost=pos.cost + n.cost(price), event_id=pos.event_id or fill.event_id)
+        else:
+            n = n.min(pos.qty)
+            if not n.is_positive():
+                alert = self._alert(state, fill.ts, Severity.ERROR, f"fill {fill.fill_id} sells {fill.count} of {pid} but none is held",
+                                    f"oversell:{fill.fill_id}")
+                return state, [alert]
+            basis = Micros(pos.cost.value * n.centi // pos.qty.centi)
+            pnl = n.cost(price) - basis
+            pos = replace(pos, qty=pos.qty - n, cost=pos.cost - basis, realized=pos.realized + pnl)
+            state = self._book(state, out, f"realized:{fill.fill_id}", fill.ts, pnl, L.EntryKind.REALIZED,
+                               f"sold {n} of {pid} at {price}, basis {basis}", fill.fill_id)
+        fee_delta = Micros(-fee.value * sign)
+        pos = replace(pos, fees=pos.fees + Micros(fee.value * sign))
+        if fee.value:
+            state = self._book(state, out, f"fee:{fill.fill_id}", fill.ts, fee_delta, L.EntryKind.FEE,
+                               f"{fill.venue.value} fee on {fill.count} at {price}", fill.fill_id)
+        status = PositionStatus.OPEN if opened else (PositionStatus.CLOSED if not pos.qty.is_positive() else PositionStatus.UPDATE)
+        out.append(self._event_of(state, pos, status, fill.ts, f"{fill.fill_id}", f"fill {fill.fill_id}"))
+        return self._store(state, pos), out
+
+    def _store(self, state: PositionsState, pos: Position) -> PositionsState:
+        if pos.qty.is_positive():
+            return replace(state, positions={**state.positions, pos.position_id: pos})
+        return replace(state, positions={k: v for k, v in state.positions.items() if k != pos.position_id})
+
+    # ---------------------------------------------------------------- quotes
+
+    def _quote(self, state: PositionsState, rec: ShardInput) -> tuple[PositionsState, list[Output]]:
+        q = rec.quote
+        assert q is not None
+        key = market_key(q.venue, q.market_id)
+        facts = link_facts(rec.link)
+        if facts is not None and state.links.get(key) != facts:
+            state = replace(state, links={**state.links, key: facts})
+        top = top_of(q, rec.listing, state.tops.get(key))
+        if top is None:
+            return state, []
+        state = replace(state, tops={**state.tops, key: top})
+        held = [p for p in state.positions.values() if f"{p.venue}:{p.market}" == key]
+        out: list[Output] = []
+        for pos in held:
+            bid = top.yes_bid if pos.side is Side.YES else top.no_bid
+            if bid is None:
+                continue
+            state, more = self._exit_rule(state, pos, bid, q.ts, q.quote_id)
+            out += more
+        return state, out
+
+    def _exit_rule(self, state: PositionsState, pos: Position, bid: int, ts: int, ref: str) -> tuple[PositionsState, list[Output]]:
+        cfg = self.config.exits
+        avg = pos.avg()
+        status: PositionStatus | None = None
+        if cfg.stop_loss is not None and bid <= avg * (1.0 - cfg.stop_loss):
+            status = PositionStatus.STOP_LOSS
+        elif cfg.take_profit is not None and bid >= avg + cfg.take_profit * (ONE_DOLLAR - avg):
+            status = PositionStatus.TAKE_PROFIT
+        if status is None or (pos.last_exit_ts is not None and ts < pos.last_exit_ts + EXIT_RETRY_MS):
+            return state, []
+        limit = max(bid - cfg.sell_band.value, 10_000)
+        why = f"{status.value.lower()}: bid {Micros(bid)} vs average {Micros(avg)}"
+        sig = Signal(
+            signal_id=f"x-{stable_id(state.account, pos.position_id, status.value, ref)[:24]}",
+            event_id=pos.event_id,
+            kind=SignalKind.EXIT,
+            ts=ts,
+            legs=[SignalLeg(venue=_venue(pos.venue), market_id=pos.market, side=pos.side, action=Action.SELL,
+                            price_micros=limit, fee_micros=0, size=pos.qty.count)],
+            size=pos.qty.count,
+            trigger=why,
+        )
+        pos = replace(pos, last_exit_ts=ts)
+        ev = self._event_of(state, pos, status, ts, f"{status.value}:{ref}", why, mark=bid)
+        return self._store(state, pos), [ev, sig]
+
+    # ------------------------------------------------------------ settlement
+
+    def _event(self, state: PositionsState, ev: EventState) -> tuple[PositionsState, list[Output]]:
+        if ev.status is not EventStatus.FINAL:
+            return state, []
+        held = sorted((p for p in state.positions.values() if p.event_id == ev.event_id), key=lambda p: p.position_id)
+        out: list[Output] = []
+        for pos in held:
+            key = f"{pos.venue}:{pos.market}"
+            facts = state.links.get(key)
+            problem = ""
+            if ev.winner not in OUTCOMES:
+                problem = f"final state {ev.state_id} has no winner ({ev.winner!r})"
+            elif facts is None:
+                problem = f"no market link for {key}: which entity YES backs is unknown"
+            elif facts.yes_role not in OUTCOMES:
+                problem = f"link of {key} has yes_role {facts.yes_role!r}"
+            if problem:
+                out.append(self._alert(state, ev.ts, Severity.CRITICAL,
+                                       f"cannot settle {pos.position_id} ({pos.qty}): {problem}; position stays open",
+                                       f"settle:{pos.position_id}"))
+                continue
+            assert facts is not None
+            yes_wins = ev.winner == facts.yes_role
+            pays = yes_wins if pos.side is Side.YES else not yes_wins
+            payout = pos.qty.cost(Micros(ONE_DOLLAR if pays else 0))
+            pnl = payout - pos.cost
+            note = f"{pos.position_id} {pos.qty} settled {'$1' if pays else '$0'} (winner {ev.winner}, YES is {facts.yes_role})"
+            state = self._book(state, out, f"realized:settle:{pos.position_id}:{ev.event_id}", ev.ts, pnl,
+                               L.EntryKind.REALIZED, note, ev.state_id)
+            done = replace(pos, realized=pos.realized + pnl)
+            out.append(self._event_of(state, done, PositionStatus.SETTLED, ev.ts, f"settle:{ev.event_id}", note,
+                                      mark=ONE_DOLLAR if pays else 0, settled=True))
+            state = self._store(state, replace(done, qty=Contracts(0), cost=Micros(0)))
+        return state, out
+
+    # ---------------------------------------------------------------- records
+
+    def _event_of(self, state: PositionsState, pos: Position, status: PositionStatus, ts: int, ref: str, reason: str,
+                  mark: int | None = None, settled: bool = False) -> PositionEvent:
+        top = state.tops.get(f"{pos.venue}:{pos.market}")
+        if mark is None and top is not None:
+            mark = top.yes_bid if pos.side is Side.YES else top.no_bid
+        unreal = 0 if settled or mark is None else pos.qty.cost(Micros(mark)).value - pos.cost.value
+        return PositionEvent(
+            position_event_id=f"{pos.position_id}:{ref}",
+            position_id=pos.position_id,
+            account=state.account,
+            status=status,
+            ts=ts,
+            event_id=pos.event_id,
+            venue=_venue(pos.venue),
+            market_id=pos.market,
+            side=pos.side,
+            quantity=0.0 if settled else pos.qty.count,
+            avg_price_micros=pos.avg(),
+            mark_price_micros=mark,
+            realized_pnl_micros=pos.realized.value,
+            unrealized_pnl_micros=unreal,
+            fees_micros=pos.fees.value,
+            reason=reason,
+        )
+
+    def _alert(self, state: PositionsState, ts: int, severity: Severity, message: str, topic: str) -> Alert:
+        return Alert(alert_id=f"a-{stable_id(state.account, topic, ts)[:24]}", dedupe_key=f"positions:{state.account}:{topic}",
+                     severity=severity, ts=ts, service="positions", message=message)
+
+
+def _venue(value: str) -> Venue:
+    return Venue(value)
