@@ -47,11 +47,20 @@ def make_publisher(bootstrap: str, service: str = SERVICE) -> Publisher:
     return Publisher(bootstrap, service=service)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def install_stop_signals(stop: asyncio.Event) -> None:
     """SIGINT and SIGTERM set `stop`: the loops end, then the publisher flushes."""
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)
+
+
+def remove_stop_signals() -> None:
+    loop = asyncio.get_running_loop()
+    for sig in STOP_SIGNALS:
+        loop.remove_signal_handler(sig)
 
 
 def signer_if_configured(env: dict[str, str] | None = None) -> KalshiSigner | None:
@@ -78,7 +87,6 @@ async def serve(
 ) -> KalshiService:
     """Run the service until `stop` (or a signal); flush on the way out, whatever happened."""
     stop = stop or asyncio.Event()
-    install_stop_signals(stop)
     sink: Sink = publisher or make_publisher(bootstrap)
     use_ws = websocket and signer is not None
     if not use_ws:
@@ -92,9 +100,11 @@ async def serve(
         sink, rest, ws_factory=lambda: KalshiWs(endpoints.ws_url, signer=signer), clock=wall_clock_ms
     )
     service = KalshiService(feed, config, use_websocket=use_ws)
+    install_stop_signals(stop)
     try:
         await service.run(stop)
     finally:
+        remove_stop_signals()
         await rest.aclose()
         sink.flush()
         s = feed.stats

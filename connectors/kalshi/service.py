@@ -12,13 +12,14 @@ Two loops share one `KalshiFeed`:
 
 A refused handshake or unsigned book request (401/403) is fatal: retrying cannot
 fix credentials. Everything else is retried. Time and randomness are injected
-(`sleep`, `rng`) so the loop logic is unit-tested without waiting.
+(`sleep`, `rng`, `monotonic`) so the loop logic is unit-tested without waiting.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -99,6 +100,7 @@ class ServiceConfig:
     book_poll_s: float = 5.0
     market_status: str | None = "open"  # the GET /markets status filter
     backoff: Backoff = Backoff()
+    healthy_after_s: float = 30.0  # a connection that lived this long resets the backoff
 
 
 @dataclass
@@ -127,6 +129,7 @@ class KalshiService:
         use_websocket: bool,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not config.series:
             raise ValueError("KalshiService needs at least one series ticker")
@@ -135,6 +138,7 @@ class KalshiService:
         self.use_websocket = use_websocket
         self._sleep = sleep
         self._rng = rng or random.Random()
+        self._monotonic = monotonic
         self.stats = ServiceStats()
         self.markets: tuple[str, ...] = ()  # discovered and still trading, in discovery order
         self._have_markets = asyncio.Event()
@@ -208,7 +212,7 @@ class KalshiService:
         while not stop.is_set():
             if not await first_of(stop, self._have_markets.wait()):
                 return
-            frames_before = self.feed.stats.frames
+            started = self._monotonic()
             self.stats.connections += 1
             try:
                 await self.feed.stream(list(self.markets), until=lambda _: stop.is_set())
@@ -223,8 +227,9 @@ class KalshiService:
                 reason = f"{type(exc).__name__}: {exc}"
             if stop.is_set():
                 return
-            # a connection that carried frames was healthy: start the backoff over
-            attempt = 1 if self.feed.stats.frames > frames_before else attempt + 1
+            # a connection that stayed up `healthy_after_s` was fine until now: start the backoff over;
+            # one dropped sooner (accepted, then closed) keeps growing it, so the venue is never hammered
+            attempt = 1 if self._monotonic() - started >= self.config.healthy_after_s else attempt + 1
             delay = self.config.backoff.delay(attempt, self._rng)
             self.stats.reconnects += 1
             log.warning("kalshi websocket down; reconnecting", reason=reason, attempt=attempt, delay_s=round(delay, 2))

@@ -86,6 +86,7 @@ class PolymarketFeed:
         self.books: dict[str, LocalBook] = {}
         self._markets: dict[str, tuple[str, str]] = {}  # condition id → (yes token, no token)
         self._token_market: dict[str, str] = {}
+        self._streamed = False  # frames of some connection have been applied to the books
 
     def _raw(self, raw: RawResponse) -> None:
         self._sink.publish(RAW_TOPIC, f"polymarket:{raw.endpoint}", raw_feed(raw))
@@ -234,16 +235,29 @@ class PolymarketFeed:
         for market in sorted(changed):
             self._publish_quote(market)
 
+    def invalidate(self, reason: str) -> None:
+        """Void every book (a new stream is coming): no quote until each side has a fresh snapshot."""
+        for book in self.books.values():
+            book.fail(reason)
+
+    @property
+    def tracked_markets(self) -> tuple[str, ...]:
+        return tuple(self._markets)
+
     async def run(self, stream: MarketStream, stop: Callable[[FeedStats], bool]) -> FeedStats:
-        """Consume the market channel until `stop(stats)` says so (tests) or forever (service)."""
+        """Consume the market channel until `stop(stats)` says so (tests) or forever (service).
+
+        Books of an earlier connection (of this stream or of an earlier one) are
+        voided when frames of a new one arrive: the venue re-sends snapshots on subscribe.
+        """
         connection = 0
         async with contextlib.aclosing(stream.frames()) as frames:
             async for frame in frames:
                 if frame.connection != connection:
-                    if connection:
-                        for book in self.books.values():
-                            book.fail("websocket reconnected")  # fresh snapshots arrive on subscribe
+                    if self._streamed:
+                        self.invalidate("websocket reconnected")
                     connection = frame.connection
+                    self._streamed = True
                 await self.on_frame(frame, stream.url)
                 if stop(self.stats):
                     break

@@ -21,9 +21,32 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from aiohttp import WSMsgType, web
+
+
+EVENTS_FIXTURE = "gamma_events_list_active_2026-01-04.json"
+BOOK_FIXTURE = "clob_book_2026-01-04.json"
+SCRIPT_FIXTURE = "scripted_eth15m_stream.ndjson"
+HISTORY_FIXTURE = "prices_history_doc_example.json"
+
+
+def default_fixtures_dir() -> Path:
+    """tests/fixtures/polymarket of this repository (copies of ../shared/fixtures/polymarket plus the script)."""
+    return Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "polymarket"
+
+
+def complement_token(events: list[Any], token_id: str) -> str:
+    """The other CLOB token of the binary market that lists `token_id` in a Gamma events page."""
+    for event in events:
+        for market in event.get("markets") or []:
+            tokens = market.get("clobTokenIds")
+            tokens = json.loads(tokens) if isinstance(tokens, str) else tokens
+            if isinstance(tokens, list) and len(tokens) == 2 and token_id in tokens:
+                return str(tokens[1] if tokens[0] == token_id else tokens[0])
+    raise ValueError(f"no binary market in the events lists token {token_id}")
 
 
 def _fmt(price: Decimal) -> str:
@@ -82,7 +105,9 @@ class PolymarketSimulator:
     """Start with `await sim.start()`; base URLs are then `sim.base_url` and `sim.ws_url`."""
 
     def __init__(self, *, events: list[Any], books: list[dict[str, Any]], script: list[str] | None = None,
-                 markets: list[Any] | None = None, prices_history: dict[str, Any] | None = None) -> None:
+                 markets: list[Any] | None = None, prices_history: dict[str, Any] | None = None,
+                 frame_interval_s: float = 0.0) -> None:
+        self._frame_interval_s = frame_interval_s
         self._events = events
         self._markets = markets or []
         self._prices_history = prices_history
@@ -94,6 +119,23 @@ class PolymarketSimulator:
         self.pings = 0
         self._runner: web.AppRunner | None = None
         self._port = 0
+
+    @classmethod
+    def from_fixtures(cls, fixtures_dir: Path | None = None, *, frame_interval_s: float = 0.0) -> PolymarketSimulator:
+        """The recorded world of tests/fixtures/polymarket (see its PROVENANCE.md).
+
+        Gamma serves the recorded active-events page; the CLOB serves the recorded
+        book of the ETH 15m market's YES token and its mirror as the NO token (the
+        NO token id comes from the recorded event); the market channel plays the
+        scripted stream for that market.
+        """
+        d = fixtures_dir or default_fixtures_dir()
+        events = json.loads((d / EVENTS_FIXTURE).read_text())
+        yes_book = json.loads((d / BOOK_FIXTURE).read_text())
+        no_token = complement_token(events, yes_book["asset_id"])
+        script = [ln for ln in (d / SCRIPT_FIXTURE).read_text().splitlines() if ln.strip()]
+        return cls(events=events, books=[yes_book, mirror_book(yes_book, no_token)], script=script,
+                   prices_history=json.loads((d / HISTORY_FIXTURE).read_text()), frame_interval_s=frame_interval_s)
 
     @property
     def base_url(self) -> str:
@@ -184,5 +226,5 @@ class PolymarketSimulator:
             for frame in self._script:
                 self._record(frame)
                 await ws.send_str(frame)
-                await asyncio.sleep(0)
+                await asyncio.sleep(self._frame_interval_s)
         return ws
