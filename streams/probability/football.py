@@ -3,10 +3,17 @@
 The final home margin is the current margin, plus the expected points of the
 possession in progress (field position, down and distance, from an EP curve
 fitted to nflfastR's table), plus the pregame expected margin scaled by the time
-left, with noise sigma * sqrt(time left). Timeouts buy the trailing team clock
-(each worth a play clock of extra time), which only matters late. The pregame
-expected margin is the spread, else a pregame probability, else the
-season-to-date records (live feeds drop the odds), else the league home edge.
+left, with noise sigma * sqrt(time left). The pregame expected margin is the
+spread, else a pregame probability, else the season-to-date records (live feeds
+drop the odds), else the league home edge (none at a neutral site).
+
+A prior read from records or from nothing is a guess at the market's: its error
+(`record_prior_sd`, `home_edge_prior_sd`, the SD of market-implied margins around
+it in the data) is a second, time-proportional source of spread, so the variance
+left is sigma^2 * f + (prior_sd * f)^2 for the fraction f of the game left.
+
+Timeouts reset at halftime, so only second-half (and overtime) timeouts buy the
+trailing team clock, each worth a play clock of extra time, which matters late.
 Parameters: `python -m ops.models.derive_football` from the real data in data/.
 """
 
@@ -32,6 +39,7 @@ from streams.probability.normal import (
 )
 
 RECORD_KEYS = ("record_wins_a", "record_losses_a", "record_wins_b", "record_losses_b")
+TIE_KEYS = ("record_ties_a", "record_ties_b")  # optional: absent means none shown
 
 
 @dataclass(frozen=True)
@@ -48,9 +56,11 @@ class FootballParams:
     ep_poly: tuple[float, float, float]  # EP of 1st & 10 as c0 + c1 y + c2 y^2, y = yards to the end zone
     ep_down_offset: tuple[float, float, float, float]
     ep_distance_slope: tuple[float, float, float, float]  # EP per yard shorter than 10 to go, by down
-    record_intercept: float
-    record_slope: float
-    record_shrink_games: float
+    record_intercept: float  # expected home margin between equal records (the home edge of the record prior)
+    record_slope: float  # expected margin per unit of shrunk win-percentage difference
+    record_shrink_games: float  # phantom games at .500 added to each record: the regression to the mean
+    record_prior_sd: float  # SD of the market-implied margin around the record prior
+    home_edge_prior_sd: float  # SD of the market-implied margin when nothing but the venue is known
 
     @property
     def regulation_seconds(self) -> float:
@@ -85,7 +95,7 @@ def expected_points(params: FootballParams, to_go_100: np.ndarray, down: np.ndar
 class FootballModel:
     """Win probability of home ("a") vs away ("b") for one football league."""
 
-    version = "1"
+    version = "2"
 
     def __init__(self, league: str, params: FootballParams | None = None) -> None:
         league = league.lower()
@@ -115,8 +125,13 @@ class FootballModel:
         is_final, home_won = final_outcomes(states)
         seconds_left, half_left = self._time_left(states, is_final)
         margin = np.array([float(s.score_a - s.score_b) for s in states])
-        pregame = expected_margin(prior_inputs(states), p.spread_slope, p.home_edge, self._record_margin(states))
-        drift = pregame * (p.ingame_sigma / p.sigma)
+        prior = prior_inputs(states)
+        record_margin = self._record_margin(states)
+        pregame = expected_margin(prior, p.spread_slope, p.home_edge, record_margin)
+        ratio = p.ingame_sigma / p.sigma
+        drift = pregame * ratio
+        market_known = ~np.isnan(prior.from_spread) | ~np.isnan(prior.from_probability)
+        prior_sd = np.where(market_known, 0.0, np.where(np.isnan(record_margin), p.home_edge_prior_sd, p.record_prior_sd))
 
         sign = possession_sign(states)
         to_go, down, distance = self._field(states, sign, is_final)
@@ -126,11 +141,13 @@ class FootballModel:
         timeouts_a = np.array([float(s.features.get("timeouts_a", 0.0)) for s in states])
         timeouts_b = np.array([float(s.features.get("timeouts_b", 0.0)) for s in states])
         trailing_timeouts = np.where(margin < 0, timeouts_a, np.where(margin > 0, timeouts_b, 0.5 * (timeouts_a + timeouts_b)))
+        second_half = np.array([s.period > p.periods // 2 for s in states])  # first-half timeouts do not carry over
         frac = seconds_left / p.regulation_seconds
-        clock_frac = (seconds_left + p.timeout_seconds * trailing_timeouts * (seconds_left > 0)) / p.regulation_seconds
+        bought = p.timeout_seconds * trailing_timeouts * ((seconds_left > 0) & second_half)
+        clock_frac = (seconds_left + bought) / p.regulation_seconds
 
         mu = margin + drift * frac + possession
-        sd = p.ingame_sigma * np.sqrt(np.minimum(clock_frac, 1.0))
+        sd = np.sqrt(p.ingame_sigma**2 * np.minimum(clock_frac, 1.0) + (ratio * prior_sd * frac) ** 2)
         ot_frac = p.overtime_seconds / p.regulation_seconds
         ot_sd = np.full_like(mu, p.ingame_sigma * np.sqrt(ot_frac))
         p_ot = win_probability(drift * ot_frac, ot_sd, np.full_like(mu, 0.5))
@@ -138,12 +155,17 @@ class FootballModel:
         return two_way(np.where(is_final, home_won, p_home))
 
     def _record_margin(self, states: Sequence[EventState]) -> np.ndarray:
-        """Expected home margin from season-to-date records where all four counts are given, else NaN."""
+        """Expected home margin from season-to-date records where all four counts are given, else NaN.
+
+        A tie counts half a win; k/2 phantom wins and k/2 phantom losses pull a
+        short record towards .500 (k fitted on the market in the derivation).
+        """
         p = self.params
         k = p.record_shrink_games
         rec = np.array([[s.features.get(key, np.nan) for key in RECORD_KEYS] for s in states], dtype=float)
-        pct_a = (rec[:, 0] + k / 2) / (rec[:, 0] + rec[:, 1] + k)
-        pct_b = (rec[:, 2] + k / 2) / (rec[:, 2] + rec[:, 3] + k)
+        ties = np.array([[s.features.get(key, 0.0) for key in TIE_KEYS] for s in states], dtype=float)
+        pct_a = (rec[:, 0] + ties[:, 0] / 2 + k / 2) / (rec[:, 0] + rec[:, 1] + ties[:, 0] + k)
+        pct_b = (rec[:, 2] + ties[:, 1] / 2 + k / 2) / (rec[:, 2] + rec[:, 3] + ties[:, 1] + k)
         neutral = np.array([float(s.features.get("neutral_site", 0.0)) for s in states]) > 0.5
         return np.where(neutral, 0.0, p.record_intercept) + p.record_slope * (pct_a - pct_b)
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import ndtr
 
-from ops.models.reference_states import nfl_espn_live, nflfastr_kickoffs
+from connectors.espn.leagues import league
+from connectors.espn.normalize import scoreboard_states
+from ops.models.derive_football import PARAMS_PATH, Game, derive, running_records
+from ops.models.reference_states import NFL_SCOREBOARDS, nfl_espn_live, nflfastr_kickoffs
 from schemas.enums import EventStatus
 from schemas.records import EventState
 from streams.probability.base import P_MAX, P_MIN, StateNotModelable, UnknownLeague
@@ -72,7 +78,7 @@ def test_expected_points_curve_follows_the_nflfastr_table() -> None:
 
 
 def test_field_position_down_and_possession_move_the_right_way() -> None:
-    late = dict(margin=-3, period=4, clock=120.0)
+    late: dict[str, Any] = dict(margin=-3, period=4, clock=120.0)
     assert p_home(state(yard_line=90, **late)) > p_home(state(yard_line=50, **late)) > p_home(state(yard_line=10, **late))
     assert p_home(state(yard_line=60, down=1, **late)) > p_home(state(yard_line=60, down=4, distance=10, **late))
     assert p_home(state(possession="a", **late)) > p_home(state(possession=None, **late)) > p_home(
@@ -165,3 +171,98 @@ def test_live_espn_states_are_read_as_the_live_system_sees_them() -> None:
     assert (den.possession, den.yard_line, den.period, den.clock_seconds) == ("b", 20, 4, 522.0)
     ours = NFL.probabilities(den)["a"]
     assert abs(ours - refs["DEN @ WSH"].home_prob) < 0.12 and ours < 0.5
+
+
+# ------------------------------------------------ records, neutral site, timeouts
+
+KICKOFF: dict[str, Any] = dict(spread=None, status=EventStatus.SCHEDULED, period=0, possession=None)
+
+
+def test_record_prior_at_kickoff_carries_its_own_uncertainty() -> None:
+    """P = Phi(mu / sqrt(sigma^2 + record_prior_sd^2)): the record prior is a noisy guess at the market's."""
+    p = NFL.params
+    k = p.record_shrink_games
+    rec: dict[str, Any] = dict(record_wins_a=9.0, record_losses_a=3.0, record_wins_b=4.0, record_losses_b=8.0)
+    mu = p.record_intercept + p.record_slope * ((9 + k / 2) / (12 + k) - (4 + k / 2) / (12 + k))
+    expected = float(ndtr(mu / np.hypot(p.sigma, p.record_prior_sd)))
+    assert p_home(state(**KICKOFF, **rec)) == pytest.approx(expected, abs=0.004)  # tie mass settled in OT
+    # the market's spread of the same size is more sure than the records
+    assert p_home(state(**{**KICKOFF, "spread": -mu})) > p_home(state(**KICKOFF, **rec))
+
+
+def test_a_tie_counts_half_a_win() -> None:
+    with_tie = state(**KICKOFF, record_wins_a=8, record_losses_a=3, record_ties_a=1, record_wins_b=6, record_losses_b=6)
+    halves = state(**KICKOFF, record_wins_a=8.5, record_losses_a=3.5, record_wins_b=6, record_losses_b=6)
+    assert p_home(with_tie) == pytest.approx(p_home(halves), abs=1e-12)
+    assert p_home(with_tie) > p_home(state(**KICKOFF, record_wins_a=8, record_losses_a=4, record_wins_b=6, record_losses_b=6))
+
+
+def test_neutral_site_removes_the_home_edge() -> None:
+    even: dict[str, Any] = dict(record_wins_a=6, record_losses_a=6, record_wins_b=6, record_losses_b=6)
+    assert p_home(state(**KICKOFF, **even, neutral_site=1.0)) == pytest.approx(0.5, abs=1e-9)
+    assert p_home(state(**KICKOFF, **even, neutral_site=0.0)) > 0.55
+    assert p_home(state(**KICKOFF, neutral_site=1.0)) == pytest.approx(0.5, abs=1e-9)  # no records either
+
+
+def test_first_half_timeouts_do_not_carry_to_the_end_of_the_game() -> None:
+    """Timeouts reset at halftime: before it they buy no end-game clock; late in the 4th they do."""
+    first_half: dict[str, Any] = dict(margin=-4, period=2, clock=90.0, possession="b", yard_line=70)
+    assert p_home(state(**first_half, timeouts_a=3.0)) == p_home(state(**first_half, timeouts_a=0.0))
+    late: dict[str, Any] = dict(margin=-4, period=4, clock=90.0, possession="b", yard_line=70)
+    assert p_home(state(**late, timeouts_a=3.0)) - p_home(state(**late, timeouts_a=0.0)) > 0.01
+
+
+def test_normalized_scoreboard_states_price_like_the_reference_states() -> None:
+    """The live system's states (ESPN normalizer) carry records and timeouts, and price as the references do."""
+    refs = {r.state.event_id: r for r in nfl_espn_live()}
+    nfl = league("nfl")
+    live = [
+        s for path in NFL_SCOREBOARDS for s in scoreboard_states(nfl, json.loads(path.read_text()), 0).states
+        if "espn_home_wp" in s.features and s.status is EventStatus.LIVE
+    ]
+    assert len(live) == 9
+    for s in live:
+        ref = refs[s.event_id.rsplit(":", 1)[1]]
+        assert s.features["espn_home_wp"] == ref.home_prob
+        assert NFL.probabilities(s)["a"] == pytest.approx(NFL.probabilities(ref.state)["a"], abs=1e-12)
+    buf = next(s for s in live if s.entity_a_abbr == "BUF")  # 8-4 home vs 4-8: the record prior favours BUF
+    assert NFL._record_margin([buf])[0] > NFL.params.record_intercept
+
+
+def test_running_records_count_only_earlier_regular_season_games() -> None:
+    games = [
+        Game("2020", "KC", "HOU", 14.0, True, False, 1.0, np.nan),
+        Game("2020", "HOU", "KC", -3.0, True, False, 0.0, np.nan),
+        Game("2020", "KC", "BUF", 0.0, True, False, 0.5, np.nan),
+        Game("2020", "KC", "HOU", 7.0, False, False, 1.0, np.nan),  # playoff: neither counted nor scored
+        Game("2021", "HOU", "KC", 3.0, True, False, 1.0, np.nan),  # new season starts at 0-0
+    ]
+    rows = running_records(games)
+    np.testing.assert_array_equal(rows.records, [
+        [0, 0, 0, 0, 0, 0],
+        [0, 1, 0, 1, 0, 0],  # HOU 0-1, KC 1-0
+        [2, 0, 0, 0, 0, 0],  # KC 2-0, BUF 0-0
+        [0, 0, 0, 0, 0, 0],
+    ])
+    assert rows.diff(8.0)[2] == pytest.approx((2 + 4) / (2 + 8) - 0.5)
+
+
+def test_params_file_is_what_the_derivation_writes_and_uses_no_espn_state() -> None:
+    params = json.loads(PARAMS_PATH.read_text())
+    assert derive() == params
+    nfl = params["nfl"]
+    assert "no ESPN state is used" in nfl["source"] and nfl["ingame_fit"].startswith("nflfastR")
+    assert nfl["record_heldout_brier"] < nfl["record_heldout_base_brier"]  # the record prior beats the base rate out of sample
+    lo, hi = nfl["ingame_ratio_flat_range"]
+    assert lo <= nfl["ingame_sigma_ratio"] <= hi
+
+
+def test_bench_scores_the_states_the_normalizer_produces() -> None:
+    from bench.models import nfl_espn_live as bench_live
+
+    ours = {r.label: r for r in bench_live()}
+    refs = {r.label: r for r in nfl_espn_live()}
+    assert set(ours) == set(refs) and len(ours) == 9
+    for label, r in ours.items():
+        assert r.home_prob == refs[label].home_prob and r.elapsed_seconds == refs[label].elapsed_seconds
+        assert {"record_wins_a", "record_losses_b", "timeouts_a", "timeouts_b", "neutral_site"} <= set(r.state.features)
