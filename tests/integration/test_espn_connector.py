@@ -143,10 +143,17 @@ def test_nfl_live_state_field_by_field(replayed: dict[str, Any]) -> None:
         spread_a=None,
         total=None,
         winner=None,
-        features={"timeouts_a": 3.0, "timeouts_b": 3.0, "espn_home_wp": 0.3507},
+        features={
+            "timeouts_a": 3.0, "timeouts_b": 3.0, "espn_home_wp": 0.3507,
+            "record_wins_a": 8.0, "record_losses_a": 4.0, "record_wins_b": 4.0, "record_losses_b": 8.0, "neutral_site": 0.0,
+        },
     )
     _, kc = _state(replayed, "espn:nfl:401772932", T_1900)  # HOU @ KC pregame
-    assert (kc.status, kc.spread_a, kc.total, kc.features) == (EventStatus.SCHEDULED, -3.5, 41.5, {"moneyline_a": -198.0, "moneyline_b": 164.0})
+    assert (kc.status, kc.spread_a, kc.total, kc.features) == (
+        EventStatus.SCHEDULED, -3.5, 41.5,
+        {"moneyline_a": -198.0, "moneyline_b": 164.0, "record_wins_a": 6.0, "record_losses_a": 6.0,
+         "record_wins_b": 7.0, "record_losses_b": 5.0, "neutral_site": 0.0},
+    )
     _, snf = _state(replayed, "espn:nfl:401772931", 1764561360000)  # DEN @ WSH, Sunday night
     assert (snf.period, snf.clock_seconds, snf.score_a, snf.score_b, snf.possession, snf.yard_line) == (4, 522.0, 17, 20, "b", 20)
 
@@ -156,7 +163,10 @@ def test_nba_state_and_plays_field_by_field(replayed: dict[str, Any]) -> None:
     assert (live.entity_a, live.entity_b, live.score_a, live.score_b, live.period, live.clock_seconds, live.status) == (
         "New York Knicks", "Orlando Magic", 87, 73, 4, 680.0, EventStatus.LIVE
     )
-    assert live.features == {"espn_home_wp": 0.961}
+    assert live.features == {
+        "espn_home_wp": 0.961,
+        "record_wins_a": 15.0, "record_losses_a": 7.0, "record_wins_b": 14.0, "record_losses_b": 9.0, "neutral_site": 0.0,
+    }
     _, final = _state(replayed, "espn:nba:401859966", 1781810576000)
     assert (final.status, final.winner, final.score_a, final.score_b, final.spread_a, final.total) == (EventStatus.FINAL, "a", 107, 106, -2.5, 216.5)
 
