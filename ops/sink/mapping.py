@@ -238,8 +238,8 @@ def check(table: t.TableSpec, values: tuple[Any, ...]) -> None:
         raise UnstorableRecord(f"{table.name}: {len(values)} values for {len(table.columns)} columns")
     for col, v in zip(table.columns, values):
         if v is not None and not CHECKS[col.pgtype](v):
-            shown = repr(v)[:60]
-            raise UnstorableRecord(f"{table.name}.{col.name} ({col.pgtype}) cannot hold {shown}")
+            why = "a NUL character" if isinstance(v, str) and "\x00" in v else repr(v)[:60]
+            raise UnstorableRecord(f"{table.name}.{col.name} ({col.pgtype}) cannot hold {why}")
 
 
 def to_row(record: Any, src: SourceRef) -> Row:
