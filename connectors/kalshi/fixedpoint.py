@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Literal
@@ -170,7 +171,7 @@ def _grid(bands: tuple[TickBand, ...]) -> tuple[int, ...]:
     return tuple(sorted(points))
 
 
-def tradable_prices(bands: list[TickBand] | tuple[TickBand, ...]) -> tuple[int, ...]:
+def tradable_prices(bands: Sequence[TickBand]) -> tuple[int, ...]:
     """Prices an order may carry: the grid without $0 and $1 (nothing trades at certainty)."""
     grid = _grid(tuple(bands))
     return tuple(p for p in grid if 0 < p < ONE_DOLLAR_MICROS)
@@ -181,7 +182,7 @@ def yes_equivalent(side: Side, price_micros: int) -> int:
     return price_micros if side is Side.YES else ONE_DOLLAR_MICROS - price_micros
 
 
-def is_valid_price(side: Side, price_micros: int, bands: list[TickBand] | tuple[TickBand, ...]) -> bool:
+def is_valid_price(side: Side, price_micros: int, bands: Sequence[TickBand]) -> bool:
     """True when an order at this price on this side is on the market's grid."""
     yes = yes_equivalent(side, price_micros)
     grid = tradable_prices(bands)
@@ -189,7 +190,7 @@ def is_valid_price(side: Side, price_micros: int, bands: list[TickBand] | tuple[
     return i < len(grid) and grid[i] == yes
 
 
-def check_price(side: Side, price_micros: int, bands: list[TickBand] | tuple[TickBand, ...]) -> int:
+def check_price(side: Side, price_micros: int, bands: Sequence[TickBand]) -> int:
     """The price unchanged, or `OffTickPrice` naming the nearest valid prices."""
     if is_valid_price(side, price_micros, bands):
         return price_micros
@@ -199,7 +200,7 @@ def check_price(side: Side, price_micros: int, bands: list[TickBand] | tuple[Tic
 
 
 def round_price(
-    side: Side, price_micros: int, bands: list[TickBand] | tuple[TickBand, ...], direction: Direction
+    side: Side, price_micros: int, bands: Sequence[TickBand], direction: Direction
 ) -> int:
     """The nearest tradable price on `side` at or below / above / nearest to `price_micros`.
 
@@ -232,7 +233,7 @@ def round_price(
     return yes_equivalent(side, chosen)
 
 
-def tick_at(side: Side, price_micros: int, bands: list[TickBand] | tuple[TickBand, ...]) -> int:
+def tick_at(side: Side, price_micros: int, bands: Sequence[TickBand]) -> int:
     """The tick size in force at a price (the band containing its YES equivalent)."""
     yes = yes_equivalent(side, price_micros)
     for b in bands:

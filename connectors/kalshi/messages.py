@@ -11,6 +11,7 @@ are absent. Parsing is pure: receive time is an argument, never the clock.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Union
@@ -330,7 +331,7 @@ def _error(frame: dict[str, Any]) -> ErrorReply:
     )
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[dict[str, Any]], WsMessage]] = {
     "subscribed": _subscribed,
     "unsubscribed": _unsubscribed,
     "ok": _ok,

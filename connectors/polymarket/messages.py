@@ -10,6 +10,7 @@ exactly (Decimal, never float); sizes stay Decimal until a Quote rounds them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
@@ -241,7 +242,7 @@ def parse_best_bid_ask(obj: dict[str, Any]) -> BestBidAskMsg:
     )
 
 
-_PARSERS = {
+_PARSERS: dict[str, Callable[[dict[str, Any]], WsMessage]] = {
     "book": parse_book,
     "price_change": parse_price_change,
     "last_trade_price": parse_last_trade,

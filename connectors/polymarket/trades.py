@@ -63,6 +63,8 @@ def parse_trade(obj: Any, our_order_ids: set[str]) -> VenueTrade:
     try:
         status = TradeStatus(str(obj["status"]).upper())
         ts_s = obj.get("last_update") or obj.get("match_time")
+        if ts_s is None:
+            raise BadPayload("trade has neither last_update nor match_time")
         legs: list[TradeLeg] = []
         taker_id = str(obj.get("taker_order_id", ""))
         if taker_id in our_order_ids:

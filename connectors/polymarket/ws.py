@@ -15,7 +15,7 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -98,7 +98,7 @@ class MarketStream:
             await asyncio.sleep(self._ping_interval_s)
             await ws.send("PING")
 
-    async def frames(self) -> AsyncIterator[Frame]:
+    async def frames(self) -> AsyncGenerator[Frame, None]:
         attempt = 0
         reconnects = 0
         while True:

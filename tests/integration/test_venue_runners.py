@@ -80,7 +80,7 @@ class Reader:
         msg = self.consumer.poll(wait_s)
         while msg is not None:
             assert msg.error() is None, msg.error()
-            self.got[msg.topic()].append(((msg.key() or b"").decode(), self.codec.decode(msg.value())))
+            self.got[str(msg.topic())].append(((msg.key() or b"").decode(), self.codec.decode(msg.value())))
             msg = self.consumer.poll(0.2)
 
     def close(self) -> None:
