@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,8 @@ from connectors.kalshi.auth import KEY_ID_ENV, KEY_PATH_ENV, KalshiSigner, signe
 from connectors.kalshi.errors import KalshiError
 from connectors.kalshi.feed import KalshiFeed, Sink
 from connectors.kalshi.rest import PROD_BASE_URL, KalshiRest, wall_clock_ms
-from connectors.kalshi.service import Backoff, KalshiService, ServiceConfig
+from connectors.kalshi.service import KalshiService, ServiceConfig
+from connectors.lifecycle import Backoff, install_stop_signals, remove_stop_signals
 from connectors.kalshi.simulator import KalshiSimulator, default_fixtures_dir
 from connectors.kalshi.ws import PROD_WS_URL, KalshiWs
 from connectors.publisher import Publisher
@@ -47,20 +47,6 @@ def make_publisher(bootstrap: str, service: str = SERVICE) -> Publisher:
     return Publisher(bootstrap, service=service)
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM set `stop`: the loops end, then the publisher flushes."""
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
-
-
-def remove_stop_signals() -> None:
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.remove_signal_handler(sig)
 
 
 def signer_if_configured(env: dict[str, str] | None = None) -> KalshiSigner | None:

@@ -29,6 +29,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from connectors.kalshi.errors import FatalKalshiError, KalshiError, TransientKalshiError
 from connectors.kalshi.feed import FeedStats
+from connectors.lifecycle import Backoff, first_of
 from schemas.records import MarketListing, Quote
 
 log = structlog.get_logger(__name__)
@@ -40,40 +41,6 @@ FINISHED = frozenset({"closed", "determined", "settled", "finalized", "deactivat
 
 #: Faults after which a new connection may work.
 RECONNECTABLE: tuple[type[BaseException], ...] = (OSError, TimeoutError, ConnectionClosed, InvalidHandshake, TransientKalshiError)
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with equal jitter: half of each step fixed, half random.
-
-    The fixed half keeps a flapping server from being hammered; the random half
-    keeps many connectors from reconnecting in lockstep after a venue outage.
-    """
-
-    base_s: float = 1.0
-    cap_s: float = 60.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Pause before reconnect attempt `attempt` (1 = the first retry)."""
-        step = min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1))
-        return step / 2 + rng.uniform(0.0, step / 2)
-
-
-async def first_of(stop: asyncio.Event, work: Awaitable[object]) -> bool:
-    """Await `work` unless `stop` is set first; True when `work` finished (not stopped)."""
-    if stop.is_set():
-        if asyncio.iscoroutine(work):
-            work.close()
-        return False
-    job = asyncio.ensure_future(work)
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({job, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in (job, stopper):
-            t.cancel()
-        await asyncio.gather(job, stopper, return_exceptions=True)
-    return not stop.is_set()
 
 
 class MarketFeed(Protocol):

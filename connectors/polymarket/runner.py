@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,8 @@ from connectors.polymarket.gamma import GAMMA_URL, GammaClient
 from connectors.polymarket.http import wall_clock_ms
 from connectors.polymarket.service import MAX_ASSETS_PER_CONNECTION, PolymarketService, ServiceConfig
 from connectors.polymarket.simulator import PolymarketSimulator, default_fixtures_dir
-from connectors.polymarket.ws import WS_MARKET_URL, Backoff, MarketStream
+from connectors.lifecycle import Backoff, install_stop_signals, remove_stop_signals
+from connectors.polymarket.ws import WS_MARKET_URL, MarketStream
 from connectors.publisher import Publisher
 
 SERVICE = "polymarket-connector"
@@ -54,20 +54,6 @@ def make_publisher(bootstrap: str, service: str = SERVICE) -> Publisher:
     return Publisher(bootstrap, service=service)
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-def install_stop_signals(stop: asyncio.Event) -> None:
-    """SIGINT and SIGTERM set `stop`: the loops end, then the publisher flushes."""
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.add_signal_handler(sig, stop.set)
-
-
-def remove_stop_signals() -> None:
-    loop = asyncio.get_running_loop()
-    for sig in STOP_SIGNALS:
-        loop.remove_signal_handler(sig)
 
 
 async def serve(

@@ -28,7 +28,8 @@ import structlog
 
 from connectors.polymarket.errors import PolymarketError
 from connectors.polymarket.feed import FeedStats
-from connectors.polymarket.ws import Backoff, MarketStream
+from connectors.lifecycle import Backoff, first_of
+from connectors.polymarket.ws import MarketStream
 from schemas.records import MarketListing
 
 log = structlog.get_logger(__name__)
@@ -37,24 +38,6 @@ Sleep = Callable[[float], Awaitable[None]]
 StreamFactory = Callable[[Sequence[str]], MarketStream]
 
 MAX_ASSETS_PER_CONNECTION = 500
-
-
-async def first_of(stop: asyncio.Event, *work: Awaitable[object]) -> bool:
-    """Await the first of `work` unless `stop` is set first; True when work finished (not stopped)."""
-    if stop.is_set():
-        for w in work:
-            if asyncio.iscoroutine(w):
-                w.close()
-        return False
-    jobs = [asyncio.ensure_future(w) for w in work]
-    stopper = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({*jobs, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for t in (*jobs, stopper):
-            t.cancel()
-        await asyncio.gather(*jobs, stopper, return_exceptions=True)
-    return not stop.is_set()
 
 
 class MarketFeed(Protocol):

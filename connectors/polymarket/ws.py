@@ -22,6 +22,7 @@ import structlog
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
+from connectors.lifecycle import Backoff
 from connectors.polymarket.http import wall_clock_ms
 
 log = structlog.get_logger(__name__)
@@ -39,23 +40,6 @@ class Frame:
 
 def subscription(asset_ids: Sequence[str], custom_features: bool = True) -> str:
     return json.dumps({"assets_ids": list(asset_ids), "type": "market", "custom_feature_enabled": custom_features})
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff with equal jitter: half of each step fixed, half random.
-
-    The fixed half keeps a flapping server from being hammered; the random half
-    keeps many connectors from reconnecting in lockstep after a venue outage.
-    """
-
-    base_s: float = 0.5
-    cap_s: float = 30.0
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Pause before reconnect attempt `attempt` (1 = the first retry)."""
-        step = min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1))
-        return step / 2 + rng.uniform(0.0, step / 2)
 
 
 #: Faults after which a new connection may work (a refused handshake included: the channel is public).
@@ -83,7 +67,7 @@ class MarketStream:
         self.url = url
         self._clock = clock
         self._ping_interval_s = ping_interval_s
-        self._backoff = backoff or Backoff(cap_s=max_backoff_s)
+        self._backoff = backoff or Backoff(base_s=0.5, cap_s=max_backoff_s)
         self._max_reconnects = max_reconnects
         self._sleep = sleep
         self._rng = rng or random.Random()

@@ -24,7 +24,8 @@ from connectors.kalshi.auth import KalshiSigner
 from connectors.kalshi.errors import FatalKalshiError, TransientKalshiError
 from connectors.kalshi.feed import FeedStats
 from connectors.kalshi.runner import Endpoints, serve, signer_if_configured
-from connectors.kalshi.service import Backoff, KalshiService, ServiceConfig
+from connectors.kalshi.service import KalshiService, ServiceConfig
+from connectors.lifecycle import Backoff
 from connectors.kalshi.simulator import KalshiSimulator, ladder
 from schemas.enums import MarketType, Venue
 from schemas.records import MarketListing, Quote

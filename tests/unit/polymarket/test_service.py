@@ -26,7 +26,8 @@ from connectors.polymarket.feed import FeedStats
 from connectors.polymarket.runner import Endpoints, serve
 from connectors.polymarket.service import PolymarketService, ServiceConfig, pick_new
 from connectors.polymarket.simulator import PolymarketSimulator
-from connectors.polymarket.ws import Backoff, Frame, MarketStream
+from connectors.lifecycle import Backoff
+from connectors.polymarket.ws import Frame, MarketStream
 from schemas.enums import MarketType, Venue
 from schemas.records import MarketListing
 
