@@ -22,8 +22,10 @@ import structlog
 
 from connectors.espn.errors import BadPayload, EspnError
 from connectors.espn.leagues import LEAGUES, League
-from connectors.espn.normalize import content_digest, parse_body, scoreboard_states
+from connectors.espn.normalize import content_digest, parse_body, scoreboard_states, state_key
+from connectors.espn.pregame import PregameLine, carry, line_of
 from connectors.espn.plays import summary
+from schemas.enums import EventStatus
 from schemas.records import EventState, Play, RawFeed
 
 log = structlog.get_logger(__name__)
@@ -83,6 +85,7 @@ class EspnPipeline:
         self.publish_raw = publish_raw
         self._state_digest: dict[str, str] = {}
         self._play_digest: dict[str, str] = {}
+        self._lines: dict[str, PregameLine] = {}
 
     def on_raw(self, raw: RawFeed) -> Outcome:
         if self.publish_raw:
@@ -116,6 +119,14 @@ class EspnPipeline:
         self.sink.dead_letter(RAW_TOPIC, value, error, ts=raw.fetched_at, key=raw_key(raw))
 
     def _emit_state(self, state: EventState) -> bool:
+        if state.status is EventStatus.SCHEDULED:
+            line = line_of(state)
+            if not line.empty:
+                self._lines[state.event_id] = line
+        else:
+            carried = carry(state, self._lines.get(state.event_id))
+            if carried is not state:
+                state = dataclasses.replace(carried, state_id=state_key(carried))
         digest = content_digest(state)
         if self._state_digest.get(state.event_id) == digest:
             return False

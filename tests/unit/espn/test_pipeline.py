@@ -109,3 +109,32 @@ def test_manifest_with_a_missing_file_fails_clearly(tmp_path: Path) -> None:
     (tmp_path / "m.json").write_text(json.dumps([{"file": "gone.json", "endpoint": "scoreboard", "url": SB_URL.format("football/nfl"), "fetched_at": 0}]))
     with pytest.raises(FileNotFoundError):
         list(FileReplay(tmp_path / "m.json"))
+
+
+def test_pregame_line_is_carried_into_the_live_states_that_lack_it(sink: RecordingSink) -> None:
+    """ESPN drops the odds once a game starts; the last pregame line rides along, marked."""
+    payload = load(NFL_LIVE)
+    events = payload["events"]
+    pre = next(i for i, e in enumerate(events) if e["status"]["type"]["name"] == "STATUS_SCHEDULED"
+               and e["competitions"][0].get("odds"))
+    live = next(e for e in events if e["status"]["type"]["name"] == "STATUS_IN_PROGRESS")
+    pipe = EspnPipeline(sink)
+    before = {s.event_id: s for s in pipe.on_raw(raw(json.dumps(payload))).states}
+    event_id = f"espn:nfl:{events[pre]['id']}"
+    scheduled = before[event_id]
+    assert scheduled.spread_a is not None and "moneyline_a" in scheduled.features
+
+    # the same game an hour later: kicked off, odds gone (the shape of the in-progress games above)
+    events[pre]["status"] = live["status"]
+    events[pre]["competitions"][0]["status"] = live["competitions"][0]["status"]
+    del events[pre]["competitions"][0]["odds"]
+    pipe.on_raw(raw(json.dumps(payload), at=T_2025_12_07_19 + 3_600_000))
+    published = [s for t, k, s in sink.published if t == "events.state" and s.event_id == event_id]
+    now = published[-1]
+    assert now.status.value == "LIVE"
+    assert (now.spread_a, now.total) == (scheduled.spread_a, scheduled.total)
+    assert now.features["moneyline_a"] == scheduled.features["moneyline_a"]
+    assert now.features["pregame_line_carried"] == 1.0
+    assert now.state_id.startswith(f"{event_id}:{T_2025_12_07_19 + 3_600_000}:")
+    others = [s for t, k, s in sink.published[len(published):] if t == "events.state" and s.event_id != event_id]
+    assert all("pregame_line_carried" not in s.features for s in others)  # games never seen pregame stay as they are
