@@ -18,6 +18,7 @@ AGENT_MODULES: tuple[str, ...] = (
     "streams.agents.router",
     "streams.agents.shard",
     "streams.agents.alerts",
+    "streams.agents.trading",
 )
 
 

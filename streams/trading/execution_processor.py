@@ -209,6 +209,10 @@ class ExecutionProcessor:
             out += more
         return state, out
 
+    def reject(self, state: ExecState, order: Order, ts: int, reason: str, view: ExecView) -> tuple[ExecState, list[Output]]:
+        """Refuse an order outright (the agent's kill-file check uses this)."""
+        return self._reject(state, order, ts, reason, view)
+
     def _reject(self, state: ExecState, order: Order, ts: int, reason: str, view: ExecView) -> tuple[ExecState, list[Output]]:
         return self._finished(state, order, _status(order, OrderState.REJECTED, ts, reason), (), view)
 

@@ -1,0 +1,142 @@
+"""Live venue clients for execution: built only with ARBEES_MODE=live, `--live` and credentials.
+
+Paper mode is the default and must not be able to reach a live endpoint, so this
+module imports no connector at import time, and `live_venues` returns nothing
+unless all three switches are on. The adapters turn the venue clients into the
+`LiveVenue` protocol of the execution processor: a submit whose outcome is unknown
+raises `VenueUnknown` (execution then blocks the account and reconciles by client
+order id), a refusal raises `VenueRejected`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from schemas.enums import TradingMode, Venue
+from schemas.records import MarketListing, Order
+from streams.config import Settings
+from streams.trading.execution_processor import LiveAnswer, LiveVenue, VenueRejected, VenueUnknown
+
+log = structlog.get_logger(__name__)
+
+LIVE_FLAG = "--live"
+_requested = False
+
+
+class LiveRefused(RuntimeError):
+    """Live mode was asked for but a switch or a credential is missing."""
+
+
+def request_live() -> None:
+    """Called by the worker launcher (streams.agents.worker) when it was started with --live."""
+    global _requested
+    _requested = True
+
+
+def live_requested() -> bool:
+    return _requested
+
+
+class KalshiLive:
+    """KalshiTrading as a LiveVenue; our order id is Kalshi's client_order_id."""
+
+    def __init__(self, trading: Any) -> None:
+        self.trading = trading
+
+    async def _fills(self, order: Order, venue_order_id: str | None, listing: MarketListing | None) -> tuple[Any, ...]:
+        from connectors.kalshi.portfolio import to_fill
+
+        if not venue_order_id:
+            return ()
+        rate = listing.taker_fee_rate if listing is not None else None
+        got = await self.trading.get_fills(ticker=order.market_id, order_id=venue_order_id)
+        return tuple(to_fill(f, our_order_id=order.order_id, account=order.account, event_id=order.event_id, fee_rate=rate)
+                     for f in got)
+
+    async def submit(self, order: Order, listing: MarketListing | None) -> LiveAnswer:
+        from connectors.kalshi.errors import KalshiError, TransientKalshiError
+        from schemas.enums import OrderState
+
+        try:
+            status = await self.trading.create_order(order, listing.tick_bands if listing is not None else None)
+        except TransientKalshiError as exc:
+            raise VenueUnknown(str(exc)) from exc
+        except (KalshiError, ValueError) as exc:
+            raise VenueRejected(f"{type(exc).__name__}: {exc}") from exc
+        if status.state is OrderState.UNKNOWN:
+            raise VenueUnknown(status.reason)
+        try:
+            fills = await self._fills(order, status.venue_order_id, listing) if status.filled_count > 0 else ()
+        except TransientKalshiError as exc:
+            raise VenueUnknown(f"placed, fills not read: {exc}") from exc
+        return LiveAnswer(status, fills)
+
+    async def lookup(self, order: Order) -> LiveAnswer | None:
+        from connectors.kalshi.errors import KalshiError
+        from connectors.kalshi.portfolio import to_order_status
+
+        try:
+            found = await self.trading.find_order(order.order_id, ticker=order.market_id)
+            if found is None:
+                return None
+            status = to_order_status(found, our_order_id=order.order_id, account=order.account,
+                                     ts=self.trading.rest.now_ms(), reason="reconciled by client order id")
+            fills = await self._fills(order, found.order_id, None) if found.filled_centi > 0 else ()
+        except KalshiError as exc:
+            raise VenueUnknown(f"lookup failed: {exc}") from exc
+        return LiveAnswer(status, fills)
+
+
+class PolymarketLive:
+    """ClobTradingClient as a LiveVenue. The CLOB has no client order id to search by, so an
+    unknown outcome cannot be reconciled automatically: lookup keeps the account blocked."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    async def submit(self, order: Order, listing: MarketListing | None) -> LiveAnswer:
+        from connectors.polymarket.errors import PolymarketError, TransientError
+
+        if listing is None:
+            raise VenueRejected(f"no listing (token ids) known for {order.market_id}")
+        try:
+            placed = await self.client.place(order, listing)
+        except TransientError as exc:
+            raise VenueUnknown(str(exc)) from exc
+        except PolymarketError as exc:
+            raise VenueRejected(f"{type(exc).__name__}: {exc}") from exc
+        return LiveAnswer(placed.status, ())
+
+    async def lookup(self, order: Order) -> LiveAnswer | None:
+        raise VenueUnknown("the Polymarket CLOB cannot be searched by client order id: reconcile by hand, then `arbees risk reset`")
+
+
+def live_venues(settings: Settings, env: Mapping[str, str] | None = None) -> dict[Venue, LiveVenue]:
+    """The live clients, or {} in paper mode. Never constructs anything unless every switch is on."""
+    if settings.mode is not TradingMode.LIVE:
+        return {}
+    if not live_requested():
+        raise LiveRefused("ARBEES_MODE=live but the worker was not started with --live (python -m streams.agents.worker --live worker)")
+    e = dict(os.environ if env is None else env)
+    venues: dict[Venue, LiveVenue] = {}
+    if e.get("KALSHI_API_KEY_ID") and e.get("KALSHI_PRIVATE_KEY_PATH"):
+        from connectors.kalshi.auth import signer_from_env
+        from connectors.kalshi.rest import KalshiRest
+        from connectors.kalshi.trading import KalshiTrading
+
+        rest = KalshiRest(signer=signer_from_env(e))
+        venues[Venue.KALSHI] = KalshiLive(KalshiTrading(rest, account=e.get("ARBEES_LIVE_ACCOUNT", "live")))
+    if all(e.get(k) for k in ("POLYMARKET_PRIVATE_KEY", "POLYMARKET_API_KEY", "POLYMARKET_API_SECRET", "POLYMARKET_API_PASSPHRASE")):
+        import httpx
+
+        from connectors.polymarket.trading import ClobTradingClient
+
+        venues[Venue.POLYMARKET] = PolymarketLive(ClobTradingClient.from_env(e, httpx.AsyncClient(timeout=10.0)))
+    if not venues:
+        raise LiveRefused("live mode needs credentials: KALSHI_API_KEY_ID + KALSHI_PRIVATE_KEY_PATH and/or POLYMARKET_*")
+    log.warning("LIVE TRADING ENABLED", venues=[v.value for v in venues])
+    return venues
