@@ -34,7 +34,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[SinkConfig, bool]:
     ap.add_argument("--batch-wait", type=float, default=0.5, help="seconds before a partial batch is written")
     ap.add_argument("--writer", choices=sorted(WRITERS), default="copy")
     ap.add_argument("--retention-every", type=float, default=3600.0,
-                    help="seconds between arbees_apply_retention() calls (plain PostgreSQL only)")
+                    help="seconds between arbees_apply_retention() calls (plain PostgreSQL only; 0: never)")
     ap.add_argument("--until-caught-up", action="store_true",
                     help="exit once everything on the topics at start is in the database")
     args = ap.parse_args(argv)

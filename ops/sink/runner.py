@@ -17,6 +17,7 @@ from typing import Any
 import psycopg
 import structlog
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from connectors.publisher import Publisher
 from ops.sink import store
@@ -48,7 +49,7 @@ class SinkConfig:
     writer: str = "copy"  # "copy" or "insert" (the row-by-row baseline)
     deadletter_topic: str = "deadletter"
     service: str = "sink"
-    retention_every_s: float = 3600.0  # plain PostgreSQL only; TimescaleDB runs its own policy
+    retention_every_s: float = 3600.0  # plain PostgreSQL only (TimescaleDB runs its own policy); <= 0: never
     metadata_every_s: float = 30.0  # pick up partitions added to the topics
 
 
@@ -160,14 +161,16 @@ class Sink:
                 log.info("sink assigned new partitions", partitions=[f"{tp.topic}[{tp.partition}]" for tp in new])
 
     def end_offsets(self) -> dict[tuple[str, int], int]:
-        """The high watermark of every assigned partition that holds records now."""
-        assert self._consumer is not None
-        out: dict[tuple[str, int], int] = {}
-        for t, p in sorted(self._assigned):
-            low, high = self._consumer.get_watermark_offsets(TopicPartition(t, p), timeout=15, cached=False)
-            if high > low:
-                out[(t, p)] = high
-        return out
+        """The high watermark of every assigned partition that holds records now (two batched requests)."""
+        admin = AdminClient({"bootstrap.servers": self.config.bootstrap})
+        parts = [TopicPartition(t, p) for t, p in sorted(self._assigned)]
+
+        def offsets(spec: OffsetSpec) -> dict[tuple[str, int], int]:
+            futures = admin.list_offsets({tp: spec for tp in parts}, request_timeout=30)
+            return {(tp.topic, tp.partition): fut.result().offset for tp, fut in futures.items()}
+
+        low, high = offsets(OffsetSpec.earliest()), offsets(OffsetSpec.latest())
+        return {tp: h for tp, h in high.items() if h > low[tp]}
 
     def caught_up(self, targets: dict[tuple[str, int], int]) -> bool:
         """Every partition's committed next offset has reached its target."""
@@ -256,7 +259,7 @@ class Sink:
 
     def housekeeping(self) -> None:
         now = time.monotonic()
-        if self._timescale == "off" and now >= self._next_retention:
+        if self._timescale == "off" and self.config.retention_every_s > 0 and now >= self._next_retention:
             assert self._conn is not None
             deleted = store.apply_retention(self._conn)
             self.stats.retention_deleted += deleted
