@@ -5,9 +5,10 @@ rows of the batch, sends Probability records to `model.probabilities` and Signal
 `signals` keyed by event id, and keeps each event's state in a changelog-backed
 table (value: a `streams.shard.snapshot`, written once per batch per touched event).
 
-The table uses the key partitioner: its changelog partition is the murmur2 partition
-of the event id, the same partition the event has on `shard.inputs`, whichever
-record of a batch happens to be Faust's "current event". Decoded states are cached
+Table writes name their changelog partition explicitly: the partition the event's
+record came from on `shard.inputs` (Faust would otherwise use whichever record of
+the batch is its "current event", or need producer metadata for the changelog topic
+before the first write when `use_partitioner` is set). Decoded states are cached
 in memory and the cache is dropped on every rebalance, so a partition that comes
 back is always reloaded from its changelog.
 """
@@ -43,9 +44,8 @@ states_table = app.Table(
     "shard-state",
     default=None,
     partitions=12,
-    key_type=bytes,  # raw UTF-8 event id: the same bytes, hence partition, as on shard.inputs
+    key_type=bytes,  # raw UTF-8 event id, as on shard.inputs
     value_type=bytes,
-    use_partitioner=True,
     help="Per-event shard snapshot: latest state, emitted probability, every market's latest quote.",
 )
 
@@ -74,8 +74,15 @@ def _state_for(event_id: str) -> ShardState:
     return st
 
 
-async def _plan_batch(events: list[faust.EventT]) -> list[Plan]:
-    plans: list[Plan] = []
+def _save(event_id: str, partition: int) -> None:
+    """Store the event's snapshot locally and on the changelog partition of its input."""
+    key, value = event_id.encode(), dump(_cache[event_id])
+    states_table.data[key] = value
+    states_table.send_changelog(partition, key, value)
+
+
+async def _plan_batch(events: list[faust.EventT]) -> list[tuple[Plan, int]]:
+    plans: list[tuple[Plan, int]] = []
     for event in events:
         value = event.value
         if isinstance(value, Undecodable):
@@ -92,7 +99,7 @@ async def _plan_batch(events: list[faust.EventT]) -> list[Plan]:
         if plan.error:
             log.warning("no model probability", event_id=value.event_id, error=plan.error)
         _cache[value.event_id] = plan.state
-        plans.append(plan)
+        plans.append((plan, event.message.partition))
     return plans
 
 
@@ -100,16 +107,16 @@ async def _plan_batch(events: list[faust.EventT]) -> list[Plan]:
 async def shard(stream: faust.StreamT) -> None:
     probabilities, signals = topic("model.probabilities"), topic("signals")
     async for events in stream.take_events(BATCH, within=WITHIN_S):
-        plans = await _plan_batch(list(events))
-        if not plans:
+        planned = await _plan_batch(list(events))
+        if not planned:
             continue
-        outputs = processor.finish(plans)
-        touched: dict[str, None] = {}
-        for plan, outs in zip(plans, outputs):
+        outputs = processor.finish([p for p, _ in planned])
+        touched: dict[str, int] = {}
+        for (plan, partition), outs in zip(planned, outputs):
             eid = plan.record.event_id
-            touched[eid] = None
+            touched[eid] = partition
             for out in outs:
                 dest = signals if isinstance(out, Signal) else probabilities
                 await dest.send(key=eid, value=out)
-        for eid in touched:
-            states_table[eid.encode()] = dump(_cache[eid])
+        for eid, partition in touched.items():
+            _save(eid, partition)
