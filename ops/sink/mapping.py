@@ -55,14 +55,16 @@ def _enum(value: Enum | None) -> str | None:
     return None if value is None else str(value.value)
 
 
+def _float8_text(value: float) -> str:
+    return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
 def _plain(value: Any) -> Any:
     """A JSON-able value: dataclasses to objects, enums to text, non-finite floats to float8 text."""
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, float):
-        if math.isfinite(value):
-            return value
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        return value if math.isfinite(value) else _float8_text(value)
     if isinstance(value, str):
         if "\x00" in value:
             raise UnstorableRecord(f"text {value[:40]!r} contains a NUL character (jsonb refuses \\u0000)")
@@ -76,13 +78,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _dumps(plain: Any) -> str:
+    return json.dumps(plain, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def to_json(value: Any) -> str:
-    return json.dumps(_plain(value), separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _dumps(_plain(value))
 
 
-def ladder(levels: list[r.Level]) -> list[list[float | int]]:
-    """A depth ladder as [[price_micros, size], ...], best level first (compact: quotes are the bulk)."""
-    return [[lv.price_micros, _plain(lv.size)] for lv in levels]
+def ladder(levels: list[r.Level]) -> list[list[Any]]:
+    """A depth ladder as [[price_micros, size], ...], best level first.
+
+    Built flat rather than through `_plain`: quotes are the bulk of the log and this is their hot path.
+    """
+    isfinite = math.isfinite
+    return [[lv.price_micros, lv.size if isfinite(lv.size) else _float8_text(lv.size)] for lv in levels]
 
 
 def yes_mid(bid: int | None, ask: int | None) -> int | None:
@@ -115,7 +125,7 @@ def quote(x: r.Quote) -> tuple[Any, ...]:
              "no_bids": ladder(x.no_bids), "no_asks": ladder(x.no_asks)}
     return (x.quote_id, ts_to_datetime(x.ts), _enum(x.venue), x.market_id, x.seq, x.yes_bid_micros, x.yes_bid_size,
             x.yes_ask_micros, x.yes_ask_size, x.no_bid_micros, x.no_bid_size, x.no_ask_micros, x.no_ask_size,
-            yes_mid(x.yes_bid_micros, x.yes_ask_micros), to_json(depth))
+            yes_mid(x.yes_bid_micros, x.yes_ask_micros), _dumps(depth))
 
 
 def probability(x: r.Probability) -> tuple[Any, ...]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ GAME_TS = 1_765_134_000_000  # 2025-12-07 19:00 UTC, the scoreboard capture time
 BOOK_TS = 1_767_554_656_215  # the CLOB book's own timestamp
 
 
+@lru_cache(maxsize=None)
 def load(name: str) -> Any:
+    """A recorded payload, parsed once (callers only read it)."""
     return json.loads((FIXTURES / name).read_text())
 
 

@@ -20,7 +20,7 @@ from ops.sink import tables as t
 from ops.sink.errors import UnstorableRecord
 from ops.sink.mapping import MAPPERS, SourceRef, to_row, ts_to_datetime, yes_mid
 from schemas.enums import Venue
-from schemas.records import RECORD_TYPES, EventState, Quote, RawFeed, ShardInput
+from schemas.records import RECORD_TYPES, EventState, Level, Quote, RawFeed, ShardInput
 from tests.unit.schemas.strategies import records, strategy_for
 from tests.unit.sink.samples import BOOK_TS, GAME_TS, clob_quote, every_type, kalshi_listing, nfl_state
 
@@ -238,6 +238,9 @@ def test_non_finite_floats_in_maps_become_float8_text() -> None:
     s = EventState(state_id="s", event_id="e", ts=1, features={"nan": float("nan"), "up": float("inf"), "x": 1.5})
     got = dict(zip(t.EVENT_STATES.column_names, to_row(s, SRC).values))
     assert json.loads(got["features"]) == {"nan": "NaN", "up": "Infinity", "x": 1.5}
+    q = Quote(quote_id="q", venue=Venue.KALSHI, market_id="m", ts=1, yes_asks=[Level(10_000, float("-inf"))])
+    depth = json.loads(dict(zip(t.QUOTES.column_names, to_row(q, SRC).values))["depth"])
+    assert depth["yes_asks"] == [[10_000, "-Infinity"]] and depth["yes_bids"] == []
 
 
 def test_nul_characters_and_oversized_ints_are_refused_with_the_column_named() -> None:

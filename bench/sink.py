@@ -1,0 +1,152 @@
+"""Sink benchmark (`python -m bench.sink`): quote rows per second into PostgreSQL, COPY vs row by row.
+
+Both writers run in the same process against the same fresh, migrated database,
+in alternating batches (so both see the same table and index sizes), each batch
+committed with its offsets exactly as the sink does. Rows are the recorded
+Polymarket CLOB book (20 levels a side) as a stream of distinct quotes, mapped
+beforehand: the figures are the database write path, not Avro decoding.
+
+Keys merged into bench/results.json (read, update, write): `sink.copy_rows_per_s`,
+`sink.copy_vs_insert`, and `sink.insert_rows_per_s`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from ops import db
+from ops.sink.mapping import Row, SourceRef, to_row
+from ops.sink.store import connect
+from ops.sink.writer import Batch, CopyWriter, InsertWriter, OffsetAdvance, Writer
+from tests.unit.sink.samples import clob_quote
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results.json"
+TOPIC = "markets.quotes"
+MARKETS = 48
+
+
+def merge(figures: dict[str, float]) -> None:
+    current = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    current.update({k: round(v, 3) for k, v in figures.items()})
+    RESULTS.write_text(json.dumps(current, indent=2, sort_keys=True) + "\n")
+
+
+@contextmanager
+def fresh_database(server_url: str) -> Iterator[str]:
+    name = f"arbees_bench_sink_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        db.migrate(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def quote_rows(start: int, n: int, partition: int) -> list[Row]:
+    """n distinct quotes of the recorded book on 48 markets, at consecutive offsets of one partition."""
+    return [
+        to_row(clob_quote(i, f"0xbench{i % MARKETS:02d}"), SourceRef(TOPIC, partition, i - start))
+        for i in range(start, start + n)
+    ]
+
+
+class Lane:
+    """One writer on its own partition, tracking the offsets it commits like the sink does."""
+
+    def __init__(self, writer: Writer, partition: int) -> None:
+        self.writer = writer
+        self.partition = partition
+        self.stored: int | None = None
+        self.rows = 0
+        self.seconds = 0.0
+
+    def write(self, rows: list[Row]) -> None:
+        nxt = rows[-1].values[-1] + 1
+        batch = Batch(rows=rows, offsets=[OffsetAdvance(TOPIC, self.partition, self.stored, nxt)])
+        t0 = time.perf_counter()
+        result = self.writer.write(batch)
+        self.seconds += time.perf_counter() - t0
+        if result.rows_written.get("quotes") != len(rows):
+            raise RuntimeError(f"{type(self.writer).__name__}: wrote {result.rows_written} of {len(rows)} rows")
+        self.stored = nxt
+        self.rows += len(rows)
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds
+
+
+def run(url: str, rounds: int, batch: int) -> dict[str, float]:
+    t0 = time.perf_counter()
+    per_lane = (rounds + 1) * batch
+    copy_rows = quote_rows(0, per_lane, 0)
+    insert_rows = quote_rows(per_lane, per_lane, 1)
+    map_s = time.perf_counter() - t0
+    print(f"mapped {2 * per_lane} quote rows in {map_s:.1f}s ({2 * per_lane / map_s:,.0f} rows/s)", flush=True)
+    conn_c, conn_i = connect(url), connect(url)
+    try:
+        copy, insert = Lane(CopyWriter(conn_c, "bench-copy"), 0), Lane(InsertWriter(conn_i, "bench-insert"), 1)
+        # warm-up round (plans, caches, first pages), not counted
+        copy.write(copy_rows[:batch])
+        insert.write(insert_rows[:batch])
+        copy.rows = insert.rows = 0
+        copy.seconds = insert.seconds = 0.0
+        for r in range(1, rounds + 1):
+            copy.write(copy_rows[r * batch:(r + 1) * batch])
+            insert.write(insert_rows[r * batch:(r + 1) * batch])
+            print(f"round {r}/{rounds}: copy {copy.rows_per_s:,.0f} rows/s, insert {insert.rows_per_s:,.0f} rows/s",
+                  flush=True)
+        total = conn_c.execute("SELECT count(*), count(DISTINCT quote_id) FROM quotes").fetchone()
+        if total is None or total[0] != total[1] or total[0] != 2 * per_lane:
+            raise RuntimeError(f"quotes holds {total}, expected {2 * per_lane} distinct rows")
+    finally:
+        conn_c.close()
+        conn_i.close()
+    return {
+        "sink.copy_rows_per_s": copy.rows_per_s,
+        "sink.insert_rows_per_s": insert.rows_per_s,
+        "sink.copy_vs_insert": copy.rows_per_s / insert.rows_per_s,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--batch", type=int, default=5_000, help="rows per batch (the sink's default batch size)")
+    args = ap.parse_args()
+
+    from ops import stack
+
+    server = os.environ.get("DATABASE_URL", "").strip()
+    config = None
+    if not server:
+        config = stack.StackConfig.from_env()
+        server = stack.session_up(config, with_broker=False, with_database=True).database_url
+    try:
+        with fresh_database(server) as url:
+            figures = run(url, args.rounds, args.batch)
+    finally:
+        if config is not None:
+            stack.session_release(config)
+    print(json.dumps({k: round(v, 3) for k, v in figures.items()}), flush=True)
+    merge(figures)
+
+
+if __name__ == "__main__":
+    main()
