@@ -46,6 +46,7 @@ class SinkConfig:
     topics: tuple[str, ...] = SINK_TOPICS
     batch_size: int = 5_000
     batch_wait_s: float = 0.5  # a partial batch is written after this long
+    batch_bytes: int = 64 * 1024 * 1024  # raw feeds carry MB-sized bodies: bound a batch's memory too
     writer: str = "copy"  # "copy" or "insert" (the row-by-row baseline)
     deadletter_topic: str = "deadletter"
     service: str = "sink"
@@ -186,16 +187,19 @@ class Sink:
     # ------------------------------------------------------------------ batches
 
     def poll(self) -> list[Message]:
-        """Up to `batch_size` messages, waiting at most `batch_wait_s` for a batch to fill."""
+        """Up to `batch_size` messages or `batch_bytes` of values, waiting at most `batch_wait_s`."""
         assert self._consumer is not None
         cfg = self.config
         out: list[Message] = []
+        size = 0
         deadline = time.monotonic() + cfg.batch_wait_s
-        while len(out) < cfg.batch_size:
+        while len(out) < cfg.batch_size and size < cfg.batch_bytes:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            out.extend(self._consumer.consume(num_messages=cfg.batch_size - len(out), timeout=remaining))
+            got = self._consumer.consume(num_messages=min(cfg.batch_size - len(out), 500), timeout=remaining)
+            out.extend(got)
+            size += sum(len(m.value() or b"") for m in got)
         return out
 
     def _refuse(self, msg: Message, error: BaseException) -> DeadLetter:
@@ -217,9 +221,10 @@ class Sink:
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
                     continue
-                if err.fatal() or not err.retriable():
+                if err.fatal():
                     raise KafkaException(err)
-                log.warning("consumer error", error=str(err))
+                # transient (broker restart, leader move): librdkafka recovers and nothing was consumed
+                log.warning("consumer error", error=str(err), code=err.code())
                 continue
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
             src = SourceRef(topic, partition, offset)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from connectors.publisher import make_producer
 from ops import db
-from ops.sink.errors import BankrollConflict
+from ops.sink.errors import BankrollConflict, OffsetFence
 from ops.sink.mapping import MAPPERS
 from ops.sink.runner import Sink, SinkConfig
 from ops.sink.store import conninfo
@@ -382,3 +382,24 @@ def test_retention_runs_on_plain_postgresql_and_keeps_trading_records(
         assert sink.stats.retention_deleted == 2  # the quote and the state are older than 30 days
     counts = _counts(fresh_db)
     assert (counts["quotes"], counts["event_states"], counts["orders"]) == (0, 0, 1)
+
+
+def test_a_second_sink_on_the_same_offsets_is_fenced_off(kafka_bootstrap: str, fresh_db: str, topics: Any) -> None:
+    run = uuid.uuid4().hex[:8]
+    t = topics(["markets.quotes"], quote_partitions=1)
+    for i in range(3):
+        t.send(clob_quote(i, f"0x{run}"))
+    t.flush()
+    cfg = _config(kafka_bootstrap, fresh_db, t)
+    with Sink(cfg) as first, Sink(cfg) as second:  # both loaded "no stored offset yet"
+        first.run(until_caught_up=True)
+        msgs: list[Any] = []
+        deadline = time.monotonic() + 20
+        while len(msgs) < 3 and time.monotonic() < deadline:
+            msgs += second.poll()
+        batch, dead = second.build(msgs)
+        assert len(batch) == 3 and not dead
+        with pytest.raises(OffsetFence, match="another sink with this consumer name is writing"):
+            second.write(batch, dead)
+    assert _query(fresh_db, "SELECT next_offset FROM sink_offsets") == [(3,)]
+    assert _query(fresh_db, "SELECT count(*) FROM quotes")[0][0] == 3
