@@ -74,7 +74,7 @@ def _type_schema(tp: Any, logical: str | None, named: set[str]) -> Any:
         if fallback:
             schema["default"] = fallback
         return schema
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _record_schema(tp, named)
     raise TypeError(f"no Avro mapping for {tp!r}")
 
@@ -147,7 +147,7 @@ def _to_converter(tp: Any) -> Converter:
         return lambda v: None if v is None else conv(v)
     if isinstance(tp, type) and issubclass(tp, Enum):
         return lambda v: v.value
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return to_avro_fn(tp)
     origin = typing.get_origin(tp)
     if origin is list:
@@ -172,7 +172,7 @@ def _from_converter(tp: Any, logical: str | None) -> Converter:
         return _ms
     if isinstance(tp, type) and issubclass(tp, Enum):
         return tp
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_avro_fn(tp)
     origin = typing.get_origin(tp)
     if origin is list:

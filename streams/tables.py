@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import faust
+from faust.tables.table import Table
 
 from streams.app import app
 from streams.codecs import AVRO, UTF8
 
 
-def table(name: str, *, values: Literal["avro", "raw"] = "avro", partitions: int = 12, **kwargs: Any) -> faust.TableT:
+def table(name: str, *, values: Literal["avro", "raw"] = "avro", partitions: int = 12, **kwargs: Any) -> Table:
     """A changelog-backed table keyed by UTF-8 strings holding records (avro) or bytes (raw)."""
-    t = app.Table(name, default=None, partitions=partitions, **kwargs)
+    t: Table = app.Table(name, default=None, partitions=partitions, **kwargs)  # type: ignore[assignment]
     t.key_serializer = UTF8
     t.value_serializer = AVRO if values == "avro" else "raw"
     return t
