@@ -205,7 +205,7 @@ def start_worker(bootstrap: str, app_id: str, log: Path) -> subprocess.Popen[byt
     env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "ARBEES_APP_ID": app_id, "ARBEES_AGENTS": "shard", "ARBEES_WEB_PORT": str(_free_port())}
     return subprocess.Popen(
         [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "warn", "--without-web"],
-        cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        cwd=log.parent, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )
 
 

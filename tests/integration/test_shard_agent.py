@@ -103,7 +103,7 @@ class Worker:
         self.log = log
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "warn", "--without-web"],
-            cwd=ROOT, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=log.parent, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
         )
 
     def stop(self) -> None:
