@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sink stopped: {exc}", file=sys.stderr)
         return 2
     log.info("sink stopped", batches=stats.batches, rows=stats.rows, written=stats.rows_written,
-             dead_letters=stats.dead_letters, ledger_applied=stats.ledger_applied)
+             dead_letters=stats.dead_letters, ledger_applied=stats.ledger_applied,
+             ledger_refused=stats.ledger_refused)
     return 0
 
 

@@ -21,7 +21,11 @@ class SinkFatal(SinkError):
 
 
 class BankrollConflict(SinkFatal):
-    """A ledger entry does not follow the bankroll's stored version/balance."""
+    """The stored bankroll moved while the sink held it locked: something else writes `bankroll`.
+
+    Entries the ledger rule refuses (stale, gap, duplicate) are not conflicts: they are
+    normal under optimistic versioning and are kept in `ledger_entries`, unbooked.
+    """
 
     def __init__(self, account: str, entry_id: str, detail: str) -> None:
         super().__init__(f"bankroll conflict for account {account!r} at ledger entry {entry_id!r}: {detail}")

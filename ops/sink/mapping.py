@@ -110,14 +110,16 @@ def raw_feed(x: r.RawFeed) -> tuple[Any, ...]:
 
 def event_state(x: r.EventState) -> tuple[Any, ...]:
     return (x.state_id, ts_to_datetime(x.ts), x.event_id, x.source, _enum(x.market_type), x.league, x.name,
-            _enum(x.status), ts_to_datetime(x.start_ts), x.entity_a, x.entity_b, x.score_a, x.score_b, x.period,
+            _enum(x.status), ts_to_datetime(x.start_ts), x.entity_a, x.entity_b, x.entity_a_id, x.entity_b_id,
+            x.entity_a_abbr, x.entity_b_abbr, x.score_a, x.score_b, x.period,
             x.clock_seconds, x.possession, x.down, x.distance, x.yard_line, x.spread_a, x.total, x.winner,
             to_json(x.features))
 
 
 def play(x: r.Play) -> tuple[Any, ...]:
     return (x.play_id, ts_to_datetime(x.ts), x.event_id, x.league, x.sequence, x.period, x.clock_seconds,
-            x.team_id, x.play_type, x.text, x.score_a, x.score_b, x.scoring_play, x.source_home_win_prob)
+            x.team_id, x.play_type, x.text, x.score_a, x.score_b, x.scoring_play, x.score_value, x.source_home_win_prob,
+            to_json(x.features))
 
 
 def quote(x: r.Quote) -> tuple[Any, ...]:
@@ -125,7 +127,7 @@ def quote(x: r.Quote) -> tuple[Any, ...]:
              "no_bids": ladder(x.no_bids), "no_asks": ladder(x.no_asks)}
     return (x.quote_id, ts_to_datetime(x.ts), _enum(x.venue), x.market_id, x.seq, x.yes_bid_micros, x.yes_bid_size,
             x.yes_ask_micros, x.yes_ask_size, x.no_bid_micros, x.no_bid_size, x.no_ask_micros, x.no_ask_size,
-            yes_mid(x.yes_bid_micros, x.yes_ask_micros), _dumps(depth))
+            yes_mid(x.yes_bid_micros, x.yes_ask_micros), _dumps(depth), x.source)
 
 
 def probability(x: r.Probability) -> tuple[Any, ...]:
@@ -141,7 +143,7 @@ def signal(x: r.Signal) -> tuple[Any, ...]:
 def order(x: r.Order) -> tuple[Any, ...]:
     return (x.order_id, ts_to_datetime(x.ts), x.account, x.signal_id, _enum(x.mode), _enum(x.venue), x.market_id,
             x.event_id, _enum(x.side), _enum(x.action), x.limit_price_micros, x.count, _enum(x.tif), x.reason,
-            x.group_id)
+            x.group_id, x.model_p)
 
 
 def fill(x: r.Fill) -> tuple[Any, ...]:
@@ -187,7 +189,7 @@ def dead_letter(x: r.DeadLetter) -> tuple[Any, ...]:
 def market_listing(x: r.MarketListing) -> tuple[Any, ...]:
     return (x.listing_id, ts_to_datetime(x.ts), _enum(x.venue), x.market_id, x.group_id, x.series, x.title,
             x.subtitle, x.yes_outcome, _enum(x.market_type), x.league, x.status, ts_to_datetime(x.open_ts),
-            ts_to_datetime(x.close_ts), ts_to_datetime(x.settle_ts), x.tick_micros, x.taker_fee_rate,
+            ts_to_datetime(x.close_ts), ts_to_datetime(x.settle_ts), x.tick_micros, to_json(x.tick_bands), x.taker_fee_rate,
             x.maker_fee_rate, x.fee_exponent, x.min_order_size, x.token_yes, x.token_no, x.neg_risk, x.rules,
             x.resolution_source, _enum(x.result))
 

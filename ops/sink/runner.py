@@ -61,6 +61,7 @@ class SinkStats:
     rows_written: int = 0
     dead_letters: int = 0
     ledger_applied: int = 0
+    ledger_refused: dict[str, int] = field(default_factory=dict)  # verdict -> entries not booked
     retention_deleted: int = 0
     tables: dict[str, int] = field(default_factory=dict)
 
@@ -69,6 +70,8 @@ class SinkStats:
         self.rows += result.rows_in
         self.dead_letters += dead
         self.ledger_applied += result.ledger_applied
+        for verdict, n in result.ledger_refused.items():
+            self.ledger_refused[verdict] = self.ledger_refused.get(verdict, 0) + n
         for table, n in result.rows_written.items():
             self.rows_written += n
             self.tables[table] = self.tables.get(table, 0) + n
@@ -78,6 +81,14 @@ def _message_ts(msg: Message) -> int:
     """The broker/producer timestamp: stable across re-reads, so a dead letter's key stays the same."""
     kind, ts = msg.timestamp()
     return int(ts) if ts is not None and ts >= 0 else 0
+
+
+def _coords(msg: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a consumed (error-free) message, which always has all three."""
+    topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+    if topic is None or partition is None or offset is None:
+        raise SinkError(f"consumed a message without coordinates ({topic}, {partition}, {offset})")
+    return topic, partition, offset
 
 
 class Sink:
@@ -203,9 +214,10 @@ class Sink:
         return out
 
     def _refuse(self, msg: Message, error: BaseException) -> DeadLetter:
+        topic, partition, offset = _coords(msg)
         record = dead_letter(
-            topic=msg.topic(), value=msg.value() or b"", error=error, service=self.config.service,
-            ts=_message_ts(msg), partition=msg.partition(), offset=msg.offset(), key=msg.key(),
+            topic=topic, value=msg.value() or b"", error=error, service=self.config.service,
+            ts=_message_ts(msg), partition=partition, offset=offset, key=msg.key(),
         )
         # the reason must itself be storable: PostgreSQL text refuses NUL
         return replace(record, error=record.error.replace("\x00", "\\x00"))
@@ -226,7 +238,7 @@ class Sink:
                 # transient (broker restart, leader move): librdkafka recovers and nothing was consumed
                 log.warning("consumer error", error=str(err), code=err.code())
                 continue
-            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            topic, partition, offset = _coords(msg)
             src = SourceRef(topic, partition, offset)
             try:
                 record = self.codec.decode(msg.value())

@@ -1,7 +1,8 @@
 """The sink's view of the database contract: every sunk table, its columns in order, its natural key.
 
-Mirrors `migrations/versions/0001_tables.py` column for column (a unit test parses
-the migration and compares), so the writer can build COPY and INSERT statements
+Mirrors the migrations column for column (`0001_tables.py` creates the tables,
+`0003_more_columns.py` adds columns; a unit test parses both and compares, an
+integration test reads the migrated catalog), so the writer can build COPY and INSERT statements
 without asking the database, and the mapping can check each value against the
 column type it will land in before PostgreSQL refuses a whole batch for it.
 """
@@ -66,19 +67,19 @@ RAW_FEEDS = _spec(
 EVENT_STATES = _spec(
     "event_states", "state_id",
     "event_id:text source:text market_type:text league:text name:text status:text start_ts:timestamptz "
-    "entity_a:text entity_b:text score_a:int4 score_b:int4 period:int4 clock_seconds:float8 possession:text "
+    "entity_a:text entity_b:text entity_a_id:text entity_b_id:text entity_a_abbr:text entity_b_abbr:text score_a:int4 score_b:int4 period:int4 clock_seconds:float8 possession:text "
     "down:int4 distance:int4 yard_line:int4 spread_a:float8 total:float8 winner:text features:jsonb",
 )
 PLAYS = _spec(
     "plays", "play_id",
     "event_id:text league:text sequence:int4 period:int4 clock_seconds:float8 team_id:text play_type:text "
-    "text:text score_a:int4 score_b:int4 scoring_play:bool source_home_win_prob:float8",
+    "text:text score_a:int4 score_b:int4 scoring_play:bool score_value:int4 source_home_win_prob:float8 features:jsonb",
 )
 QUOTES = _spec(
     "quotes", "quote_id",
     "venue:text market_id:text seq:int8 yes_bid_micros:int8 yes_bid_size:float8 yes_ask_micros:int8 "
     "yes_ask_size:float8 no_bid_micros:int8 no_bid_size:float8 no_ask_micros:int8 no_ask_size:float8 "
-    "yes_mid_micros:int8 depth:jsonb",
+    "yes_mid_micros:int8 depth:jsonb source:text",
 )
 PROBABILITIES = _spec(
     "probabilities", "prob_id",
@@ -91,7 +92,7 @@ SIGNALS = _spec(
 ORDERS = _spec(
     "orders", "order_id",
     "account:text signal_id:text mode:text venue:text market_id:text event_id:text side:text action:text "
-    "limit_price_micros:int8 count:float8 tif:text reason:text group_id:text",
+    "limit_price_micros:int8 count:float8 tif:text reason:text group_id:text model_p:float8",
 )
 FILLS = _spec(
     "fills", "fill_id",
@@ -112,6 +113,7 @@ POSITION_EVENTS = _spec(
 LEDGER_ENTRIES = _spec(
     "ledger_entries", "entry_id",
     "account:text delta_micros:int8 balance_micros:int8 version:int8 reason:text ref:text",
+    key=("entry_id", "version", "ts"),  # a refused entry is rebuilt under its id at a new version: keep both
 )
 RISK_EVENTS = _spec(
     "risk_events", "risk_id",
@@ -129,7 +131,7 @@ MARKET_LISTINGS = _spec(
     "market_listings", None,
     "listing_id:text ts:timestamptz venue:text market_id:text group_id:text series:text title:text subtitle:text "
     "yes_outcome:text market_type:text league:text status:text open_ts:timestamptz close_ts:timestamptz "
-    "settle_ts:timestamptz tick_micros:int8 taker_fee_rate:float8 maker_fee_rate:float8 fee_exponent:float8 "
+    "settle_ts:timestamptz tick_micros:int8 tick_bands:jsonb taker_fee_rate:float8 maker_fee_rate:float8 fee_exponent:float8 "
     "min_order_size:float8 token_yes:text token_no:text neg_risk:bool rules:text resolution_source:text result:text",
     key=("listing_id",), latest=True,
 )

@@ -1,5 +1,11 @@
 """Batch writers: rows, bankroll changes and the consumer's next offsets in one transaction.
 
+The bankroll follows the ledger's one rule (`streams.trading.ledger.apply`), the
+same every reader applies to the same per-account order: an entry is booked only
+at exactly the next version; stale, gap and duplicate entries (normal under
+optimistic versioning: the refused writer rebuilds on the new tip) are kept in
+`ledger_entries` as facts of the log and not booked.
+
 Because the offsets commit with the rows, a sink killed at any instant restarts
 from exactly the first record whose row is not in the database: nothing lost,
 and the natural-key upserts make any re-read harmless.
@@ -16,11 +22,16 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 import psycopg
+import structlog
 
 from ops.sink.errors import BankrollConflict, OffsetFence
 from ops.sink.mapping import Row, ts_to_datetime
 from ops.sink.tables import JSONB, TABLES, TableSpec
 from schemas.records import LedgerEntry
+from streams.trading import ledger as L
+from streams.trading.units import Micros
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,7 +59,7 @@ class WriteResult:
     rows_in: int
     rows_written: dict[str, int]  # table -> rows inserted or updated (replays count 0)
     ledger_applied: int
-    ledger_duplicates: int
+    ledger_refused: dict[str, int]  # verdict (duplicate, stale, gap, invalid) -> entries not booked
 
 
 def _stage_name(table: TableSpec) -> str:
@@ -78,9 +89,9 @@ class Writer(ABC):
             with self.conn.cursor() as cur:
                 for table, values in by_table.items():
                     written[table.name] = self._load(cur, table, values)
-                applied, dups = self._apply_ledger(cur, batch.ledger)
+                applied, refused = self._apply_ledger(cur, batch.ledger)
                 self._advance(cur, batch.offsets)
-        return WriteResult(len(batch.rows), written, applied, dups)
+        return WriteResult(len(batch.rows), written, applied, refused)
 
     @abstractmethod
     def _load(self, cur: psycopg.Cursor, table: TableSpec, values: list[tuple[object, ...]]) -> int:
@@ -88,62 +99,36 @@ class Writer(ABC):
 
     # ------------------------------------------------------------------ bankroll
 
-    def _apply_ledger(self, cur: psycopg.Cursor, entries: list[LedgerEntry]) -> tuple[int, int]:
-        applied = dups = 0
+    def _apply_ledger(self, cur: psycopg.Cursor, entries: list[LedgerEntry]) -> tuple[int, dict[str, int]]:
+        """Fold each account's entries, in log order, through the ledger rule onto its stored tip."""
+        chains: dict[str, list[LedgerEntry]] = defaultdict(list)
         for e in entries:
-            if self._apply_entry(cur, e):
-                applied += 1
-            else:
-                dups += 1
-        return applied, dups
-
-    def _apply_entry(self, cur: psycopg.Cursor, e: LedgerEntry) -> bool:
-        """Apply one entry on the stored tip (True), skip an exact replay (False), or raise on a conflict."""
-        cur.execute("SELECT balance_micros, version FROM bankroll WHERE account = %s FOR UPDATE", (e.account,))
-        tip = cur.fetchone()
-        balance, version = (0, 0) if tip is None else (int(tip[0]), int(tip[1]))
-        if e.version <= version:
-            cur.execute(
-                "SELECT delta_micros, balance_micros, reason, ref FROM bankroll_audit WHERE account = %s AND version = %s",
-                (e.account, e.version),
-            )
-            seen = cur.fetchone()
-            if seen is not None and tuple(seen) == (e.delta_micros, e.balance_micros, e.reason, e.ref):
-                return False  # this very entry was applied before: a replay
-            taken = "no audit row" if seen is None else f"taken by an entry with ref {seen[3]!r}, delta {seen[0]}"
-            raise BankrollConflict(
-                e.account, e.entry_id,
-                f"version {e.version} is not after the stored version {version} ({taken}); refusing to overwrite",
-            )
-        if e.version != version + 1:
-            raise BankrollConflict(
-                e.account, e.entry_id, f"version {e.version} skips versions: the stored version is {version}"
-            )
-        if balance + e.delta_micros != e.balance_micros:
-            raise BankrollConflict(
-                e.account, e.entry_id,
-                f"balance {e.balance_micros} != stored {balance} + delta {e.delta_micros} at version {e.version}",
-            )
-        ts = ts_to_datetime(e.ts)
-        if tip is None:
-            cur.execute(
-                "INSERT INTO bankroll (account, balance_micros, version, updated_ts) VALUES (%s, %s, %s, %s)",
-                (e.account, e.balance_micros, e.version, ts),
-            )
-        else:
-            cur.execute(
-                "UPDATE bankroll SET balance_micros = %s, version = %s, updated_ts = %s "
-                "WHERE account = %s AND version = %s",
-                (e.balance_micros, e.version, ts, e.account, e.version - 1),
-            )
-            if cur.rowcount != 1:
-                raise BankrollConflict(e.account, e.entry_id, f"version {e.version - 1} changed under the sink")
-        cur.execute(
-            "INSERT INTO bankroll_audit (account, ts, delta_micros, balance_micros, version, reason, ref) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (e.account, ts, e.delta_micros, e.balance_micros, e.version, e.reason, e.ref),
-        )
-        return True
+            chains[e.account].append(e)
+        applied = 0
+        refused: dict[str, int] = {}
+        for account, chain in chains.items():
+            tip = _load_tip(cur, account)
+            state, accepted = tip.state, []
+            for e in chain:
+                try:
+                    state, verdict = L.apply(state, e)
+                except L.LedgerError as exc:
+                    # every reader refuses it the same way (and dead-letters it): the tip stays
+                    log.warning("ledger entry refused", account=account, entry_id=e.entry_id, verdict="invalid",
+                                error=str(exc))
+                    refused["invalid"] = refused.get("invalid", 0) + 1
+                    continue
+                if verdict is L.Verdict.ACCEPTED:
+                    accepted.append(e)
+                    continue
+                refused[verdict.value] = refused.get(verdict.value, 0) + 1
+                if verdict is not L.Verdict.DUPLICATE:  # duplicates are replays and crash retries: routine
+                    log.info("ledger entry refused", account=account, entry_id=e.entry_id, version=e.version,
+                             verdict=verdict.value, stored_version=state.version)
+            if accepted:
+                _book(cur, tip, accepted)
+                applied += len(accepted)
+        return applied, refused
 
     # ------------------------------------------------------------------ offsets
 
@@ -166,6 +151,57 @@ class Writer(ABC):
                     f"sink_offsets for consumer {self.consumer!r} {o.topic}[{o.partition}] is no longer "
                     f"{o.expected}: another sink with this consumer name is writing; stop one of them"
                 )
+
+
+@dataclass(frozen=True)
+class StoredTip:
+    """An account's bankroll row (locked) and its recently booked entries, as the ledger rule's state."""
+
+    account: str
+    exists: bool
+    state: L.LedgerState
+
+
+def _load_tip(cur: psycopg.Cursor, account: str) -> StoredTip:
+    cur.execute("SELECT balance_micros, version FROM bankroll WHERE account = %s FOR UPDATE", (account,))
+    row = cur.fetchone()
+    if row is None:
+        return StoredTip(account, False, L.LedgerState(account=account))
+    cur.execute(
+        "SELECT version, entry_id FROM bankroll_audit WHERE account = %s ORDER BY version DESC LIMIT %s",
+        (account, L.RECENT_VERSIONS),
+    )
+    recent = tuple((int(v), str(eid)) for v, eid in reversed(cur.fetchall()))
+    state = L.LedgerState(account=account, version=int(row[1]), balance=Micros(int(row[0])), recent=recent)
+    return StoredTip(account, True, state)
+
+
+def _book(cur: psycopg.Cursor, tip: StoredTip, accepted: list[LedgerEntry]) -> None:
+    """Audit rows for the accepted entries and the bankroll moved to the last one, guarded by the stored version."""
+    last = accepted[-1]
+    ts = ts_to_datetime(last.ts)
+    if tip.exists:
+        cur.execute(
+            "UPDATE bankroll SET balance_micros = %s, version = %s, updated_ts = %s WHERE account = %s AND version = %s",
+            (last.balance_micros, last.version, ts, tip.account, tip.state.version),
+        )
+    else:
+        cur.execute(
+            "INSERT INTO bankroll (account, balance_micros, version, updated_ts) VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (account) DO NOTHING",
+            (tip.account, last.balance_micros, last.version, ts),
+        )
+    if cur.rowcount != 1:
+        raise BankrollConflict(
+            tip.account, accepted[0].entry_id,
+            f"the stored bankroll left version {tip.state.version} under the sink: another writer is booking",
+        )
+    cur.executemany(
+        "INSERT INTO bankroll_audit (account, ts, delta_micros, balance_micros, version, reason, ref, entry_id) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        [(e.account, ts_to_datetime(e.ts), e.delta_micros, e.balance_micros, e.version, e.reason, e.ref, e.entry_id)
+         for e in accepted],
+    )
 
 
 class CopyWriter(Writer):

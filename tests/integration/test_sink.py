@@ -1,5 +1,5 @@
 """The sink on a real broker and a real PostgreSQL: every record type lands with its source offsets;
-re-runs, lost offsets and SIGKILLs duplicate nothing and lose nothing; a bankroll conflict stops it."""
+re-runs, lost offsets and SIGKILLs duplicate nothing and lose nothing; the bankroll follows the ledger rule."""
 
 from __future__ import annotations
 
@@ -23,14 +23,16 @@ from sqlalchemy.engine import make_url
 
 from connectors.publisher import make_producer
 from ops import db
-from ops.sink.errors import BankrollConflict, OffsetFence
+from ops.sink.errors import OffsetFence
 from ops.sink.mapping import MAPPERS
 from ops.sink.runner import Sink, SinkConfig
 from ops.sink.store import conninfo
 from ops.topics import ensure_topics
 from schemas.codec import default_codec
-from schemas.records import DeadLetter, LedgerEntry, Quote
+from schemas.records import DeadLetter, EventState, LedgerEntry, Play, Quote
 from schemas.topics import BY_NAME
+from streams.trading import ledger as L
+from streams.trading.units import Micros
 from tests.conftest import TopicFactory
 from tests.unit.sink.samples import clob_quote, every_type
 
@@ -217,6 +219,16 @@ def test_every_record_type_lands_with_its_source_and_replays_change_nothing(
     mid, bids = _query(fresh_db, "SELECT yes_mid_micros, depth->'yes_bids' FROM quotes WHERE quote_id = %s",
                        (quote.quote_id,))[0]
     assert mid == 500_000 and bids[0] == [490_000, 1028.0] and len(bids) == 20
+    # the fields 0003 gave columns to
+    state = next(r for r in records if isinstance(r, EventState))
+    assert _query(fresh_db, "SELECT entity_a_id, entity_a_abbr, entity_b_id, entity_b_abbr FROM event_states") == [
+        ("16", "MIN", "28", "WSH")] and (state.entity_a_abbr, state.entity_b_abbr) == ("MIN", "WSH")
+    assert _query(fresh_db, "SELECT source FROM quotes") == [("polymarket.rest",)]
+    assert _query(fresh_db, "SELECT model_p FROM orders") == [(0.8348,)]
+    assert _query(fresh_db, "SELECT tick_bands FROM market_listings") == [
+        ([{"start_micros": 0, "end_micros": 1_000_000, "step_micros": 10_000}],)]
+    play = next(r for r in records if isinstance(r, Play))
+    assert _query(fresh_db, "SELECT score_value, features FROM plays") == [(play.score_value, play.features)]
     acct = next(r.account for r in records if isinstance(r, LedgerEntry))
     assert _query(fresh_db, "SELECT balance_micros, version FROM bankroll WHERE account = %s", (acct,)) == [(999_930_000, 2)]
     assert _query(fresh_db, "SELECT version, delta_micros FROM bankroll_audit WHERE account = %s ORDER BY version",
@@ -324,9 +336,11 @@ def test_sigkill_mid_way_then_restart_loses_nothing_and_duplicates_nothing(
     assert _query(fresh_db, "SELECT count(*) FROM ledger_entries")[0][0] == n_ledger
 
 
-def test_bankroll_version_conflict_stops_the_sink_and_commits_nothing_of_its_batch(
-    kafka_bootstrap: str, fresh_db: str, topics: Any, tmp_path: Path
+def test_the_bankroll_follows_the_ledger_rule_and_every_version_is_kept(
+    kafka_bootstrap: str, fresh_db: str, topics: Any
 ) -> None:
+    """Two writers race on one account: refused entries (stale, gap, duplicate, unknown reason) are stored
+    but not booked, the rebuilt entry is booked under its id at its new version, and the sink goes on."""
     run = uuid.uuid4().hex[:8]
     acct = f"paper-{run}"
     t = topics(["markets.quotes", "ledger"], quote_partitions=1)
@@ -337,32 +351,53 @@ def test_bankroll_version_conflict_stops_the_sink_and_commits_nothing_of_its_bat
     cfg = _config(kafka_bootstrap, fresh_db, t, batch_wait_s=1.0)
     _run(cfg)
     assert _query(fresh_db, "SELECT balance_micros, version FROM bankroll") == [(good[1].balance_micros, 2)]
-    offsets_before = _query(fresh_db, "SELECT topic, partition, next_offset FROM sink_offsets ORDER BY 1, 2")
 
-    # a second writer that also built on version 1: another entry claims version 2
-    stale = LedgerEntry(entry_id=f"{acct}:other", account=acct, ts=good[1].ts + 1, delta_micros=-5_000_000,
-                        balance_micros=good[0].balance_micros - 5_000_000, version=2, reason="fee: fill", ref="other")
+    # writer B built its fee on version 1 (stale), rebuilt it on version 2 (booked at 3), and after a crash
+    # rebuilt it once more at 4 (a duplicate); then a gap, an entry no reader can interpret, and a good one
+    stale = LedgerEntry(entry_id=f"{acct}:b", account=acct, ts=good[1].ts + 1, delta_micros=-5_000_000,
+                        balance_micros=good[0].balance_micros - 5_000_000, version=2, reason="fee: fill", ref="b")
+    rebuilt = L.rebase(stale, 2, Micros(good[1].balance_micros))
+    again = L.rebase(rebuilt, 3, Micros(rebuilt.balance_micros))
+    gap = replace(good[1], entry_id=f"{acct}:gap", version=9, balance_micros=1, ref="gap")
+    invalid = LedgerEntry(entry_id=f"{acct}:bonus", account=acct, ts=rebuilt.ts + 2, delta_micros=1, version=4,
+                          balance_micros=rebuilt.balance_micros + 1, reason="bonus: none", ref="x")
+    last = LedgerEntry(entry_id=f"{acct}:c", account=acct, ts=rebuilt.ts + 3, delta_micros=-1_000, version=4,
+                       balance_micros=rebuilt.balance_micros - 1_000, reason="fee: fill", ref="c")
+    later = [stale, rebuilt, again, gap, invalid, last]
     t.send(clob_quote(0, f"0x{run}"))
-    t.send(stale)
+    for e in later:
+        t.send(e, ident=f"{e.entry_id}@{e.version}")
     t.flush()
-    with pytest.raises(BankrollConflict, match=r"version 2 is not after the stored version 2.*refusing to overwrite"):
-        _run(cfg)
-    assert _query(fresh_db, "SELECT balance_micros, version FROM bankroll") == [(good[1].balance_micros, 2)]
-    assert _query(fresh_db, "SELECT count(*) FROM bankroll_audit")[0][0] == 2
-    assert _query(fresh_db, "SELECT count(*) FROM quotes")[0][0] == 0  # same batch: rolled back with it
-    assert _query(fresh_db, "SELECT topic, partition, next_offset FROM sink_offsets ORDER BY 1, 2") == offsets_before
 
-    # the CLI stops with status 2 and says why; restarting does not get past it either
-    log = tmp_path / "sink.log"
-    proc = subprocess.run(
-        [sys.executable, "-m", "ops.sink", "--bootstrap", kafka_bootstrap, "--database-url", fresh_db,
-         "--consumer", "sink-test", "--retention-every", "0", "--until-caught-up",
-         *[a for name in t.all for a in ("--topic", name)]],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert f"bankroll conflict for account '{acct}' at ledger entry '{acct}:other'" in proc.stderr
-    assert _query(fresh_db, "SELECT balance_micros, version FROM bankroll") == [(good[1].balance_micros, 2)]
+    stats = _run(cfg)
+
+    assert stats.ledger_applied == 2
+    assert stats.ledger_refused == {"stale": 1, "duplicate": 1, "gap": 1, "invalid": 1}
+    # the same fold every reader does over the same log gives the same bankroll
+    state = L.LedgerState(account=acct)
+    for e in [*good, *later]:
+        try:
+            state, _ = L.apply(state, e)
+        except L.LedgerError:
+            pass
+    assert (state.version, state.balance.value) == (4, last.balance_micros)
+    assert _query(fresh_db, "SELECT balance_micros, version FROM bankroll") == [(last.balance_micros, 4)]
+    assert _query(fresh_db, "SELECT version, entry_id, delta_micros FROM bankroll_audit ORDER BY version") == [
+        (1, good[0].entry_id, good[0].delta_micros), (2, good[1].entry_id, good[1].delta_micros),
+        (3, rebuilt.entry_id, rebuilt.delta_micros), (4, last.entry_id, last.delta_micros)]
+    # every version of B's entry is a fact of the log: kept, each with its own offset
+    versions = _query(fresh_db, "SELECT version, balance_micros, src_offset FROM ledger_entries WHERE entry_id = %s "
+                                "ORDER BY version", (stale.entry_id,))
+    assert versions == [(e.version, e.balance_micros, t.delivered[f"{e.entry_id}@{e.version}"][2])
+                        for e in (stale, rebuilt, again)]
+    assert _query(fresh_db, "SELECT count(*) FROM ledger_entries")[0][0] == len(good) + len(later)
+    assert _query(fresh_db, "SELECT count(*) FROM quotes")[0][0] == 1
+
+    # offsets lost: the whole ledger again books nothing and refuses every entry as a duplicate or stale
+    _query(fresh_db, "DELETE FROM sink_offsets RETURNING 1")
+    replay = _run(cfg)
+    assert replay.ledger_applied == 0 and sum(replay.ledger_refused.values()) == len(good) + len(later)
+    assert _query(fresh_db, "SELECT balance_micros, version FROM bankroll") == [(last.balance_micros, 4)]
 
 
 def test_retention_runs_on_plain_postgresql_and_keeps_trading_records(
@@ -403,3 +438,31 @@ def test_a_second_sink_on_the_same_offsets_is_fenced_off(kafka_bootstrap: str, f
             second.write(batch, dead)
     assert _query(fresh_db, "SELECT next_offset FROM sink_offsets") == [(3,)]
     assert _query(fresh_db, "SELECT count(*) FROM quotes")[0][0] == 3
+
+
+def test_arbees_sink_command_stores_the_topics_it_is_given(
+    kafka_bootstrap: str, fresh_db: str, topics: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from ops.cli import app
+
+    run = uuid.uuid4().hex[:8]
+    t = topics(["markets.quotes", "ledger"], quote_partitions=1)
+    for i in range(4):
+        t.send(clob_quote(i, f"0x{run}"))
+    for e in _ledger_chain(f"paper-{run}", 3, 1_767_554_656_215):
+        t.send(e)
+    t.flush()
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
+    monkeypatch.setenv("DATABASE_URL", fresh_db)
+    args = ["sink", "--writer", "insert", "--until-caught-up", "--consumer", "cli-test",
+            *[a for name in t.all for a in ("--topic", name)]]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert _query(fresh_db, "SELECT count(*), count(DISTINCT source) FROM quotes")[0] == (4, 1)
+    assert _query(fresh_db, "SELECT version FROM bankroll") == [(3,)]
+    assert {r[0] for r in _query(fresh_db, "SELECT consumer FROM sink_offsets")} == {"cli-test"}
+
+    missing = CliRunner().invoke(app, ["sink", "--until-caught-up", "--topic", f"no-such-topic-{run}"])
+    assert missing.exit_code == 1 and f"topic 'no-such-topic-{run}' does not exist" in missing.output

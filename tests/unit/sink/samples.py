@@ -2,7 +2,7 @@
 
 The Polymarket CLOB book (20 levels a side) gives the quotes, the Kalshi market
 list gives a listing, ESPN's live NFL scoreboard gives the event state and the
-last play; the trading records are built on those same markets and event.
+last play, an ESPN NBA game package gives a whole game's plays; the trading records are built on those same markets and event.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 from connectors.espn.leagues import league
 from connectors.espn.normalize import scoreboard_states
+from connectors.espn.plays import SummaryResult, summary
 from connectors.kalshi.normalize import market_to_listing
 from schemas.enums import (
     Action, HealthStatus, OrderState, PositionStatus, RiskKind, Severity, Side, SignalKind, TimeInForce, Venue,
@@ -27,6 +28,7 @@ from schemas.records import (
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "sink"
 GAME_TS = 1_765_134_000_000  # 2025-12-07 19:00 UTC, the scoreboard capture time
 BOOK_TS = 1_767_554_656_215  # the CLOB book's own timestamp
+NBA_FINAL_TS = 1_781_222_400_000  # 2026-06-12 00:00 UTC, after the recorded game's final play
 
 
 @lru_cache(maxsize=None)
@@ -88,6 +90,11 @@ def nfl_last_play(state: EventState) -> Play:
     )
 
 
+def nba_finals_game() -> SummaryResult:
+    """SA@NY, 2026 NBA Finals game 3, final 107-106: every play of the recorded game package."""
+    return summary(league("nba"), load("nba_game_cdn_core_401859966_finals_g3.json"), NBA_FINAL_TS)
+
+
 def every_type(run: str) -> list[Any]:
     """One record of every sunk type (ids made unique by `run`), as a trading day would produce them."""
     state = replace(nfl_state(), state_id=f"st-{run}")
@@ -114,7 +121,7 @@ def every_type(run: str) -> list[Any]:
                trigger=f"p-{run}"),
         Order(order_id=f"o-{run}", account=acct, ts=GAME_TS, signal_id=f"sig-{run}", venue=Venue.POLYMARKET,
               market_id=quote.market_id, event_id=eid, limit_price_micros=price, count=10.0, tif=TimeInForce.IOC,
-              reason="model_edge"),
+              reason="model_edge", model_p=0.8348),
         Fill(fill_id=f"f-{run}", order_id=f"o-{run}", account=acct, ts=GAME_TS + 5, venue=Venue.POLYMARKET,
              market_id=quote.market_id, event_id=eid, price_micros=price, count=10.0, fee_micros=70_000),
         OrderStatus(status_id=f"os-{run}", order_id=f"o-{run}", account=acct, state=OrderState.FILLED, ts=GAME_TS + 5,

@@ -22,7 +22,9 @@ from ops.sink.mapping import MAPPERS, SourceRef, to_row, ts_to_datetime, yes_mid
 from schemas.enums import Venue
 from schemas.records import RECORD_TYPES, EventState, Level, Quote, RawFeed, ShardInput
 from tests.unit.schemas.strategies import records, strategy_for
-from tests.unit.sink.samples import BOOK_TS, GAME_TS, clob_quote, every_type, kalshi_listing, nfl_state
+from tests.unit.sink.samples import (
+    BOOK_TS, GAME_TS, clob_quote, every_type, kalshi_listing, nba_finals_game, nfl_state,
+)
 
 VERSIONS = Path(__file__).resolve().parents[3] / "migrations" / "versions"
 SRC = SourceRef("markets.quotes", 7, 123_456_789_012)
@@ -32,32 +34,62 @@ RENAMED = {"limit_value": "limit"}
 DERIVED = {("quotes", "yes_mid_micros"), ("quotes", "depth")}
 
 
-def _migration() -> Any:
-    spec = importlib.util.spec_from_file_location("m0001", VERSIONS / "0001_tables.py")
+def _load(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(f"m{name[:4]}", VERSIONS / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     assert spec.loader is not None
     spec.loader.exec_module(module)
     return module
 
 
+def _column(elt: Any) -> tuple[str, str]:
+    return elt.colname, elt.typeName.names[-1].sval
+
+
 def _migration_columns() -> dict[str, list[tuple[str, str]]]:
-    """(name, type) of every sunk table, read by parsing the migration's own CREATE statements."""
-    m = _migration()
+    """(name, type) of every sunk table after the last migration, parsed from the migrations' own SQL:
+    0001's CREATE statements, then 0003's ADD COLUMNs appended (where PostgreSQL puts them)."""
+    m = _load("0001_tables")
     ddl = {name: f"CREATE TABLE {name} ({id_col} text NOT NULL, ts timestamptz NOT NULL, {cols}, {m.SOURCE})"
            for name, (id_col, cols) in m.SUNK_TABLES.items()}
     ddl.update({name: f"CREATE TABLE {name} ({cols}, {m.SOURCE})" for name, cols in m.LATEST_TABLES.items()})
     out: dict[str, list[tuple[str, str]]] = {}
     for name, sql in ddl.items():
         elts = pglast.parse_sql(sql)[0].stmt.tableElts
-        out[name] = [(e.colname, e.typeName.names[-1].sval) for e in elts if hasattr(e, "colname")]
+        out[name] = [_column(e) for e in elts if hasattr(e, "colname")]
+    for stmt in _load("0003_more_columns").add_column_statements():
+        alter = pglast.parse_sql(stmt)[0].stmt
+        if alter.relation.relname in out:  # bankroll_audit is the writer's, not a sunk table
+            out[alter.relation.relname] += [_column(cmd.def_) for cmd in alter.cmds]
     return out
 
 
-def test_table_specs_match_the_migration_column_for_column() -> None:
+def test_table_specs_match_the_migrations_column_for_column() -> None:
     migration = _migration_columns()
     assert set(migration) == set(t.BY_TABLE)
     for name, cols in migration.items():
-        assert [(c.name, c.pgtype) for c in t.BY_TABLE[name].columns] == cols, name
+        spec = t.BY_TABLE[name]
+        got = [(c.name, c.pgtype) for c in spec.columns]
+        # same columns and types; the spec keeps each record's own order with the source last,
+        # the table has 0003's columns after the source: COPY and INSERT name every column
+        assert sorted(got) == sorted(cols) and len(set(got)) == len(got), name
+        assert got[-3:] == list(t.SOURCE_COLUMNS), name
+        created = cols[: cols.index(t.SOURCE_COLUMNS[-1]) + 1]  # 0001's columns, in its order
+        assert [c for c in got if c in created] == created, name
+
+
+def test_ledger_entries_keep_every_version_of_an_entry() -> None:
+    m = _load("0003_more_columns")
+    assert t.LEDGER_ENTRIES.key == m.LEDGER_KEY_NEW == ("entry_id", "version", "ts")
+
+
+def test_every_field_of_a_sunk_record_has_a_column() -> None:
+    """No field is silently left out of the database (the gap 0003 closed)."""
+    ladders = {"yes_bids", "yes_asks", "no_bids", "no_asks"}  # all four in quotes.depth
+    for cls, (table, _) in MAPPERS.items():
+        columns = {RENAMED.get(c.name, c.name) for c in table.columns}
+        missing = {f.name for f in dataclasses.fields(cls)} - columns - (ladders if cls is Quote else set())
+        assert not missing, f"{cls.__name__} fields without a column in {table.name}: {sorted(missing)}"
 
 
 def test_every_sunk_record_type_has_a_table_and_shard_inputs_is_not_sunk() -> None:
@@ -70,7 +102,8 @@ def test_every_sunk_record_type_has_a_table_and_shard_inputs_is_not_sunk() -> No
 def test_latest_tables_key_on_what_the_topic_is_compacted_by() -> None:
     assert t.MARKET_LISTINGS.latest and t.MARKET_LISTINGS.key == ("listing_id",)
     assert t.MARKET_LINKS.latest and t.MARKET_LINKS.key == ("venue", "market_id")
-    assert all(tbl.key == (tbl.columns[0].name, "ts") for tbl in t.TABLES if not tbl.latest)
+    assert all(tbl.key == (tbl.columns[0].name, "ts") for tbl in t.TABLES
+               if not tbl.latest and tbl is not t.LEDGER_ENTRIES)
 
 
 # ------------------------------------------------------------------ generic round trip
@@ -192,6 +225,7 @@ def test_recorded_clob_book_becomes_a_quote_row_with_its_whole_ladder() -> None:
     assert depth["yes_bids"][0] == [490_000, 1028.0] and depth["no_bids"][0] == [490_000, 1028.0]
     assert depth["yes_asks"][-1] == [990_000, 2147.0]
     assert depth["no_asks"][-1] == [990_000, 2152.0]
+    assert got["source"] == "polymarket.rest"
 
 
 def test_recorded_kalshi_market_becomes_a_listing_row() -> None:
@@ -201,6 +235,8 @@ def test_recorded_kalshi_market_becomes_a_listing_row() -> None:
     assert got["venue"] == "KALSHI" and got["market_type"] == lst.market_type.value
     assert got["close_ts"] == ts_to_datetime(lst.close_ts) and got["close_ts"] is not None
     assert got["tick_micros"] == lst.tick_micros
+    # the market's price_ranges: one band, a cent tick over the whole range
+    assert json.loads(got["tick_bands"]) == [{"start_micros": 0, "end_micros": 1_000_000, "step_micros": 10_000}]
 
 
 def test_recorded_espn_state_becomes_an_event_state_row() -> None:
@@ -210,6 +246,23 @@ def test_recorded_espn_state_becomes_an_event_state_row() -> None:
     assert (got["score_a"], got["score_b"], got["down"], got["distance"]) == (s.score_a, s.score_b, 1, 10)
     assert got["ts"] == datetime(2025, 12, 7, 19, 0, tzinfo=timezone.utc)
     assert json.loads(got["features"]) == s.features
+    # ESPN's team ids and abbreviations (home is entity a)
+    assert (got["entity_a_id"], got["entity_a_abbr"], got["entity_b_id"], got["entity_b_abbr"]) == ("16", "MIN", "28", "WSH")
+
+
+def test_recorded_nba_game_plays_keep_their_points() -> None:
+    game = nba_finals_game()
+    rows = [dict(zip(t.PLAYS.column_names, to_row(p, SRC).values)) for p in game.plays]
+    assert len(rows) == 498
+    points: dict[str, int] = {}
+    for row in rows:
+        if row["scoring_play"]:
+            points[row["team_id"]] = points.get(row["team_id"], 0) + row["score_value"]
+    # the stored points of each side add up to the final score: 107-106 for New York (id 18, home)
+    assert points == {game.state.entity_a_id: 107, game.state.entity_b_id: 106} and game.state.entity_a_id == "18"
+    assert {r["score_value"] for r in rows if r["scoring_play"]} == {1, 2, 3}
+    last = rows[-1] if rows[-1]["scoring_play"] else next(r for r in reversed(rows) if r["scoring_play"])
+    assert (last["text"], last["score_value"], json.loads(last["features"])) == ("OG Anunoby makes tip shot", 2, {})
 
 
 def test_every_sample_record_maps_and_carries_its_source() -> None:
