@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import Enum
 
 import typer
 from rich.console import Console
@@ -159,6 +160,46 @@ def worker_status() -> None:
         fail(f"worker is not running (log: {st.log}); start it with `arbees run`")
     console.print(f"worker    running, pid {st.pid}, {'ready' if st.ready else 'starting'}, log {st.log}")
     console.print(f"agents    {', '.join(m.rsplit('.', 1)[-1] for m in AGENT_MODULES) or 'none'}")
+
+
+class SinkWriter(str, Enum):
+    copy = "copy"  # COPY into staging, one set-based upsert per table
+    insert = "insert"  # one INSERT per row: the benchmark baseline
+
+
+@app.command("sink")
+def sink(
+    topic: list[str] = typer.Option(None, "--topic", help="topic to sink (repeatable; default: every topic with a table)"),
+    writer: SinkWriter = typer.Option(SinkWriter.copy, "--writer", help="how rows are written"),
+    until_caught_up: bool = typer.Option(False, "--until-caught-up", help="exit once the log at start is stored"),
+    consumer: str = typer.Option("arbees-sink", "--consumer", help="name of this sink's offsets in sink_offsets"),
+) -> None:
+    """Write the registry topics into PostgreSQL, offsets kept with the rows, until Ctrl-C."""
+    import psycopg
+    from confluent_kafka import KafkaException
+
+    from ops.sink import __main__ as sink_main
+    from ops.sink.errors import SinkError
+
+    args = ["--bootstrap", bootstrap(), "--database-url", database_url(), "--writer", writer.value,
+            "--consumer", consumer]
+    for name in topic or ():
+        args += ["--topic", name]
+    if until_caught_up:
+        args.append("--until-caught-up")
+    try:
+        code = sink_main.main(args)
+    except psycopg.OperationalError as exc:
+        fail(f"database at {database_url()} did not answer ({exc}); is it up? try `arbees stack up`")
+        return
+    except KafkaException as exc:
+        fail(f"broker at {bootstrap()} did not answer ({exc}); is it up? try `arbees stack up`")
+        return
+    except SinkError as exc:
+        fail(str(exc))
+        return
+    if code:
+        raise typer.Exit(code)
 
 
 @app.command("run")
