@@ -77,8 +77,11 @@ inbox = _channel(INBOX)
 def _table(name: str) -> Any:
     """A changelog-backed table of processor state (pickled dataclasses: internal, never a contract)."""
     table = app.Table(name, partitions=ACCOUNT_PARTITIONS)
-    table.key_serializer = UTF8  # before first use: the changelog topic and the store read these lazily
+    # Faust derives serializers from key/value *model* types (json otherwise) and builds the changelog
+    # topic when the table registers; set ours and rebuild the topic so writes and recovery agree.
+    table.key_serializer = UTF8
     table.value_serializer = "pickle"
+    table.changelog_topic = table._new_changelog_topic()
     return table
 
 
@@ -158,7 +161,7 @@ async def _each(stream: faust.StreamT, service: str, handle: Callable[[str, Any]
 @app.agent(topic("signals"))
 async def route_signals(stream: faust.StreamT) -> None:
     async def handle(_: str, record: Any) -> None:
-        if isinstance(record, Signal):
+        if isinstance(record, Signal) and CONFIG.trades(record.event_id):
             futures = [await inbox.send(key=acc, value=record, force=True) for acc in CONFIG.accounts]
             for fut in futures:
                 await fut
@@ -169,7 +172,9 @@ async def route_signals(stream: faust.StreamT) -> None:
 @app.agent(topic("shard.inputs"))
 async def route_inputs(stream: faust.StreamT) -> None:
     async def handle(_: str, record: Any) -> None:
-        if isinstance(record, ShardInput) and (record.quote is not None or record.state is not None):
+        if not isinstance(record, ShardInput) or not CONFIG.trades(record.event_id):
+            return
+        if record.quote is not None or record.state is not None:
             futures = [await inbox.send(key=acc, value=record, force=True) for acc in CONFIG.accounts]
             for fut in futures:
                 await fut

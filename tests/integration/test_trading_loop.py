@@ -62,12 +62,17 @@ def start_group_at_end(bootstrap: str, group: str, ends: dict[str, list[TopicPar
 
 @dataclass
 class Worker:
-    """One trading worker subprocess; `kill()` is SIGKILL, `stop()` SIGTERM then SIGKILL."""
+    """One trading worker subprocess; `kill()` is SIGKILL, `stop()` SIGTERM then SIGKILL.
+
+    It trades only `event_id` (ARBEES_TRADING_EVENTS): other tests publish the same recorded game
+    to the shared registry topics, and their quotes or final states must not reach this run.
+    """
 
     bootstrap: str
     app_id: str
     account: str
     log_dir: Path
+    event_id: str
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
@@ -79,13 +84,16 @@ class Worker:
             "ARBEES_APP_ID": self.app_id,
             "ARBEES_AGENTS": "trading",
             "ARBEES_ACCOUNTS": self.account,
+            "ARBEES_TRADING_EVENTS": self.event_id,
             "ARBEES_KILL_FILE": str(self.log_dir / "KILL"),
+            "APP_DATADIR": str(self.log_dir / "data"),
             **self.extra_env,
         }
         self.starts += 1
         log = open(self.log_dir / f"worker-{self.starts}.log", "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "warn",
-                                      "--without-web"], cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        # streams.agents.worker is `faust -A streams.app` plus the --live switch (absent here: paper mode)
+        self.proc = subprocess.Popen([sys.executable, "-m", "streams.agents.worker", "worker", "-l", "warn", "--without-web"],
+                                     cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -166,7 +174,7 @@ def trading_env(kafka_bootstrap: str, tmp_path: Path) -> Iterator[tuple[Worker, 
     app_id, account = f"it-trading-{tag}", f"acct-{tag}"
     ends = log_ends(kafka_bootstrap, tuple(dict.fromkeys(WORKER_TOPICS + READ_TOPICS)))
     start_group_at_end(kafka_bootstrap, app_id, ends)
-    worker = Worker(kafka_bootstrap, app_id, account, tmp_path)
+    worker = Worker(kafka_bootstrap, app_id, account, tmp_path, event_id=f"{game.EVENT_ID}:run-{tag}")
     reader = TopicReader(kafka_bootstrap, account, ends)
     publisher = Publisher(kafka_bootstrap, service="test.trading")
     try:
@@ -178,19 +186,19 @@ def trading_env(kafka_bootstrap: str, tmp_path: Path) -> Iterator[tuple[Worker, 
 
 def test_recorded_game_signals_to_settlement_final_bankroll_to_the_cent(trading_env) -> None:
     worker, reader, pub = trading_env
-    acct = worker.account
+    acct, ev = worker.account, worker.event_id
     t = game.KICKOFF_MS + 3_600_000  # during the game
     pub.publish("ledger", acct, game.deposit(acct))
     for ticker in (game.GB, game.DET):
-        pub.publish("shard.inputs", game.EVENT_ID, game.quote_input(ticker, t))
+        pub.publish("shard.inputs", ev, game.quote_input(ticker, t, ev))
     pub.flush()
     worker.start()
-    pub.publish("signals", game.EVENT_ID, game.gb_signal(t + 1_000))
-    pub.publish("signals", game.EVENT_ID, game.det_signal(t + 2_000))
+    pub.publish("signals", ev, game.gb_signal(t + 1_000, ev))
+    pub.publish("signals", ev, game.det_signal(t + 2_000, ev))
     pub.flush()
 
     reader.until(lambda r: len([s for s in r.of("fills", OrderStatus) if s.state is OrderState.FILLED]) >= 2, 150, worker)
-    pub.publish("shard.inputs", game.EVENT_ID, game.final_input())
+    pub.publish("shard.inputs", ev, game.final_input(event_id=ev))
     pub.flush()
     reader.until(lambda r: len([p for p in r.of("positions", PositionEvent) if p.status is PositionStatus.SETTLED]) >= 2,
                  60, worker)

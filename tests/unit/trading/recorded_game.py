@@ -46,9 +46,9 @@ def listing(ticker: str, ts: int = KICKOFF_MS) -> MarketListing:
     return market_to_listing(market, ts, series)
 
 
-def link(ticker: str) -> MarketLink:
+def link(ticker: str, event_id: str = EVENT_ID) -> MarketLink:
     role = {GB: "b", DET: "a"}[ticker]  # entity a is the home side (DET), b is GB
-    return MarketLink(link_id=f"KALSHI:{ticker}", venue=Venue.KALSHI, market_id=ticker, event_id=EVENT_ID,
+    return MarketLink(link_id=f"KALSHI:{ticker}", venue=Venue.KALSHI, market_id=ticker, event_id=event_id,
                       ts=KICKOFF_MS, yes_role=role, yes_entity={"a": "Detroit Lions", "b": "Green Bay Packers"}[role],
                       confidence=1.0, method="test")
 
@@ -63,33 +63,37 @@ def book(ticker: str, ts: int) -> Quote:
     return q
 
 
-def quote_input(ticker: str, ts: int) -> ShardInput:
+def quote_input(ticker: str, ts: int, event_id: str = EVENT_ID) -> ShardInput:
     q = book(ticker, ts)
-    return ShardInput(input_id=q.quote_id, event_id=EVENT_ID, ts=ts, quote=q, link=link(ticker), listing=listing(ticker))
+    return ShardInput(input_id=q.quote_id, event_id=event_id, ts=ts, quote=q, link=link(ticker, event_id),
+                      listing=listing(ticker))
 
 
-def final_input(ts: int | None = None) -> ShardInput:
-    st = final_state()
+def final_input(ts: int | None = None, event_id: str = EVENT_ID) -> ShardInput:
+    """The recorded final state; `event_id` other than the recorded one keeps a test run apart from
+    other tests' records of the same game on the shared registry topics."""
+    st = replace(final_state(), event_id=event_id)
     if ts is not None:
         st = replace(st, ts=ts)
-    return ShardInput(input_id=f"state:{st.state_id}", event_id=EVENT_ID, ts=st.ts, state=st)
+    return ShardInput(input_id=f"state:{st.state_id}", event_id=event_id, ts=st.ts, state=st)
 
 
-def edge_signal(ticker: str, ts: int, *, p: float, price: int, fee_per_contract: int, size: float, tag: str = "") -> Signal:
+def edge_signal(ticker: str, ts: int, *, p: float, price: int, fee_per_contract: int, size: float, tag: str = "",
+                event_id: str = EVENT_ID) -> Signal:
     leg = SignalLeg(venue=Venue.KALSHI, market_id=ticker, side=Side.YES, action=Action.BUY, price_micros=price,
                     fee_micros=fee_per_contract, size=size, outcome_role=link(ticker).yes_role)
-    return Signal(signal_id=f"sig-{ticker}-{ts}{tag}", event_id=EVENT_ID, kind=SignalKind.MODEL_EDGE, ts=ts, legs=[leg],
+    return Signal(signal_id=f"sig-{ticker}-{ts}{tag}", event_id=event_id, kind=SignalKind.MODEL_EDGE, ts=ts, legs=[leg],
                   model_p=p, edge=p - (price + fee_per_contract) / 1e6, size=size, model="test@1", trigger="recorded")
 
 
-def gb_signal(ts: int) -> Signal:
+def gb_signal(ts: int, event_id: str = EVENT_ID) -> Signal:
     """YES GB at the book's best ask $0.44 (17 contracts); the fee of 17 @ 0.44 is $0.30 → 17,648 µ$ each."""
-    return edge_signal(GB, ts, p=0.62, price=440_000, fee_per_contract=17_648, size=17.0)
+    return edge_signal(GB, ts, p=0.62, price=440_000, fee_per_contract=17_648, size=17.0, event_id=event_id)
 
 
-def det_signal(ts: int) -> Signal:
+def det_signal(ts: int, event_id: str = EVENT_ID) -> Signal:
     """YES DET at $0.58 (13 contracts, the mirror of GB's 0.42 bid); fee of 13 @ 0.58 is $0.23."""
-    return edge_signal(DET, ts, p=0.78, price=580_000, fee_per_contract=17_693, size=13.0)
+    return edge_signal(DET, ts, p=0.78, price=580_000, fee_per_contract=17_693, size=13.0, event_id=event_id)
 
 
 def deposit(account: str, amount: int = ONE_THOUSAND_DOLLARS, ts: int = KICKOFF_MS - 3_600_000, version: int = 1,

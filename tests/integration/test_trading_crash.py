@@ -1,0 +1,124 @@
+"""SIGKILL the trading worker at random points while orders flow; nothing is lost or doubled.
+
+Signals for the recorded GB market are published in small batches; after each
+batch a worker starts, is allowed to make progress (orders or fills appear), and
+is killed with SIGKILL at a random moment (seeded). After the last kill a final
+worker drains everything and the game is settled. Then, read from the topics:
+every signal has exactly one order id; every order id has exactly one terminal
+status and one fill set (records repeated under the same fill id are identical
+and counted once); the ledger, applied with the optimistic-version rule, books each
+fee exactly once and balances to the cent against the distinct fills and the
+settlement. Static group membership (CONSUMER_GROUP_INSTANCE_ID) lets a restarted
+worker take its partitions back without waiting out the dead one's session.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+
+import pytest
+
+from schemas.enums import OrderState, PositionStatus
+from schemas.records import Fill, LedgerEntry, Order, OrderStatus, PositionEvent, RiskEvent
+from tests.integration.test_trading_loop import ledger_balance, trading_env  # noqa: F401 - the fixture
+from tests.unit.trading import recorded_game as game
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
+
+KILLS = 21
+BATCH = 4
+SEED = 20251127
+TERMINAL = {OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED}
+
+
+def test_sigkill_at_random_points_loses_and_duplicates_no_order(trading_env) -> None:
+    worker, reader, pub = trading_env
+    worker.extra_env.update({
+        "ARBEES_MAX_ORDERS_PER_MINUTE": "100000",
+        "ARBEES_MAX_ORDERS_PER_HOUR": "1000000",
+        "ARBEES_MAX_MARKET_EXPOSURE_MICROS": "900000000",
+        "ARBEES_MAX_EVENT_EXPOSURE_MICROS": "900000000",
+        "BROKER_SESSION_TIMEOUT": "6",
+        "BROKER_HEARTBEAT_INTERVAL": "1",
+        "CONSUMER_GROUP_INSTANCE_ID": f"{worker.app_id}-w",
+    })
+    rng = random.Random(SEED)
+    acct, ev = worker.account, worker.event_id
+    t0 = game.KICKOFF_MS + 3_600_000
+    pub.publish("ledger", acct, game.deposit(acct))
+    pub.publish("shard.inputs", ev, game.quote_input(game.GB, t0, ev))
+    pub.flush()
+    signals = []
+    started = time.monotonic()
+    kills = 0
+    for k in range(KILLS):
+        for _ in range(BATCH):
+            i = len(signals)
+            size = float(rng.randint(1, 3))
+            sig = game.edge_signal(game.GB, t0 + 1_000 * (i + 1), p=0.62, price=440_000, fee_per_contract=17_648,
+                                   size=size, tag=f"-crash-{i}-{worker.app_id}", event_id=ev)
+            signals.append(sig)
+            pub.publish("signals", ev, sig)
+        pub.flush()
+        worker.start()
+        seen = sum(len(v) for v in reader.records.values())
+        deadline = time.monotonic() + 12
+        while time.monotonic() < deadline and sum(len(v) for v in reader.records.values()) == seen:
+            reader.poll(0.2)  # orders are flowing once this worker writes anything
+        time.sleep(rng.uniform(0.0, 1.2))
+        worker.kill()
+        kills += 1
+    killed_in = time.monotonic() - started
+    worker.start()
+
+    def all_terminal(r) -> bool:
+        states = {s.order_id for s in r.of("fills", OrderStatus) if s.state in TERMINAL}
+        return len({o.signal_id for o in r.of("orders", Order) if o.order_id in states}) >= len(signals)
+
+    reader.until(all_terminal, 120, worker)
+    pub.publish("shard.inputs", ev, game.final_input(event_id=ev))
+    pub.flush()
+    reader.until(lambda r: any(p.status is PositionStatus.SETTLED for p in r.of("positions", PositionEvent)), 60, worker)
+    reader.poll(3.0)
+    print(f"{kills} SIGKILLs in {killed_in:.0f}s, {len(signals)} signals, {worker.starts} worker starts")
+
+    # one order id per signal, nothing refused
+    assert not [r for r in reader.of("risk.state", RiskEvent) if r.account == acct], "no signal may be refused"
+    orders_by_signal: dict[str, set[str]] = defaultdict(set)
+    for o in reader.of("orders", Order):
+        orders_by_signal[o.signal_id].add(o.order_id)
+    assert set(orders_by_signal) == {s.signal_id for s in signals}
+    assert all(len(ids) == 1 for ids in orders_by_signal.values())
+    order_ids = {next(iter(ids)) for ids in orders_by_signal.values()}
+
+    # one terminal outcome and one fill set per order id
+    statuses: dict[str, set[tuple]] = defaultdict(set)
+    for s in reader.of("fills", OrderStatus):
+        statuses[s.order_id].add((s.state, s.filled_count))
+    assert set(statuses) == order_ids and all(len(v) == 1 for v in statuses.values()), statuses
+    fills: dict[str, Fill] = {}
+    for f in reader.of("fills", Fill):
+        assert fills.setdefault(f.fill_id, f) == f, f"fill {f.fill_id} written twice with different content"
+    per_order: dict[str, float] = defaultdict(float)
+    for f in fills.values():
+        per_order[f.order_id] += f.count
+    for oid, states in statuses.items():
+        ((state, filled),) = states
+        assert state is OrderState.FILLED and per_order[oid] == filled
+    duplicates = len(reader.of("fills", Fill)) - len(fills)
+    print(f"{len(order_ids)} orders, {len(fills)} distinct fills, {duplicates} repeated fill records (deduplicated)")
+
+    # the ledger books every fee once and balances against the fills and the settlement
+    state, refused = ledger_balance(reader.of("ledger", LedgerEntry))
+    booked = {eid for _, eid in state.recent}
+    assert {f"fee:{fid}" for fid in fills} <= booked
+    contracts = sum(f.count for f in fills.values())
+    fees = sum(f.fee_micros for f in fills.values())
+    cost = sum(round(f.count * 100) * f.price_micros // 100 for f in fills.values())
+    payout = round(contracts * 100) * 1_000_000 // 100  # GB won: YES pays $1
+    assert state.balance.value == game.ONE_THOUSAND_DOLLARS - fees + payout - cost
+    assert state.version == 1 + len(fills) + 1  # deposit, one fee per fill, one settlement
+    print(f"ledger v{state.version}, balance {state.balance}, {refused} refused copies")
+    assert kills >= 20
