@@ -6,6 +6,9 @@ committed with its offsets exactly as the sink does. Rows are the recorded
 Polymarket CLOB book (20 levels a side) as a stream of distinct quotes, mapped
 beforehand: the figures are the database write path, not Avro decoding.
 
+`--depth-compression lz4|pglz` overrides the TOAST method migration 0003 chose
+for `quotes.depth`, to measure one against the other on the same code.
+
 Keys merged into bench/results.json (read, update, write): `sink.copy_rows_per_s`,
 `sink.copy_vs_insert`, and `sink.insert_rows_per_s`.
 """
@@ -92,6 +95,16 @@ class Lane:
         return self.rows / self.seconds
 
 
+def set_depth_compression(url: str, method: str) -> str:
+    """Override the method migration 0003 chose for quotes.depth ("as-migrated": keep it); the method in use."""
+    with connect(url) as conn:
+        if method != "as-migrated":
+            conn.execute(f"ALTER TABLE quotes ALTER COLUMN depth SET COMPRESSION {method}")
+        row = conn.execute("SELECT coalesce(nullif(attcompression::text, ''), current_setting('default_toast_compression')) "
+                           "FROM pg_attribute WHERE attrelid = 'quotes'::regclass AND attname = 'depth'").fetchone()
+    return str(row[0]) if row else "?"
+
+
 def run(url: str, rounds: int, batch: int) -> dict[str, float]:
     t0 = time.perf_counter()
     per_lane = (rounds + 1) * batch
@@ -115,6 +128,10 @@ def run(url: str, rounds: int, batch: int) -> dict[str, float]:
         total = conn_c.execute("SELECT count(*), count(DISTINCT quote_id) FROM quotes").fetchone()
         if total is None or total[0] != total[1] or total[0] != 2 * per_lane:
             raise RuntimeError(f"quotes holds {total}, expected {2 * per_lane} distinct rows")
+        size = conn_c.execute("SELECT pg_total_relation_size('quotes'), "
+                              "(SELECT string_agg(DISTINCT pg_column_compression(depth), ',') FROM quotes)").fetchone()
+        if size is not None:
+            print(f"quotes: {size[0] / total[0]:,.0f} bytes per row on disk, depth compressed with {size[1]}", flush=True)
     finally:
         conn_c.close()
         conn_i.close()
@@ -129,6 +146,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--batch", type=int, default=5_000, help="rows per batch (the sink's default batch size)")
+    ap.add_argument("--depth-compression", choices=["as-migrated", "lz4", "pglz"], default="as-migrated",
+                    help="TOAST method for quotes.depth (default: what migration 0003 set)")
     args = ap.parse_args()
 
     from ops import stack
@@ -140,6 +159,7 @@ def main() -> None:
         server = stack.session_up(config, with_broker=False, with_database=True).database_url
     try:
         with fresh_database(server) as url:
+            print(f"quotes.depth compression: {set_depth_compression(url, args.depth_compression)}", flush=True)
             figures = run(url, args.rounds, args.batch)
     finally:
         if config is not None:

@@ -209,11 +209,15 @@ class CopyWriter(Writer):
 
     def __init__(self, conn: psycopg.Connection, consumer: str) -> None:
         super().__init__(conn, consumer)
-        # Created once, outside any batch, so a rolled-back batch cannot take them away.
+        # Created once, outside any batch, so a rolled-back batch cannot take them away. The stage keeps
+        # each column's compression: values are compressed once, in the stage, and INSERT ... SELECT
+        # moves them as they are, so without it quotes.depth would land pglz whatever 0003 set.
+        like = "INCLUDING COMPRESSION" if conn.info.server_version >= 140000 else ""
         with conn.cursor() as cur:
             for table in TABLES:
                 cur.execute(
-                    f"CREATE TEMP TABLE IF NOT EXISTS {_stage_name(table)} (LIKE {table.name}) ON COMMIT DELETE ROWS"
+                    f"CREATE TEMP TABLE IF NOT EXISTS {_stage_name(table)} (LIKE {table.name} {like}) "
+                    "ON COMMIT DELETE ROWS"
                 )
 
     def _load(self, cur: psycopg.Cursor, table: TableSpec, values: list[tuple[object, ...]]) -> int:

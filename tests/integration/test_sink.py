@@ -224,6 +224,9 @@ def test_every_record_type_lands_with_its_source_and_replays_change_nothing(
     assert _query(fresh_db, "SELECT entity_a_id, entity_a_abbr, entity_b_id, entity_b_abbr FROM event_states") == [
         ("16", "MIN", "28", "WSH")] and (state.entity_a_abbr, state.entity_b_abbr) == ("MIN", "WSH")
     assert _query(fresh_db, "SELECT source FROM quotes") == [("polymarket.rest",)]
+    # the recorded ladders are big enough to be compressed, with the method 0003 set (staging keeps it)
+    method = _query(fresh_db, "SELECT value FROM arbees_meta WHERE key = 'quotes_depth_compression'")[0][0]
+    assert _query(fresh_db, "SELECT pg_column_compression(depth) FROM quotes") == [(method,)]
     assert _query(fresh_db, "SELECT model_p FROM orders") == [(0.8348,)]
     assert _query(fresh_db, "SELECT tick_bands FROM market_listings") == [
         ([{"start_micros": 0, "end_micros": 1_000_000, "step_micros": 10_000}],)]
