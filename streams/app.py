@@ -52,8 +52,6 @@ app = faust.App(
     web_port=settings.web_port,
     web_enabled=False,
     autodiscover=AGENTS,
-    origin="streams",
     consumer_auto_offset_reset="earliest",
-    broker_commit_every=100,
     stream_wait_empty=False,
 )
