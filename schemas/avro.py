@@ -193,24 +193,81 @@ def field_converters(cls: type) -> tuple[tuple[str, Converter], ...]:
     return tuple((f.name, _to_converter(hints[f.name])) for f in dataclasses.fields(cls))
 
 
+# Hot path: converters are generated as straight-line code per record type, since
+# a generic per-field loop of closures cost more than fastavro's own decoding.
+
+
+def _to_expr(tp: Any, src: str, ns: dict[str, Any]) -> str:
+    inner = _optional_inner(tp)
+    if inner is not None:
+        return f"(None if {src} is None else {_to_expr(inner, src, ns)})"
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return f"{src}.value"
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        name = f"_to_{tp.__name__}"
+        ns[name] = to_avro_fn(tp)
+        return f"{name}({src})"
+    origin = typing.get_origin(tp)
+    if origin is list:
+        item = _to_expr(typing.get_args(tp)[0], "x", ns)
+        return f"list({src})" if item == "x" else f"[{item} for x in {src}]"
+    if origin is dict:
+        item = _to_expr(typing.get_args(tp)[1], "x", ns)
+        return f"dict({src})" if item == "x" else f"{{k: {item} for k, x in {src}.items()}}"
+    return src
+
+
+def _from_expr(tp: Any, src: str, ns: dict[str, Any]) -> str:
+    inner = _optional_inner(tp)
+    if inner is not None:
+        return f"(None if {src} is None else {_from_expr(inner, src, ns)})"
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        name = f"_enum_{tp.__name__}"
+        ns[name] = {m.value: m for m in tp}
+        return f"{name}[{src}]"
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        name = f"_from_{tp.__name__}"
+        ns[name] = from_avro_fn(tp)
+        return f"{name}({src})"
+    origin = typing.get_origin(tp)
+    if origin is list:
+        item = _from_expr(typing.get_args(tp)[0], "x", ns)
+        return src if item == "x" else f"[{item} for x in {src}]"
+    if origin is dict:
+        item = _from_expr(typing.get_args(tp)[1], "x", ns)
+        return src if item == "x" else f"{{k: {item} for k, x in {src}.items()}}"
+    return src  # timestamps are read without their logical type: see `plain_schema`
+
+
+def _compile(name: str, body: str, ns: dict[str, Any]) -> Converter:
+    exec(compile(body, f"<schemas.avro:{name}>", "exec"), ns)  # noqa: S102 - generated from our own type hints
+    fn: Converter = ns[name]
+    return fn
+
+
 @lru_cache(maxsize=None)
 def to_avro_fn(cls: type) -> Converter:
     """A function turning an instance of `cls` into the dict fastavro writes."""
-    plan = field_converters(cls)
-
-    def convert(obj: Any) -> dict[str, Any]:
-        return {name: conv(getattr(obj, name)) for name, conv in plan}
-
-    return convert
+    hints = _hints(cls)
+    ns: dict[str, Any] = {}
+    items = ", ".join(f"{f.name!r}: {_to_expr(hints[f.name], f'o.{f.name}', ns)}" for f in dataclasses.fields(cls))
+    return _compile("convert", f"def convert(o):\n    return {{{items}}}\n", ns)
 
 
 @lru_cache(maxsize=None)
 def from_avro_fn(cls: type) -> Converter:
-    """A function building an instance of `cls` from the dict fastavro read."""
+    """A function building an instance of `cls` from the dict fastavro read (logical types off)."""
     hints = _hints(cls)
-    plan = [(f.name, _from_converter(hints[f.name], f.metadata.get("logical"))) for f in dataclasses.fields(cls)]
+    ns: dict[str, Any] = {"_cls": cls}
+    args = ", ".join(f"{f.name}={_from_expr(hints[f.name], f'd[{f.name!r}]', ns)}" for f in dataclasses.fields(cls))
+    return _compile("convert", f"def convert(d):\n    return _cls({args})\n", ns)
 
-    def convert(data: dict[str, Any]) -> Any:
-        return cls(**{name: conv(data[name]) for name, conv in plan if name in data})
 
-    return convert
+def plain_schema(schema: Any) -> Any:
+    """The schema without logical types: the same bytes on the wire, but fastavro hands
+    timestamps over as the epoch milliseconds our records hold instead of datetimes."""
+    if isinstance(schema, dict):
+        return {k: plain_schema(v) for k, v in schema.items() if k != "logicalType"}
+    if isinstance(schema, list):
+        return [plain_schema(v) for v in schema]
+    return schema

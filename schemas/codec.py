@@ -14,7 +14,7 @@ from typing import Any
 from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.validation import validate
 
-from schemas.avro import field_converters, from_avro_fn, schema_of, to_avro_fn
+from schemas.avro import field_converters, from_avro_fn, plain_schema, schema_of, to_avro_fn
 from schemas.errors import DecodeError, RegistryError, SchemaViolation
 from schemas.records import RECORD_TYPES
 from schemas.registry import SchemaRegistry, default_registry
@@ -42,7 +42,7 @@ class Codec:
                 raise SchemaViolation(cls.__name__, "-", "not a top-level Arbees record type")
             schema = schema_of(cls)
             schema_id = self.registry.id_for(subject_of(cls), schema)
-            self._writers[cls] = (_HEADER.pack(MAGIC, schema_id), parse_schema(schema), to_avro_fn(cls))
+            self._writers[cls] = (_HEADER.pack(MAGIC, schema_id), parse_schema(plain_schema(schema)), to_avro_fn(cls))
         return self._writers[cls]
 
     def schema_id(self, cls: type) -> int:
@@ -68,12 +68,11 @@ class Codec:
             cls = self._by_subject.get(reg.subject)
             if cls is None:
                 raise DecodeError(f"schema id {schema_id} ({reg.subject}) is not an Arbees record type")
-            self._readers[schema_id] = (
-                cls,
-                parse_schema(reg.schema),
-                parse_schema(schema_of(cls)),
-                from_avro_fn(cls),
-            )
+            current = schema_of(cls)
+            writer = parse_schema(plain_schema(reg.schema))
+            # schema resolution only when the writer used another version: it is the slow path
+            reader = None if reg.schema == current else parse_schema(plain_schema(current))
+            self._readers[schema_id] = (cls, writer, reader, from_avro_fn(cls))
         return self._readers[schema_id]
 
     def decode(self, data: bytes | None) -> Any:
