@@ -53,10 +53,11 @@ class Micros:
         return Micros(-self.value)
 
     def scale(self, factor: float) -> Micros:
-        """Money times a dimensionless factor, rounded down (never sizes up by rounding)."""
+        """Money times a dimensionless factor, to the nearest micro-dollar (which absorbs float
+        noise such as 49_999_999.99 for an exact $50); counts derived from it are rounded down."""
         if isinstance(factor, (Micros, Contracts, Probability)):
             raise UnitError(f"Micros.scale takes a plain factor, got {type(factor).__name__}")
-        return Micros(math.floor(self.value * float(factor)))
+        return Micros(round(self.value * float(factor)))
 
     def dollars(self) -> float:
         """For display only; never feed this back into sizing."""

@@ -1,0 +1,174 @@
+"""Execution: handled ids refused, live outcomes (rejected, unknown → reconcile), arbitrage unwind,
+and paper mode that provably never reaches a live client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pytest
+
+from schemas.enums import Action, OrderState, RiskKind, Severity, Side, SignalKind, TimeInForce, TradingMode, Venue
+from schemas.records import Alert, Fill, Order, OrderStatus, RiskEvent, Signal, SignalLeg
+from streams.config import Settings
+from streams.trading.config import TradingConfig
+from streams.trading.execution_processor import (
+    ExecutionProcessor,
+    LiveAnswer,
+    MarkHandled,
+    Reconcile,
+    ReconcileOutcome,
+    Submit,
+    SubmitOutcome,
+)
+from streams.trading.ids import group_id
+from streams.trading.loop import TradingLoop
+from streams.trading.market_view import MarketBooks, market_key, observe_book
+from tests.unit.trading import recorded_game as game
+
+T = game.KICKOFF_MS + 3_600_000
+REPO = Path(__file__).resolve().parents[3]
+
+
+@dataclass
+class View:
+    handled_ids: dict[str, str] = field(default_factory=dict)
+    market: dict[str, MarketBooks] = field(default_factory=dict)
+
+    def handled(self, order_id: str) -> str | None:
+        return self.handled_ids.get(order_id)
+
+    def books(self, key: str) -> MarketBooks | None:
+        return self.market.get(key)
+
+    def absorb(self, outs: list) -> None:
+        for o in outs:
+            if isinstance(o, MarkHandled):
+                self.handled_ids[o.order_id] = o.outcome
+
+
+def view_with_books() -> View:
+    v = View()
+    for ticker in (game.GB, game.DET):
+        rec = game.quote_input(ticker, T)
+        assert rec.quote is not None
+        key = market_key(Venue.KALSHI, ticker)
+        v.market[key] = observe_book(None, key, rec.quote, rec.listing, rec.link, 8)
+    return v
+
+
+def order(oid: str = "o-1", mode: TradingMode = TradingMode.PAPER, **kw: object) -> Order:
+    base = Order(order_id=oid, account="paper", ts=T + 1_000, mode=mode, venue=Venue.KALSHI, market_id=game.GB,
+                 event_id=game.EVENT_ID, side=Side.YES, action=Action.BUY, limit_price_micros=440_000, count=10.0)
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def test_an_order_id_already_handled_is_refused_whatever_the_replay() -> None:
+    proc, v = ExecutionProcessor(), view_with_books()
+    st, outs = proc.step(proc.initial("paper"), order(), v)
+    v.absorb(outs)
+    assert [type(o).__name__ for o in outs] == ["Fill", "OrderStatus", "MarkHandled"]
+    st, again = proc.step(st, order(count=3.0), v)  # a replay, even re-sized, is not executed twice
+    assert again == []
+
+
+def test_live_rejection_becomes_rejected_status_and_alert_never_a_crash() -> None:
+    proc, v = ExecutionProcessor(live_venues=frozenset({Venue.KALSHI})), view_with_books()
+    st, outs = proc.step(proc.initial("paper"), order(mode=TradingMode.LIVE), v)
+    assert [type(o) for o in outs] == [MarkHandled, Submit] and outs[0].outcome == "submitting"
+    st, outs = proc.step(st, SubmitOutcome(order(mode=TradingMode.LIVE), T + 2_000, rejected="HTTP 400: invalid price"), v)
+    status = next(o for o in outs if isinstance(o, OrderStatus))
+    assert status.state is OrderState.REJECTED and "invalid price" in status.reason
+    assert any(isinstance(o, Alert) and o.severity is Severity.ERROR for o in outs)
+
+
+def test_unknown_outcome_blocks_the_account_until_reconciled_by_client_order_id_and_never_resubmits() -> None:
+    proc, v = ExecutionProcessor(live_venues=frozenset({Venue.KALSHI})), view_with_books()
+    live = order(mode=TradingMode.LIVE)
+    st, outs = proc.step(proc.initial("paper"), live, v)
+    v.absorb(outs)
+    st, outs = proc.step(st, SubmitOutcome(live, T + 2_000, unknown="ReadTimeout"), v)
+    v.absorb(outs)
+    assert [o.state for o in outs if isinstance(o, OrderStatus)] == [OrderState.UNKNOWN]
+    assert any(isinstance(o, Reconcile) for o in outs) and not any(isinstance(o, Submit) for o in outs)
+    st, outs = proc.step(st, order("o-2", mode=TradingMode.LIVE), v)  # blocked: refused, not queued
+    assert [o.state for o in outs if isinstance(o, OrderStatus)] == [OrderState.REJECTED]
+    st, outs = proc.step(st, ReconcileOutcome(live, T + 3_000, error="lookup timed out"), v)
+    assert [type(o) for o in outs] == [Reconcile] and st.blocked_by == ("o-1",)  # still unknown: look again
+    found = OrderStatus("k:1", "o-1", "paper", OrderState.FILLED, T + 3_000, filled_count=10.0, venue_order_id="v1")
+    fill = Fill("kalshi:t1", "o-1", "paper", T + 2_000, mode=TradingMode.LIVE, venue=Venue.KALSHI, market_id=game.GB,
+                price_micros=440_000, count=10.0, fee_micros=180_000)
+    st, outs = proc.step(st, ReconcileOutcome(live, T + 3_000, answer=LiveAnswer(found, (fill,))), v)
+    assert st.blocked_by == () and fill in outs and found in outs
+
+
+def test_a_worker_restart_during_a_live_submit_is_an_unknown_outcome() -> None:
+    proc, v = ExecutionProcessor(live_venues=frozenset({Venue.KALSHI})), view_with_books()
+    v.handled_ids["o-1"] = "submitting"  # the mark survived in the changelog; the answer did not
+    st, outs = proc.step(proc.initial("paper"), order(mode=TradingMode.LIVE), v)
+    assert [o.state for o in outs if isinstance(o, OrderStatus)] == [OrderState.UNKNOWN] and st.blocked_by == ("o-1",)
+
+
+def test_arbitrage_leg_that_filled_alone_is_unwound_at_the_bid_and_recorded() -> None:
+    proc, v = ExecutionProcessor(TradingConfig()), view_with_books()
+    gid = group_id("sig-arb", 2)
+    yes = order("o-a", tif=TimeInForce.FOK, group_id=gid, count=10.0)  # 0.44 × 17 on the book: fills
+    no = order("o-b", tif=TimeInForce.FOK, group_id=gid, market_id=game.DET, side=Side.NO, limit_price_micros=400_000)
+    st, outs = proc.step(proc.initial("paper"), yes, v)
+    assert not any(isinstance(o, Order) for o in outs)  # waits for the other leg
+    st, outs = proc.step(st, no, v)  # DET NO asks start at 0.44 > 0.40: FOK cancels
+    unwind = [o for o in outs if isinstance(o, Order)]
+    assert len(unwind) == 1 and unwind[0].action is Action.SELL and unwind[0].count == 10.0
+    assert unwind[0].limit_price_micros == 420_000 - 20_000 and unwind[0].market_id == game.GB
+    assert any(isinstance(o, RiskEvent) and o.rule == "arb_leg_unwind" and o.kind is RiskKind.LIMIT_HIT for o in outs)
+    assert any(isinstance(o, Alert) and "unwinding 10 contracts" in o.message for o in outs)
+    assert st.groups == {}
+
+
+def test_paper_loop_never_calls_a_live_client() -> None:
+    """The whole loop in paper mode, with a live handler that fails the test if it is ever called."""
+    def forbidden(effect: object) -> object:
+        pytest.fail(f"paper mode reached a live client: {effect}")
+
+    loop = TradingLoop(TradingConfig(accounts=("paper",)), live=forbidden)  # type: ignore[arg-type]
+    loop.feed(game.deposit("paper"))
+    for ticker in (game.GB, game.DET):
+        loop.feed(game.quote_input(ticker, T))
+    loop.feed(game.gb_signal(T + 1_000))
+    arb = Signal("sig-arb", game.EVENT_ID, SignalKind.CROSS_VENUE_ARB, T + 2_000, legs=[
+        SignalLeg(Venue.KALSHI, game.GB, Side.YES, Action.BUY, 440_000, 17_648, 17.0, "b"),
+        SignalLeg(Venue.KALSHI, game.DET, Side.NO, Action.BUY, 460_000, 17_400, 17.0, "a")], size=5.0, edge=0.06)
+    loop.feed(arb)
+    loop.feed(game.final_input())
+    assert all(o.mode is TradingMode.PAPER for o in loop.log["orders"])
+    assert len(loop.log["orders"]) >= 3 and loop.s["paper"].ledger.version >= 4
+
+
+def test_without_live_no_live_client_is_built_and_no_connector_is_imported() -> None:
+    code = (
+        "import sys\n"
+        "from streams.config import Settings\n"
+        "from schemas.enums import TradingMode\n"
+        "from streams.agents.live import LiveRefused, live_venues\n"
+        "assert live_venues(Settings()) == {}\n"
+        "try:\n    live_venues(Settings(mode=TradingMode.LIVE), env={'KALSHI_API_KEY_ID': 'k', 'KALSHI_PRIVATE_KEY_PATH': '/x'})\n"
+        "except LiveRefused as exc:\n    print('refused:', exc)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('connectors')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "refused: ARBEES_MODE=live but the worker was not started with --live" in proc.stdout
+    assert proc.stdout.strip().endswith("[]")  # no connector module was even imported
+
+
+def test_live_needs_credentials_even_with_the_flag() -> None:
+    from streams.agents import live
+
+    live.request_live()
+    try:
+        with pytest.raises(live.LiveRefused, match="credentials"):
+            live.live_venues(Settings(mode=TradingMode.LIVE), env={})
+    finally:
+        live._requested = False
