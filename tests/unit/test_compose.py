@@ -64,3 +64,14 @@ def test_image_build_files_exist(path: str) -> None:
     text = (ROOT / path).read_text()
     if path == "Dockerfile":
         assert "pip install ." in text and "USER arbees" in text
+
+
+def test_connectors_and_sink_run_as_services() -> None:
+    entry = {name: " ".join(svc.get("entrypoint", [])) for name, svc in SERVICES.items()}
+    assert entry["sink"] == "python -m ops.sink"
+    assert entry["espn"].startswith("python -m connectors.espn live")
+    assert entry["kalshi"].startswith("python -m connectors.kalshi live")
+    assert entry["polymarket"].startswith("python -m connectors.polymarket live")
+    for name in ("sink", "espn", "kalshi", "polymarket"):
+        assert "ARBEES_AGENTS" not in SERVICES[name]["environment"]
+        assert SERVICES[name]["environment"]["ARBEES_MODE"] == "paper"
