@@ -28,7 +28,7 @@ from connectors.publisher import Publisher
 from ops.topics import ensure_topics
 from schemas.codec import default_codec
 from schemas.enums import OrderState, PositionStatus
-from schemas.records import Fill, LedgerEntry, Order, OrderStatus, PositionEvent
+from schemas.records import Fill, LedgerEntry, Order, OrderStatus, PositionEvent, RiskEvent
 from streams.trading import ledger as ledger_rule
 from tests.unit.trading import recorded_game as game
 
@@ -216,3 +216,29 @@ def test_recorded_game_signals_to_settlement_final_bankroll_to_the_cent(trading_
     state, _ = ledger_balance(reader.of("ledger", LedgerEntry))
     assert state.balance.value == game.FINAL_BANKROLL_MICROS == 1_001_450_000  # $1,001.45
     assert state.version == 5
+
+
+def test_cli_reads_the_bankroll_and_flips_the_kill_switch(trading_env, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    from typer.testing import CliRunner
+
+    from ops.trading_cli import risk_app, trading_app
+
+    root = typer.Typer()  # mounted as ops/cli.py is asked to: `arbees pnl`, `arbees kill`, `arbees risk reset`
+    root.add_typer(trading_app)
+    root.add_typer(risk_app, name="risk")
+
+    worker, reader, pub = trading_env
+    acct = worker.account
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", worker.bootstrap)
+    monkeypatch.setenv("ARBEES_KILL_FILE", str(worker.log_dir / "KILL"))
+    runner = CliRunner()
+    assert runner.invoke(root, ["deposit", acct, "250.5"]).exit_code == 0
+    assert runner.invoke(root, ["deposit", "--", acct, "-0.5"]).exit_code == 0
+    res = runner.invoke(root, ["pnl", "--account", acct], env={"COLUMNS": "200"})
+    assert res.exit_code == 0 and "$250.00" in res.output, res.output
+    res = runner.invoke(root, ["kill", "--account", acct])
+    assert res.exit_code == 0 and (worker.log_dir / "KILL").exists()
+    reader.until(lambda r: any(isinstance(e, RiskEvent) and e.rule == "operator.kill" for e in r.records["risk.state"]), 20)
+    assert runner.invoke(root, ["risk", "reset", "--account", acct]).exit_code == 0
+    assert not (worker.log_dir / "KILL").exists()
