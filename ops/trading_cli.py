@@ -63,8 +63,9 @@ def read_topic(bootstrap: str, topic: str, account: str | None = None, timeout_s
             msg = consumer.poll(0.5)
             if msg is None or msg.error() is not None:
                 continue
-            if msg.offset() + 1 >= ends.get(msg.partition(), 0):
-                ends.pop(msg.partition(), None)
+            part, offset = int(msg.partition() or 0), int(msg.offset() or 0)
+            if offset + 1 >= ends.get(part, 0):
+                ends.pop(part, None)
             rec = codec.decode(msg.value())
             if account is None or getattr(rec, "account", None) == account:
                 out.append(rec)

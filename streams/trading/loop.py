@@ -102,17 +102,17 @@ class TradingLoop:
         outs: list[object] = []
         if topic in ("inbox", "fills", "positions", "ledger", "risk.state"):
             if topic != "positions" or isinstance(rec, PositionEvent):
-                self.s[acc], o = self.sizing.step(s, rec)  # type: ignore[arg-type]
-                outs += o
+                self.s[acc], so = self.sizing.step(s, rec)  # type: ignore[arg-type]
+                outs += so
         if topic == "orders" or isinstance(rec, (SubmitOutcome, ReconcileOutcome)) or (
             topic == "inbox" and isinstance(rec, ShardInput)
         ):
-            self.e[acc], o = self.execution.step(e, rec, view)  # type: ignore[arg-type]
-            outs += o
+            self.e[acc], eo = self.execution.step(e, rec, view)  # type: ignore[arg-type]
+            outs += eo
         if topic in ("fills", "ledger") or (topic == "inbox" and isinstance(rec, ShardInput)):
             if not isinstance(rec, OrderStatus):
-                self.p[acc], o = self.positions.step(self.p[acc], rec)  # type: ignore[arg-type]
-                outs += o
+                self.p[acc], po = self.positions.step(self.p[acc], rec)  # type: ignore[arg-type]
+                outs += po
         for out in outs:
             self._emit(acc, out, queue)
 

@@ -105,8 +105,8 @@ class SizingProcessor:
         elif isinstance(record, LedgerEntry):
             state, more = self._ledger(state, record)
         elif isinstance(record, RiskEvent):
-            rs, more = risk.on_operator(state.risk, record) if record.rule.startswith("operator.") else (state.risk, [])
-            state = replace(state, risk=rs)
+            rs = risk.on_operator(state.risk, record)[0] if record.rule.startswith("operator.") else state.risk
+            state, more = replace(state, risk=rs), []
         elif isinstance(record, ShardInput):
             state, more = self._market(state, record), []
         else:
