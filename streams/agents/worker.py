@@ -8,7 +8,6 @@ whatever ARBEES_MODE says (it refuses to start instead).
 
 from __future__ import annotations
 
-import os
 import sys
 
 
@@ -19,13 +18,6 @@ def main(argv: list[str] | None = None) -> None:
     if live.LIVE_FLAG in args:
         args.remove(live.LIVE_FLAG)
         live.request_live()
-    if os.environ.get("ARBEES_AGENTS", "").strip():
-        # streams.app passes origin="streams", and Faust then scans every module under `streams`
-        # besides `autodiscover`, loading every agent whatever ARBEES_AGENTS says. Without an
-        # origin only the selected modules load (reported to the lead; streams/app.py is theirs).
-        import streams.app
-
-        streams.app.app.conf.origin = None
     from faust.cli.faust import cli
 
     sys.argv = ["faust", "-A", "streams.app", *args]
