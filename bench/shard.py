@@ -36,7 +36,8 @@ from schemas.records import EventState, Level, MarketLink, MarketListing, Quote,
 from streams.shard.arbitrage import arbitrage
 from streams.shard.config import ShardConfig
 from streams.shard.edges import model_edges
-from streams.shard.processor import ShardProcessor, _arb_rows, _edge_rows, EdgeJob, ArbJob, registry_lookup
+from streams.shard.edges import LadderRows
+from streams.shard.processor import ShardProcessor, registry_lookup
 from streams.shard.scalar_reference import arbitrage_rows, model_edges_rows
 from streams.shard.state import NO, YES, ShardState
 
@@ -110,36 +111,41 @@ def build_states(events: int, markets: int, depth: int, seed: int = 7) -> tuple[
     for e in range(events):
         st_rec, quotes = make_event(rng, e, markets, ladders, depth)
         recs = [ShardInput(input_id=f"st:{e}", event_id=st_rec.event_id, ts=T0, state=st_rec), *quotes]
-        s = ShardState(st_rec.event_id)
-        for r in recs:
-            s = proc.plan(s, r).state
-        states[s.event_id] = s
+        states.update(proc.step_batch({}, recs)[0])
         per_event_quotes.append(quotes)
     return states, per_event_quotes
 
 
-def bench_speedup(states: dict[str, ShardState]) -> dict[str, float]:
-    """Full-event pricing (every market, both sides, every pair) per event, vectorized vs scalar."""
-    jobs = []
-    ejobs, ajobs = [], []
+def _stack(blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]) -> LadderRows:
+    width = max(b[0].shape[1] for b in blocks)
+    pad = (lambda a: np.pad(a, ((0, 0), (0, width - a.shape[1]))))
+    return LadderRows(*(np.concatenate([pad(b[0]) for b in blocks]), np.concatenate([pad(b[1]) for b in blocks]),
+                        *(np.concatenate([b[i] for b in blocks]) for i in (2, 3, 4))))
+
+
+def full_event_rows(states: dict[str, ShardState]) -> tuple[LadderRows, np.ndarray, LadderRows, LadderRows]:
+    """Every market and side of every event, and every cross-venue pair: what a state change prices."""
+    edge, p_all, yes, no = [], [], [], []
     for s in states.values():
         b = s.books
-        m = np.arange(len(b.keys), dtype=np.int64)
+        m = np.repeat(np.arange(len(b.keys)), 2)
+        side = np.tile(np.array([YES, NO]), len(b.keys))
         p_yes = np.array([s.probs[r] for r in b.roles])  # type: ignore[index]
-        ej = EdgeJob(b, np.repeat(m, 2), np.tile(np.array([YES, NO]), len(m)), np.stack([p_yes, 1 - p_yes], 1).reshape(-1))
-        aj = ArbJob(b, b.pair_yes, b.pair_no)
-        ejobs.append((ej.books, ej.markets, ej.sides, ej.p_side))
-        ajobs.append((aj.books, aj.pair_yes, aj.pair_no))
-        jobs.append((_edge_rows([ej]), _arb_rows([aj])))
+        edge.append((b.p4[m, side], b.c100[m, side], b.venue[m], b.rate_ppm[m], b.exponent[m]))
+        p_all.append(np.stack([p_yes, 1 - p_yes], 1).reshape(-1))
+        y, n = b.pair_yes, b.pair_no
+        yes.append((b.p4[y, YES], b.c100[y, YES], b.venue[y], b.rate_ppm[y], b.exponent[y]))
+        no.append((b.p4[n, NO], b.c100[n, NO], b.venue[n], b.rate_ppm[n], b.exponent[n]))
+    return _stack(edge), np.concatenate(p_all), _stack(yes), _stack(no)
+
+
+def bench_speedup(states: dict[str, ShardState]) -> dict[str, float]:
+    """Full-event pricing (every market, both sides, every pair) per event, vectorized vs scalar."""
     cfg = ShardConfig()
-    e_jobs = [EdgeJob(*j) for j in ejobs]
-    a_jobs = [ArbJob(*j) for j in ajobs]
-    # the agent prices a whole batch in one call: here, all 1,000 events at once
-    stacked = (_edge_rows(e_jobs), _arb_rows(a_jobs))
+    rows, p, y, n = full_event_rows(states)
 
     def run(edge_fn, arb_fn):  # type: ignore[no-untyped-def]
         t = time.perf_counter()
-        (rows, p), (y, n) = stacked
         out = edge_fn(rows, p, cfg.min_edge), arb_fn(y, n, cfg.min_arb_profit_micros)
         return time.perf_counter() - t, out
 
@@ -150,14 +156,13 @@ def bench_speedup(states: dict[str, ShardState]) -> dict[str, float]:
     for a, b in zip(v_out, s_out):  # the speedup only counts if both computed the same thing
         for name in a.__dataclass_fields__:
             np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
-    rows = sum(r.rows for (r, _), _ in jobs)
-    pairs = sum(y.rows for _, (y, _) in jobs)
+    events = len(states)
     return {
         "shard.vectorized_speedup": round(sca / vec, 2),
-        "shard.vectorized_events_per_s": round(len(jobs) / vec, 1),
-        "shard.scalar_events_per_s": round(len(jobs) / sca, 1),
-        "shard.bench_rows_per_event": rows / len(jobs),
-        "shard.bench_pairs_per_event": pairs / len(jobs),
+        "shard.vectorized_events_per_s": round(events / vec, 1),
+        "shard.scalar_events_per_s": round(events / sca, 1),
+        "shard.bench_rows_per_event": rows.rows / events,
+        "shard.bench_pairs_per_event": y.rows / events,
     }
 
 

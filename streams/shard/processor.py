@@ -7,15 +7,18 @@ replaced and that market (both sides) plus its arbitrage pairs are re-priced. Si
 carry ids derived from (event, kind, market(s), side, triggering input id), so a
 replay of the same input emits byte-identical signals; time is the record's `ts`.
 
-`step_batch` applies many records in order and prices all their rows in one numpy
-call; its outputs are exactly those of calling `step` record by record (each
-record's rows are snapshots of the books as that record left them).
+`run_batch` applies many records in order and prices all their rows in one numpy
+pass; its outputs are exactly those of calling `step` record by record (each row
+is priced on the books as its record left them: `streams.shard.batch`). Rows that
+cannot produce a signal — stale, no ask, best ask alone already past the edge or
+profit threshold, not enough size — are dropped before the edge arithmetic; the
+bounds are exact (fees are never negative), so no signal is lost.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -23,13 +26,20 @@ import numpy as np
 from schemas.enums import Action, MarketType, Side, SignalKind
 from schemas.records import EventState, Probability, ShardInput, Signal, SignalLeg
 from streams.probability.base import ModelError, WinProbabilityModel
-from streams.shard.arbitrage import ArbResult, arbitrage
+from streams.shard.arbitrage import C100_PAYOUT_MICROS, ArbResult, arbitrage
+from streams.shard.batch import EventWork, Gathered, Segment, evolve
 from streams.shard.config import ShardConfig
-from streams.shard.edges import EdgeResult, LadderRows, model_edges
-from streams.shard.state import NO, YES, BadShardInput, Books, ShardState, entry_from
+from streams.shard.edges import MICROS, EdgeResult, LadderRows, model_edges
+from streams.shard.ladders import batch_ladders, refusal
+from streams.shard.state import NO, YES, BadShardInput, ShardState, check_link, entry_from, structure_key
 
 ModelLookup = Callable[[MarketType, str], WinProbabilityModel]
 Output = Probability | Signal
+Evaluator = Callable[[LadderRows, np.ndarray, float], EdgeResult]
+ArbEvaluator = Callable[[LadderRows, LadderRows, int], ArbResult]
+
+_new = object.__new__
+_SIDES = (Side.YES, Side.NO)
 
 
 def registry_lookup(market_type: MarketType, league: str) -> WinProbabilityModel:
@@ -44,37 +54,19 @@ def stable_id(*parts: object) -> str:
     return hashlib.blake2b("|".join(map(str, parts)).encode(), digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True)
-class EdgeJob:
-    """Rows of one record to price for model edges: markets × sides of one books snapshot."""
-
-    books: Books
-    markets: np.ndarray
-    sides: np.ndarray
-    p_side: np.ndarray
+def _record(cls: type, fields: dict[str, object]) -> object:
+    """A frozen contract record from all of its fields, skipping the per-field __setattr__ of __init__."""
+    out = _new(cls)
+    out.__dict__.update(fields)
+    return out
 
 
 @dataclass(frozen=True)
-class ArbJob:
-    books: Books
-    pair_yes: np.ndarray
-    pair_no: np.ndarray
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What one record asks to be priced, and the record's own immediate outputs."""
-
-    record: ShardInput
-    state: ShardState
-    outputs: tuple[Output, ...]
-    edges: EdgeJob | None
-    arbs: ArbJob | None
-    error: str = ""
-
-
-Evaluator = Callable[[LadderRows, np.ndarray, float], EdgeResult]
-ArbEvaluator = Callable[[LadderRows, LadderRows, int], ArbResult]
+class BatchResult:
+    states: dict[str, ShardState]  # every state passed in, the touched ones replaced
+    outputs: list[list[Output]]  # per record
+    errors: list[str | None]  # per record: why it was refused (dead-letter it), else None
+    model_errors: list[str | None]  # per record: a state the model could not price
 
 
 class ShardProcessor:
@@ -90,278 +82,315 @@ class ShardProcessor:
         self.evaluate = evaluate
         self.evaluate_arbs = evaluate_arbs
 
-    # ----------------------------------------------------------------- API
-
     def step(self, state: ShardState, record: ShardInput) -> tuple[ShardState, list[Output]]:
+        if record.event_id != state.event_id:
+            raise BadShardInput(f"record for {record.event_id} stepped on shard {state.event_id}")
         new, outs = self.step_batch({state.event_id: state}, [record])
         return new[record.event_id], outs[0]
 
     def step_batch(
         self, states: Mapping[str, ShardState], records: Sequence[ShardInput]
     ) -> tuple[dict[str, ShardState], list[list[Output]]]:
-        """Apply records in order; one output list per record, as if stepped one by one.
+        """Apply records in order; one output list per record. Raises on the first refused record."""
+        res = self.run_batch(states, records)
+        for err in res.errors:
+            if err is not None:
+                raise BadShardInput(err)
+        return res.states, res.outputs
 
-        A record the shard cannot use raises BadShardInput from `plan`; use `plan` and
-        `finish` directly to dead-letter it and carry on (the agent does).
-        """
-        current = dict(states)
-        plans: list[Plan] = []
-        for rec in records:
-            st = current.get(rec.event_id) or ShardState(event_id=rec.event_id)
-            plan = self.plan(st, rec)
-            current[rec.event_id] = plan.state
-            plans.append(plan)
-        return current, self.finish(plans)
+    def run_batch(self, states: Mapping[str, ShardState], records: Sequence[ShardInput]) -> BatchResult:
+        """Apply records in order; a refused record changes nothing and is reported in `errors`."""
+        return _Run(self, states, records).result()
 
-    # -------------------------------------------------------------- phase 1
 
-    def plan(self, state: ShardState, record: ShardInput) -> Plan:
-        if record.event_id != state.event_id:
-            raise BadShardInput(f"record for {record.event_id} stepped on shard {state.event_id}")
-        if record.state is not None:
-            return self._plan_state(state, record, record.state)
-        if record.quote is not None:
-            return self._plan_quote(state, record)
-        raise BadShardInput(f"shard input {record.input_id} carries neither a state nor a quote")
+class _Run:
+    """One `run_batch` call: plans records in order, closing a segment before a structural change."""
 
-    def _plan_state(self, state: ShardState, record: ShardInput, ev: EventState) -> Plan:
-        if state.state is not None and ev.ts < state.state.ts:
-            return Plan(record, state, (), None, None)  # older than what we know: ignore
+    def __init__(self, proc: ShardProcessor, states: Mapping[str, ShardState], records: Sequence[ShardInput]) -> None:
+        self.proc, self.cfg, self.records = proc, proc.config, records
+        n = len(records)
+        quote_at = [k for k, r in enumerate(records) if r.state is None and r.quote is not None]
+        self.ladders = batch_ladders([records[k].quote for k in quote_at])  # type: ignore[misc]
+        self.row = dict(zip(quote_at, range(len(quote_at))))
+        self.bad = set(self.ladders.bad)
+        self.now = np.fromiter((r.ts for r in records), np.int64, n)
+        self.current = dict(states)
+        self.outputs: list[list[Output]] = [[] for _ in records]
+        self.errors: list[str | None] = [None] * n
+        self.model_errors: list[str | None] = [None] * n
+        self._open()
+        for k, rec in enumerate(records):
+            if rec.state is not None:
+                self._state(k, rec, rec.state)
+            elif rec.quote is not None:
+                self._quote(k, rec)
+            else:
+                self.errors[k] = f"shard input {rec.input_id} carries neither a state nor a quote"
+        self._close()
+
+    def result(self) -> BatchResult:
+        return BatchResult(self.current, self.outputs, self.errors, self.model_errors)
+
+    # ------------------------------------------------------------ planning
+
+    def _open(self) -> None:
+        self.seg = Segment(self.ladders, len(self.records))
+        self.e_k: list[int] = []
+        self.e_g: list[int] = []
+        self.e_p: list[float] = []
+        self.a_k: list[int] = []
+        self.a_off: list[int] = []
+        self.a_y: list[np.ndarray] = []
+        self.a_n: list[np.ndarray] = []
+        self.models: dict[int, str] = {}
+
+    def _work(self, event_id: str) -> EventWork:
+        work = self.seg.events.get(event_id)
+        if work is None:
+            st = self.current.get(event_id) or ShardState(event_id=event_id)
+            work = self.seg.enter(st)
+        return work
+
+    def _state(self, k: int, rec: ShardInput, ev: EventState) -> None:
+        work = self.seg.events.get(rec.event_id)
+        known = work.state if work is not None else getattr(self.current.get(rec.event_id), "state", None)
+        if known is not None and ev.ts < known.ts:
+            return  # older than what we know: ignore
+        work = work or self._work(rec.event_id)
         try:
-            model = self.lookup(ev.market_type, ev.league)
-            probs = {k: float(v) for k, v in sorted(model.probabilities(ev).items())}
+            model = self.proc.lookup(ev.market_type, ev.league)
+            probs = {key: float(v) for key, v in sorted(model.probabilities(ev).items())}
         except ModelError as exc:
-            new = replace(state, state=ev, probs=None, model_error=f"{type(exc).__name__}: {exc}")
-            return Plan(record, new, (), None, None, error=new.model_error)
-        new = replace(state, state=ev, probs=probs, model=model.name, version=model.version, model_error="")
-        if not self._moved(state.emitted, probs):
-            return Plan(record, new, (), None, None)
-        new = replace(new, emitted=probs)
-        prob = Probability(
-            prob_id=stable_id(ev.event_id, "prob", ev.state_id, ev.ts),
-            event_id=ev.event_id,
-            ts=ev.ts,
-            outcomes=probs,
-            model=model.name,
-            version=model.version,
-            inputs_digest=stable_id(repr(ev)),
-            state_id=ev.state_id,
+            work.state, work.probs, work.model_error = ev, None, f"{type(exc).__name__}: {exc}"
+            self.model_errors[k] = work.model_error
+            return
+        work.state, work.probs, work.model, work.version, work.model_error = ev, probs, model.name, model.version, ""
+        if not self._moved(work.emitted, probs):
+            return
+        work.emitted = probs
+        self.outputs[k].append(
+            Probability(
+                prob_id=stable_id(ev.event_id, "prob", ev.state_id, ev.ts),
+                event_id=ev.event_id,
+                ts=ev.ts,
+                outcomes=probs,
+                model=model.name,
+                version=model.version,
+                inputs_digest=stable_id(repr(ev)),
+                state_id=ev.state_id,
+            )
         )
-        books = new.books
-        all_m = np.arange(len(books.keys), dtype=np.int64)
-        return Plan(record, new, (prob,), self._edge_job(new, record.ts, all_m), None)
+        cfg = self.cfg
+        if cfg.blocked(ev.status) or rec.ts - ev.ts > cfg.stale_state_ms:
+            return
+        added = False
+        for m, role in enumerate(work.base.books.roles):
+            p = probs.get(role)
+            if p is not None and p == p:  # a market on an outcome the model does not price is skipped
+                self.e_k.append(k)
+                self.e_g.append(work.offset + m)
+                self.e_p.append(p)
+                added = True
+        if added:
+            self.models[k] = f"{model.name}@{model.version}"
 
     def _moved(self, before: dict[str, float] | None, after: dict[str, float]) -> bool:
         if before is None or before.keys() != after.keys():
             return True
-        return any(abs(after[k] - before[k]) > self.config.prob_epsilon for k in after)
+        return any(abs(after[key] - before[key]) > self.cfg.prob_epsilon for key in after)
 
-    def _plan_quote(self, state: ShardState, record: ShardInput) -> Plan:
-        quote = record.quote
-        assert quote is not None
-        entry = entry_from(record.link, record.listing, quote)
-        books = state.books
-        key_m = books.index(f"{quote.venue.value}:{quote.market_id}")
-        if key_m is not None:
-            old = books.entries[key_m].quote
-            if old is not None and (quote.ts, quote.seq) < (old.ts, old.seq):
-                return Plan(record, state, (), None, None)  # out of order: keep the newer book
-        books = books.upsert(entry, self.config.settle_tolerance_ms)
-        new = replace(state, books=books)
-        m = books.index(f"{quote.venue.value}:{quote.market_id}")
-        assert m is not None
-        edges = self._edge_job(new, record.ts, np.array([m], np.int64))
-        return Plan(record, new, (), edges, self._arb_job(new, record.ts, m))
+    def _quote(self, k: int, rec: ShardInput) -> None:
+        q = rec.quote
+        assert q is not None
+        try:
+            link, listing = check_link(rec.link, rec.listing, q)
+        except BadShardInput as exc:
+            self.errors[k] = str(exc)
+            return
+        eid = rec.event_id
+        work = self.seg.events.get(eid)
+        books = work.base.books if work is not None else getattr(self.current.get(eid), "books", None)
+        m = books.slots.get(f"{q.venue.value}:{q.market_id}") if books is not None else None
+        skey = structure_key(link, listing)
+        structural = m is None or books.structure[m] != skey  # type: ignore[union-attr]
+        if structural:
+            try:
+                entry = entry_from(link, listing, q)
+            except BadShardInput as exc:
+                self.errors[k] = str(exc)
+                return
+        if m is not None:
+            old = work.quotes[m] if work is not None else books.quotes[m]  # type: ignore[union-attr]
+            if (q.ts, q.seq) < (old.ts, old.seq):
+                return  # out of order: keep the newer book
+        if self.row[k] in self.bad:
+            self.errors[k] = refusal(q)
+            return
+        if structural:
+            if work is not None:
+                self._close()  # the event's market set changes: price what came before first
+                self._open()
+            st = self.current.get(eid) or ShardState(event_id=eid)
+            st = evolve(st, books=st.books.upsert(entry, self.cfg.settle_tolerance_ms))
+            self.current[eid] = st
+            work = self.seg.enter(st)  # its pre-segment books already hold this quote
+            books = st.books
+            m = books.slots[f"{q.venue.value}:{q.market_id}"]
+        else:
+            work = work or self._work(eid)
+            work.quotes[m], work.links[m], work.listings[m] = q, link, listing  # type: ignore[index]
+            self.seg.quote(work, m, self.row[k], k)  # type: ignore[arg-type]
+        assert books is not None and m is not None
+        cfg, ev, now = self.cfg, work.state, rec.ts
+        blocked = ev is not None and cfg.blocked(ev.status)
+        if (
+            ev is not None
+            and work.probs is not None
+            and not blocked
+            and now - ev.ts <= cfg.stale_state_ms
+            and now - q.ts <= cfg.stale_quote_ms
+        ):
+            p = work.probs.get(skey[0])
+            if p is not None and p == p:
+                self.e_k.append(k)
+                self.e_g.append(work.offset + m)
+                self.e_p.append(p)
+                self.models[k] = f"{work.model}@{work.version}"
+        if not blocked and len(books.touch_yes[m]):
+            self.a_k.append(k)
+            self.a_off.append(work.offset)
+            self.a_y.append(books.touch_yes[m])
+            self.a_n.append(books.touch_no[m])
 
-    def _live_markets(self, books: Books, now: int, markets: np.ndarray) -> np.ndarray:
-        fresh = (now - books.quote_ts[markets]) <= self.config.stale_quote_ms
-        return markets[fresh]
+    # ------------------------------------------------------------- pricing
 
-    def _edge_job(self, state: ShardState, now: int, markets: np.ndarray) -> EdgeJob | None:
-        cfg, ev, probs = self.config, state.state, state.probs
-        if ev is None or probs is None or cfg.blocked(ev.status) or now - ev.ts > cfg.stale_state_ms:
-            return None
-        books = state.books
-        markets = self._live_markets(books, now, markets)
-        roles = books.roles
-        p_yes = np.array([probs.get(roles[m], np.nan) for m in markets.tolist()], dtype=np.float64)
-        priced = ~np.isnan(p_yes)  # a market on an outcome the model does not price is skipped
-        markets, p_yes = markets[priced], p_yes[priced]
-        if not len(markets):
-            return None
-        return EdgeJob(
-            books=books,
-            markets=np.repeat(markets, 2),
-            sides=np.tile(np.array([YES, NO], np.int64), len(markets)),
-            p_side=np.stack([p_yes, 1.0 - p_yes], axis=1).reshape(-1),
+    def _close(self) -> None:
+        seg = self.seg
+        if not seg.order:
+            return
+        src = seg.gather()
+        ev_of = np.repeat(np.arange(len(seg.order)), [len(w.base.books.keys) for w in seg.order])
+        if self.e_k:
+            self._edges(src, ev_of)
+        if self.a_k:
+            self._arbs(src, ev_of)
+        self.current.update(seg.new_states(src))
+
+    def _edges(self, src: Gathered, ev_of: np.ndarray) -> None:
+        cfg = self.cfg
+        k = np.array(self.e_k, np.int64)
+        s = src.source(np.array(self.e_g, np.int64), k)
+        fresh = (self.now[k] - src.ts[s]) <= cfg.stale_quote_ms
+        n = len(k)
+        rows = np.flatnonzero(np.repeat(fresh, 2))
+        side = rows % 2
+        s2 = s[rows // 2]
+        p_yes = np.array(self.e_p, np.float64)
+        p_side = np.stack([p_yes, 1.0 - p_yes], axis=1).reshape(2 * n)[rows]
+        min_c100 = round(cfg.min_size * 100)
+        best = src.p4[s2, side, 0]
+        cand = (src.c100[s2, side, 0] > 0) & (p_side - (best * 100) / MICROS >= cfg.min_edge)
+        rows, side, s2, p_side = rows[cand], side[cand], s2[cand], p_side[cand]
+        c100 = src.c100[s2, side]
+        enough = c100.sum(axis=1) >= min_c100
+        rows, side, s2, p_side, c100 = rows[enough], side[enough], s2[enough], p_side[enough], c100[enough]
+        if not len(rows):
+            return
+        width = _used_width(c100)
+        g = np.array(self.e_g, np.int64)[rows // 2]
+        lad = LadderRows(src.p4[s2, side, :width], c100[:, :width], src.venue[g], src.rate_ppm[g], src.exponent[g])
+        res = self.proc.evaluate(lad, p_side, cfg.min_edge)
+        ok = np.flatnonzero((res.levels > 0) & (res.size_c100 >= min_c100))
+        if not len(ok):
+            return
+        kk = k[rows[ok] // 2].tolist()
+        gg, sides, ps = g[ok].tolist(), side[ok].tolist(), p_side[ok].tolist()
+        evs = ev_of[g[ok]].tolist()
+        cols = zip(
+            res.limit_price_micros[ok].tolist(), res.fee_micros[ok].tolist(), res.size_c100[ok].tolist(),
+            res.edge[ok].tolist(), res.ev_micros[ok].tolist(),
         )
+        order, records, outputs, models = self.seg.order, self.records, self.outputs, self.models
+        for r, (price, fee, size, edge, ev_micros) in enumerate(cols):
+            kr = kk[r]
+            rec, work = records[kr], order[evs[r]]
+            m = gg[r] - work.offset
+            link = work.links[m]
+            side_e = _SIDES[sides[r]]
+            leg = _record(SignalLeg, {
+                "venue": link.venue, "market_id": link.market_id, "side": side_e, "action": Action.BUY,
+                "price_micros": price, "fee_micros": -(-fee * 100 // size), "size": size / 100,
+                "outcome_role": link.yes_role,
+            })
+            outputs[kr].append(_record(Signal, {  # type: ignore[arg-type]
+                "signal_id": stable_id(rec.event_id, SignalKind.MODEL_EDGE.value, work.base.books.keys[m], side_e.value, rec.input_id),
+                "event_id": rec.event_id, "kind": SignalKind.MODEL_EDGE, "ts": rec.ts, "legs": [leg],
+                "model_p": ps[r], "edge": edge, "ev_micros": ev_micros, "size": size / 100,
+                "model": models[kr], "trigger": rec.input_id,
+            }))
 
-    def _arb_job(self, state: ShardState, now: int, m: int) -> ArbJob | None:
-        ev = state.state
-        if ev is not None and self.config.blocked(ev.status):
-            return None
-        books = state.books
-        touch = (books.pair_yes == m) | (books.pair_no == m)
-        py, pn = books.pair_yes[touch], books.pair_no[touch]
-        fresh = ((now - books.quote_ts[py]) <= self.config.stale_quote_ms) & (
-            (now - books.quote_ts[pn]) <= self.config.stale_quote_ms
+    def _arbs(self, src: Gathered, ev_of: np.ndarray) -> None:
+        cfg = self.cfg
+        lens = np.array([len(y) for y in self.a_y], np.int64)
+        off = np.repeat(np.array(self.a_off, np.int64), lens)
+        k = np.repeat(np.array(self.a_k, np.int64), lens)
+        gy = np.concatenate(self.a_y) + off
+        gn = np.concatenate(self.a_n) + off
+        sy, sn = src.source(gy, k), src.source(gn, k)
+        now = self.now[k]
+        gross = C100_PAYOUT_MICROS * 100 - (src.p4[sy, YES, 0] + src.p4[sn, NO, 0]) * 100
+        cand = np.flatnonzero(
+            ((now - src.ts[sy]) <= cfg.stale_quote_ms)
+            & ((now - src.ts[sn]) <= cfg.stale_quote_ms)
+            & (src.c100[sy, YES, 0] > 0)
+            & (src.c100[sn, NO, 0] > 0)
+            & (gross >= cfg.min_arb_profit_micros)
         )
-        if not fresh.any():
-            return None
-        return ArbJob(books, py[fresh], pn[fresh])
-
-    # ------------------------------------------------------- phases 2 and 3
-
-    def finish(self, plans: Sequence[Plan]) -> list[list[Output]]:
-        """Price every planned row in one call per kind and emit outputs in record order."""
-        edge_jobs = [p.edges for p in plans if p.edges is not None]
-        arb_jobs = [p.arbs for p in plans if p.arbs is not None]
-        edge_res = self.evaluate(*_edge_rows(edge_jobs), self.config.min_edge) if edge_jobs else None
-        arb_res = None
-        if arb_jobs:
-            yes_rows, no_rows = _arb_rows(arb_jobs)
-            arb_res = self.evaluate_arbs(yes_rows, no_rows, self.config.min_arb_profit_micros)
-        out: list[list[Output]] = []
-        e_off = a_off = 0
-        for plan in plans:
-            outs: list[Output] = list(plan.outputs)
-            if plan.edges is not None and edge_res is not None:
-                n = len(plan.edges.markets)
-                outs.extend(self._edge_signals(plan, edge_res, e_off))
-                e_off += n
-            if plan.arbs is not None and arb_res is not None:
-                n = len(plan.arbs.pair_yes)
-                outs.extend(self._arb_signals(plan, arb_res, a_off))
-                a_off += n
-            out.append(outs)
-        return out
-
-    def _edge_signals(self, plan: Plan, res: EdgeResult, off: int) -> list[Signal]:
-        job, rec, st = plan.edges, plan.record, plan.state
-        assert job is not None
-        min_c100 = round(self.config.min_size * 100)
-        sigs: list[Signal] = []
-        ok = (res.levels[off : off + len(job.markets)] > 0) & (res.size_c100[off : off + len(job.markets)] >= min_c100)
-        for k in np.flatnonzero(ok).tolist():
-            r = off + k
-            m, side = int(job.markets[k]), int(job.sides[k])
-            entry = job.books.entries[m]
-            size = int(res.size_c100[r])
-            side_e = Side.YES if side == YES else Side.NO
-            leg = SignalLeg(
-                venue=entry.link.venue,
-                market_id=entry.link.market_id,
-                side=side_e,
-                action=Action.BUY,
-                price_micros=int(res.limit_price_micros[r]),
-                fee_micros=-(-int(res.fee_micros[r]) * 100 // size),
-                size=size / 100,
-                outcome_role=entry.link.yes_role,
-            )
-            sigs.append(
-                Signal(
-                    signal_id=stable_id(rec.event_id, SignalKind.MODEL_EDGE.value, job.books.keys[m], side_e.value, rec.input_id),
-                    event_id=rec.event_id,
-                    kind=SignalKind.MODEL_EDGE,
-                    ts=rec.ts,
-                    legs=[leg],
-                    model_p=float(job.p_side[k]),
-                    edge=float(res.edge[r]),
-                    ev_micros=int(res.ev_micros[r]),
-                    size=size / 100,
-                    model=f"{st.model}@{st.version}",
-                    trigger=rec.input_id,
-                )
-            )
-        return sigs
-
-    def _arb_signals(self, plan: Plan, res: ArbResult, off: int) -> list[Signal]:
-        job, rec = plan.arbs, plan.record
-        assert job is not None
-        min_c100 = round(self.config.min_size * 100)
-        sigs: list[Signal] = []
-        n = len(job.pair_yes)
-        ok = res.size_c100[off : off + n] >= max(min_c100, 1)
-        for k in np.flatnonzero(ok).tolist():
-            r = off + k
-            y, no = int(job.pair_yes[k]), int(job.pair_no[k])
-            ey, en = job.books.entries[y], job.books.entries[no]
-            size = int(res.size_c100[r])
+        if not len(cand):
+            return
+        k, gy, gn, sy, sn = k[cand], gy[cand], gn[cand], sy[cand], sn[cand]
+        yc, nc = src.c100[sy, YES], src.c100[sn, NO]
+        wy, wn = _used_width(yc), _used_width(nc)
+        yes = LadderRows(src.p4[sy, YES, :wy], yc[:, :wy], src.venue[gy], src.rate_ppm[gy], src.exponent[gy])
+        no = LadderRows(src.p4[sn, NO, :wn], nc[:, :wn], src.venue[gn], src.rate_ppm[gn], src.exponent[gn])
+        res = self.proc.evaluate_arbs(yes, no, cfg.min_arb_profit_micros)
+        ok = np.flatnonzero(res.size_c100 >= max(round(cfg.min_size * 100), 1))
+        if not len(ok):
+            return
+        kk, evs = k[ok].tolist(), ev_of[gy[ok]].tolist()
+        yy, nn = gy[ok].tolist(), gn[ok].tolist()
+        cols = zip(
+            res.size_c100[ok].tolist(), res.yes_limit_micros[ok].tolist(), res.no_limit_micros[ok].tolist(),
+            res.yes_fee_micros[ok].tolist(), res.no_fee_micros[ok].tolist(), res.profit_micros[ok].tolist(),
+        )
+        order, records, outputs = self.seg.order, self.records, self.outputs
+        for r, (size, y_price, n_price, y_fee, n_fee, profit) in enumerate(cols):
+            kr = kk[r]
+            rec, work = records[kr], order[evs[r]]
+            my, mn = yy[r] - work.offset, nn[r] - work.offset
+            ly, ln = work.links[my], work.links[mn]
             legs = [
-                SignalLeg(
-                    venue=ey.link.venue,
-                    market_id=ey.link.market_id,
-                    side=Side.YES,
-                    action=Action.BUY,
-                    price_micros=int(res.yes_limit_micros[r]),
-                    fee_micros=-(-int(res.yes_fee_micros[r]) * 100 // size),
-                    size=size / 100,
-                    outcome_role=ey.link.yes_role,
-                ),
-                SignalLeg(
-                    venue=en.link.venue,
-                    market_id=en.link.market_id,
-                    side=Side.NO,
-                    action=Action.BUY,
-                    price_micros=int(res.no_limit_micros[r]),
-                    fee_micros=-(-int(res.no_fee_micros[r]) * 100 // size),
-                    size=size / 100,
-                    outcome_role=en.link.yes_role,
-                ),
+                _record(SignalLeg, {
+                    "venue": ly.venue, "market_id": ly.market_id, "side": Side.YES, "action": Action.BUY,
+                    "price_micros": y_price, "fee_micros": -(-y_fee * 100 // size), "size": size / 100,
+                    "outcome_role": ly.yes_role,
+                }),
+                _record(SignalLeg, {
+                    "venue": ln.venue, "market_id": ln.market_id, "side": Side.NO, "action": Action.BUY,
+                    "price_micros": n_price, "fee_micros": -(-n_fee * 100 // size), "size": size / 100,
+                    "outcome_role": ln.yes_role,
+                }),
             ]
-            profit = int(res.profit_micros[r])
-            sigs.append(
-                Signal(
-                    signal_id=stable_id(
-                        rec.event_id, SignalKind.CROSS_VENUE_ARB.value, job.books.keys[y], job.books.keys[no], rec.input_id
-                    ),
-                    event_id=rec.event_id,
-                    kind=SignalKind.CROSS_VENUE_ARB,
-                    ts=rec.ts,
-                    legs=legs,
-                    model_p=None,
-                    edge=profit / 1_000_000,
-                    ev_micros=profit,
-                    size=size / 100,
-                    model="",
-                    trigger=rec.input_id,
-                )
-            )
-        return sigs
+            keys = work.base.books.keys
+            outputs[kr].append(_record(Signal, {  # type: ignore[arg-type]
+                "signal_id": stable_id(rec.event_id, SignalKind.CROSS_VENUE_ARB.value, keys[my], keys[mn], rec.input_id),
+                "event_id": rec.event_id, "kind": SignalKind.CROSS_VENUE_ARB, "ts": rec.ts, "legs": legs,
+                "model_p": None, "edge": profit / 1_000_000, "ev_micros": profit, "size": size / 100,
+                "model": "", "trigger": rec.input_id,
+            }))
 
 
-def _pad_stack(blocks: list[np.ndarray]) -> np.ndarray:
-    width = max(b.shape[1] for b in blocks)
-    if all(b.shape[1] == width for b in blocks):
-        return np.concatenate(blocks) if len(blocks) > 1 else blocks[0]
-    out = np.zeros((sum(b.shape[0] for b in blocks), width), np.int64)
-    row = 0
-    for b in blocks:
-        out[row : row + b.shape[0], : b.shape[1]] = b
-        row += b.shape[0]
-    return out
-
-
-def _rows(books_list: list[Books], ms: list[np.ndarray], sides: list[np.ndarray]) -> LadderRows:
-    """Gather ladder rows: one fancy-index per job (a job is a record, not a market)."""
-    cat = (lambda xs: np.concatenate(xs) if len(xs) > 1 else xs[0])
-    return LadderRows(
-        p4=_pad_stack([b.p4[m, s] for b, m, s in zip(books_list, ms, sides)]),
-        c100=_pad_stack([b.c100[m, s] for b, m, s in zip(books_list, ms, sides)]),
-        venue=cat([b.venue[m] for b, m in zip(books_list, ms)]),
-        rate_ppm=cat([b.rate_ppm[m] for b, m in zip(books_list, ms)]),
-        exponent=cat([b.exponent[m] for b, m in zip(books_list, ms)]),
-    )
-
-
-def _edge_rows(jobs: list[EdgeJob]) -> tuple[LadderRows, np.ndarray]:
-    rows = _rows([j.books for j in jobs], [j.markets for j in jobs], [j.sides for j in jobs])
-    p = np.concatenate([j.p_side for j in jobs]) if len(jobs) > 1 else jobs[0].p_side
-    return rows, p
-
-
-def _arb_rows(jobs: list[ArbJob]) -> tuple[LadderRows, LadderRows]:
-    books = [j.books for j in jobs]
-    yes = _rows(books, [j.pair_yes for j in jobs], [np.full(len(j.pair_yes), YES) for j in jobs])
-    no = _rows(books, [j.pair_no for j in jobs], [np.full(len(j.pair_no), NO) for j in jobs])
-    return yes, no
+def _used_width(c100: np.ndarray) -> int:
+    """Columns up to the last level any row uses; trailing all-empty columns change no result."""
+    used = np.flatnonzero(c100.any(axis=0))
+    return int(used[-1]) + 1 if len(used) else 1

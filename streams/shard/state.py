@@ -2,16 +2,21 @@
 
 Books are held column-wise so the edge computation reads them without a loop:
 `p4[m, side, level]` / `c100[m, side, level]` are the ask ladders (side 0 = YES,
-1 = NO) in $0.0001 and 0.01-contract units, padded with zero size. A quote
-replaces one market's rows copy-on-write, so a state value is never mutated
-after it is built and `step` stays a pure function. The contract records the
-arrays were built from are kept too: they are what a snapshot stores, and the
-arrays are rebuilt from them on recovery.
+1 = NO) in $0.0001 and 0.01-contract units, padded with zero size. A state value
+is never mutated after it is built, so `step` stays a pure function: the
+processor builds the next books of every event a batch touched in one pass
+(`streams.shard.batch`). The contract records the arrays were built from are
+kept too: they are what a snapshot stores, and the arrays are rebuilt from them
+on recovery.
+
+Everything derived from the market set (pairs, per-market pair lists, fee rows,
+the key index) is rebuilt only when a market is added or its link/listing changes
+in a way that matters (`structure_key`), never per quote.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
@@ -24,6 +29,9 @@ from streams.fees.fixed import PRICE_QUANTUM_MICROS, FeeError
 YES, NO = 0, 1
 #: Deeper levels than this are dropped: no edge survives that far and arrays stay small.
 MAX_LEVELS = 32
+
+_EMPTY = np.zeros(0, np.int64)
+_EMPTY.setflags(write=False)
 
 
 class BadShardInput(ValueError):
@@ -49,6 +57,25 @@ def settle_time(listing: MarketListing) -> int | None:
     return listing.settle_ts if listing.settle_ts is not None else listing.close_ts
 
 
+StructureKey = tuple[str, Venue, float, float, int | None, int | None, str]
+
+
+def structure_key(link: MarketLink, listing: MarketListing) -> StructureKey:
+    """Every link/listing field that outputs depend on (role, fee schedule, arbitrage rules).
+
+    Two quotes of a market whose keys are equal need no re-validation and no rebuild.
+    """
+    return (
+        link.yes_role,
+        listing.venue,
+        listing.taker_fee_rate,
+        listing.fee_exponent,
+        listing.settle_ts,
+        listing.close_ts,
+        listing.resolution_source,
+    )
+
+
 def _ladder(levels: Sequence[Level], best_price: int | None, best_size: float) -> list[Level]:
     if levels:
         return list(levels)
@@ -58,10 +85,17 @@ def _ladder(levels: Sequence[Level], best_price: int | None, best_size: float) -
 
 
 def ladder_arrays(levels: Sequence[Level], max_levels: int = MAX_LEVELS) -> tuple[np.ndarray, np.ndarray]:
-    """Ask ladder → (p4, c100) int64 arrays, validated: executable prices only, ascending."""
+    """Ask ladder → (p4, c100) int64 arrays, validated: executable prices only, ascending.
+
+    The single-ladder form of `streams.shard.ladders.batch_ladders` (same rules); used
+    for snapshots, tests and to word the error of a refused batch row.
+    """
     kept = [lv for lv in levels[:max_levels] if lv.size > 0]
     p4 = np.fromiter((lv.price_micros for lv in kept), dtype=np.int64, count=len(kept))
-    c100 = np.fromiter((round(lv.size * 100) for lv in kept), dtype=np.int64, count=len(kept))
+    scaled = [lv.size * 100 for lv in kept]
+    if any(not (s < 2.0**62) for s in scaled):
+        raise BadShardInput(f"ask sizes {[lv.size for lv in kept]} are not finite contract counts")
+    c100 = np.fromiter((round(s) for s in scaled), dtype=np.int64, count=len(kept))
     if len(kept):
         if np.any(p4 % PRICE_QUANTUM_MICROS) or np.any(p4 <= 0) or np.any(p4 >= 1_000_000):
             raise BadShardInput(f"ask prices {p4.tolist()} are not multiples of $0.0001 inside (0, 1)")
@@ -81,72 +115,92 @@ class Books:
     """Column-wise market table of one event (M markets, L levels)."""
 
     keys: tuple[str, ...] = ()
-    entries: tuple[MarketEntry, ...] = ()
-    venue: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    rate_ppm: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    exponent: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    quote_ts: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    links: tuple[MarketLink, ...] = ()
+    listings: tuple[MarketListing, ...] = ()
+    quotes: tuple[Quote, ...] = ()
+    fees: tuple[FeeSchedule, ...] = ()
+    structure: tuple[StructureKey, ...] = ()
+    venue: np.ndarray = field(default_factory=lambda: _EMPTY)
+    rate_ppm: np.ndarray = field(default_factory=lambda: _EMPTY)
+    exponent: np.ndarray = field(default_factory=lambda: _EMPTY)
+    quote_ts: np.ndarray = field(default_factory=lambda: _EMPTY)
     p4: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 1), np.int64))
     c100: np.ndarray = field(default_factory=lambda: np.zeros((0, 2, 1), np.int64))
     #: Cross-venue arbitrage candidates: buy YES on pair_yes[k], NO on pair_no[k].
-    pair_yes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
-    pair_no: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pair_yes: np.ndarray = field(default_factory=lambda: _EMPTY)
+    pair_no: np.ndarray = field(default_factory=lambda: _EMPTY)
+    #: Per market m: the pairs that involve m (their YES and NO markets), in pair order.
+    touch_yes: tuple[np.ndarray, ...] = ()
+    touch_no: tuple[np.ndarray, ...] = ()
+    slots: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def index(self, key: str) -> int | None:
-        try:
-            return self.keys.index(key)
-        except ValueError:
-            return None
+        return self.slots.get(key)
 
     @property
     def roles(self) -> tuple[str, ...]:
-        return tuple(e.link.yes_role for e in self.entries)
+        return tuple(s[0] for s in self.structure)
+
+    @property
+    def entries(self) -> tuple[MarketEntry, ...]:
+        return tuple(MarketEntry(*e) for e in zip(self.links, self.listings, self.quotes, self.fees))
+
+    @classmethod
+    def from_entries(cls, entries: Sequence[MarketEntry], settle_tolerance_ms: int) -> "Books":
+        """Build the whole table at once (recovery)."""
+        books = cls()
+        for e in entries:
+            books = books._with(e, books.index(market_key(e.link.venue, e.link.market_id)), settle_tolerance_ms)
+        return books
 
     def upsert(self, entry: MarketEntry, settle_tolerance_ms: int) -> "Books":
-        """Add or replace one market (link, listing and quote); rebuild pairs when the set changes."""
-        key = market_key(entry.link.venue, entry.link.market_id)
-        m = self.index(key)
+        """Add or replace one market (link, listing and quote); rebuilds the pairs, so not per quote."""
+        return self._with(entry, self.index(market_key(entry.link.venue, entry.link.market_id)), settle_tolerance_ms)
+
+    def _with(self, entry: MarketEntry, m: int | None, settle_tolerance_ms: int) -> "Books":
         quote = entry.quote
+        key = market_key(entry.link.venue, entry.link.market_id)
         if quote is None:
             raise BadShardInput(f"{key}: no quote")
         (yp, yc), (np_, nc) = quote_ladders(quote)
         width = max(self.p4.shape[2], len(yp), len(np_), 1)
-        p4, c100 = _widen(self.p4, width), _widen(self.c100, width)
-        fee = entry.fee
+        n = len(self.keys)
+        p4 = np.zeros((n + (m is None), 2, width), np.int64)
+        c100 = np.zeros_like(p4)
+        p4[:n, :, : self.p4.shape[2]] = self.p4
+        c100[:n, :, : self.c100.shape[2]] = self.c100
+        i = n if m is None else m
+        p4[i] = 0
+        c100[i] = 0
+        p4[i, YES, : len(yp)], c100[i, YES, : len(yc)] = yp, yc
+        p4[i, NO, : len(np_)], c100[i, NO, : len(nc)] = np_, nc
+        entries = list(self.entries)
         if m is None:
-            m = len(self.keys)
-            p4 = np.concatenate([p4, np.zeros((1, 2, width), np.int64)])
-            c100 = np.concatenate([c100, np.zeros((1, 2, width), np.int64)])
-            keys, entries = self.keys + (key,), self.entries + (entry,)
-            venue = np.append(self.venue, fee.venue_code)
-            rate = np.append(self.rate_ppm, fee.rate_ppm)
-            expo = np.append(self.exponent, fee.exponent)
-            qts = np.append(self.quote_ts, quote.ts)
-            rebuilt = True
+            entries.append(entry)
         else:
-            p4, c100 = p4.copy() if p4 is self.p4 else p4, c100.copy() if c100 is self.c100 else c100
-            old = self.entries[m]
-            keys, entries = self.keys, self.entries[:m] + (entry,) + self.entries[m + 1 :]
-            rebuilt = old.link != entry.link or old.listing != entry.listing
-            venue, rate, expo, qts = self.venue, self.rate_ppm, self.exponent, self.quote_ts.copy()
-            qts[m] = quote.ts
-            if rebuilt:
-                venue, rate, expo = venue.copy(), rate.copy(), expo.copy()
-                venue[m], rate[m], expo[m] = fee.venue_code, fee.rate_ppm, fee.exponent
-        p4[m] = 0
-        c100[m] = 0
-        p4[m, YES, : len(yp)], c100[m, YES, : len(yc)] = yp, yc
-        p4[m, NO, : len(np_)], c100[m, NO, : len(nc)] = np_, nc
-        books = replace(self, keys=keys, entries=entries, venue=venue, rate_ppm=rate, exponent=expo, quote_ts=qts, p4=p4, c100=c100)
-        return _with_pairs(books, settle_tolerance_ms) if rebuilt else books
-
-
-def _widen(a: np.ndarray, width: int) -> np.ndarray:
-    if a.shape[2] >= width:
-        return a
-    out = np.zeros((a.shape[0], 2, width), np.int64)
-    out[:, :, : a.shape[2]] = a
-    return out
+            entries[m] = entry
+        keys = self.keys + (key,) if m is None else self.keys
+        fees = tuple(e.fee for e in entries)
+        pair_yes, pair_no = arbitrage_pairs(entries, settle_tolerance_ms)
+        return Books(
+            keys=keys,
+            links=tuple(e.link for e in entries),
+            listings=tuple(e.listing for e in entries),
+            quotes=tuple(e.quote for e in entries),  # type: ignore[misc]
+            fees=fees,
+            structure=tuple(structure_key(e.link, e.listing) for e in entries),
+            venue=np.array([f.venue_code for f in fees], np.int64),
+            rate_ppm=np.array([f.rate_ppm for f in fees], np.int64),
+            exponent=np.array([f.exponent for f in fees], np.int64),
+            quote_ts=np.array([e.quote.ts for e in entries], np.int64),  # type: ignore[union-attr]
+            p4=p4,
+            c100=c100,
+            pair_yes=pair_yes,
+            pair_no=pair_no,
+            touch_yes=tuple(pair_yes[(pair_yes == j) | (pair_no == j)] for j in range(len(entries))),
+            touch_no=tuple(pair_no[(pair_yes == j) | (pair_no == j)] for j in range(len(entries))),
+            slots={k: j for j, k in enumerate(keys)},
+        )
 
 
 def equivalent_rules(a: MarketListing, b: MarketListing, tolerance_ms: int) -> bool:
@@ -156,23 +210,32 @@ def equivalent_rules(a: MarketListing, b: MarketListing, tolerance_ms: int) -> b
     return bool(src_a) and src_a == src_b and ta is not None and tb is not None and abs(ta - tb) <= tolerance_ms
 
 
-def _with_pairs(books: Books, tolerance_ms: int) -> Books:
+def arbitrage_pairs(entries: Sequence[MarketEntry], tolerance_ms: int) -> tuple[np.ndarray, np.ndarray]:
     """Ordered pairs (i buys YES, j buys NO): same outcome role, other venue, equivalent rules.
 
-    Runs only when the market set or a listing changes, never per quote.
+    Row-major order over (i, j), as `equivalent_rules` checked pair by pair would give.
     """
-    ys, ns = [], []
-    for i, ei in enumerate(books.entries):
-        for j, ej in enumerate(books.entries):
-            if (
-                i != j
-                and ei.link.venue != ej.link.venue
-                and ei.link.yes_role == ej.link.yes_role
-                and equivalent_rules(ei.listing, ej.listing, tolerance_ms)
-            ):
-                ys.append(i)
-                ns.append(j)
-    return replace(books, pair_yes=np.array(ys, np.int64), pair_no=np.array(ns, np.int64))
+    m = len(entries)
+    if m < 2:
+        return _EMPTY, _EMPTY
+    ids: dict[object, int] = {}
+    role = np.array([ids.setdefault(("r", e.link.yes_role), len(ids)) for e in entries])
+    venue = np.array([ids.setdefault(("v", e.link.venue), len(ids)) for e in entries])
+    sources = [e.listing.resolution_source.strip().casefold() for e in entries]
+    src = np.array([ids.setdefault(("s", s), len(ids)) if s else -1 for s in sources])
+    settle = [settle_time(e.listing) for e in entries]
+    has_t = np.array([t is not None for t in settle])
+    t = np.array([t if t is not None else 0 for t in settle], np.int64)
+    ok = (
+        (role[:, None] == role[None, :])
+        & (venue[:, None] != venue[None, :])
+        & (src[:, None] == src[None, :])
+        & (src[:, None] >= 0)
+        & (has_t[:, None] & has_t[None, :])
+        & (np.abs(t[:, None] - t[None, :]) <= tolerance_ms)
+    )
+    ys, ns = np.nonzero(ok)
+    return ys.astype(np.int64), ns.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -189,15 +252,23 @@ class ShardState:
     books: Books = field(default_factory=Books)
 
 
-def entry_from(link: MarketLink | None, listing: MarketListing | None, quote: Quote) -> MarketEntry:
-    """Check that a quote arrives with its link and listing and that they describe the same market."""
+def check_link(link: MarketLink | None, listing: MarketListing | None, quote: Quote) -> tuple[MarketLink, MarketListing]:
+    """A quote must arrive with its link and listing, and they must describe the same market."""
     if link is None or listing is None:
         raise BadShardInput(f"quote {quote.quote_id} for {quote.market_id} lacks its link or listing")
-    if (link.venue, link.market_id) != (quote.venue, quote.market_id) or (listing.venue, listing.market_id) != (
-        quote.venue,
-        quote.market_id,
+    if (
+        link.market_id != quote.market_id
+        or listing.market_id != quote.market_id
+        or link.venue is not quote.venue
+        or listing.venue is not quote.venue
     ):
         raise BadShardInput(f"quote {quote.quote_id}: link/listing are for another market")
+    return link, listing
+
+
+def entry_from(link: MarketLink | None, listing: MarketListing | None, quote: Quote) -> MarketEntry:
+    """Check a quote's link and listing fully and derive the market's fee schedule."""
+    link, listing = check_link(link, listing, quote)
     if not link.yes_role:
         raise BadShardInput(f"link {link.link_id} has no yes_role")
     try:
