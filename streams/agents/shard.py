@@ -1,9 +1,12 @@
 """The shard agent: a thin Faust wrapper around `streams.shard.processor`.
 
-Consumes `shard.inputs` (keyed by event id) in batches so one numpy call prices all
-rows of the batch, sends Probability records to `model.probabilities` and Signals to
-`signals` keyed by event id, and keeps each event's state in a changelog-backed
-table (value: a `streams.shard.snapshot`, written once per batch per touched event).
+Consumes `shard.inputs` (keyed by event id) in batches so one numpy pass prices all
+rows of the batch (`ShardProcessor.run_batch`), sends Probability records to
+`model.probabilities` and Signals to `signals` keyed by event id, and keeps each
+event's state in a changelog-backed table (value: a `streams.shard.snapshot`,
+written once per batch per touched event). The snapshot is joined from the raw
+bytes of the inputs that built the state (`RawSnapshot`), so saving never
+re-encodes a record the worker just decoded.
 
 Table writes name their changelog partition explicitly: the partition the event's
 record came from on `shard.inputs` (Faust would otherwise use whichever record of
@@ -26,8 +29,8 @@ from streams.app import app
 from streams.codecs import Undecodable
 from streams.deadletter import send_dead_letter
 from streams.shard.config import ShardConfig
-from streams.shard.processor import Plan, ShardProcessor
-from streams.shard.snapshot import SnapshotError, dump, load
+from streams.shard.processor import ShardProcessor
+from streams.shard.snapshot import RawSnapshot, SnapshotError, framed, load
 from streams.shard.state import BadShardInput, ShardState
 from streams.topics import topic
 
@@ -50,11 +53,13 @@ states_table = app.Table(
 )
 
 _cache: dict[str, ShardState] = {}
+_raw: dict[str, RawSnapshot] = {}
 
 
 @app.on_partitions_revoked.connect  # type: ignore[misc]
 async def _drop_cache(sender: Any, revoked: Any, **kwargs: Any) -> None:
     _cache.clear()
+    _raw.clear()
 
 
 def _state_for(event_id: str) -> ShardState:
@@ -71,52 +76,61 @@ def _state_for(event_id: str) -> ShardState:
     else:
         st = ShardState(event_id=event_id)
     _cache[event_id] = st
+    _raw[event_id] = RawSnapshot.of(st)
     return st
+
+
+def _remember(st: ShardState, raw_of: dict[int, bytes]) -> None:
+    """Point the event's raw snapshot at the input bytes behind its current state and books."""
+    raw = _raw[st.event_id]
+    if st.state is not None and id(st.state) in raw_of:
+        raw.state = raw_of[id(st.state)]
+    for key, q in zip(st.books.keys, st.books.quotes):
+        b = raw_of.get(id(q))
+        if b is not None:
+            raw.quotes[key] = b
 
 
 def _save(event_id: str, partition: int) -> None:
     """Store the event's snapshot locally and on the changelog partition of its input."""
-    key, value = event_id.encode(), dump(_cache[event_id])
+    key, value = event_id.encode(), _raw[event_id].blob(_cache[event_id])
     states_table.data[key] = value
     states_table.send_changelog(partition, key, value)
-
-
-async def _plan_batch(events: list[faust.EventT]) -> list[tuple[Plan, int]]:
-    plans: list[tuple[Plan, int]] = []
-    for event in events:
-        value = event.value
-        if isinstance(value, Undecodable):
-            await send_dead_letter(event, f"{value.error_type}: {value.error}", SERVICE, raw=value.raw)
-            continue
-        if not isinstance(value, ShardInput):
-            await send_dead_letter(event, f"expected ShardInput, got {type(value).__name__}", SERVICE)
-            continue
-        try:
-            plan = processor.plan(_state_for(value.event_id), value)
-        except BadShardInput as exc:
-            await send_dead_letter(event, exc, SERVICE)
-            continue
-        if plan.error:
-            log.warning("no model probability", event_id=value.event_id, error=plan.error)
-        _cache[value.event_id] = plan.state
-        plans.append((plan, event.message.partition))
-    return plans
 
 
 @app.agent(topic("shard.inputs"), name="shard")
 async def shard(stream: faust.StreamT) -> None:
     probabilities, signals = topic("model.probabilities"), topic("signals")
     async for events in stream.take_events(BATCH, within=WITHIN_S):
-        planned = await _plan_batch(list(events))
-        if not planned:
+        batch: list[faust.EventT] = []
+        for event in events:
+            value = event.value
+            if isinstance(value, Undecodable):
+                await send_dead_letter(event, f"{value.error_type}: {value.error}", SERVICE, raw=value.raw)
+            elif not isinstance(value, ShardInput):
+                await send_dead_letter(event, f"expected ShardInput, got {type(value).__name__}", SERVICE)
+            else:
+                batch.append(event)
+        if not batch:
             continue
-        outputs = processor.finish([p for p, _ in planned])
+        records: list[ShardInput] = [e.value for e in batch]
+        res = processor.run_batch({r.event_id: _state_for(r.event_id) for r in records}, records)
+        raw_of: dict[int, bytes] = {}
         touched: dict[str, int] = {}
-        for (plan, partition), outs in zip(planned, outputs):
-            eid = plan.record.event_id
-            touched[eid] = partition
+        for event, rec, outs, err, model_err in zip(batch, records, res.outputs, res.errors, res.model_errors):
+            if err is not None:
+                await send_dead_letter(event, BadShardInput(err), SERVICE)
+                continue
+            if model_err is not None:
+                log.warning("no model probability", event_id=rec.event_id, error=model_err)
+            raw_of[id(rec.state if rec.state is not None else rec.quote)] = framed(bytes(event.message.value))
+            touched[rec.event_id] = event.message.partition
             for out in outs:
-                dest = signals if isinstance(out, Signal) else probabilities
-                await dest.send(key=eid, value=out)
+                await (signals if isinstance(out, Signal) else probabilities).send(key=rec.event_id, value=out)
         for eid, partition in touched.items():
+            st = res.states[eid]
+            if st is _cache[eid]:
+                continue  # nothing applied (stale or out-of-order input only)
+            _cache[eid] = st
+            _remember(st, raw_of)
             _save(eid, partition)

@@ -68,3 +68,41 @@ def load(event_id: str, blob: bytes, lookup: ModelLookup, settle_tolerance_ms: i
         else:
             raise SnapshotError(f"unexpected {type(rec).__name__} in snapshot of {event_id}")
     return st
+
+
+class RawSnapshot:
+    """A shard's snapshot kept as the raw input records it was built from, so saving re-encodes nothing.
+
+    The worker already holds each input's framed Avro bytes (the message value); the
+    snapshot of an event is the same length-prefixed sequence `dump` writes, built by
+    joining the bytes of the latest applied state and quote records. Only the emitted
+    Probability is encoded, and only when it changes.
+    """
+
+    def __init__(self) -> None:
+        self.prob: bytes = b""
+        self.prob_of: object = None
+        self.state: bytes = b""
+        self.quotes: dict[str, bytes] = {}
+
+    @classmethod
+    def of(cls, state: ShardState) -> "RawSnapshot":
+        """From a state without raw bytes at hand (recovered from the table): encode once."""
+        raw = cls()
+        codec = default_codec()
+        if state.state is not None:
+            raw.state = framed(codec.encode(ShardInput(input_id="", event_id=state.event_id, ts=state.state.ts, state=state.state)))
+        for key, e in zip(state.books.keys, state.books.entries):
+            rec = ShardInput(input_id="", event_id=state.event_id, ts=0, quote=e.quote, link=e.link, listing=e.listing)
+            raw.quotes[key] = framed(codec.encode(rec))
+        return raw
+
+    def blob(self, state: ShardState) -> bytes:
+        if state.emitted is not None and state.emitted is not self.prob_of:
+            prob = Probability(prob_id="", event_id=state.event_id, ts=0, outcomes=state.emitted, model=state.model, version=state.version)
+            self.prob, self.prob_of = framed(default_codec().encode(prob)), state.emitted
+        return b"".join([self.prob, self.state, *(self.quotes[k] for k in state.books.keys)])
+
+
+def framed(body: bytes) -> bytes:
+    return _LEN.pack(len(body)) + body
