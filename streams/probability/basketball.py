@@ -14,13 +14,13 @@ A tie at the buzzer goes to overtime, priced as a short game between the same te
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from schemas.enums import EventStatus, MarketType
+from schemas.enums import EventStatus
 from schemas.records import EventState
-from streams.probability.base import StateNotModelable, UnknownLeague
+from streams.probability.base import StateNotModelable
 from streams.probability.normal import (
     bounded,
     expected_margin,
@@ -28,7 +28,8 @@ from streams.probability.normal import (
     load_params,
     possession_sign,
     prior_inputs,
-    two_way,
+    TwoWayMarginModel,
+    params_for,
     win_probability,
 )
 
@@ -53,41 +54,23 @@ class BasketballParams:
 def load_basketball_params() -> dict[str, BasketballParams]:
     raw = load_params("basketball")
     fields = BasketballParams.__dataclass_fields__
-    return {
-        league: BasketballParams(**{k: float(v) if k != "periods" else int(v) for k, v in p.items() if k in fields})
-        for league, p in raw.items()
-    }
+    def typed(k: str, v: Any) -> Any:
+        return int(v) if k == "periods" else float(v)
+
+    return {league: BasketballParams(**{k: typed(k, v) for k, v in p.items() if k in fields}) for league, p in raw.items()}
 
 
-class BasketballModel:
+class BasketballModel(TwoWayMarginModel):
     """Win probability of home ("a") vs away ("b") for one basketball league."""
 
+    family = "basketball"
     version = "1"
 
     def __init__(self, league: str, params: BasketballParams | None = None) -> None:
         league = league.lower()
-        if params is None:
-            table = load_basketball_params()
-            if league not in table:
-                raise UnknownLeague(f"basketball model has no parameters for league {league!r}")
-            params = table[league]
-        self.league = league
-        self.params = params
-        self.name = f"basketball-normal-{league}"
+        super().__init__(league, params if params is not None else params_for(self.family, league, load_basketball_params()))
 
-    def outcomes(self, state: EventState) -> tuple[str, ...]:
-        return ("a", "b")
-
-    def probabilities(self, state: EventState) -> dict[str, float]:
-        row = self.probabilities_batch([state])[0]
-        return {"a": float(row[0]), "b": float(row[1])}
-
-    def probabilities_batch(self, states: Sequence[EventState]) -> np.ndarray:
-        if not states:
-            return np.empty((0, 2))
-        for s in states:
-            if s.market_type != MarketType.SPORT or s.league.lower() != self.league:
-                raise UnknownLeague(f"{self.name} cannot price league {s.league!r} ({s.market_type.value})")
+    def _home_probability(self, states: Sequence[EventState]) -> np.ndarray:
         p = self.params
         is_final, home_won = final_outcomes(states)
         seconds_left = self._time_left(states, is_final)
@@ -104,8 +87,7 @@ class BasketballModel:
         ot_sd = np.full_like(mu, p.ingame_sigma * np.sqrt(ot_frac))
         p_ot = win_probability(drift * ot_frac, ot_sd, np.full_like(mu, 0.5))
         p_home = bounded(win_probability(mu, sd, p_ot))
-        p_home = np.where(is_final, home_won, p_home)
-        return two_way(p_home)
+        return np.where(is_final, home_won, p_home)
 
     def _time_left(self, states: Sequence[EventState], is_final: np.ndarray) -> np.ndarray:
         """Seconds of play left: in regulation, or in the current overtime period."""

@@ -20,13 +20,13 @@ Parameters: `python -m ops.models.derive_football` from the real data in data/.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from schemas.enums import EventStatus, MarketType
+from schemas.enums import EventStatus
 from schemas.records import EventState
-from streams.probability.base import StateNotModelable, UnknownLeague
+from streams.probability.base import StateNotModelable
 from streams.probability.normal import (
     bounded,
     expected_margin,
@@ -34,7 +34,8 @@ from streams.probability.normal import (
     load_params,
     possession_sign,
     prior_inputs,
-    two_way,
+    TwoWayMarginModel,
+    params_for,
     win_probability,
 )
 
@@ -67,7 +68,7 @@ class FootballParams:
         return self.periods * self.period_seconds
 
 
-def football_params(raw: dict[str, object]) -> FootballParams:
+def football_params(raw: dict[str, Any]) -> FootballParams:
     """Build params from one league's JSON object (extra keys such as `source` are ignored)."""
     kwargs: dict[str, object] = {}
     for name in FootballParams.__dataclass_fields__:
@@ -92,35 +93,17 @@ def expected_points(params: FootballParams, to_go_100: np.ndarray, down: np.ndar
     return c0 + c1 * to_go_100 + c2 * to_go_100**2 + offset + slope * (10.0 - np.minimum(distance, to_go_100))
 
 
-class FootballModel:
+class FootballModel(TwoWayMarginModel):
     """Win probability of home ("a") vs away ("b") for one football league."""
 
+    family = "football"
     version = "2"
 
     def __init__(self, league: str, params: FootballParams | None = None) -> None:
         league = league.lower()
-        if params is None:
-            table = load_football_params()
-            if league not in table:
-                raise UnknownLeague(f"football model has no parameters for league {league!r}")
-            params = table[league]
-        self.league = league
-        self.params = params
-        self.name = f"football-normal-{league}"
+        super().__init__(league, params if params is not None else params_for(self.family, league, load_football_params()))
 
-    def outcomes(self, state: EventState) -> tuple[str, ...]:
-        return ("a", "b")
-
-    def probabilities(self, state: EventState) -> dict[str, float]:
-        row = self.probabilities_batch([state])[0]
-        return {"a": float(row[0]), "b": float(row[1])}
-
-    def probabilities_batch(self, states: Sequence[EventState]) -> np.ndarray:
-        if not states:
-            return np.empty((0, 2))
-        for s in states:
-            if s.market_type != MarketType.SPORT or s.league.lower() != self.league:
-                raise UnknownLeague(f"{self.name} cannot price league {s.league!r} ({s.market_type.value})")
+    def _home_probability(self, states: Sequence[EventState]) -> np.ndarray:
         p = self.params
         is_final, home_won = final_outcomes(states)
         seconds_left, half_left = self._time_left(states, is_final)
@@ -152,7 +135,7 @@ class FootballModel:
         ot_sd = np.full_like(mu, p.ingame_sigma * np.sqrt(ot_frac))
         p_ot = win_probability(drift * ot_frac, ot_sd, np.full_like(mu, 0.5))
         p_home = bounded(win_probability(mu, sd, p_ot))
-        return two_way(np.where(is_final, home_won, p_home))
+        return np.where(is_final, home_won, p_home)
 
     def _record_margin(self, states: Sequence[EventState]) -> np.ndarray:
         """Expected home margin from season-to-date records where all four counts are given, else NaN.

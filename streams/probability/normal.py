@@ -12,14 +12,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from typing import Any, Sequence
 
 import numpy as np
 from scipy.special import ndtr, ndtri
 
-from schemas.enums import EventStatus
+from schemas.enums import EventStatus, MarketType
 from schemas.records import EventState
-from streams.probability.base import P_MAX, P_MIN, StateNotModelable
+from streams.probability.base import P_MAX, P_MIN, StateNotModelable, UnknownLeague
 
 PARAMS_DIR = Path(__file__).resolve().parent / "params"
 
@@ -29,7 +31,7 @@ SETTLED_SD = 0.05
 PLAYABLE = (EventStatus.SCHEDULED, EventStatus.LIVE, EventStatus.BREAK)
 
 
-def load_params(name: str) -> dict[str, dict[str, object]]:
+def load_params(name: str) -> dict[str, dict[str, Any]]:
     """Read params/<name>.json (written by the ops.models derivation scripts)."""
     return json.loads((PARAMS_DIR / f"{name}.json").read_text())
 
@@ -113,3 +115,44 @@ def possession_sign(states: Sequence[EventState]) -> np.ndarray:
 def two_way(p_home: np.ndarray) -> np.ndarray:
     """Columns (a, b) from the home probability."""
     return np.column_stack([p_home, 1.0 - p_home])
+
+
+class TwoWayMarginModel(ABC):
+    """The shell both margin models share: the league check, and the scalar form from the batch form.
+
+    Subclasses set `family` and `version` and implement `_home_probability`.
+    """
+
+    family = ""
+    version = ""
+
+    def __init__(self, league: str, params: Any) -> None:
+        self.league = league
+        self.params = params
+        self.name = f"{self.family}-normal-{league}"
+
+    def outcomes(self, state: EventState) -> tuple[str, ...]:
+        return ("a", "b")
+
+    def probabilities(self, state: EventState) -> dict[str, float]:
+        row = self.probabilities_batch([state])[0]
+        return {"a": float(row[0]), "b": float(row[1])}
+
+    def probabilities_batch(self, states: Sequence[EventState]) -> np.ndarray:
+        if not states:
+            return np.empty((0, 2))
+        for s in states:
+            if s.market_type != MarketType.SPORT or s.league.lower() != self.league:
+                raise UnknownLeague(f"{self.name} cannot price league {s.league!r} ({s.market_type.value})")
+        return two_way(self._home_probability(states))
+
+    @abstractmethod
+    def _home_probability(self, states: Sequence[EventState]) -> np.ndarray:
+        """P(home wins) per state; exactly 0/1 for final states."""
+
+
+def params_for(family: str, league: str, table: Mapping[str, Any]) -> Any:
+    """The league's parameters from a family's table; an unknown league is an explicit error."""
+    if league not in table:
+        raise UnknownLeague(f"{family} model has no parameters for league {league!r}")
+    return table[league]
