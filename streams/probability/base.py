@@ -18,6 +18,12 @@ P_MIN = 1e-4
 P_MAX = 1.0 - P_MIN
 
 
+def squeeze(p: np.ndarray) -> np.ndarray:
+    """Map rows summing to 1 into [P_MIN, 1 - P_MIN] while keeping the sum at 1."""
+    k = p.shape[-1]
+    return P_MIN + (1.0 - k * P_MIN) * np.clip(p, 0.0, 1.0)
+
+
 class ModelError(Exception):
     """Root of probability-model errors."""
 

@@ -26,7 +26,7 @@ from scipy.special import expit, logit
 from schemas.enums import EventStatus
 from schemas.records import EventState
 from streams.probability.base import StateNotModelable, UnknownLeague
-from streams.probability.poisson import squeeze
+from streams.probability.base import squeeze
 
 PARAMS_FILE = Path(__file__).with_name("params") / "mma_params.json"
 

@@ -27,7 +27,7 @@ from scipy.stats import skellam
 
 from schemas.enums import EventStatus
 from schemas.records import EventState
-from streams.probability.base import P_MIN, StateNotModelable, UnknownLeague
+from streams.probability.base import StateNotModelable, UnknownLeague, squeeze
 
 PARAMS_FILE = Path(__file__).with_name("params") / "poisson_params.json"
 
@@ -68,12 +68,6 @@ def load_params() -> dict[str, PoissonParams]:
         )
         for league, entry in raw["leagues"].items()
     }
-
-
-def squeeze(p: np.ndarray) -> np.ndarray:
-    """Map rows summing to 1 into [P_MIN, 1 - P_MIN] while keeping the sum at 1."""
-    k = p.shape[-1]
-    return P_MIN + (1.0 - k * P_MIN) * np.clip(p, 0.0, 1.0)
 
 
 def regulation_outcome(

@@ -29,7 +29,7 @@ import numpy as np
 from schemas.enums import EventStatus
 from schemas.records import EventState
 from streams.probability.base import StateNotModelable, UnknownLeague
-from streams.probability.poisson import squeeze
+from streams.probability.base import squeeze
 
 PARAMS_FILE = Path(__file__).with_name("params") / "tennis_params.json"
 _GAP_GRID = np.linspace(-0.5, 0.5, 401)
