@@ -87,4 +87,39 @@ def fee_from_wide(venue_code: np.ndarray, exponent: np.ndarray, hi: np.ndarray, 
     return np.where(venue_code == VENUE_CODES[Venue.KALSHI], k, np.where(exponent == 2, p2, p1))
 
 
-__all__ = ["FeeError", "FeeSchedule", "VENUE_CODES", "fee_from_wide", "fee_numerator_wide", "order_fee_micros", "order_fee_micros_v"]
+__all__ = [
+    "FeeError", "FeeSchedule", "VENUE_CODES", "fee_from_numerator", "fee_from_wide", "fee_numerator", "fee_numerator_wide",
+    "fits_int64", "order_fee_micros", "order_fee_micros_v",
+]
+
+
+#: Raw fee numerators below this are summed in plain int64 (headroom for running sums).
+_NARROW_LIMIT = float(2**62)
+
+
+def fits_int64(c100: np.ndarray, p4: np.ndarray, rate_ppm_: np.ndarray, exponent: np.ndarray) -> bool:
+    """Whether every row's whole-ladder raw fee numerator fits int64, so the two-limb form is not needed.
+
+    Bounded in float64 from above: rate · (max p·(1−p))^e · total size, with margin.
+    """
+    if not c100.size:
+        return True
+    q4 = p4 * (P4_ONE - p4)
+    qmax = q4.max(axis=1).astype(np.float64)
+    qe = np.where(exponent.reshape(-1) == 2, qmax * qmax, qmax)
+    bound = rate_ppm_.reshape(-1).astype(np.float64) * qe * c100.sum(axis=1).astype(np.float64)
+    return bool(bound.max() < _NARROW_LIMIT)
+
+
+def fee_numerator(p4: np.ndarray, c100: np.ndarray, rate_ppm_: np.ndarray, exponent: np.ndarray) -> np.ndarray:
+    """rate_ppm · c100 · (p4·(10^4 − p4))^e in int64; only when `fits_int64` holds."""
+    q4 = p4 * (P4_ONE - p4)
+    return rate_ppm_ * c100 * np.where(exponent == 2, q4 * q4, q4)
+
+
+def fee_from_numerator(venue_code: np.ndarray, exponent: np.ndarray, num: np.ndarray) -> np.ndarray:
+    """Venue rounding of an int64 raw fee numerator (same results as `fee_from_wide`)."""
+    k = -(-num // 10**14) * kalshi.CENT_MICROS
+    p1 = (num // 10**11) * polymarket.FEE_QUANTUM_MICROS
+    p2 = np.zeros_like(num)  # num < 2^62 < 10^19: the exponent-2 quotient is 0
+    return np.where(venue_code == VENUE_CODES[Venue.KALSHI], k, np.where(exponent == 2, p2, p1))

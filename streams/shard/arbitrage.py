@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.fees import fee_from_wide, fee_numerator_wide
+from streams.fees import fee_from_numerator, fee_from_wide, fee_numerator, fee_numerator_wide, fits_int64
 from streams.fees.fixed import E18, P4_ONE, wide_mul, wide_sum
 from streams.shard.edges import LadderRows, at_least_one_level
 
@@ -56,17 +56,22 @@ def _leg_at(rows: LadderRows, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     prev = (cum - c100)[r, lv]
     part = b - prev
     per = (lambda a: a[:, None])
-    hi, lo = fee_numerator_wide(p4, c100, per(rows.rate_ppm), per(rows.exponent))
-    s_hi, s_lo = wide_sum(hi, lo, cumulative=True)
-    e_hi, e_lo = s_hi - hi, s_lo - lo  # exclusive running sums (inclusive minus own, exact)
-    borrow = e_lo < 0
-    e_hi, e_lo = e_hi - borrow, e_lo + borrow * E18
     q4 = p4[r, lv] * (P4_ONE - p4[r, lv])
     qe = np.where(per(rows.exponent) == 2, q4 * q4, q4)
-    ph, pl = wide_mul(per(rows.rate_ppm) * part, qe)
-    t_lo = e_lo[r, lv] + pl
-    t_hi = e_hi[r, lv] + ph + t_lo // E18
-    fee = fee_from_wide(per(rows.venue), per(rows.exponent), t_hi, t_lo % E18)
+    if fits_int64(c100, p4, per(rows.rate_ppm), per(rows.exponent)):  # the usual case: plain int64
+        num = fee_numerator(p4, c100, per(rows.rate_ppm), per(rows.exponent))
+        before = np.cumsum(num, axis=1) - num
+        fee = fee_from_numerator(per(rows.venue), per(rows.exponent), before[r, lv] + per(rows.rate_ppm) * part * qe)
+    else:
+        hi, lo = fee_numerator_wide(p4, c100, per(rows.rate_ppm), per(rows.exponent))
+        s_hi, s_lo = wide_sum(hi, lo, cumulative=True)
+        e_hi, e_lo = s_hi - hi, s_lo - lo  # exclusive running sums (inclusive minus own, exact)
+        borrow = e_lo < 0
+        e_hi, e_lo = e_hi - borrow, e_lo + borrow * E18
+        ph, pl = wide_mul(per(rows.rate_ppm) * part, qe)
+        t_lo = e_lo[r, lv] + pl
+        t_hi = e_hi[r, lv] + ph + t_lo // E18
+        fee = fee_from_wide(per(rows.venue), per(rows.exponent), t_hi, t_lo % E18)
     notional = (np.cumsum(p4 * c100, axis=1) - p4 * c100)[r, lv] + p4[r, lv] * part
     return fee, notional, level
 

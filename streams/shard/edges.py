@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from streams.fees import order_fee_micros_v
+from streams.fees import fee_from_numerator, fee_numerator, fits_int64, order_fee_micros_v
 
 MICROS = 1_000_000
 
@@ -69,9 +69,11 @@ def model_edges(rows: LadderRows, p_side: np.ndarray, min_edge: float) -> EdgeRe
     valid = c100 > 0
     cum_c100 = np.cumsum(c100, axis=1)
     cum_notional = np.cumsum(p4 * c100, axis=1)
-    fee_cum = order_fee_micros_v(
-        _per_row(rows.venue), p4, c100, _per_row(rows.rate_ppm), _per_row(rows.exponent), cumulative=True
-    )
+    venue, rate, expo = _per_row(rows.venue), _per_row(rows.rate_ppm), _per_row(rows.exponent)
+    if fits_int64(c100, p4, rate, expo):  # the usual case: plain int64 sums, same results
+        fee_cum = fee_from_numerator(venue, expo, np.cumsum(fee_numerator(p4, c100, rate, expo), axis=1))
+    else:
+        fee_cum = order_fee_micros_v(venue, p4, c100, rate, expo, cumulative=True)
     fee_prev = np.zeros_like(fee_cum)
     fee_prev[:, 1:] = fee_cum[:, :-1]
     safe_c100 = np.where(valid, c100, 1)
