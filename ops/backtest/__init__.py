@@ -1,0 +1,1 @@
+"""Backtests: the agents' processors replayed in-process (fast) or through a real Faust worker (Kafka)."""
