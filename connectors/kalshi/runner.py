@@ -15,7 +15,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,8 +71,13 @@ async def serve(
     websocket: bool = True,
     stop: asyncio.Event | None = None,
     publisher: Sink | None = None,
+    clock: Callable[[], int] = wall_clock_ms,
 ) -> KalshiService:
-    """Run the service until `stop` (or a signal); flush on the way out, whatever happened."""
+    """Run the service until `stop` (or a signal); flush on the way out, whatever happened.
+
+    `clock` stamps the records (fetch and receive times); only a replay of recorded
+    payloads passes another one than the wall clock (`replay_clock`).
+    """
     stop = stop or asyncio.Event()
     sink: Sink = publisher or make_publisher(bootstrap)
     use_ws = websocket and signer is not None
@@ -81,9 +87,9 @@ async def serve(
             if signer is None else "REST order books requested: polling them instead of the websocket",
             poll_s=config.book_poll_s,
         )
-    rest = KalshiRest(endpoints.rest_url, signer=signer)
+    rest = KalshiRest(endpoints.rest_url, signer=signer, clock=clock)
     feed = KalshiFeed(
-        sink, rest, ws_factory=lambda: KalshiWs(endpoints.ws_url, signer=signer), clock=wall_clock_ms
+        sink, rest, ws_factory=lambda: KalshiWs(endpoints.ws_url, signer=signer), clock=clock
     )
     service = KalshiService(feed, config, use_websocket=use_ws)
     install_stop_signals(stop)
@@ -107,8 +113,13 @@ async def simulate(
     delta_interval_s: float,
     websocket: bool = True,
     stop: asyncio.Event | None = None,
+    clock_start_ms: int | None = None,
 ) -> KalshiService:
     """The simulator on 127.0.0.1 and the live service against it.
+
+    With `clock_start_ms` the records are stamped on a replay clock that starts
+    there (the simulator serves recorded payloads: stamped with today's time, a
+    2025 market would look long closed to discovery and every book stale).
 
     The websocket handshake is signed with a key made for this run and verified
     by the simulator, so the demo exercises the same signed path as production.
@@ -117,7 +128,15 @@ async def simulate(
     pem = signer.public_key_pem() if signer is not None else None
     async with KalshiSimulator(fixtures, public_key_pem=pem, delta_interval_s=delta_interval_s) as sim:
         log.info("kalshi simulator up", rest=sim.rest_url, ws=sim.ws_url, fixtures=str(fixtures))
-        return await serve(bootstrap, config, Endpoints(sim.rest_url, sim.ws_url), signer, websocket=websocket, stop=stop)
+        clock = wall_clock_ms if clock_start_ms is None else replay_clock(clock_start_ms)
+        return await serve(bootstrap, config, Endpoints(sim.rest_url, sim.ws_url), signer, websocket=websocket, stop=stop,
+                           clock=clock)
+
+
+def replay_clock(start_ms: int) -> Callable[[], int]:
+    """Epoch ms that start at `start_ms` now and advance with the monotonic clock."""
+    origin = time.monotonic()
+    return lambda: start_ms + int((time.monotonic() - origin) * 1000)
 
 
 def _csv(text: str) -> tuple[str, ...]:
@@ -140,6 +159,8 @@ def parser() -> argparse.ArgumentParser:
     live.add_argument("--ws-url", default=PROD_WS_URL)
     sim.add_argument("--fixtures", type=Path, default=default_fixtures_dir(), help="recorded payloads to serve")
     sim.add_argument("--delta-interval-s", type=float, default=0.5, help="pause between scripted book changes")
+    sim.add_argument("--clock-start-ms", type=int, default=None,
+                     help="stamp records on a replay clock starting at this epoch ms (default: the wall clock)")
     return ap
 
 
@@ -158,7 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                               websocket=not args.rest_books))
         else:
             asyncio.run(simulate(args.bootstrap, config, fixtures=args.fixtures,
-                                 delta_interval_s=args.delta_interval_s, websocket=not args.rest_books))
+                                 delta_interval_s=args.delta_interval_s, websocket=not args.rest_books,
+                                 clock_start_ms=args.clock_start_ms))
     except KalshiError as exc:
         log.error("kalshi connector stopped on a fatal error", error=str(exc))
         return 1
