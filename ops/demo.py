@@ -373,7 +373,9 @@ def demo(
 
     start = log_ends(bootstrap, OUTPUTS)
     reader = LogReader(bootstrap, start)
-    folder = Path(os.environ.get("ARBEES_STATE_DIR", ".stack")) / "demo"
+    from ops.stack import StackConfig
+
+    folder = StackConfig.from_env().state_dir / "demo"
     feed = kalshi_simulator_feed(bootstrap, folder / "kalshi-simulator.log", delta_interval_s=0.5,
                                  clock_start_ms=KALSHI_CLOCK_START_MS)
     started = time.monotonic()
