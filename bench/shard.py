@@ -32,11 +32,12 @@ from pathlib import Path
 import numpy as np
 
 from schemas.enums import EventStatus, MarketType, Venue
-from schemas.records import EventState, Level, MarketLink, MarketListing, Quote, ShardInput
+from schemas.records import EventState, Level, MarketLink, MarketListing, Quote, ShardInput, Signal
 from streams.shard.arbitrage import arbitrage
 from streams.shard.config import ShardConfig
 from streams.shard.edges import model_edges
 from streams.shard.edges import LadderRows
+from streams.probability.registry import model_for
 from streams.shard.processor import ShardProcessor, registry_lookup
 from streams.shard.scalar_reference import arbitrage_rows, model_edges_rows
 from streams.shard.state import NO, YES, ShardState
@@ -77,7 +78,32 @@ def synth_ladder(rng: random.Random, base: list[tuple[int, float]], depth: int) 
     return out
 
 
-def make_event(rng: random.Random, e: int, markets: int, ladders: dict[str, list[tuple[int, float]]], depth: int) -> tuple[EventState, list[ShardInput]]:
+TICK = 10_000
+
+
+def fair_ladders(rng: random.Random, p_yes: float, sizes: list[float], depth: int) -> tuple[list[Level], list[Level]]:
+    """YES and NO ask ladders of a market quoted near a fair price, as liquid venues quote.
+
+    The mid sits within a couple of cents of the fair probability, the spread is one
+    to three ticks, NO asks mirror YES bids (NO ask = 1 - YES bid), and level sizes
+    follow a recorded book's size profile; so model edges and cross-venue arbitrage
+    appear only where the noise makes them, as in real markets.
+    """
+    mid = min(0.97, max(0.03, p_yes + rng.gauss(0.0, 0.015)))
+    half = rng.choice((1, 1, 2, 3)) * TICK / 2
+    best_ask = min(990_000, max(TICK, int(-(-(mid * 1e6 + half) // TICK)) * TICK))
+    best_bid = max(TICK, min(best_ask - TICK, int((mid * 1e6 - half) // TICK) * TICK))
+    scale = rng.uniform(0.2, 3.0)
+    yes_asks = [Level(best_ask + i * TICK, round(max(sizes[i % len(sizes)] * scale, 1.0), 2))
+                for i in range(depth) if best_ask + i * TICK < 1_000_000]
+    yes_bids = [(best_bid - i * TICK, round(max(sizes[(i + 3) % len(sizes)] * scale, 1.0), 2))
+                for i in range(depth) if best_bid - i * TICK > 0]
+    no_asks = [Level(1_000_000 - b, c) for b, c in yes_bids]
+    return yes_asks, no_asks
+
+
+def make_event(rng: random.Random, e: int, markets: int, ladders: dict[str, list[tuple[int, float]]], depth: int,
+               realistic: bool = False) -> tuple[EventState, list[ShardInput]]:
     eid = f"bench:nfl:{e}"
     st = EventState(
         state_id=f"{eid}@0", event_id=eid, ts=T0, source="bench", market_type=MarketType.SPORT, league="nfl",
@@ -85,6 +111,8 @@ def make_event(rng: random.Random, e: int, markets: int, ladders: dict[str, list
         period=rng.randint(1, 4), clock_seconds=float(rng.randint(0, 900)), spread_a=rng.uniform(-7, 7),
     )
     quotes = []
+    fair = model_for(MarketType.SPORT, "nfl").probabilities(st) if realistic else {}
+    sizes = {k[0]: [c for _, c in v] for k, v in ladders.items() if k.endswith("_yes")}
     for m in range(markets):
         venue = Venue.KALSHI if m % 2 == 0 else Venue.POLYMARKET
         role = "a" if (m // 2) % 2 == 0 else "b"
@@ -96,20 +124,24 @@ def make_event(rng: random.Random, e: int, markets: int, ladders: dict[str, list
             resolution_source="NFL official result",
         )
         lnk = MarketLink(link_id=lst.listing_id, venue=venue, market_id=mid, event_id=eid, ts=T0, yes_role=role, confidence=1.0)
-        yes, no = synth_ladder(rng, ladders[f"{pre}_yes"], depth), synth_ladder(rng, ladders[f"{pre}_no"], depth)
+        if realistic:
+            p_role = fair[role]
+            yes, no = fair_ladders(rng, p_role, sizes[pre], depth)
+        else:
+            yes, no = synth_ladder(rng, ladders[f"{pre}_yes"], depth), synth_ladder(rng, ladders[f"{pre}_no"], depth)
         q = Quote(quote_id=f"q:{mid}:0", venue=venue, market_id=mid, ts=T0 + 1, yes_asks=yes, no_asks=no)
         quotes.append(ShardInput(input_id=f"in:{mid}:0", event_id=eid, ts=T0 + 1, quote=q, link=lnk, listing=lst))
     return st, quotes
 
 
-def build_states(events: int, markets: int, depth: int, seed: int = 7) -> tuple[dict[str, ShardState], list[list[ShardInput]]]:
+def build_states(events: int, markets: int, depth: int, seed: int = 7, realistic: bool = False) -> tuple[dict[str, ShardState], list[list[ShardInput]]]:
     rng = random.Random(seed)
     ladders = recorded_ladders()
     proc = ShardProcessor(ShardConfig(), lookup=registry_lookup)
     states: dict[str, ShardState] = {}
     per_event_quotes = []
     for e in range(events):
-        st_rec, quotes = make_event(rng, e, markets, ladders, depth)
+        st_rec, quotes = make_event(rng, e, markets, ladders, depth, realistic)
         recs = [ShardInput(input_id=f"st:{e}", event_id=st_rec.event_id, ts=T0, state=st_rec), *quotes]
         states.update(proc.step_batch({}, recs)[0])
         per_event_quotes.append(quotes)
@@ -178,6 +210,31 @@ def quote_stream(per_event_quotes: list[list[ShardInput]], n: int, seed: int = 1
         nq = replace(q, quote_id=f"q:{q.market_id}:{i}", ts=ts, seq=i)
         out.append(replace(base, input_id=f"in:{q.market_id}:{i}", ts=ts, quote=nq))
     return out
+
+
+def fair_quote_stream(per_event_quotes: list[list[ShardInput]], states: dict[str, ShardState], n: int,
+                      depth: int, seed: int = 11) -> list[ShardInput]:
+    """Fresh quotes on random markets of random events, re-quoted near the fair price each time."""
+    rng = random.Random(seed)
+    ladders = recorded_ladders()
+    sizes = {k[0]: [c for _, c in v] for k, v in ladders.items() if k.endswith("_yes")}
+    out = []
+    for i in range(n):
+        base = rng.choice(rng.choice(per_event_quotes))
+        q, link = base.quote, base.link
+        assert q is not None and link is not None
+        p_role = states[base.event_id].probs[link.yes_role]  # type: ignore[index]
+        yes, no = fair_ladders(rng, p_role, sizes["k" if q.venue is Venue.KALSHI else "p"], depth)
+        ts = T0 + 2 + i
+        nq = replace(q, quote_id=f"q:{q.market_id}:{i}", ts=ts, seq=i, yes_asks=yes, no_asks=no)
+        out.append(replace(base, input_id=f"in:{q.market_id}:{i}", ts=ts, quote=nq))
+    return out
+
+
+def signals_per_quote(states: dict[str, ShardState], stream: list[ShardInput]) -> float:
+    proc = ShardProcessor(ShardConfig(stale_state_ms=10**9), lookup=registry_lookup)
+    _, outs = proc.step_batch(dict(states), stream)
+    return sum(1 for o in outs for r in o if isinstance(r, Signal)) / len(stream)
 
 
 def bench_processor(states: dict[str, ShardState], stream: list[ShardInput], batch: int = 500) -> dict[str, float]:
@@ -356,6 +413,13 @@ def bench_latency(bootstrap: str, seconds: float, rate: int, tmp: Path) -> dict[
         stop_worker(worker)
 
 
+def throughput_records(n: int, events: int = 1000, markets: int = 4, depth: int = 10) -> list[ShardInput]:
+    """Event states, then `n` quotes re-quoted near fair value on random markets (the realistic stream)."""
+    states, per_event = build_states(events, markets, depth, seed=23, realistic=True)
+    firsts = [ShardInput(input_id=f"st:{eid}", event_id=eid, ts=T0, state=s.state) for eid, s in states.items()]
+    return [*firsts, *(q for qs in per_event for q in qs), *fair_quote_stream(per_event, states, n, depth, seed=29)]
+
+
 def bench_throughput(bootstrap: str, n: int, tmp: Path) -> dict[str, float]:
     from confluent_kafka.admin import AdminClient
     from confluent_kafka import TopicPartition
@@ -363,13 +427,10 @@ def bench_throughput(bootstrap: str, n: int, tmp: Path) -> dict[str, float]:
     from connectors.publisher import Publisher
 
     run = uuid.uuid4().hex[:8]
-    states, quotes = small_events(1000, 4, run)
+    records = throughput_records(n)
     start = offsets(bootstrap, "shard.inputs")
     pub = Publisher(bootstrap, service="bench")
-    for r in states:
-        pub.publish("shard.inputs", r.event_id, r)
-    for i in range(n):
-        rec = nth_quote(quotes, i)
+    for rec in records:
         pub.publish("shard.inputs", rec.event_id, rec)
     pub.flush(120)
     end = offsets(bootstrap, "shard.inputs")
@@ -439,10 +500,20 @@ def main() -> None:
     args = ap.parse_args()
 
     results: dict[str, object] = {}
-    states, per_event = build_states(args.events, args.markets, args.depth)
+    # headline: markets quoted near fair value, as real venues quote them
+    states, per_event = build_states(args.events, args.markets, args.depth, realistic=True)
     results.update(bench_speedup(states))
+    stream = fair_quote_stream(per_event, states, 20_000, args.depth)
+    results.update(bench_processor(states, stream))
+    results["shard.signals_per_quote"] = round(signals_per_quote(states, stream[:5_000]), 4)
     print(json.dumps(results), flush=True)
-    results.update(bench_processor(states, quote_stream(per_event, 5_000)))
+    # stress: independent recorded ladders shifted at random, so most quotes make signals
+    s_states, s_per_event = build_states(args.events, args.markets, args.depth)
+    stress_stream = quote_stream(s_per_event, 5_000)
+    stress = bench_processor(s_states, stress_stream)
+    results["shard.stress_processor_quotes_per_s"] = stress["shard.processor_quotes_per_s"]
+    results["shard.stress_signals_per_quote"] = round(signals_per_quote(s_states, stress_stream), 4)
+    results["shard.stress_vectorized_speedup"] = bench_speedup(s_states)["shard.vectorized_speedup"]
     print(json.dumps(results), flush=True)
     merge(results)
     if args.skip_broker:
