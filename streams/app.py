@@ -54,4 +54,9 @@ app = faust.App(
     autodiscover=AGENTS,
     consumer_auto_offset_reset="earliest",
     stream_wait_empty=False,
+    # throughput: let sends coalesce for a moment instead of one produce request per record
+    producer_linger=float(os.environ.get("ARBEES_PRODUCER_LINGER_S", "0.002")),
+    producer_max_batch_size=256 * 1024,
+    broker_max_poll_records=int(os.environ.get("ARBEES_MAX_POLL_RECORDS", "2000")),
+    stream_buffer_maxsize=16384,
 )
