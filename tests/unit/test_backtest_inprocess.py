@@ -18,7 +18,7 @@ from connectors.kalshi.book import BookChanged, BookKeeper
 from connectors.kalshi.messages import BookDelta, BookSnapshot, parse_frame
 from connectors.kalshi.normalize import book_to_quote, market_to_listing, parse_series
 from ops.backtest.inprocess import BacktestConfig, InProcessEngine
-from ops.backtest.records import InputRecord, InputValue, as_inputs, partition_for, replay_order
+from ops.backtest.records import InputRecord, InputValue, as_inputs, murmur2, partition_for, replay_order
 from schemas.enums import EventStatus, SignalKind, Venue
 from schemas.records import EventState, MarketLink, MarketListing, Quote
 
@@ -148,8 +148,18 @@ def test_the_bankroll_moves_only_by_fees_while_positions_are_open() -> None:
     assert summary.signals == len(result.signals) and summary.orders == len(result.orders)
 
 
-def test_list_partitions_match_kafkas_murmur2_partitioner() -> None:
-    # values computed by the Java client's Utils.murmur2 (toPositive(murmur2(key)) % n), as Faust does
-    assert partition_for("KALSHI:KXNFLGAME-25DEC27BALGB-GB", 12) == partition_for("KALSHI:KXNFLGAME-25DEC27BALGB-GB", 12)
-    rec = recorded_input()
-    assert all(0 <= r.partition < 12 for r in rec)
+def test_list_partitions_use_kafkas_murmur2() -> None:
+    # the vectors of Apache Kafka's UtilsTest.testMurmur2 (signed 32-bit results of Utils.murmur2)
+    vectors = {"21": -973932308, "foobar": -790332482, "a-little-bit-long-string": -985981536,
+               "a-little-bit-longer-string": -1486304829, "lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
+               "abc": 479470107}
+    for text, signed in vectors.items():
+        assert murmur2(text.encode()) == signed & 0xFFFFFFFF
+        assert partition_for(text, 12) == (signed & 0x7FFFFFFF) % 12
+    records = recorded_input()
+    assert all(r.partition == partition_for(r.key, 12) for r in records)
+    # offsets count per (topic, partition) in list order
+    per: dict[tuple[str, int], list[int]] = {}
+    for r in records:
+        per.setdefault((r.topic, r.partition), []).append(r.offset)
+    assert all(offs == list(range(len(offs))) for offs in per.values())

@@ -1,0 +1,355 @@
+"""The Kafka replay backtest: the input replayed into the registry topics, a real Faust worker, outputs read back.
+
+A run gets a fresh app id (`backtest-<tag>`: its own consumer group, tables,
+changelogs and internal topics) and its own paper account. The group's offsets
+are committed at the current log ends before the worker starts, so it reads only
+what this run produces; the account's bankroll deposit goes to `ledger` first.
+The worker is `python -m streams.agents.worker` with ARBEES_AGENTS naming the
+groups (discovery, router, shard, trading by default) and ARBEES_TRADING_EVENTS
+restricting the account to the input's events. The agents read fixed registry
+topic names, so a run cannot use run-scoped copies of them; outputs are picked
+from the shared output topics by the run's events (shard outputs) and account
+(trading outputs).
+
+`phases` are event-time cut points: records before the first cut are produced,
+the engine waits until the worker is idle (every partition it consumes committed
+at its log end, twice in a row), then the next slice goes out. Faust merges the
+topics an agent reads in arrival order, not event time; phases are how a replay
+makes "this came first" true on the broker too (see ops/backtest/compare.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka.admin import AdminClient
+import structlog
+
+from connectors.publisher import make_producer
+from ops.backtest.inprocess import BacktestConfig, first_ts
+from ops.backtest.records import BacktestError, BacktestResult, InputRecord, replay_order
+from ops.topics import ensure_topics
+from schemas.codec import default_codec
+from schemas.errors import DecodeError
+from schemas.records import (
+    Fill,
+    LedgerEntry,
+    MarketLink,
+    Order,
+    OrderStatus,
+    PositionEvent,
+    Probability,
+    RiskEvent,
+    ShardInput,
+    Signal,
+)
+from schemas.topics import TOPICS, spec
+
+logger = structlog.get_logger(__name__)
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_AGENTS = "discovery,router,shard,trading"
+#: Output topics read back, and the result list each record type lands in.
+OUTPUT_TOPICS = ("markets.links", "shard.inputs", "model.probabilities", "signals", "orders", "fills", "positions",
+                 "ledger", "risk.state")
+ACCOUNT_TOPICS = ("orders", "fills", "positions", "ledger", "risk.state")
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class KafkaRunInfo:
+    """Where a Kafka run lived; kept so an operator can look at its topics and worker log."""
+
+    app_id: str
+    log: Path
+    produced: int
+    produce_seconds: float
+
+
+@dataclass
+class _Produced:
+    coords: set[tuple[str, int, int]] = field(default_factory=set)
+    errors: list[str] = field(default_factory=list)
+
+    def on_delivery(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.errors.append(f"{msg.topic()}: {err}")
+        else:
+            self.coords.add((msg.topic(), msg.partition(), msg.offset()))
+
+
+class _Producer:
+    """confluent-kafka with the murmur2 partitioner (connectors.publisher), remembering where each record landed."""
+
+    def __init__(self, bootstrap: str, produced: _Produced) -> None:
+        self._producer = make_producer(bootstrap, **{"linger.ms": 20})
+        self._codec = default_codec()
+        self._produced = produced
+
+    def publish(self, topic: str, key: str, value: Any) -> None:
+        spec(topic)
+        data = self._codec.encode(value)
+        while True:
+            try:
+                self._producer.produce(topic, key=key.encode(), value=data, on_delivery=self._produced.on_delivery)
+                break
+            except BufferError:
+                self._producer.poll(0.1)
+        self._producer.poll(0)
+
+    def flush(self, timeout: float) -> None:
+        if self._producer.flush(timeout):
+            raise BacktestError(f"records still undelivered after {timeout:.0f}s")
+        if self._produced.errors:
+            raise BacktestError("producing the input failed: " + "; ".join(self._produced.errors[:5]))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class KafkaEngine:
+    """Runs a backtest through the real broker and a real worker subprocess."""
+
+    def __init__(self, bootstrap: str, config: BacktestConfig | None = None, agents: str = DEFAULT_AGENTS,
+                 work_dir: Path | None = None, idle_check_s: float = 1.0, timeout_s: float = 600.0) -> None:
+        self.bootstrap = bootstrap
+        self.config = config or BacktestConfig()
+        self.agents = agents
+        self.work_dir = work_dir
+        self.idle_check_s = idle_check_s
+        self.timeout_s = timeout_s
+        self.info: KafkaRunInfo | None = None
+        self._admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self, records: Sequence[InputRecord], phases: Sequence[int] = (),
+            progress: Progress | None = None) -> BacktestResult:
+        ordered = replay_order(list(records))
+        start_ts = first_ts(ordered)
+        report = ensure_topics(self.bootstrap)
+        if report.problems:
+            raise BacktestError(f"registry topics are not right on {self.bootstrap}: {'; '.join(report.problems)}")
+        tag = uuid.uuid4().hex[:10]
+        app_id = f"backtest-{tag}"
+        folder = Path(self.work_dir or tempfile.mkdtemp(prefix="arbees-backtest-")) / app_id
+        folder.mkdir(parents=True, exist_ok=True)
+        registry = tuple(t.name for t in TOPICS if not t.name.startswith("raw."))
+        starts = self._ends(registry)
+        self._commit(app_id, starts)
+        produced = _Produced()
+        pub = _Producer(self.bootstrap, produced)
+        pub.publish("ledger", self.config.account, self.config.deposit(start_ts - 1))
+        pub.flush(30)
+        worker = self._start_worker(app_id, folder)
+        try:
+            self._wait_ready(worker, folder / "worker.log")
+            slices = _slices(ordered, phases)
+            began, wall_start_ms = time.perf_counter(), int(time.time() * 1000)
+            sent = 0
+            for i, part in enumerate(slices):
+                for rec in part:
+                    pub.publish(rec.topic, rec.key, rec.value)
+                    sent += 1
+                    if progress is not None and sent % 500 == 0:
+                        progress("produce", sent, len(ordered))
+                pub.flush(120)
+                if progress is not None:
+                    progress("produce", sent, len(ordered))
+                if i < len(slices) - 1:
+                    self._wait_idle(app_id, worker, folder / "worker.log")
+            produce_s = time.perf_counter() - began
+            self._wait_idle(app_id, worker, folder / "worker.log")
+            ends = self._ends(OUTPUT_TOPICS)
+        finally:
+            _stop(worker)
+        result, last_ms = self._collect(ordered, starts, ends, produced)
+        result.inputs = len(ordered)
+        result.seconds = max(last_ms - wall_start_ms, 1) / 1000
+        self.info = KafkaRunInfo(app_id, folder / "worker.log", sent, produce_s)
+        return result
+
+    # ------------------------------------------------------------------ worker
+
+    def _start_worker(self, app_id: str, folder: Path) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "KAFKA_BOOTSTRAP": self.bootstrap,
+            "ARBEES_APP_ID": app_id,
+            "ARBEES_AGENTS": self.agents,
+            "ARBEES_WEB_PORT": str(_free_port()),
+            "ARBEES_KILL_FILE": str(folder / "KILL"),
+            "ARBEES_SHARD_BATCH": str(self.config.shard_batch),
+            "PYTHONPATH": str(REPO),
+            **self.config.trading_env(),
+        }
+        log = (folder / "worker.log").open("wb")
+        # run in its own folder: the Faust data dir lands there, not in the repository
+        return subprocess.Popen([sys.executable, "-m", "streams.agents.worker", "worker", "-l", "info", "--without-web"],
+                                cwd=folder, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def _wait_ready(self, worker: subprocess.Popen[bytes], log: Path) -> None:
+        deadline = time.monotonic() + min(self.timeout_s, 120)
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise BacktestError(f"the worker exited ({worker.returncode}) while starting:\n{_tail(log)}")
+            if "Ready" in log.read_text(errors="replace"):
+                return
+            time.sleep(0.2)
+        raise BacktestError(f"the worker was not ready within {min(self.timeout_s, 120):.0f}s:\n{_tail(log)}")
+
+    def _group_lag(self, app_id: str) -> tuple[int, int]:
+        """(records not yet committed on the partitions the group's members consume, their total log end).
+
+        Table changelogs are assigned too (for recovery) but never committed: they are left out.
+        """
+        from confluent_kafka import ConsumerGroupTopicPartitions
+
+        described = self._admin.describe_consumer_groups([app_id])[app_id].result(timeout=10)
+        assigned = sorted({(tp.topic, tp.partition) for m in described.members if m.assignment is not None
+                           for tp in m.assignment.topic_partitions if not tp.topic.endswith("-changelog")})
+        if not assigned:
+            return -1, -1  # rebalancing or not joined yet: not idle
+        fut = self._admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(app_id)])
+        committed = {(tp.topic, tp.partition): tp.offset for tp in fut[app_id].result(timeout=10).topic_partitions}
+        ends = self._ends(tuple(sorted({t for t, _ in assigned})))
+        lag = sum(max(0, ends[t][p] - max(committed.get((t, p), 0), 0)) for t, p in assigned if t in ends)
+        return lag, sum(ends[t][p] for t, p in assigned if t in ends)
+
+    def _wait_idle(self, app_id: str, worker: subprocess.Popen[bytes], log: Path) -> None:
+        """Until the group has committed every record it reads and no log grew, twice in a row."""
+        deadline = time.monotonic() + self.timeout_s
+        quiet, last_total = 0, -1
+        while time.monotonic() < deadline:
+            if worker.poll() is not None:
+                raise BacktestError(f"the worker exited ({worker.returncode}):\n{_tail(log)}")
+            lag, total = self._group_lag(app_id)
+            logger.debug("backtest idle check", app_id=app_id, lag=lag, total=total)
+            quiet = quiet + 1 if lag == 0 and total == last_total else 0
+            if quiet >= 2:
+                return
+            last_total = total
+            time.sleep(self.idle_check_s)
+        raise BacktestError(f"the worker did not go idle within {self.timeout_s:.0f}s:\n{_tail(log)}")
+
+    # ------------------------------------------------------------------ offsets
+
+    def _ends(self, topics: tuple[str, ...]) -> dict[str, dict[int, int]]:
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"probe-{uuid.uuid4().hex}", "log_level": 0})
+        try:
+            out: dict[str, dict[int, int]] = {}
+            meta = c.list_topics(timeout=10).topics
+            for t in topics:
+                if t not in meta:
+                    continue
+                out[t] = {p: c.get_watermark_offsets(TopicPartition(t, p), timeout=10)[1] for p in meta[t].partitions}
+            return out
+        finally:
+            c.close()
+
+    def _commit(self, group: str, ends: dict[str, dict[int, int]]) -> None:
+        """The worker group starts at the current log ends: it reads only this run's records."""
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False, "log_level": 0})
+        try:
+            c.commit(offsets=[TopicPartition(t, p, o) for t, parts in ends.items() for p, o in parts.items()],
+                     asynchronous=False)
+        finally:
+            c.close()
+
+    # ------------------------------------------------------------------ outputs
+
+    def _collect(self, inputs: Sequence[InputRecord], starts: dict[str, dict[int, int]], ends: dict[str, dict[int, int]],
+                 produced: _Produced) -> tuple[BacktestResult, int]:
+        """Read the run's outputs back: shard outputs by the run's events, trading outputs by its account."""
+        codec = default_codec()
+        markets = {r.key for r in inputs if r.topic != "events.state"}
+        events = {r.value.event_id for r in inputs if r.topic in ("events.state", "markets.links")}  # type: ignore[union-attr]
+        account = self.config.account
+        raw: dict[str, list[Any]] = {t: [] for t in OUTPUT_TOPICS}
+        last_ms = 0
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"backtest-read-{uuid.uuid4().hex}",
+                      "enable.auto.commit": False, "log_level": 0})
+        try:
+            assign = [TopicPartition(t, p, starts[t][p]) for t in OUTPUT_TOPICS for p in ends[t] if ends[t][p] > starts[t][p]]
+            remaining = {(tp.topic, tp.partition): ends[tp.topic][tp.partition] for tp in assign}
+            if assign:
+                c.assign(assign)
+            deadline = time.monotonic() + 120
+            while remaining and time.monotonic() < deadline:
+                msg = c.poll(0.5)
+                if msg is None or msg.error() is not None:
+                    continue
+                coord = (msg.topic(), msg.partition())
+                if msg.offset() + 1 >= remaining.get(coord, 0):
+                    remaining.pop(coord, None)
+                if (msg.topic(), msg.partition(), msg.offset()) in produced.coords:
+                    continue  # our own input (links) or deposit, not an output
+                try:
+                    rec = codec.decode(msg.value())
+                except DecodeError:
+                    continue  # another producer's bad record on a shared topic: not this run's
+                key = (msg.key() or b"").decode(errors="replace")
+                topic = msg.topic()
+                mine = (getattr(rec, "account", None) == account if topic in ACCOUNT_TOPICS
+                        else key in markets if topic == "markets.links" else key in events)
+                if mine:
+                    raw[topic].append(rec)
+                    last_ms = max(last_ms, msg.timestamp()[1])
+            if remaining:
+                raise BacktestError(f"could not read the outputs back: {sorted(remaining)} unread")
+        finally:
+            c.close()
+        result = BacktestResult(
+            links=[r for r in raw["markets.links"] if isinstance(r, MarketLink)],
+            shard_inputs=[r for r in raw["shard.inputs"] if isinstance(r, ShardInput)],
+            probabilities=[r for r in raw["model.probabilities"] if isinstance(r, Probability)],
+            signals=[r for r in raw["signals"] if isinstance(r, Signal)],
+            orders=[r for r in raw["orders"] if isinstance(r, Order)],
+            fills=[r for r in raw["fills"] if isinstance(r, (Fill, OrderStatus))],
+            positions=[r for r in raw["positions"] if isinstance(r, PositionEvent)],
+            ledger=[r for r in raw["ledger"] if isinstance(r, LedgerEntry)],
+            risk=[r for r in raw["risk.state"] if isinstance(r, RiskEvent)],
+        )
+        deposit = self.config.deposit(first_ts(inputs) - 1)
+        result.ledger.insert(0, deposit)  # skipped above as our own record; the in-process run books it too
+        return result, last_ms
+
+
+def _slices(ordered: list[InputRecord], phases: Sequence[int]) -> list[list[InputRecord]]:
+    cuts = sorted(set(phases))
+    out: list[list[InputRecord]] = [[] for _ in range(len(cuts) + 1)]
+    for rec in ordered:
+        out[sum(1 for c in cuts if rec.ts >= c)].append(rec)
+    return [s for s in out if s]
+
+
+def _stop(p: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
+    """SIGTERM the worker's process group, SIGKILL after the grace period (a crashed Faust agent ignores TERM)."""
+    if p.poll() is not None:
+        return
+    os.killpg(p.pid, signal.SIGTERM)
+    try:
+        p.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait(timeout=10)
+
+
+def _tail(log: Path, chars: int = 3000) -> str:
+    try:
+        return log.read_text(errors="replace")[-chars:]
+    except OSError:
+        return ""
