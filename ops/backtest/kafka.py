@@ -34,7 +34,6 @@ from typing import Any, Callable, Sequence
 
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
-import structlog
 
 from connectors.publisher import make_producer
 from ops.backtest.inprocess import BacktestConfig, first_ts
@@ -56,7 +55,6 @@ from schemas.records import (
 )
 from schemas.topics import TOPICS, spec
 
-logger = structlog.get_logger(__name__)
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_AGENTS = "discovery,router,shard,trading"
 #: Output topics read back, and the result list each record type lands in.
@@ -237,7 +235,6 @@ class KafkaEngine:
             if worker.poll() is not None:
                 raise BacktestError(f"the worker exited ({worker.returncode}):\n{_tail(log)}")
             lag, total = self._group_lag(app_id)
-            logger.debug("backtest idle check", app_id=app_id, lag=lag, total=total)
             quiet = quiet + 1 if lag == 0 and total == last_total else 0
             if quiet >= 2:
                 return

@@ -37,7 +37,8 @@ from streams.trading import ledger as ledger_rule
 #: The topics a backtest replays, in the order that breaks event-time ties (reference data before prices).
 INPUT_TOPICS: tuple[str, ...] = ("events.state", "markets.catalog", "markets.links", "markets.quotes")
 InputValue = Union[EventState, MarketListing, MarketLink, Quote]
-_TYPES: dict[str, type] = {
+#: The record type each input topic carries.
+INPUT_TYPES: dict[str, type] = {
     "events.state": EventState,
     "markets.catalog": MarketListing,
     "markets.links": MarketLink,
@@ -117,10 +118,10 @@ def as_inputs(items: Iterable[tuple[str, InputValue]]) -> list[InputRecord]:
     next_offset: dict[tuple[str, int], int] = {}
     out: list[InputRecord] = []
     for topic, value in items:
-        if topic not in _TYPES:
+        if topic not in INPUT_TYPES:
             raise BacktestError(f"a backtest replays {', '.join(INPUT_TOPICS)}; not {topic!r}")
-        if not isinstance(value, _TYPES[topic]):
-            raise BacktestError(f"{topic} carries {_TYPES[topic].__name__}, not {type(value).__name__}")
+        if not isinstance(value, INPUT_TYPES[topic]):
+            raise BacktestError(f"{topic} carries {INPUT_TYPES[topic].__name__}, not {type(value).__name__}")
         key = key_of(topic, value)
         part = partition_for(key, spec(topic).partitions)
         off = next_offset.get((topic, part), 0)
