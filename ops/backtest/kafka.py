@@ -289,17 +289,16 @@ class KafkaEngine:
                 msg = c.poll(0.5)
                 if msg is None or msg.error() is not None:
                     continue
-                coord = (msg.topic(), msg.partition())
-                if msg.offset() + 1 >= remaining.get(coord, 0):
-                    remaining.pop(coord, None)
-                if (msg.topic(), msg.partition(), msg.offset()) in produced.coords:
+                topic, part, off = str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
+                if off + 1 >= remaining.get((topic, part), 0):
+                    remaining.pop((topic, part), None)
+                if (topic, part, off) in produced.coords:
                     continue  # our own input (links) or deposit, not an output
                 try:
                     rec = codec.decode(msg.value())
                 except DecodeError:
                     continue  # another producer's bad record on a shared topic: not this run's
                 key = (msg.key() or b"").decode(errors="replace")
-                topic = msg.topic()
                 mine = (getattr(rec, "account", None) == account if topic in ACCOUNT_TOPICS
                         else key in markets if topic == "markets.links" else key in events)
                 if mine:

@@ -16,7 +16,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from schemas.codec import default_codec
 from schemas.deadletters import dead_letter
 from schemas.errors import DecodeError
-from schemas.records import DeadLetter
+from schemas.records import DeadLetter, EventState, MarketLink, MarketListing, Quote
 
 from ops.backtest.records import INPUT_TOPICS, INPUT_TYPES, BacktestError, InputRecord
 
@@ -85,31 +85,33 @@ def read_inputs(
             msg = c.poll(0.5)
             if msg is None or msg.error() is not None:
                 continue
-            coord = (msg.topic(), msg.partition())
-            end = remaining.get(coord)
-            if end is None or msg.offset() >= end:
+            topic, part, off = str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
+            end = remaining.get((topic, part))
+            if end is None or off >= end:
                 continue
-            if msg.offset() + 1 >= end:
-                del remaining[coord]
+            if off + 1 >= end:
+                del remaining[(topic, part)]
             seen += 1
             if progress is not None and seen % 1000 == 0:
                 progress(seen, total)
             key = (msg.key() or b"").decode(errors="replace")
+            raw = msg.value() or b""
+            when = msg.timestamp()[1]
             try:
-                value = codec.decode(msg.value())
+                value = codec.decode(raw)
             except DecodeError as exc:
-                out.dead.append(dead_letter(topic=msg.topic(), value=msg.value() or b"", error=exc, service="backtest",
-                                            ts=msg.timestamp()[1], partition=msg.partition(), offset=msg.offset(),
-                                            key=msg.key()))
+                out.dead.append(dead_letter(topic=topic, value=raw, error=exc, service="backtest", ts=when,
+                                            partition=part, offset=off, key=msg.key()))
                 continue
-            if not isinstance(value, INPUT_TYPES[msg.topic()]):
-                out.dead.append(dead_letter(topic=msg.topic(), value=msg.value() or b"", service="backtest",
-                                            error=f"{msg.topic()} carries {INPUT_TYPES[msg.topic()].__name__}, got {type(value).__name__}",
-                                            ts=msg.timestamp()[1], partition=msg.partition(), offset=msg.offset(), key=msg.key()))
+            if not isinstance(value, (EventState, MarketListing, MarketLink, Quote)) or not isinstance(value, INPUT_TYPES[topic]):
+                out.dead.append(dead_letter(topic=topic, value=raw, service="backtest", ts=when, partition=part,
+                                            offset=off, key=msg.key(),
+                                            error=f"{topic} carries {INPUT_TYPES[topic].__name__}, got {type(value).__name__}"))
                 continue
-            if (start_ms is not None and value.ts < start_ms) or (end_ms is not None and value.ts >= end_ms):
+            record = InputRecord(topic, key, value, part, off)
+            if (start_ms is not None and record.ts < start_ms) or (end_ms is not None and record.ts >= end_ms):
                 continue
-            out.records.append(InputRecord(msg.topic(), key, value, msg.partition(), msg.offset()))
+            out.records.append(record)
         if remaining:
             raise BacktestError(f"reading the input timed out after {timeout_s:.0f}s; unread: {sorted(remaining)[:5]}")
         if progress is not None:

@@ -16,6 +16,9 @@ import pytest
 from ops.backtest.compare import by_event, check_shard_stage, compare_runs
 from ops.backtest.inprocess import BacktestConfig, InProcessEngine
 from ops.backtest.kafka import KafkaEngine
+from ops.backtest.records import INPUT_TOPICS
+from ops.backtest.source import read_inputs
+from ops.topics import ensure_topics
 from schemas.records import EventState
 from tests.unit.test_backtest_inprocess import GAME_TS, recorded_input
 
@@ -30,9 +33,17 @@ def test_inprocess_and_kafka_engines_emit_identical_signals(kafka_bootstrap: str
     inprocess = InProcessEngine(config).run(records)
     assert len(inprocess.signals) >= 10  # the recording trades: both linked games have edges on most quotes
 
-    kafka = KafkaEngine(kafka_bootstrap, config, work_dir=tmp_path, timeout_s=120).run(
-        records, phases=(GAME_TS, GAME_TS + 1)
-    )
+    engine = KafkaEngine(kafka_bootstrap, config, work_dir=tmp_path, timeout_s=120)
+    ensure_topics(kafka_bootstrap)
+    starts = engine._ends(INPUT_TOPICS)
+    kafka = engine.run(records, phases=(GAME_TS, GAME_TS + 1))
+
+    # the replayed input reads back from the topics as the same records, on the partitions murmur2 gave them
+    keys = {r.key for r in records}
+    read = [r for r in read_inputs(kafka_bootstrap, offsets=starts).records if r.key in keys]
+    assert sorted((r.topic, r.partition, repr(r.value)) for r in read) == sorted(
+        (r.topic, r.partition, repr(r.value)) for r in records)
+    assert InProcessEngine(config).run(read).encoded() == inprocess.encoded()
 
     # (1) the worker's shard did with its own shard.inputs exactly what the in-process shard does
     stage = check_shard_stage(InProcessEngine(config), kafka)

@@ -38,7 +38,7 @@ def _json(name: str) -> dict:
 
 def states(run: str = "") -> list[EventState]:
     payload = _json("nfl_scoreboard_2025-12-07_live.json")
-    out = scoreboard_states(league("nfl"), payload, GAME_TS).states
+    out = list(scoreboard_states(league("nfl"), payload, GAME_TS).states)
     if run:
         out = [replace(s, event_id=f"{s.event_id}:{run}", state_id=f"{s.state_id}:{run}") for s in out]
     return out
