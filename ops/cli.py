@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.backtest.cli import backtest_app
 from ops.demo import demo
 from ops.stack_cli import stack_app
 from ops.trading_cli import risk_app, trading_app
@@ -17,6 +18,7 @@ app = typer.Typer(help="Arbees operator commands.", no_args_is_help=True)
 app.add_typer(stack_app, name="stack")
 app.add_typer(trading_app)  # arbees positions | pnl | orders | kill | deposit | risk-reset
 app.add_typer(risk_app, name="risk")  # arbees risk reset
+app.add_typer(backtest_app)  # arbees backtest
 app.command("demo")(demo)  # arbees demo: recorded games and simulated venues through the running pipeline
 topics_app = typer.Typer(help="Kafka topics from the registry.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)

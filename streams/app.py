@@ -39,6 +39,9 @@ def selected_agents(modules: tuple[str, ...], wanted: str) -> tuple[str, ...]:
     return tuple(by_name[n] for n in names)
 
 
+#: The largest record an agent may write (changelog topics of big tables are created to match).
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+
 AGENTS = selected_agents(AGENT_MODULES, os.environ.get("ARBEES_AGENTS", ""))
 
 app = faust.App(
@@ -59,4 +62,6 @@ app = faust.App(
     producer_max_batch_size=256 * 1024,
     broker_max_poll_records=int(os.environ.get("ARBEES_MAX_POLL_RECORDS", "2000")),
     stream_buffer_maxsize=16384,
+    # a discovery scope (every open event and pending listing of a league) can outgrow 1 MB
+    producer_max_request_size=MAX_VALUE_BYTES,
 )

@@ -14,7 +14,7 @@ import faust
 import structlog
 
 from schemas.records import Alert, EventState, MarketLink, MarketListing
-from streams.app import app, settings
+from streams.app import MAX_VALUE_BYTES, app, settings
 from streams.codecs import AVRO, UTF8
 from streams.tables import table
 from streams.deadletter import good_records, send_dead_letter
@@ -33,7 +33,7 @@ by_scope = app.topic(
     key_serializer=UTF8,
     value_serializer=AVRO,
 )
-states = table("discovery-state", values="raw")
+states = table("discovery-state", values="raw", extra_topic_configs={"max.message.bytes": str(MAX_VALUE_BYTES)})
 
 
 @app.agent(sources)
