@@ -8,6 +8,18 @@ YES side backs (the link's `yes_role`), else $0, and NO the reverse. If the winn
 or the link is not known the position stays open and an Alert says why: it never
 defaults to a side.
 
+Settlement is booked per fill, not per position: each fill of the open position
+leaves a `Lot` (its signed change to quantity and cost basis), and settling books
+`realized:settle:<fill id>` = lot quantity × payout − lot cost for every lot. The
+lots telescope to exactly the position's quantity × payout − cost, and each entry
+depends only on its fill and the final state, never on when the final state was
+seen. So the cross-topic race (the final state read before some fills of the
+event, e.g. by a worker catching up after a restart) and any replay order give the
+same entries under the same ids: a fill that arrives for an event already final is
+settled at once under its own id, and a replay that settles it again is refused by
+the ledger as a duplicate. Settled positions keep their accounting (`settled`) so
+a late sell is booked against what was settled.
+
 Ledger entries use the optimistic version rule (streams.trading.ledger): new
 entries are built on the tip (confirmed version + pending), and when the log shows
 another writer took a version first, the pending entries are rebuilt on the new
@@ -32,6 +44,27 @@ RECENT = 2048
 #: An exit signal is sent again if the position is still open this long (event time) after the last one.
 EXIT_RETRY_MS = 60_000
 OUTCOMES = ("a", "b", "draw")
+#: Final events remembered (with their settled positions) to settle fills that arrive after the final state.
+FINALS_KEPT = 256
+
+
+@dataclass(frozen=True)
+class Lot:
+    """One fill's signed change to an open position: what settling it books is centi × payout − cost."""
+
+    fill_id: str
+    centi: int
+    cost: int
+
+
+@dataclass(frozen=True)
+class Final:
+    """An event's final state as settlement needs it."""
+
+    event_id: str
+    winner: str | None
+    state_id: str
+    ts: int
 
 
 @dataclass(frozen=True)
@@ -46,6 +79,7 @@ class Position:
     fees: Micros = Micros(0)
     realized: Micros = Micros(0)  # before fees
     last_exit_ts: int | None = None
+    lots: tuple[Lot, ...] = ()  # fills since the position last opened (quantity 0 → positive)
 
     def avg(self) -> int:
         return self.cost.value * 100 // self.qty.centi if self.qty.is_positive() else 0
@@ -60,6 +94,12 @@ class PositionsState:
     links: dict[str, LinkFacts] = field(default_factory=dict)
     tops: dict[str, Top] = field(default_factory=dict)
     seen: tuple[str, ...] = ()
+    finals: dict[str, Final] = field(default_factory=dict)  # event id → its final state, oldest first
+    settled: dict[str, Position] = field(default_factory=dict)  # position id → accounting of a settled position
+
+    def __setstate__(self, saved: dict[str, object]) -> None:
+        """A state pickled before `finals`/`settled` existed (a changelog written by an older worker) loads with them empty."""
+        self.__dict__.update({"finals": {}, "settled": {}, **saved})
 
     def tip(self) -> tuple[int, Micros]:
         if self.pending:
@@ -131,7 +171,8 @@ class PositionsProcessor:
             return state, []
         state = replace(state, seen=(*state.seen, fill.fill_id)[-RECENT:])
         pid = position_id(state.account, fill.venue.value, fill.market_id, fill.side.value)
-        pos = state.positions.get(pid) or Position(pid, fill.event_id, fill.venue.value, fill.market_id, fill.side)
+        pos = (state.positions.get(pid) or state.settled.get(pid)
+               or Position(pid, fill.event_id, fill.venue.value, fill.market_id, fill.side))
         opened = not pos.qty.is_positive()
         n = Contracts.of(fill.count)
         price = Micros(fill.price_micros)
@@ -139,7 +180,9 @@ class PositionsProcessor:
         sign = -1 if fill.reversed else 1
         out: list[Output] = []
         if (fill.action is Action.BUY) != fill.reversed:
-            pos = replace(pos, qty=pos.qty + n, cost=pos.cost + n.cost(price), event_id=pos.event_id or fill.event_id)
+            lot = Lot(fill.fill_id, n.centi, n.cost(price).value)
+            pos = replace(pos, qty=pos.qty + n, cost=pos.cost + n.cost(price), event_id=pos.event_id or fill.event_id,
+                          lots=(*(pos.lots if pos.qty.is_positive() else ()), lot))
         else:
             n = n.min(pos.qty)
             if not n.is_positive():
@@ -148,7 +191,8 @@ class PositionsProcessor:
                 return state, [alert]
             basis = Micros(pos.cost.value * n.centi // pos.qty.centi)
             pnl = n.cost(price) - basis
-            pos = replace(pos, qty=pos.qty - n, cost=pos.cost - basis, realized=pos.realized + pnl)
+            lot = Lot(fill.fill_id, -n.centi, -basis.value)
+            pos = replace(pos, qty=pos.qty - n, cost=pos.cost - basis, realized=pos.realized + pnl, lots=(*pos.lots, lot))
             state = self._book(state, out, f"realized:{fill.fill_id}", fill.ts, pnl, L.EntryKind.REALIZED,
                                f"sold {n} of {pid} at {price}, basis {basis}", fill.fill_id)
         fee_delta = Micros(-fee.value * sign)
@@ -158,9 +202,16 @@ class PositionsProcessor:
                                f"{fill.venue.value} fee on {fill.count} at {price}", fill.fill_id)
         status = PositionStatus.OPEN if opened else (PositionStatus.CLOSED if not pos.qty.is_positive() else PositionStatus.UPDATE)
         out.append(self._event_of(state, pos, status, fill.ts, f"{fill.fill_id}", f"fill {fill.fill_id}"))
+        final = state.finals.get(pos.event_id)
+        if final is not None:  # the event ended before this fill was read: settle the fill's lot now
+            return self._settle(state, out, pos, final, (lot,), f"settle:{fill.fill_id}")
         return self._store(state, pos), out
 
     def _store(self, state: PositionsState, pos: Position) -> PositionsState:
+        if pos.lots and not pos.qty.is_positive():
+            pos = replace(pos, lots=())  # closed: the lots telescope to nothing left to settle
+        if pos.position_id in state.settled:
+            return replace(state, settled={**state.settled, pos.position_id: pos})
         if pos.qty.is_positive():
             return replace(state, positions={**state.positions, pos.position_id: pos})
         return replace(state, positions={k: v for k, v in state.positions.items() if k != pos.position_id})
@@ -219,36 +270,57 @@ class PositionsProcessor:
     def _event(self, state: PositionsState, ev: EventState) -> tuple[PositionsState, list[Output]]:
         if ev.status is not EventStatus.FINAL:
             return state, []
+        final = Final(ev.event_id, ev.winner, ev.state_id, ev.ts)
+        if ev.event_id not in state.finals:
+            finals = {**state.finals, ev.event_id: final}
+            dropped = set(list(finals)[:-FINALS_KEPT])
+            state = replace(state, finals={k: v for k, v in finals.items() if k not in dropped},
+                            settled={k: v for k, v in state.settled.items() if v.event_id not in dropped})
         held = sorted((p for p in state.positions.values() if p.event_id == ev.event_id), key=lambda p: p.position_id)
         out: list[Output] = []
         for pos in held:
-            key = f"{pos.venue}:{pos.market}"
-            facts = state.links.get(key)
-            problem = ""
-            if ev.winner not in OUTCOMES:
-                problem = f"final state {ev.state_id} has no winner ({ev.winner!r})"
-            elif facts is None:
-                problem = f"no market link for {key}: which entity YES backs is unknown"
-            elif facts.yes_role not in OUTCOMES:
-                problem = f"link of {key} has yes_role {facts.yes_role!r}"
-            if problem:
-                out.append(self._alert(state, ev.ts, Severity.CRITICAL,
-                                       f"cannot settle {pos.position_id} ({pos.qty}): {problem}; position stays open",
-                                       f"settle:{pos.position_id}"))
-                continue
-            assert facts is not None
-            yes_wins = ev.winner == facts.yes_role
-            pays = yes_wins if pos.side is Side.YES else not yes_wins
-            payout = pos.qty.cost(Micros(ONE_DOLLAR if pays else 0))
-            pnl = payout - pos.cost
-            note = f"{pos.position_id} {pos.qty} settled {'$1' if pays else '$0'} (winner {ev.winner}, YES is {facts.yes_role})"
-            state = self._book(state, out, f"realized:settle:{pos.position_id}:{ev.event_id}", ev.ts, pnl,
-                               L.EntryKind.REALIZED, note, ev.state_id)
-            done = replace(pos, realized=pos.realized + pnl)
-            out.append(self._event_of(state, done, PositionStatus.SETTLED, ev.ts, f"settle:{ev.event_id}", note,
-                                      mark=ONE_DOLLAR if pays else 0, settled=True))
-            state = self._store(state, replace(done, qty=Contracts(0), cost=Micros(0)))
+            state, _ = self._settle(state, out, pos, final, pos.lots, f"settle:{ev.event_id}")
         return state, out
+
+    def _payout(self, state: PositionsState, pos: Position, final: Final) -> Micros | str:
+        """What one contract of `pos` pays at `final`, or why that cannot be known."""
+        key = f"{pos.venue}:{pos.market}"
+        facts = state.links.get(key)
+        if final.winner not in OUTCOMES:
+            return f"final state {final.state_id} has no winner ({final.winner!r})"
+        if facts is None:
+            return f"no market link for {key}: which entity YES backs is unknown"
+        if facts.yes_role not in OUTCOMES:
+            return f"link of {key} has yes_role {facts.yes_role!r}"
+        yes_wins = final.winner == facts.yes_role
+        pays = yes_wins if pos.side is Side.YES else not yes_wins
+        return Micros(ONE_DOLLAR if pays else 0)
+
+    def _settle(self, state: PositionsState, out: list[Output], pos: Position, final: Final, lots: tuple[Lot, ...],
+                ref: str) -> tuple[PositionsState, list[Output]]:
+        """Book `lots` of `pos` at the final payout (one entry per fill, dated at the final state) and keep the
+        position's accounting among the settled; if the payout cannot be known the position stays open and alerts."""
+        payout = self._payout(state, pos, final)
+        if isinstance(payout, str):
+            out.append(self._alert(state, final.ts, Severity.CRITICAL,
+                                   f"cannot settle {pos.position_id} ({pos.qty}): {payout}; position stays open",
+                                   f"settle:{pos.position_id}"))
+            return self._store(state, pos), out
+        won = "$1" if payout.value else "$0"
+        pnl = Micros(0)
+        for lot in lots:
+            delta = Contracts(lot.centi).cost(payout) - Micros(lot.cost)
+            pnl = pnl + delta
+            note = (f"{pos.position_id} fill {lot.fill_id} ({Contracts(lot.centi)}, cost {Micros(lot.cost)}) settled {won} "
+                    f"(winner {final.winner}, event {final.event_id})")
+            state = self._book(state, out, f"realized:settle:{lot.fill_id}", final.ts, delta, L.EntryKind.REALIZED,
+                               note, final.state_id)
+        done = replace(pos, realized=pos.realized + pnl)
+        note = f"{pos.position_id} {pos.qty} settled {won} (winner {final.winner}, event {final.event_id})"
+        out.append(self._event_of(state, done, PositionStatus.SETTLED, final.ts, ref, note,
+                                  mark=payout.value, settled=True))
+        positions = {k: v for k, v in state.positions.items() if k != pos.position_id}
+        return replace(state, positions=positions, settled={**state.settled, pos.position_id: done}), out
 
     # ---------------------------------------------------------------- records
 

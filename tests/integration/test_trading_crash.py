@@ -7,9 +7,15 @@ worker drains everything and the game is settled. Then, read from the topics:
 every signal has exactly one order id; every order id has exactly one terminal
 status and one fill set (records repeated under the same fill id are identical
 and counted once); the ledger, applied with the optimistic-version rule, books each
-fee exactly once and balances to the cent against the distinct fills and the
-settlement. Static group membership (CONSUMER_GROUP_INSTANCE_ID) lets a restarted
-worker take its partitions back without waiting out the dead one's session.
+fee and each fill's settlement exactly once and balances to the cent against the
+distinct fills and the settlement. The positions agent reads fills and the final
+state from different topics, so a worker catching up after the kills may read the
+final state before some fills: those must be settled as they arrive (once failed
+$26.88 short when 48 contracts' fills overtook the final state and were never
+settled). On a failure the message says which fills lack a fee or settlement
+entry and which entries the ledger refused. Static group membership
+(CONSUMER_GROUP_INSTANCE_ID) lets a restarted worker take its partitions back
+without waiting out the dead one's session.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import pytest
 
 from schemas.enums import OrderState, PositionStatus
 from schemas.records import Fill, LedgerEntry, Order, OrderStatus, PositionEvent, RiskEvent
+from streams.trading import ledger as ledger_rule
 from tests.integration.test_trading_loop import ledger_balance, trading_env  # noqa: F401 - the fixture
 from tests.unit.trading import recorded_game as game
 
@@ -31,6 +38,42 @@ KILLS = 21
 BATCH = 4
 SEED = 20251127
 TERMINAL = {OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED}
+
+
+def diagnose(entries: list[LedgerEntry], fills: dict[str, Fill], positions: list[PositionEvent]) -> str:
+    """What a failed balance needs explained: refused entries, settlements and which fills they missed."""
+    lines: list[str] = []
+    st = ledger_rule.LedgerState()
+    fee_version: dict[str, int] = {}
+    duplicates, refused = 0, []
+    for e in entries:
+        st, verdict = ledger_rule.apply(st, e)
+        if verdict is ledger_rule.Verdict.DUPLICATE:
+            duplicates += 1
+        elif verdict is not ledger_rule.Verdict.ACCEPTED:
+            refused.append(f"{verdict.value} {e.entry_id} v{e.version}")
+        elif e.entry_id.startswith("fee:"):
+            fee_version[e.entry_id[4:]] = e.version
+    lines.append(f"refused: {duplicates} duplicates (replayed copies), {len(refused)} stale or gap (rebuilt by the writer): "
+                 f"{refused}")
+    booked = {eid for _, eid in st.recent}
+    lost = [f"fee:{fid}" for fid in fills if f"fee:{fid}" not in booked]
+    lines.append(f"fees never booked: {lost}")
+    unsettled = [fid for fid in fills if f"realized:settle:{fid}" not in booked]
+    lines.append(f"fills never settled: {len(unsettled)}, {sum(fills[f].count for f in unsettled)} contracts: {unsettled}")
+    settle_v = min((v for v, eid in st.recent if eid.startswith("realized:settle:")), default=None)
+    if settle_v is not None:
+        late = [fid for fid in fills if fee_version.get(fid, 0) > settle_v]
+        lines.append(f"fills read after the final state (fee booked after v{settle_v}, settled on arrival): {len(late)}, "
+                     f"{sum(fills[f].count for f in late)} contracts")
+    after = [p for p in positions if p.status is PositionStatus.SETTLED]
+    lines.append(f"SETTLED position events: {len(after)}, last realized {after[-1].realized_pnl_micros if after else None}")
+    return "\n".join(lines)
+
+
+def every_fill_settled(reader) -> bool:
+    booked = {eid for _, eid in ledger_balance(reader.of("ledger", LedgerEntry))[0].recent}
+    return all(f"realized:settle:{f.fill_id}" in booked for f in reader.of("fills", Fill))
 
 
 def test_sigkill_at_random_points_loses_and_duplicates_no_order(trading_env) -> None:
@@ -81,7 +124,10 @@ def test_sigkill_at_random_points_loses_and_duplicates_no_order(trading_env) -> 
     pub.publish("shard.inputs", ev, game.final_input(event_id=ev))
     pub.flush()
     reader.until(lambda r: any(p.status is PositionStatus.SETTLED for p in r.of("positions", PositionEvent)), 60, worker)
-    reader.poll(3.0)
+    deadline = time.monotonic() + 60  # fills the positions agent reads after the final state settle as they arrive
+    while time.monotonic() < deadline and not every_fill_settled(reader):
+        reader.poll(1.0)
+    reader.poll(2.0)
     print(f"{kills} SIGKILLs in {killed_in:.0f}s, {len(signals)} signals, {worker.starts} worker starts")
 
     # one order id per signal, nothing refused
@@ -111,14 +157,18 @@ def test_sigkill_at_random_points_loses_and_duplicates_no_order(trading_env) -> 
     print(f"{len(order_ids)} orders, {len(fills)} distinct fills, {duplicates} repeated fill records (deduplicated)")
 
     # the ledger books every fee once and balances against the fills and the settlement
-    state, refused = ledger_balance(reader.of("ledger", LedgerEntry))
+    entries = reader.of("ledger", LedgerEntry)
+    state, refused = ledger_balance(entries)
     booked = {eid for _, eid in state.recent}
-    assert {f"fee:{fid}" for fid in fills} <= booked
+    why = diagnose(entries, fills, reader.of("positions", PositionEvent))
+    assert {f"fee:{fid}" for fid in fills} <= booked, why
     contracts = sum(f.count for f in fills.values())
     fees = sum(f.fee_micros for f in fills.values())
     cost = sum(round(f.count * 100) * f.price_micros // 100 for f in fills.values())
     payout = round(contracts * 100) * 1_000_000 // 100  # GB won: YES pays $1
-    assert state.balance.value == game.ONE_THOUSAND_DOLLARS - fees + payout - cost
-    assert state.version == 1 + len(fills) + 1  # deposit, one fee per fill, one settlement
+    assert state.balance.value == game.ONE_THOUSAND_DOLLARS - fees + payout - cost, why
+    assert {f"realized:settle:{fid}" for fid in fills} <= booked, why  # settlement is booked per fill
+    assert state.version == 1 + 2 * len(fills), why  # deposit, then a fee and a settlement per fill
     print(f"ledger v{state.version}, balance {state.balance}, {refused} refused copies")
+    print(why)
     assert kills >= 20
