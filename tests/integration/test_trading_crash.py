@@ -120,7 +120,16 @@ def test_sigkill_at_random_points_loses_and_duplicates_no_order(trading_env) -> 
         states = {s.order_id for s in r.of("fills", OrderStatus) if s.state in TERMINAL}
         return len({o.signal_id for o in r.of("orders", Order) if o.order_id in states}) >= len(signals)
 
-    reader.until(all_terminal, 120, worker)
+    try:
+        reader.until(all_terminal, 120, worker)
+    except AssertionError as exc:
+        orders = {o.signal_id: o.order_id for o in reader.of("orders", Order)}
+        done = {s.order_id for s in reader.of("fills", OrderStatus) if s.state in TERMINAL}
+        no_order = [s.signal_id for s in signals if s.signal_id not in orders]
+        open_orders = sorted({oid for oid in orders.values() if oid not in done})
+        states = [(s.order_id, s.state.value, s.reason) for s in reader.of("fills", OrderStatus) if s.order_id in open_orders]
+        raise AssertionError(f"signals without an order: {no_order}\norders without a terminal status: {open_orders} "
+                             f"(their statuses: {states})\n{exc}") from None
     pub.publish("shard.inputs", ev, game.final_input(event_id=ev))
     pub.flush()
     reader.until(lambda r: any(p.status is PositionStatus.SETTLED for p in r.of("positions", PositionEvent)), 60, worker)
