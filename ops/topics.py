@@ -15,6 +15,7 @@ from confluent_kafka.admin import (
 )
 
 from schemas.topics import TOPICS, TopicSpec
+from streams.internal_topics import await_leaders
 
 
 @dataclass
@@ -50,6 +51,9 @@ def ensure_topics(bootstrap: str, topics: tuple[TopicSpec, ...] = TOPICS, timeou
                 report.created.append(name)
             except KafkaException as exc:
                 report.problems.append(f"{name}: {exc}")
+        if report.created:
+            # creation returns before leaders are elected; readers right after would see NOT_LEADER
+            report.problems += await_leaders(admin, report.created, timeout)
     present = [t for t in topics if t.name in existing]
     if not present:
         return report

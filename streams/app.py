@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import faust
@@ -44,7 +45,18 @@ MAX_VALUE_BYTES = 16 * 1024 * 1024
 
 AGENTS = selected_agents(AGENT_MODULES, os.environ.get("ARBEES_AGENTS", ""))
 
-app = faust.App(
+class ArbeesApp(faust.App):
+    async def on_first_start(self) -> None:
+        """Create the internal topics before the first group assignment (see streams.internal_topics)."""
+        await super().on_first_start()
+        from streams.internal_topics import ensure_internal_topics
+
+        problems = await asyncio.to_thread(ensure_internal_topics, settings.kafka_bootstrap, self)
+        if problems:
+            raise SystemExit("internal topics are not ready: " + "; ".join(problems))
+
+
+app = ArbeesApp(
     settings.app_id,
     broker=f"kafka://{settings.kafka_bootstrap}",
     store=settings.store,
@@ -57,6 +69,7 @@ app = faust.App(
     autodiscover=AGENTS,
     consumer_auto_offset_reset="earliest",
     stream_wait_empty=False,
+    Table="streams.faust_table:ArbeesTable",
     # throughput: let sends coalesce for a moment instead of one produce request per record
     producer_linger=float(os.environ.get("ARBEES_PRODUCER_LINGER_S", "0.002")),
     producer_max_batch_size=256 * 1024,

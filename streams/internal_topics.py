@@ -1,0 +1,81 @@
+"""Create a worker's internal topics (table changelogs, repartition topics) before it subscribes.
+
+Faust declares them itself, but on a fresh broker its first group assignment can
+run before the new topics are in the metadata: it logs "Ignoring missing topic"
+and never consumes them. Creating them first, and waiting until every partition
+is served, removes the race.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+
+
+def await_leaders(admin: AdminClient, names: list[str], timeout: float) -> list[str]:
+    """Wait until every partition of `names` answers a ListOffsets at its leader.
+
+    Creation returns before the partitions are led, and the metadata names a leader
+    a moment before that broker serves the partition; readers in between get
+    NOT_LEADER_FOR_PARTITION. Returns the topics that never got there.
+    """
+    deadline = time.monotonic() + timeout
+    waiting = set(names)
+    while True:
+        meta = admin.list_topics(timeout=timeout).topics
+        requests = {
+            TopicPartition(name, p): OffsetSpec.latest()
+            for name in waiting
+            if (t := meta.get(name)) is not None and t.error is None
+            for p in t.partitions
+        }
+        ready = {name for name in waiting if meta.get(name) is not None and meta[name].partitions}
+        if requests:
+            for tp, fut in admin.list_offsets(requests, request_timeout=timeout).items():
+                try:
+                    fut.result()
+                except KafkaException:
+                    ready.discard(tp.topic)
+        waiting -= ready
+        if not waiting:
+            return []
+        if time.monotonic() > deadline:
+            return [f"{name}: partitions not served by a leader after {timeout:.0f}s" for name in sorted(waiting)]
+        time.sleep(0.1)
+
+
+def internal_topic_specs(app: Any) -> dict[str, tuple[int, dict[str, str]]]:
+    """name -> (partitions, config) of every changelog and internal source topic of `app`."""
+    default = int(app.conf.topic_partitions)
+    specs: dict[str, tuple[int, dict[str, str]]] = {}
+    for table in app.tables.values():
+        config = {"cleanup.policy": "compact", **{k: str(v) for k, v in (table.extra_topic_configs or {}).items()}}
+        specs[table.changelog_topic.get_topic_name()] = (table.partitions or default, config)
+    for agent in app.agents.values():
+        channel = agent.channel
+        if getattr(channel, "internal", False):
+            for name in channel.topics:
+                specs[name] = (channel.partitions or default, {})
+    return specs
+
+
+def ensure_internal_topics(bootstrap: str, app: Any, timeout: float = 30.0) -> list[str]:
+    """Create the missing internal topics of `app`; return problems (empty when all are served)."""
+    specs = internal_topic_specs(app)
+    if not specs:
+        return []
+    admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+    existing = admin.list_topics(timeout=timeout).topics
+    missing = [NewTopic(n, num_partitions=p, replication_factor=1, config=c) for n, (p, c) in specs.items() if n not in existing]
+    problems: list[str] = []
+    if missing:
+        for name, fut in admin.create_topics(missing, operation_timeout=timeout).items():
+            try:
+                fut.result()
+            except KafkaException as exc:
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):  # another worker of the group won the race
+                    problems.append(f"{name}: {exc}")
+    return problems + await_leaders(admin, list(specs), timeout)
