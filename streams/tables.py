@@ -20,4 +20,7 @@ def table(name: str, *, values: Literal["avro", "raw"] = "avro", partitions: int
     t: Table = app.Table(name, default=None, partitions=partitions, **kwargs)  # type: ignore[assignment]
     t.key_serializer = UTF8
     t.value_serializer = AVRO if values == "avro" else "raw"
+    # the changelog topic was built with the JSON defaults at registration: rebuild it, so that
+    # recovery reads the changelog with the same codecs the writes used
+    t.changelog_topic = t._new_changelog_topic()
     return t
