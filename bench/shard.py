@@ -420,9 +420,10 @@ def throughput_records(n: int, events: int = 1000, markets: int = 4, depth: int 
     return [*firsts, *(q for qs in per_event for q in qs), *fair_quote_stream(per_event, states, n, depth, seed=29)]
 
 
-def bench_throughput(bootstrap: str, n: int, tmp: Path) -> dict[str, float]:
+def bench_throughput(bootstrap: str, n: int, tmp: Path, workers: int = 1) -> dict[str, float]:
+    """Quotes/s through `workers` shard workers in one consumer group, from the moment all of them hold partitions."""
+    from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
     from confluent_kafka.admin import AdminClient
-    from confluent_kafka import TopicPartition
 
     from connectors.publisher import Publisher
 
@@ -435,17 +436,20 @@ def bench_throughput(bootstrap: str, n: int, tmp: Path) -> dict[str, float]:
     pub.flush(120)
     end = offsets(bootstrap, "shard.inputs")
     total = sum(end.values()) - sum(start.values())
-    app_id = f"bench-tp-{run}"
+    app_id = f"bench-tp{workers}-{run}"
     position_group(bootstrap, app_id, "shard.inputs", start)
     admin = AdminClient({"bootstrap.servers": bootstrap})
-    worker = start_worker(bootstrap, app_id, tmp / f"{app_id}.log")
+    procs = [start_worker(bootstrap, app_id, tmp / f"{app_id}-{i}.log") for i in range(workers)]
 
     def committed() -> int:
-        from confluent_kafka import ConsumerGroupTopicPartitions
-
         fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(app_id, [TopicPartition("shard.inputs", p) for p in start])])
         res = fut[app_id].result(timeout=10)
         return sum(max(tp.offset, 0) - start[tp.partition] for tp in res.topic_partitions)
+
+    def all_assigned() -> bool:
+        group = admin.describe_consumer_groups([app_id])[app_id].result(timeout=10)
+        owners = [m for m in group.members if any(tp.topic == "shard.inputs" for tp in m.assignment.topic_partitions)]
+        return str(group.state).endswith("STABLE") and len(owners) == workers
 
     try:
         first_t = first_done = None
@@ -453,17 +457,19 @@ def bench_throughput(bootstrap: str, n: int, tmp: Path) -> dict[str, float]:
         while time.monotonic() < deadline:
             done = committed()
             now = time.perf_counter()
-            if first_t is None and done > 0:
+            if first_t is None and done > 0 and all_assigned():
                 first_t, first_done = now, done
             if done >= total:
                 break
             time.sleep(0.25)
         else:
-            raise RuntimeError(f"worker did not finish: {committed()} of {total}")
-        assert first_t is not None and first_done is not None
+            raise RuntimeError(f"workers did not finish: {committed()} of {total}")
+        if first_t is None or total - first_done < total // 2:
+            raise RuntimeError(f"the group settled too late to measure: {first_done} of {total} already done")
         return {"shard.quotes_per_s": round((total - first_done) / (time.perf_counter() - first_t), 1), "shard.throughput_records": total}
     finally:
-        stop_worker(worker)
+        for p in procs:
+            stop_worker(p)
 
 
 def machine() -> dict[str, object]:

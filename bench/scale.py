@@ -1,0 +1,46 @@
+"""Scale-out benchmark: `.venv/bin/python -m bench.scale`.
+
+The same realistic quote stream through one shard worker, then through two
+workers in one consumer group, each owning half of `shard.inputs`' partitions
+→ `scale.two_workers_vs_one` (throughput ratio, same run, same broker).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from bench.shard import ROOT, bench_throughput, merge
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quotes", type=int, default=100_000)
+    args = ap.parse_args()
+
+    from ops import stack
+    from ops.topics import ensure_topics
+
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
+    config = None
+    if not bootstrap:
+        config = stack.StackConfig.from_env()
+        bootstrap = stack.session_up(config, with_broker=True, with_database=False).bootstrap
+    tmp = ROOT / ".stack" / "bench-logs"
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        ensure_topics(bootstrap)
+        one = bench_throughput(bootstrap, args.quotes, tmp, workers=1)["shard.quotes_per_s"]
+        two = bench_throughput(bootstrap, args.quotes, tmp, workers=2)["shard.quotes_per_s"]
+        results = {"scale.one_worker_quotes_per_s": one, "scale.two_workers_quotes_per_s": two,
+                   "scale.two_workers_vs_one": round(two / one, 3)}
+        print(json.dumps(results), flush=True)
+        merge(results)
+    finally:
+        if config is not None:
+            stack.session_release(config)
+
+
+if __name__ == "__main__":
+    main()
