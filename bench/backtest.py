@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import uuid
 from dataclasses import replace
@@ -121,27 +120,16 @@ def main() -> None:
     if args.skip_broker:
         return
 
-    from ops import stack
+    from bench.stack import kafka_bootstrap, log_dir
     from ops.backtest.kafka import KafkaEngine
 
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
-    stack_config = None
-    if not bootstrap:
-        stack_config = stack.StackConfig.from_env()
-        bootstrap = stack.session_up(stack_config, with_broker=True, with_database=False).bootstrap
-    work = ROOT / ".stack" / "bench-logs"
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        engine = KafkaEngine(bootstrap, config, work_dir=work, timeout_s=900)
-        kafka = engine.run(records)
-        results["backtest.kafka_events_per_s"] = round(kafka.events_per_s, 1)
-        same = {s.signal_id for s in kafka.signals} == {s.signal_id for s in inproc.signals}
-        print(json.dumps({**results, "kafka_signals": len(kafka.signals), "inprocess_signals": len(inproc.signals),
-                          "same_signal_ids": same, "kafka_seconds": round(kafka.seconds, 2)}), flush=True)
-        merge(results)
-    finally:
-        if stack_config is not None:
-            stack.session_release(stack_config)
+    with kafka_bootstrap() as bootstrap:
+        kafka = KafkaEngine(bootstrap, config, work_dir=log_dir(), timeout_s=900).run(records)
+    results["backtest.kafka_events_per_s"] = round(kafka.events_per_s, 1)
+    same = {s.signal_id for s in kafka.signals} == {s.signal_id for s in inproc.signals}
+    print(json.dumps({**results, "kafka_signals": len(kafka.signals), "inprocess_signals": len(inproc.signals),
+                      "same_signal_ids": same, "kafka_seconds": round(kafka.seconds, 2)}), flush=True)
+    merge(results)
 
 
 if __name__ == "__main__":

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
-from bench.shard import ROOT, bench_throughput, merge
+from bench.shard import bench_throughput, merge
 
 
 def main() -> None:
@@ -19,27 +18,17 @@ def main() -> None:
     ap.add_argument("--quotes", type=int, default=100_000)
     args = ap.parse_args()
 
-    from ops import stack
+    from bench.stack import kafka_bootstrap, log_dir
     from ops.topics import ensure_topics
 
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
-    config = None
-    if not bootstrap:
-        config = stack.StackConfig.from_env()
-        bootstrap = stack.session_up(config, with_broker=True, with_database=False).bootstrap
-    tmp = ROOT / ".stack" / "bench-logs"
-    tmp.mkdir(parents=True, exist_ok=True)
-    try:
+    with kafka_bootstrap() as bootstrap:
         ensure_topics(bootstrap)
-        one = bench_throughput(bootstrap, args.quotes, tmp, workers=1)["shard.quotes_per_s"]
-        two = bench_throughput(bootstrap, args.quotes, tmp, workers=2)["shard.quotes_per_s"]
-        results = {"scale.one_worker_quotes_per_s": one, "scale.two_workers_quotes_per_s": two,
-                   "scale.two_workers_vs_one": round(two / one, 3)}
-        print(json.dumps(results), flush=True)
-        merge(results)
-    finally:
-        if config is not None:
-            stack.session_release(config)
+        one = bench_throughput(bootstrap, args.quotes, log_dir(), workers=1)["shard.quotes_per_s"]
+        two = bench_throughput(bootstrap, args.quotes, log_dir(), workers=2)["shard.quotes_per_s"]
+    results = {"scale.one_worker_quotes_per_s": one, "scale.two_workers_quotes_per_s": two,
+               "scale.two_workers_vs_one": round(two / one, 3)}
+    print(json.dumps(results), flush=True)
+    merge(results)
 
 
 if __name__ == "__main__":

@@ -531,27 +531,17 @@ def main() -> None:
     if args.skip_broker:
         return
 
-    from ops import stack
+    from bench.stack import kafka_bootstrap, log_dir
     from ops.topics import ensure_topics
 
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
-    config = None
-    if not bootstrap:
-        config = stack.StackConfig.from_env()
-        bootstrap = stack.session_up(config, with_broker=True, with_database=False).bootstrap
-    tmp = ROOT / ".stack" / "bench-logs"
-    tmp.mkdir(parents=True, exist_ok=True)
-    try:
+    with kafka_bootstrap() as bootstrap:
         ensure_topics(bootstrap)
-        results.update(bench_latency(bootstrap, args.latency_seconds, 1000, tmp))
+        results.update(bench_latency(bootstrap, args.latency_seconds, 1000, log_dir()))
         print(json.dumps(results), flush=True)
         merge(results)
-        results.update(bench_throughput(bootstrap, args.throughput_quotes, tmp))
+        results.update(bench_throughput(bootstrap, args.throughput_quotes, log_dir()))
         print(json.dumps(results), flush=True)
         merge(results)
-    finally:
-        if config is not None:
-            stack.session_release(config)
 
 
 if __name__ == "__main__":

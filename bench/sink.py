@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -150,20 +149,11 @@ def main() -> None:
                     help="TOAST method for quotes.depth (default: what migration 0003 set)")
     args = ap.parse_args()
 
-    from ops import stack
+    from bench.stack import database_url
 
-    server = os.environ.get("DATABASE_URL", "").strip()
-    config = None
-    if not server:
-        config = stack.StackConfig.from_env()
-        server = stack.session_up(config, with_broker=False, with_database=True).database_url
-    try:
-        with fresh_database(server) as url:
-            print(f"quotes.depth compression: {set_depth_compression(url, args.depth_compression)}", flush=True)
-            figures = run(url, args.rounds, args.batch)
-    finally:
-        if config is not None:
-            stack.session_release(config)
+    with database_url() as server, fresh_database(server) as url:
+        print(f"quotes.depth compression: {set_depth_compression(url, args.depth_compression)}", flush=True)
+        figures = run(url, args.rounds, args.batch)
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}), flush=True)
     merge(figures)
 
