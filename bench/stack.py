@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import ContextManager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -12,35 +13,28 @@ LOGS = ROOT / ".stack" / "bench-logs"
 
 
 @contextmanager
-def kafka_bootstrap() -> Iterator[str]:
-    """KAFKA_BOOTSTRAP when set; otherwise the local stack's broker, held for the benchmark and released after."""
+def _given_or_stack(env: str, broker: bool) -> Iterator[str]:
+    """The address in `env` when set; otherwise the local stack's, held for the benchmark and released after."""
     from ops import stack
 
-    given = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
+    given = os.environ.get(env, "").strip()
     if given:
         yield given
         return
     config = stack.StackConfig.from_env()
     try:
-        yield stack.session_up(config, with_broker=True, with_database=False).bootstrap
+        up = stack.session_up(config, with_broker=broker, with_database=not broker)
+        yield up.bootstrap if broker else up.database_url
     finally:
         stack.session_release(config)
 
 
-@contextmanager
-def database_url() -> Iterator[str]:
-    """DATABASE_URL when set; otherwise the local stack's PostgreSQL, held for the benchmark and released after."""
-    from ops import stack
+def kafka_bootstrap() -> ContextManager[str]:
+    return _given_or_stack("KAFKA_BOOTSTRAP", broker=True)
 
-    given = os.environ.get("DATABASE_URL", "").strip()
-    if given:
-        yield given
-        return
-    config = stack.StackConfig.from_env()
-    try:
-        yield stack.session_up(config, with_broker=False, with_database=True).database_url
-    finally:
-        stack.session_release(config)
+
+def database_url() -> ContextManager[str]:
+    return _given_or_stack("DATABASE_URL", broker=False)
 
 
 def log_dir() -> Path:
