@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import Any
 
 import faust
 
@@ -46,6 +47,12 @@ MAX_VALUE_BYTES = 16 * 1024 * 1024
 AGENTS = selected_agents(AGENT_MODULES, os.environ.get("ARBEES_AGENTS", ""))
 
 class ArbeesApp(faust.App):
+    def _new_transport(self) -> Any:
+        """The aiokafka transport with a consumer that never commits over offsets it did not deliver."""
+        from streams.guarded_consumer import GuardedTransport
+
+        return GuardedTransport(self.conf.broker_consumer, self)
+
     async def on_first_start(self) -> None:
         """Create the internal topics before the first group assignment (see streams.internal_topics)."""
         await super().on_first_start()

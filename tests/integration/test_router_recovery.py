@@ -42,7 +42,7 @@ def _start_group_at(bootstrap: str, group: str, topics: list[str]) -> None:
 
 def _worker(bootstrap: str, app_id: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "ARBEES_APP_ID": app_id, "ARBEES_AGENTS": "router"}
-    return subprocess.Popen([sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "warn", "--without-web"],
+    return subprocess.Popen([sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "info", "--without-web"],
                             cwd=log.parent, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
 
 

@@ -92,7 +92,7 @@ class Worker:
         self.starts += 1
         log = open(self.log_dir / f"worker-{self.starts}.log", "wb")
         # streams.agents.worker is `faust -A streams.app` plus the --live switch (absent here: paper mode)
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams.agents.worker", "worker", "-l", "warn", "--without-web"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "streams.agents.worker", "worker", "-l", "info", "--without-web"],
                                      cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def kill(self) -> None:

@@ -1,0 +1,60 @@
+"""Faust's aiokafka consumer with the rewind guard of `streams.rewind` wired in."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import structlog
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP
+
+from schemas.topics import TOPICS
+from streams.rewind import RewindTracker
+
+log = structlog.get_logger(__name__)
+
+_COMPACTED = frozenset(t.name for t in TOPICS if "compact" in t.cleanup)
+
+
+def compacted(topic: str) -> bool:
+    """Where Kafka itself removes records, so a jump in offsets is expected (table changelogs included)."""
+    return topic in _COMPACTED or topic.endswith("-changelog")
+
+
+class _ReadOffsets(defaultdict):  # type: ignore[type-arg]
+    """Faust's per-partition read offsets, held just before a missing offset while it is read again."""
+
+    def __init__(self, tracker: RewindTracker) -> None:
+        super().__init__(lambda: None)
+        self._tracker = tracker
+
+    def __setitem__(self, tp: Any, offset: Any) -> None:
+        super().__setitem__(tp, self._tracker.read_offset(tp, offset))
+
+
+class GuardedConsumer(faust_aiokafka.Consumer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._rewind = RewindTracker(compacted)
+        self._read_offset = _ReadOffsets(self._rewind)
+        deliver = self.callback
+
+        async def guarded(message: Any) -> None:
+            if self._rewind.admit(message.tp, message.offset):
+                await deliver(message)
+
+        self.callback = guarded
+
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        if not self._rewind.on_gap(tp.topic, tp, offset_from):
+            await super()._add_gap(tp, offset_from, offset_to)
+            return
+        want = self._rewind.rewinding(tp)
+        log.error("consumer jumped over offsets; reading them again", topic=tp.topic, partition=tp.partition,
+                  missing_from=want, seen=offset_to)
+        await self._seek(tp, want)  # type: ignore[arg-type]
+
+
+class GuardedTransport(faust_aiokafka.Transport):
+    Consumer = GuardedConsumer
