@@ -47,12 +47,14 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self.callback = guarded
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        before = self._rewind.rewinding(tp)
         if not self._rewind.on_gap(tp.topic, tp, offset_from):
             await super()._add_gap(tp, offset_from, offset_to)
             return
         want = self._rewind.rewinding(tp)
-        log.error("consumer jumped over offsets; reading them again", topic=tp.topic, partition=tp.partition,
-                  missing_from=want, seen=offset_to)
+        if want != before:  # once per episode: the messages still buffered after the jump report it again
+            log.error("consumer jumped over offsets; reading them again", topic=tp.topic, partition=tp.partition,
+                      missing_from=want, seen=offset_to)
         await self._seek(tp, want)  # type: ignore[arg-type]
 
 
