@@ -28,9 +28,9 @@ import uuid
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from typing import Any
 
 from schemas.enums import EventStatus, MarketType, Venue
 from schemas.records import EventState, Level, MarketLink, MarketListing, Quote, ShardInput, Signal

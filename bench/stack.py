@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import ContextManager
 from pathlib import Path
+from typing import ContextManager
 
-ROOT = Path(__file__).resolve().parents[1]
-LOGS = ROOT / ".stack" / "bench-logs"
+LOGS = Path(__file__).resolve().parents[1] / ".stack" / "bench-logs"
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Awaitable
 from typing import Any
 
 import structlog
@@ -20,6 +21,10 @@ _COMPACTED = frozenset(t.name for t in TOPICS if "compact" in t.cleanup)
 def compacted(topic: str) -> bool:
     """Where Kafka itself removes records, so a jump in offsets is expected (table changelogs included)."""
     return topic in _COMPACTED or topic.endswith("-changelog")
+
+
+async def _held_back() -> None:
+    """A message held back during a rewind: not delivered, so never acked, and read again."""
 
 
 class _ReadOffsets(defaultdict):  # type: ignore[type-arg]
@@ -40,9 +45,9 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self._read_offset = _ReadOffsets(self._rewind)
         deliver = self.callback
 
-        async def guarded(message: Any) -> None:
-            if self._rewind.admit(message.tp, message.offset):
-                await deliver(message)
+        def guarded(message: Any) -> Awaitable[None]:
+            # the delivery coroutine itself, not a wrapper around it: this runs for every message
+            return deliver(message) if self._rewind.admit(message.tp, message.offset) else _held_back()
 
         self.callback = guarded
 

@@ -76,13 +76,7 @@ inbox = _channel(INBOX)
 
 def _table(name: str) -> Any:
     """A changelog-backed table of processor state (pickled dataclasses: internal, never a contract)."""
-    table = app.Table(name, partitions=ACCOUNT_PARTITIONS)
-    # Faust derives serializers from key/value *model* types (json otherwise) and builds the changelog
-    # topic when the table registers; set ours and rebuild the topic so writes and recovery agree.
-    table.key_serializer = UTF8
-    table.value_serializer = "pickle"
-    table.changelog_topic = table._new_changelog_topic()
-    return table
+    return app.Table(name, partitions=ACCOUNT_PARTITIONS, key_serializer=UTF8, value_serializer="pickle")
 
 
 sizing_table = _table("trading-sizing")

@@ -275,6 +275,7 @@ def _pregame_curve(serve_win: float, best_of: int) -> np.ndarray:
     pb = serve_win - _GAP_GRID / 2
     tables = _tables(pa, pb, best_of, 10 if best_of == 5 else 7)
     m = tables[2]
+    # m[0, 0, srv]: P(a wins) from 0-0 with `srv` serving first; before the toss either is as likely
     return 0.5 * (m[0, 0, 0] + m[0, 0, 1])
 
 
