@@ -26,16 +26,16 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(db_app, name="db")
 console = Console()
 
-DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
-DEFAULT_DB = "postgresql+psycopg://postgres@127.0.0.1:55432/arbees"
-
-
 def bootstrap() -> str:
-    return os.environ.get("KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP)
+    from ops.stack import kafka_bootstrap
+
+    return kafka_bootstrap()
 
 
 def database_url() -> str:
-    return os.environ.get("DATABASE_URL", DEFAULT_DB)
+    from ops import stack
+
+    return stack.database_url()
 
 
 def fail(message: str) -> None:

@@ -31,6 +31,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from ops.stack import kafka_bootstrap
 from schemas.codec import default_codec
 
 REPO = Path(__file__).resolve().parents[1]
@@ -361,7 +362,7 @@ def demo(
     if os.environ.get("ARBEES_MODE", "paper").lower() != "paper":
         console.print("[red]error:[/red] the demo runs in paper mode only; unset ARBEES_MODE")
         raise typer.Exit(1)
-    bootstrap = os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    bootstrap = kafka_bootstrap()
     _ensure_worker(bootstrap)
     report = ensure_topics(bootstrap)
     if report.problems:

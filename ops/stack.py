@@ -13,7 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -41,6 +41,29 @@ class StackError(RuntimeError):
         self.detail = detail
 
 
+#: The environment that chooses a local stack; giving any of these means "this stack".
+STACK_ENV = (STACK_DIR_ENV, broker.PORT_ENV, broker.CONTROLLER_PORT_ENV, cluster.PORT_ENV)
+#: Where the test suite's own stack lives when nothing above is set: never the user's
+#: `.stack/` on 9092/9093/55432, so `make test` after `make run` leaves the user's topics alone.
+TEST_STACK_DEFAULTS = {
+    STACK_DIR_ENV: str(REPO_ROOT / ".stack-test"),
+    broker.PORT_ENV: "29092",
+    broker.CONTROLLER_PORT_ENV: "29093",
+    cluster.PORT_ENV: "55532",
+}
+
+
+def isolated_test_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables a test session adds to `environ` to run on its own stack.
+
+    All or nothing: an engineer who gave ports (or a folder) chose a stack, and a
+    default folder next to given ports would start a second stack on the same ports.
+    """
+    if any(environ.get(name, "").strip() for name in STACK_ENV):
+        return {}
+    return dict(TEST_STACK_DEFAULTS)
+
+
 @dataclass(frozen=True)
 class StackConfig:
     """State folder and ports of one local stack."""
@@ -62,8 +85,20 @@ class StackConfig:
         return cls(
             state_dir=state_dir,
             broker=BrokerConfig(state_dir=state_dir / "kafka", port=port, controller_port=controller_port),
-            postgres=PostgresConfig(state_dir=state_dir / "postgres", port=pg_port),
+            postgres=PostgresConfig(state_dir=cluster.reachable_state_dir(state_dir / "postgres"), port=pg_port),
         )
+
+
+def kafka_bootstrap() -> str:
+    """KAFKA_BOOTSTRAP, else the local stack's broker (ARBEES_KAFKA_PORT, default 9092)."""
+    given = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
+    return given or BrokerConfig(state_dir=Path("."), port=broker.env_ports()[0]).bootstrap
+
+
+def database_url() -> str:
+    """DATABASE_URL, else the local stack's database (ARBEES_PG_PORT, default 55432)."""
+    given = os.environ.get("DATABASE_URL", "").strip()
+    return given or PostgresConfig(state_dir=Path("."), port=cluster.env_port()).url
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ops.stack import kafka_bootstrap
 from schemas.enums import OrderState, PositionStatus, RiskKind
 from schemas.records import LedgerEntry, Order, OrderStatus, PositionEvent, RiskEvent
 
@@ -33,7 +34,7 @@ TERMINAL = (OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED)
 
 
 def _bootstrap() -> str:
-    return os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    return kafka_bootstrap()
 
 
 def kill_file() -> Path:

@@ -1,5 +1,7 @@
 """Session fixtures: a real Apache Kafka broker and a real PostgreSQL for integration tests.
 
+The ops/ stack of a test session is its own (`.stack-test/`, ports 29092/29093/55532,
+see ops.stack.TEST_STACK_DEFAULTS) unless ARBEES_STACK_DIR or a port variable is set.
 Each comes from, in order: the environment (KAFKA_BOOTSTRAP / DATABASE_URL);
 testcontainers when a Docker engine answers a ping; the `ops/` stack (started once
 per session, stopped at the end only if a test session started it). With none of
@@ -20,6 +22,10 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from ops import stack
 from ops.stack import StackConfig, StackError, UpResult
+
+# The suite's own stack folder and ports unless the environment names a stack: set
+# before any fixture or child process reads them (workers inherit this environment).
+os.environ.update(stack.isolated_test_env(os.environ))
 
 KAFKA_IMAGE = "apache/kafka:4.0.1"  # same broker version as ops/kafka/pom.xml
 TIMESCALE_IMAGE = "timescale/timescaledb:2.17.2-pg16"

@@ -18,6 +18,7 @@ from rich.table import Table
 from ops.backtest.compare import compare_runs
 from ops.backtest.inprocess import DEFAULT_BANKROLL_MICROS, BacktestConfig, InProcessEngine
 from ops.backtest.records import BacktestError, BacktestResult, Summary
+from ops.stack import kafka_bootstrap
 
 backtest_app = typer.Typer(help="Backtests over the recorded topics.")
 console = Console()
@@ -79,7 +80,7 @@ def backtest(
     from ops.backtest.kafka import KafkaEngine
     from ops.backtest.source import read_inputs
 
-    servers = bootstrap or os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    servers = bootstrap or kafka_bootstrap()
     config = BacktestConfig(account=account, bankroll_micros=round(bankroll * 1_000_000),
                             events=tuple(e.strip() for e in events.split(",") if e.strip()))
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())

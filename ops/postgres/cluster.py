@@ -11,10 +11,13 @@ Authentication is `trust`, which is safe only because the server listens on
 
 from __future__ import annotations
 
+import grp
+import hashlib
 import os
 import pwd
 import re
 import shutil
+import stat
 import subprocess
 import time
 from dataclasses import dataclass
@@ -167,6 +170,48 @@ def ensure_binaries() -> tuple[Binaries, bool]:
     return found, True
 
 
+def reachable_state_dir(wanted: Path) -> Path:
+    """Where the cluster of `wanted` lives: there, unless root runs us and the server account cannot reach it.
+
+    A clone in a private folder (e.g. /root/arbees, mode 700) run as root is
+    normal; PostgreSQL then runs as `postgres`, which cannot traverse that folder.
+    The cluster moves to /var/tmp/arbees-postgres/<digest of `wanted`>: stable per
+    checkout, so every later command finds the same cluster, and never shared.
+    """
+    if os.geteuid() != 0:
+        return wanted
+    try:
+        account = pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        return wanted  # _prepare_dirs says what to do
+    groups = {account.pw_gid, *(g.gr_gid for g in grp.getgrall() if SERVER_USER in g.gr_mem)}
+    if can_traverse(wanted, account.pw_uid, groups):
+        return wanted
+    digest = hashlib.sha1(str(wanted).encode()).hexdigest()[:12]
+    return RELOCATED_ROOT / digest
+
+
+RELOCATED_ROOT = Path("/var/tmp/arbees-postgres")
+
+
+def can_traverse(path: Path, uid: int, gids: set[int]) -> bool:
+    """Whether user `uid` (groups `gids`) may search every existing ancestor of `path`."""
+    for folder in (path, *path.parents):
+        try:
+            st = folder.stat()
+        except FileNotFoundError:
+            continue  # created later by us and chowned to the server account
+        if st.st_uid == uid:
+            ok = st.st_mode & stat.S_IXUSR
+        elif st.st_gid in gids:
+            ok = st.st_mode & stat.S_IXGRP
+        else:
+            ok = st.st_mode & stat.S_IXOTH
+        if not ok:
+            return False
+    return True
+
+
 def _as_server_user(argv: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return argv
@@ -223,9 +268,9 @@ def init_cluster(config: PostgresConfig, binaries: Binaries) -> bool:
         "host  all all ::1/128 trust\n"
     )
     hba_path = config.data_dir / "pg_hba.conf"
-    stat = hba_path.stat()
+    hba_stat = hba_path.stat()
     hba_path.write_text(hba)
-    os.chown(hba_path, stat.st_uid, stat.st_gid)
+    os.chown(hba_path, hba_stat.st_uid, hba_stat.st_gid)
     return True
 
 

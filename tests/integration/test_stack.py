@@ -221,6 +221,30 @@ def test_full_cycle_up_up_status_down_leaves_nothing(private_dir: Path) -> None:
     assert "not running" in after.stdout
 
 
+def test_clone_in_a_private_folder_runs_its_database(private_dir: Path) -> None:
+    """A clone in a folder only its owner may enter (root's home): the database still comes up.
+
+    As root PostgreSQL runs as `postgres`, which cannot enter that folder; the
+    cluster then lives where it can (ops.postgres.cluster.reachable_state_dir).
+    """
+    clone = private_dir / "clone"
+    (clone / ".stack").mkdir(parents=True)
+    clone.chmod(0o700)
+    env = {**_private_env(clone / ".stack")}
+    up = _cli("up", "--no-broker", env=env)
+    try:
+        assert up.returncode == 0, up.stderr
+        assert re.search(r"^postgres\s+started in [\d.]+s, pid \d+", up.stdout, re.MULTILINE)
+        where = cluster.reachable_state_dir(clone / ".stack" / "postgres")
+        assert (where / "data" / "PG_VERSION").exists()
+        assert (os.geteuid() == 0) == (where != clone / ".stack" / "postgres")
+    finally:
+        down = _cli("down", env=env)
+    assert down.returncode == 0, down.stderr
+    assert re.search(r"^postgres\s+stopped \(pid \d+\)", down.stdout, re.MULTILINE)
+    shutil.rmtree(where, ignore_errors=True)
+
+
 def _pids(stdout: str) -> list[int]:
     return [int(p) for p in re.findall(r"pid (\d+)", stdout)]
 
