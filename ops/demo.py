@@ -357,7 +357,7 @@ def demo(
     from ops import trading_cli
     from ops.topics import ensure_topics
     from schemas.records import LedgerEntry, MarketLink
-    from streams.trading.config import TradingConfig
+    from streams.config_file import load as load_config
 
     if os.environ.get("ARBEES_MODE", "paper").lower() != "paper":
         console.print("[red]error:[/red] the demo runs in paper mode only; unset ARBEES_MODE")
@@ -368,7 +368,7 @@ def demo(
     if report.problems:
         console.print(f"[red]error:[/red] topics: {report.problems}")
         raise typer.Exit(1)
-    account = account or TradingConfig.from_env().accounts[0]
+    account = account or load_config().trading.accounts[0]
     if not [e for e in trading_cli.read_topic(bootstrap, "ledger", account) if isinstance(e, LedgerEntry)]:
         trading_cli.deposit(account, bankroll)
 

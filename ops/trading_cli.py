@@ -181,9 +181,9 @@ def _publish(topic: str, records: list[tuple[str, Any]]) -> None:
 def _accounts(account: list[str] | None) -> list[str]:
     if account:
         return account
-    from streams.trading.config import TradingConfig
+    from streams.config_file import load as load_config
 
-    return list(TradingConfig.from_env().accounts)
+    return list(load_config().trading.accounts)
 
 
 @trading_app.command("kill")

@@ -19,6 +19,7 @@ from ops.backtest.compare import compare_runs
 from ops.backtest.inprocess import DEFAULT_BANKROLL_MICROS, BacktestConfig, InProcessEngine
 from ops.backtest.records import BacktestError, BacktestResult, Summary
 from ops.stack import kafka_bootstrap
+from streams.config_file import ConfigError
 
 backtest_app = typer.Typer(help="Backtests over the recorded topics.")
 console = Console()
@@ -75,6 +76,8 @@ def backtest(
     events: str = typer.Option("", help="Comma list of event id prefixes to trade; empty trades every event."),
     bootstrap: str = typer.Option(None, envvar="KAFKA_BOOTSTRAP", help="Kafka bootstrap (default 127.0.0.1:9092)."),
     work_dir: Path = typer.Option(Path(".stack") / "backtests", help="Where Kafka runs keep their worker logs."),
+    config_file: Path = typer.Option(None, "--config", envvar="ARBEES_CONFIG",
+                                     help="Settings file (thresholds, sizing, risk, exits); default arbees.toml."),
 ) -> None:
     """Replay events.state, markets.catalog, markets.links and markets.quotes through discovery → shard → trading."""
     from ops.backtest.kafka import KafkaEngine
@@ -82,10 +85,12 @@ def backtest(
 
     servers = bootstrap or kafka_bootstrap()
     config = BacktestConfig(account=account, bankroll_micros=round(bankroll * 1_000_000),
-                            events=tuple(e.strip() for e in events.split(",") if e.strip()))
+                            events=tuple(e.strip() for e in events.split(",") if e.strip()),
+                            config_file=str(config_file) if config_file else "")
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     results: list[tuple[str, BacktestResult]] = []
     try:
+        config.settings()  # a missing or wrong settings file stops here, before any replay
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("read input", total=None)
             read = read_inputs(servers, parse_time(start), parse_time(end),
@@ -106,7 +111,7 @@ def backtest(
                     read.records, progress=lambda _stage, done, total: bar.update(task, completed=done, total=total))))
                 if kafka.info is not None:
                     console.print(f"kafka run {kafka.info.app_id}: worker log {kafka.info.log}")
-    except BacktestError as exc:
+    except (BacktestError, ConfigError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1) from None
     console.print(summary_table([(name, r.summary(account)) for name, r in results]))

@@ -18,6 +18,7 @@ the shard, so deferring it to the end of a batch changes nothing.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
@@ -27,7 +28,8 @@ from schemas.records import Alert, EventState, Fill, LedgerEntry, MarketLink, Ma
 from schemas.records import PositionEvent, Quote, RiskEvent, ShardInput, Signal
 from streams import router
 from streams.discovery import DiscoveryProcessor, DiscoveryState
-from streams.shard.config import ShardConfig
+from streams.config_file import ArbeesConfig, config_path
+from streams.config_file import load as load_config
 from streams.shard.processor import Output as ShardOutput
 from streams.shard.processor import ShardProcessor
 from streams.shard.state import BadShardInput, ShardState
@@ -52,13 +54,20 @@ class BacktestConfig:
     events: tuple[str, ...] = ()
     #: Shard inputs priced per numpy pass (the agent's ARBEES_SHARD_BATCH); outputs do not depend on it.
     shard_batch: int = 500
+    #: The settings file (thresholds, sizing, risk, exits); empty: ARBEES_CONFIG, else the repository's arbees.toml.
+    config_file: str = ""
 
-    def trading_env(self) -> dict[str, str]:
-        """The environment a Faust worker reads its TradingConfig from; the in-process loop reads the same."""
-        return {"ARBEES_ACCOUNTS": self.account, "ARBEES_TRADING_EVENTS": ",".join(self.events)}
+    def worker_env(self) -> dict[str, str]:
+        """The environment a Faust worker reads its settings from; the in-process engine reads the same."""
+        path = Path(self.config_file).resolve() if self.config_file else config_path()
+        return {"ARBEES_CONFIG": str(path), "ARBEES_ACCOUNTS": self.account, "ARBEES_TRADING_EVENTS": ",".join(self.events)}
+
+    def settings(self) -> ArbeesConfig:
+        """Shard and trading settings exactly as a worker started with `worker_env()` reads them."""
+        return load_config(env=self.worker_env())
 
     def trading(self) -> TradingConfig:
-        return TradingConfig.from_env(self.trading_env())
+        return self.settings().trading
 
     def deposit(self, ts: int) -> LedgerEntry:
         return LedgerEntry(
@@ -190,10 +199,9 @@ class _Pipeline:
 class InProcessEngine:
     """Runs a backtest in this process; two runs on the same input produce byte-identical outputs."""
 
-    def __init__(self, config: BacktestConfig | None = None, shard_config: ShardConfig | None = None,
-                 discovery: DiscoveryProcessor | None = None) -> None:
+    def __init__(self, config: BacktestConfig | None = None, discovery: DiscoveryProcessor | None = None) -> None:
         self.config = config or BacktestConfig()
-        self.shard_config = shard_config or ShardConfig()
+        self.shard_config = self.config.settings().shard
         self.discovery = discovery or DiscoveryProcessor()
 
     def run(self, records: Iterable[InputRecord], progress: Progress | None = None) -> BacktestResult:

@@ -182,8 +182,9 @@ class KafkaEngine:
 
     # ------------------------------------------------------------------ worker
 
-    def _start_worker(self, app_id: str, folder: Path) -> subprocess.Popen[bytes]:
-        env = {
+    def worker_env(self, app_id: str, folder: Path) -> dict[str, str]:
+        """The worker's environment: the broker, the run's app id and the settings file both engines read."""
+        return {
             **os.environ,
             "KAFKA_BOOTSTRAP": self.bootstrap,
             "ARBEES_APP_ID": app_id,
@@ -192,8 +193,11 @@ class KafkaEngine:
             "ARBEES_KILL_FILE": str(folder / "KILL"),
             "ARBEES_SHARD_BATCH": str(self.config.shard_batch),
             "PYTHONPATH": str(REPO),
-            **self.config.trading_env(),
+            **self.config.worker_env(),
         }
+
+    def _start_worker(self, app_id: str, folder: Path) -> subprocess.Popen[bytes]:
+        env = self.worker_env(app_id, folder)
         log = (folder / "worker.log").open("wb")
         # run in its own folder: the Faust data dir lands there, not in the repository
         return subprocess.Popen([sys.executable, "-m", "streams.agents.worker", "worker", "-l", "info", "--without-web"],

@@ -28,7 +28,7 @@ from schemas.records import ShardInput, Signal
 from streams.app import app
 from streams.codecs import Undecodable
 from streams.deadletter import send_dead_letter
-from streams.shard.config import ShardConfig
+from streams.config_file import load as load_config
 from streams.shard.processor import ShardProcessor
 from streams.shard.snapshot import RawSnapshot, SnapshotError, framed, load
 from streams.shard.state import BadShardInput, ShardState
@@ -41,7 +41,7 @@ SERVICE = "shard"
 BATCH = int(os.environ.get("ARBEES_SHARD_BATCH", "500"))
 WITHIN_S = int(os.environ.get("ARBEES_SHARD_WITHIN_MS", "2")) / 1000
 
-processor = ShardProcessor(ShardConfig())
+processor = ShardProcessor(load_config().shard)  # arbees.toml or ARBEES_CONFIG
 
 states_table = app.Table(
     "shard-state",

@@ -41,7 +41,7 @@ from streams.app import app, settings
 from streams.codecs import AVRO, UTF8
 from streams.deadletter import good_records, send_dead_letter
 from streams.topics import topic
-from streams.trading.config import TradingConfig
+from streams.config_file import load as load_config
 from streams.trading.execution_processor import (
     ExecutionProcessor,
     MarkHandled,
@@ -60,7 +60,7 @@ from streams.trading.sizing_processor import SizingProcessor
 log = structlog.get_logger(__name__)
 
 ACCOUNT_PARTITIONS = 6
-CONFIG = TradingConfig.from_env()
+CONFIG = load_config().trading  # arbees.toml or ARBEES_CONFIG, accounts scoped by ARBEES_ACCOUNTS
 KILL_FILE = Path(os.environ.get("ARBEES_KILL_FILE", ".stack/KILL"))
 INBOX = f"{settings.app_id}-trading-inbox"
 RECONCILE_RETRY_S = 5.0

@@ -6,8 +6,7 @@ Every window, cool-down and trading day is measured in event time (the records'
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Mapping
 
 from schemas.enums import Venue
@@ -98,25 +97,10 @@ class TradingConfig:
     def trades(self, event_id: str) -> bool:
         return not self.events or event_id.startswith(self.events)
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> TradingConfig:
-        """ARBEES_ACCOUNTS (comma list), ARBEES_TRADING_EVENTS (comma list of event id prefixes), ARBEES_KELLY_FRACTION, ARBEES_PAPER_LATENCY_MS, ARBEES_TRADING_TZ,
-        ARBEES_DAILY_LOSS_LIMIT_MICROS, ARBEES_MAX_ORDERS_PER_MINUTE / _HOUR and
-        ARBEES_MAX_{EVENT,MARKET,VENUE,TOTAL}_EXPOSURE_MICROS."""
-        e = os.environ if env is None else env
-        base = cls()
-        accounts = tuple(a.strip() for a in e.get("ARBEES_ACCOUNTS", ",".join(base.accounts)).split(",") if a.strip())
-        events = tuple(x.strip() for x in e.get("ARBEES_TRADING_EVENTS", "").split(",") if x.strip())
-        sizing = SizingConfig(kelly_fraction=float(e.get("ARBEES_KELLY_FRACTION", base.sizing.kelly_fraction)))
-        risk = RiskConfig(
-            timezone=e.get("ARBEES_TRADING_TZ", base.risk.timezone),
-            daily_loss_limit=Micros(int(e.get("ARBEES_DAILY_LOSS_LIMIT_MICROS", base.risk.daily_loss_limit.value))),
-            max_orders_per_minute=int(e.get("ARBEES_MAX_ORDERS_PER_MINUTE", base.risk.max_orders_per_minute)),
-            max_orders_per_hour=int(e.get("ARBEES_MAX_ORDERS_PER_HOUR", base.risk.max_orders_per_hour)),
-            max_event_exposure=Micros(int(e.get("ARBEES_MAX_EVENT_EXPOSURE_MICROS", base.risk.max_event_exposure.value))),
-            max_market_exposure=Micros(int(e.get("ARBEES_MAX_MARKET_EXPOSURE_MICROS", base.risk.max_market_exposure.value))),
-            max_venue_exposure=Micros(int(e.get("ARBEES_MAX_VENUE_EXPOSURE_MICROS", base.risk.max_venue_exposure.value))),
-            max_total_exposure=Micros(int(e.get("ARBEES_MAX_TOTAL_EXPOSURE_MICROS", base.risk.max_total_exposure.value))),
-        )
-        paper = PaperConfig(latency_ms=int(e.get("ARBEES_PAPER_LATENCY_MS", base.paper.latency_ms)))
-        return cls(accounts=accounts, events=events, sizing=sizing, risk=risk, paper=paper, exits=base.exits)
+    def scoped(self, env: Mapping[str, str]) -> TradingConfig:
+        """These settings for the accounts and events a deployment names: ARBEES_ACCOUNTS (comma list) and
+        ARBEES_TRADING_EVENTS (comma list of event id prefixes) override the file's `accounts`/`events`.
+        Thresholds and limits come from the configuration file only (`streams.config_file`)."""
+        accounts = tuple(a.strip() for a in env.get("ARBEES_ACCOUNTS", "").split(",") if a.strip()) or self.accounts
+        events = tuple(x.strip() for x in env.get("ARBEES_TRADING_EVENTS", "").split(",") if x.strip())
+        return replace(self, accounts=accounts, events=events if "ARBEES_TRADING_EVENTS" in env else self.events)

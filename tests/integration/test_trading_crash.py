@@ -78,11 +78,11 @@ def every_fill_settled(reader) -> bool:
 
 def test_sigkill_at_random_points_loses_and_duplicates_no_order(trading_env) -> None:
     worker, reader, pub = trading_env
+    settings = worker.log_dir / "arbees.toml"
+    settings.write_text("[trading.risk]\nmax_orders_per_minute = 100000\nmax_orders_per_hour = 1000000\n"
+                        "max_market_exposure_micros = 900000000\nmax_event_exposure_micros = 900000000\n")
     worker.extra_env.update({
-        "ARBEES_MAX_ORDERS_PER_MINUTE": "100000",
-        "ARBEES_MAX_ORDERS_PER_HOUR": "1000000",
-        "ARBEES_MAX_MARKET_EXPOSURE_MICROS": "900000000",
-        "ARBEES_MAX_EVENT_EXPOSURE_MICROS": "900000000",
+        "ARBEES_CONFIG": str(settings),
         "BROKER_SESSION_TIMEOUT": "6",
         "BROKER_HEARTBEAT_INTERVAL": "1",
         "CONSUMER_GROUP_INSTANCE_ID": f"{worker.app_id}-w",
