@@ -28,6 +28,23 @@ class EventStatus(str, Enum):
     UNKNOWN = "UNKNOWN"
 
 
+class ListingStatus(str, Enum):
+    """A venue market's lifecycle, venue-neutral; only OPEN takes orders.
+
+    PAUSED: not trading now but may (not yet open, halted, inactive); CLOSED: trading over,
+    outcome not final; DETERMINED: the venue named the outcome, payout pending (dispute
+    window); SETTLED: paid at `MarketListing.settlement_micros`. UNKNOWN: an old record
+    or a status word the connector does not know (treated as OPEN, as before it existed).
+    """
+
+    OPEN = "OPEN"
+    PAUSED = "PAUSED"
+    CLOSED = "CLOSED"
+    DETERMINED = "DETERMINED"
+    SETTLED = "SETTLED"
+    UNKNOWN = "UNKNOWN"
+
+
 class Venue(str, Enum):
     KALSHI = "KALSHI"
     POLYMARKET = "POLYMARKET"

@@ -19,6 +19,7 @@ from schemas.enums import (
     Action,
     EventStatus,
     HealthStatus,
+    ListingStatus,
     MarketType,
     OrderState,
     PositionStatus,
@@ -155,6 +156,11 @@ class MarketListing:
     rules: str = ""
     resolution_source: str = ""
     result: Side | None = None
+    #: The venue's lifecycle of the market, normalized (`status` keeps the venue's own word).
+    lifecycle: ListingStatus = ListingStatus.UNKNOWN
+    #: What one YES contract pays, as the venue settled or determined it (NO pays $1 minus this):
+    #: 1_000_000 or 0 for a YES/NO result, anything between for a void or fair-price settlement.
+    settlement_micros: int | None = None
 
 
 @dataclass(frozen=True)
