@@ -45,6 +45,8 @@ TOPICS: tuple[TopicSpec, ...] = (
         for src in RAW_SOURCES
     ),
     TopicSpec("events.state", "event_id", (r.EventState,)),
+    # the last scheduled state carrying each event's pregame line, read back by a restarted ESPN connector
+    TopicSpec("events.pregame", "event_id", (r.EventState,), cleanup="compact"),
     TopicSpec("events.plays", "event_id", (r.Play,)),
     TopicSpec("markets.catalog", "venue:market_id", (r.MarketListing,), cleanup="compact"),
     TopicSpec("markets.links", "venue:market_id", (r.MarketLink,), cleanup="compact"),

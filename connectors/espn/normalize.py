@@ -22,6 +22,7 @@ from typing import Any
 from connectors.espn.errors import BadPayload
 from connectors.espn.fields import american_odds, arr, integer, iso_ms, number, obj, req, text
 from connectors.espn.leagues import FOOTBALL, League
+from connectors.espn.pregame import line_prior, provider_source
 from schemas.enums import EventStatus, MarketType
 from schemas.records import EventState
 
@@ -269,10 +270,12 @@ def _odds(lg: League, home: _Side, away: _Side, odds: list[Any], where: str) -> 
             close = ((ml.get(side) or {}).get("close") or {}).get("odds")
             if close not in (None, ""):
                 features[key] = american_odds(close, f"{where}.odds.moneyline.{side}.close.odds")
-    for side, key in (("homeTeamOdds", "moneyline_a"), ("awayTeamOdds", "moneyline_b")):  # pickcenter shape
+    # pickcenter shape; soccer lines add drawOdds.moneyLine
+    for side, key in (("homeTeamOdds", "moneyline_a"), ("awayTeamOdds", "moneyline_b"), ("drawOdds", "moneyline_draw")):
         line = (o.get(side) or {}).get("moneyLine")
         if key not in features and line not in (None, ""):
             features[key] = american_odds(line, f"{where}.odds.{side}.moneyLine")
+    features.update(line_prior(features, provider_source(obj(o.get("provider") or {}, f"{where}.odds.provider")), three_way=lg.family == "soccer"))
     return spread, total, features
 
 
@@ -286,6 +289,10 @@ def _spread_from_details(details: str, home: _Side, away: _Side, where: str) -> 
     if not m:
         return None  # e.g. moneyline-only details ("ML: -150"); not a spread
     abbr, line = m.group(1), abs(float(m.group(2)))
+    if line >= 100:
+        # American odds, not points: baseball details name the moneyline favourite (recorded:
+        # MLB "DET -120" beside a 1.5 run line); no sport's point spread reaches 100.
+        return None
     if abbr == home.abbr:
         return -line
     if abbr == away.abbr:

@@ -7,6 +7,12 @@ or play inside it, goes to `deadletter` with the reason, and the rest flows.
 
 Unchanged states are not republished (a scheduled game looks the same for
 hours); a play is republished only when ESPN corrects it.
+
+The last pregame line of each event is also kept on the log: the scheduled
+state that carries it goes to the compacted topic `events.pregame` (key: the
+event id) whenever the line changes, and a restarted connector reads that
+topic back (`recover`) before its first response, so live states keep their
+prior across restarts.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Iterable, Protocol
 from urllib.parse import urlsplit
 
 import structlog
@@ -33,6 +39,7 @@ log = structlog.get_logger(__name__)
 RAW_TOPIC = "raw.espn"
 STATE_TOPIC = "events.state"
 PLAYS_TOPIC = "events.plays"
+PREGAME_TOPIC = "events.pregame"
 
 _BY_API_PATH = {lg.api_path: lg for lg in LEAGUES.values()}
 _BY_CDN_PATH = {lg.path: lg for lg in LEAGUES.values() if lg.sport != "soccer"}
@@ -48,7 +55,7 @@ class Sink(Protocol):
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one raw response produced; `states` holds every state read, published or not."""
+    """What one raw response produced; `states` holds every state read (lines filled in), published or not."""
 
     raw_id: str
     states: tuple[EventState, ...] = ()
@@ -87,6 +94,14 @@ class EspnPipeline:
         self._play_digest: dict[str, str] = {}
         self._lines: dict[str, PregameLine] = {}
 
+    def recover(self, pregame_states: Iterable[EventState]) -> int:
+        """Remember the lines of states read back from `events.pregame`; returns how many events got one."""
+        for state in pregame_states:
+            line = line_of(state)
+            if not line.empty:
+                self._lines[state.event_id] = line
+        return len(self._lines)
+
     def on_raw(self, raw: RawFeed) -> Outcome:
         if self.publish_raw:
             self.sink.publish(RAW_TOPIC, raw_key(raw), raw)
@@ -108,9 +123,10 @@ class EspnPipeline:
             return Outcome(raw.raw_id, dead_letters=1)
         for r in rejected:
             self._dead(raw, r.value, r.error)
+        states = tuple(self._with_line(s) for s in states)
         n_states = sum(self._emit_state(s) for s in states)
         n_plays = sum(self._emit_play(p) for p in plays)
-        return Outcome(raw.raw_id, tuple(states), n_states, tuple(plays), n_plays, len(rejected))
+        return Outcome(raw.raw_id, states, n_states, tuple(plays), n_plays, len(rejected))
 
     def _dead(self, raw: RawFeed, value: bytes, exc: EspnError) -> None:
         where = getattr(exc, "where", "response")
@@ -118,15 +134,18 @@ class EspnPipeline:
         error = BadPayload(f"{raw.raw_id}#{where}", detail) if isinstance(exc, BadPayload) else exc
         self.sink.dead_letter(RAW_TOPIC, value, error, ts=raw.fetched_at, key=raw_key(raw))
 
-    def _emit_state(self, state: EventState) -> bool:
+    def _with_line(self, state: EventState) -> EventState:
+        """A scheduled state's line is remembered (and kept on the log); later states get it filled in."""
         if state.status is EventStatus.SCHEDULED:
             line = line_of(state)
-            if not line.empty:
+            if not line.empty and self._lines.get(state.event_id) != line:
                 self._lines[state.event_id] = line
-        else:
-            carried = carry(state, self._lines.get(state.event_id))
-            if carried is not state:
-                state = dataclasses.replace(carried, state_id=state_key(carried))
+                self.sink.publish(PREGAME_TOPIC, state.event_id, state)
+            return state
+        carried = carry(state, self._lines.get(state.event_id))
+        return state if carried is state else dataclasses.replace(carried, state_id=state_key(carried))
+
+    def _emit_state(self, state: EventState) -> bool:
         digest = content_digest(state)
         if self._state_digest.get(state.event_id) == digest:
             return False

@@ -18,13 +18,18 @@ from pathlib import Path
 import structlog
 
 from connectors.espn.client import make_client
-from connectors.espn.pipeline import EspnPipeline
+from connectors.espn.pipeline import PREGAME_TOPIC, EspnPipeline
 from connectors.espn.poller import EspnPoller, PollIntervals, leagues_of
 from connectors.espn.replay import FileReplay, TopicReplay, replay
 from connectors.publisher import Publisher
 
 SERVICE = "espn-connector"
 log = structlog.get_logger(__name__)
+
+
+def recover_pregame(pipeline: EspnPipeline, bootstrap: str) -> int:
+    """Read `events.pregame` (compacted: one line per event) back into the pipeline before polling."""
+    return pipeline.recover(TopicReplay(bootstrap, topic=PREGAME_TOPIC, group_id="espn-pregame-recovery"))  # type: ignore[arg-type]
 
 
 def make_publisher(bootstrap: str, service: str = SERVICE) -> Publisher:
@@ -35,7 +40,10 @@ async def run_live(bootstrap: str, league_keys: Sequence[str], intervals: PollIn
     leagues = leagues_of(league_keys)  # an unknown league stops us here, before any request
     publisher = make_publisher(bootstrap)
     client = make_client()
-    poller = EspnPoller(client, EspnPipeline(publisher), leagues, intervals=intervals)
+    pipeline = EspnPipeline(publisher)
+    recovered = recover_pregame(pipeline, bootstrap)
+    log.info("pregame lines recovered", events=recovered, topic=PREGAME_TOPIC)
+    poller = EspnPoller(client, pipeline, leagues, intervals=intervals)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -151,7 +151,8 @@ def test_nfl_live_state_field_by_field(replayed: dict[str, Any]) -> None:
     _, kc = _state(replayed, "espn:nfl:401772932", T_1900)  # HOU @ KC pregame
     assert (kc.status, kc.spread_a, kc.total, kc.features) == (
         EventStatus.SCHEDULED, -3.5, 41.5,
-        {"moneyline_a": -198.0, "moneyline_b": 164.0, "record_wins_a": 6.0, "record_losses_a": 6.0,
+        {"moneyline_a": -198.0, "moneyline_b": 164.0, "p_pregame_a": pytest.approx(0.636904, abs=1e-6),
+         "prior_from:line:espn-provider-100": 1.0, "record_wins_a": 6.0, "record_losses_a": 6.0,
          "record_wins_b": 7.0, "record_losses_b": 5.0, "neutral_site": 0.0},
     )
     _, snf = _state(replayed, "espn:nfl:401772931", 1764561360000)  # DEN @ WSH, Sunday night
@@ -231,3 +232,42 @@ def test_replaying_raw_espn_rebuilds_the_same_records(kafka_bootstrap: str, repl
     assert rebuilt == written and len(rebuilt) == 16 + 14 + 7 + 1
     assert {p.play_id: p for p in sink.on("events.plays")} == {p.play_id: p for _, p in replayed["plays"]}
     assert len(sink.dead) == 1
+
+
+def test_a_restarted_connector_recovers_the_pregame_prior_from_the_compacted_topic(kafka_bootstrap: str) -> None:
+    """The line is kept on `events.pregame` on the real broker; a new connector reads it back before polling."""
+    import json
+
+    from connectors.espn.pipeline import PREGAME_TOPIC
+    from connectors.espn.runner import recover_pregame
+    from schemas.topics import spec
+    from tests.unit.espn.conftest import NFL_LIVE, load
+    from tests.unit.espn.test_pipeline import _kicked_off
+
+    assert spec(PREGAME_TOPIC).cleanup == "compact"
+    report = ensure_topics(kafka_bootstrap)
+    assert not [p for p in report.problems if p.split(":")[0] == PREGAME_TOPIC], report.problems
+    payload = load(NFL_LIVE)
+    url = "https://site.api.espn.com/apis/site/v2/sports/football/nfl/scoreboard"
+    publisher = make_publisher(kafka_bootstrap, service=SERVICE)
+    first = EspnPipeline(publisher, publish_raw=False)
+    before = first.on_raw(Fetched("scoreboard", "nfl", url, {}, 200, T_1900, json.dumps(payload)).raw_feed())
+    publisher.flush()
+    priced = {s.event_id: s for s in before.states if "p_pregame_a" in s.features}
+    assert len(priced) == 5  # the five scheduled games with DraftKings odds
+
+    events = payload["events"]
+    live = next(e for e in events if e["status"]["type"]["name"] == "STATUS_IN_PROGRESS")
+    for i, e in enumerate(events):
+        if f"espn:nfl:{e['id']}" in priced:
+            _kicked_off(payload, i, live)
+    sink = RecordingSink()
+    restarted = EspnPipeline(sink, publish_raw=False)  # a new process: nothing in memory
+    assert recover_pregame(restarted, kafka_bootstrap) >= len(priced)  # other tests may keep lines there too
+    after = restarted.on_raw(Fetched("scoreboard", "nfl", url, {}, 200, T_1900 + 3_600_000, json.dumps(payload)).raw_feed())
+    now = {s.event_id: s for s in after.states}
+    for event_id, pre in priced.items():
+        assert now[event_id].status is EventStatus.LIVE
+        assert now[event_id].features["p_pregame_a"] == pre.features["p_pregame_a"]
+        assert now[event_id].features["prior_from:line:espn-provider-100"] == 1.0
+        assert now[event_id].features["pregame_line_carried"] == 1.0

@@ -106,6 +106,8 @@ def test_nfl_scheduled_game_spread_total_and_moneylines() -> None:
     assert (s.entity_a_abbr, s.spread_a, s.total) == ("KC", -3.5, 41.5)
     assert s.features == {
         "moneyline_a": -198.0, "moneyline_b": 164.0,
+        # devigged: (198/298) / (198/298 + 100/264); DraftKings is ESPN provider 100
+        "p_pregame_a": pytest.approx(0.636904, abs=1e-6), "prior_from:line:espn-provider-100": 1.0,
         "record_wins_a": 6.0, "record_losses_a": 6.0, "record_wins_b": 7.0, "record_losses_b": 5.0, "neutral_site": 0.0,
     }
     assert s.start_ts == 1765156800000  # 2025-12-08T01:20Z
@@ -163,7 +165,8 @@ def test_nba_live_and_scheduled_field_by_field() -> None:
     tor = _by_id(res.states, "401810213")  # BOS @ TOR, "BOS -3.5"
     assert (tor.entity_a_abbr, tor.spread_a, tor.total, tor.features) == (
         "TOR", 3.5, 224.5,
-        {"moneyline_a": 130.0, "moneyline_b": -155.0, "record_wins_a": 15.0, "record_losses_a": 9.0,
+        {"moneyline_a": 130.0, "moneyline_b": -155.0, "p_pregame_a": pytest.approx(0.417007, abs=1e-6),
+         "prior_from:line:espn-provider-100": 1.0, "record_wins_a": 15.0, "record_losses_a": 9.0,
          "record_wins_b": 14.0, "record_losses_b": 9.0, "neutral_site": 0.0},
     )
     mem = _by_id(res.states, "401810215")  # POR @ MEM, "MEM -1.5": home favourite

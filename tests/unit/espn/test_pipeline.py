@@ -11,7 +11,9 @@ from connectors.espn.client import Fetched
 from connectors.espn.errors import BadPayload
 from connectors.espn.leagues import league
 from connectors.espn.pipeline import EspnPipeline, league_of
+from connectors.espn.pregame import devig, prior_source
 from connectors.espn.replay import FileReplay, load_manifest, replay
+from schemas.enums import EventStatus
 from schemas.records import RawFeed
 from tests.unit.espn.conftest import FIXTURES, NBA_SB, NFL_LIVE, T_2025_12_07_19, RecordingSink, body, load
 
@@ -26,7 +28,8 @@ def raw(name_or_body: str, path: str = "football/nfl", endpoint: str = "scoreboa
 
 def test_raw_is_published_before_the_states_it_yields(sink: RecordingSink) -> None:
     out = EspnPipeline(sink).on_raw(raw(NFL_LIVE))
-    assert sink.order == ["raw.espn"] + ["events.state"] * 14
+    assert sink.order[0] == "raw.espn" and sink.order.count("events.state") == 14
+    assert sink.order.count("events.pregame") == 5  # the five scheduled games with odds
     topic, key, record = sink.published[0]
     assert (topic, key, record.body) == ("raw.espn", "espn:scoreboard", body(NFL_LIVE))
     assert all(k == s.event_id for t, k, s in sink.published[1:])
@@ -43,7 +46,7 @@ def test_truncated_body_is_dead_lettered_and_the_next_response_flows(sink: Recor
     assert (dl["topic"], dl["key"], dl["value"], dl["ts"]) == ("raw.espn", "espn:scoreboard", cut.encode(), T_2025_12_07_19)
     assert isinstance(dl["error"], BadPayload) and str(dl["error"]).startswith(f"{bad.raw_id}#body: not JSON")
     assert out.published_states == 7
-    assert sink.order == ["raw.espn", "deadletter", "raw.espn"] + ["events.state"] * 7
+    assert [t for t in sink.order if t != "events.pregame"] == ["raw.espn", "deadletter", "raw.espn"] + ["events.state"] * 7
 
 
 def test_one_bad_game_goes_to_deadletter_and_the_rest_of_the_scoreboard_flows(sink: RecordingSink) -> None:
@@ -135,6 +138,60 @@ def test_pregame_line_is_carried_into_the_live_states_that_lack_it(sink: Recordi
     assert (now.spread_a, now.total) == (scheduled.spread_a, scheduled.total)
     assert now.features["moneyline_a"] == scheduled.features["moneyline_a"]
     assert now.features["pregame_line_carried"] == 1.0
+    # the devigged prior and its source ride along: HOU @ KC -198 / +164
+    assert now.features["p_pregame_a"] == scheduled.features["p_pregame_a"] == pytest.approx(
+        devig((scheduled.features["moneyline_a"], scheduled.features["moneyline_b"]))[0]
+    )
+    assert prior_source(now) == "line:espn-provider-100"
     assert now.state_id.startswith(f"{event_id}:{T_2025_12_07_19 + 3_600_000}:")
     others = [s for t, k, s in sink.published[len(published):] if t == "events.state" and s.event_id != event_id]
     assert all("pregame_line_carried" not in s.features for s in others)  # games never seen pregame stay as they are
+
+
+def _kicked_off(payload: dict, index: int, live: dict) -> None:
+    """The scheduled game at `index` as ESPN shows it once started: status of an in-progress game, odds gone.
+
+    Made-up transformation of the real payload (no later capture of these games is
+    recorded); the shape is that of the real in-progress games of the same scoreboard.
+    """
+    payload["events"][index]["status"] = live["status"]
+    payload["events"][index]["competitions"][0]["status"] = live["competitions"][0]["status"]
+    del payload["events"][index]["competitions"][0]["odds"]
+
+
+def test_a_restarted_pipeline_recovers_the_pregame_prior_from_the_log(sink: RecordingSink) -> None:
+    """The line is kept on `events.pregame`; a new pipeline fed that topic prices live states from it."""
+    payload = load(NFL_LIVE)
+    events = payload["events"]
+    pre = [i for i, e in enumerate(events) if e["status"]["type"]["name"] == "STATUS_SCHEDULED" and e["competitions"][0].get("odds")]
+    live = next(e for e in events if e["status"]["type"]["name"] == "STATUS_IN_PROGRESS")
+    EspnPipeline(sink).on_raw(raw(json.dumps(payload)))
+    kept = sink.on("events.pregame")
+    assert sorted(s.event_id for s in kept) == sorted(f"espn:nfl:{events[i]['id']}" for i in pre)
+    assert all(s.status is EventStatus.SCHEDULED and "p_pregame_a" in s.features for s in kept)
+
+    for i in pre:
+        _kicked_off(payload, i, live)
+    fresh = RecordingSink()
+    restarted = EspnPipeline(fresh)
+    assert restarted.recover(kept) == len(pre)
+    restarted.on_raw(raw(json.dumps(payload), at=T_2025_12_07_19 + 3_600_000))
+    states = {s.event_id: s for s in fresh.on("events.state")}
+    for state in kept:
+        now = states[state.event_id]
+        assert now.status is EventStatus.LIVE and "moneyline_a" in now.features  # only from the kept line
+        assert now.features["p_pregame_a"] == state.features["p_pregame_a"]
+        assert (now.spread_a, now.total) == (state.spread_a, state.total)
+        assert prior_source(now) == "line:espn-provider-100"
+    assert fresh.on("events.pregame") == []  # live states never overwrite the kept line
+
+    forgetful = RecordingSink()  # without the log, the same restart loses every prior
+    EspnPipeline(forgetful).on_raw(raw(json.dumps(payload), at=T_2025_12_07_19 + 3_600_000))
+    assert all("p_pregame_a" not in s.features for s in forgetful.on("events.state") if s.event_id in states and s.status is EventStatus.LIVE)
+
+
+def test_an_unchanged_line_is_not_kept_twice(sink: RecordingSink) -> None:
+    pipe = EspnPipeline(sink)
+    pipe.on_raw(raw(NFL_LIVE))
+    pipe.on_raw(raw(NFL_LIVE, at=T_2025_12_07_19 + 60_000))
+    assert len(sink.on("events.pregame")) == 5

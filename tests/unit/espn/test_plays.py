@@ -58,6 +58,8 @@ def test_summary_state_field_by_field(game: dict) -> None:
         features={
             "moneyline_a": -135.0,
             "moneyline_b": 114.0,
+            "p_pregame_a": pytest.approx(0.551441, abs=1e-6),  # devigged -135 / +114
+            "prior_from:line:espn-provider-100": 1.0,  # pickcenter provider {"name": "Draft Kings", "id": "100"}
             "record_wins_a": 53.0,  # header competitors[].record (singular in summaries), type "total" "53-29"
             "record_losses_a": 29.0,
             "record_wins_b": 62.0,  # SA "62-20"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.records import RECORD_TYPES, Fill, MarketLink, MarketListing, OrderStatus, ShardInput
+from schemas.records import RECORD_TYPES, EventState, Fill, MarketLink, MarketListing, OrderStatus, ShardInput
 from schemas.topics import TOPICS, spec
 
 DESIGN_TOPICS = {
@@ -11,17 +11,20 @@ DESIGN_TOPICS = {
     "model.probabilities", "signals", "orders", "fills", "positions", "ledger", "risk.state", "alerts",
     "health", "deadletter",
 }
+#: Added by issue 10 (the issue wins over DESIGN.md): each event's pregame line kept on the log.
+ISSUE_TOPICS = {"events.pregame"}
 
 
 def test_every_design_topic_is_registered_once() -> None:
     names = [t.name for t in TOPICS]
     assert len(names) == len(set(names))
-    assert set(names) == DESIGN_TOPICS
+    assert set(names) == DESIGN_TOPICS | ISSUE_TOPICS
 
 
 def test_compacted_topics_and_value_types() -> None:
     assert spec("markets.catalog").cleanup == "compact" and spec("markets.catalog").value_types == (MarketListing,)
     assert spec("markets.links").cleanup == "compact" and spec("markets.links").value_types == (MarketLink,)
+    assert spec("events.pregame").cleanup == "compact" and spec("events.pregame").value_types == (EventState,)
     assert spec("fills").value_types == (Fill, OrderStatus)
     assert spec("shard.inputs").value_types == (ShardInput,)
     for t in TOPICS:
