@@ -1,0 +1,87 @@
+"""The recorded session (data/sessions/nba-2026-finals-g3): rebuilt byte for byte, normalized by the real connectors.
+
+No broker: the payloads go through the connectors' pure normalizers (ops/sessions/replay.py) and
+the in-process backtest engine. The end-to-end replay through the broker is tests/e2e/test_pipeline.py.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ops.backtest.inprocess import BacktestConfig, InProcessEngine
+from ops.sessions import build
+from ops.sessions.replay import load_payloads, load_session, normalize
+from schemas.enums import EventStatus, Venue
+from schemas.records import EventState, MarketListing, Quote
+
+SESSION = build.SESSION
+EVENT = "espn:nba:401859965"
+
+
+def test_the_builder_regenerates_the_committed_feed_byte_for_byte(tmp_path: Path) -> None:
+    if not (build.SHARED / build.G3).is_dir():
+        pytest.skip(f"the recorded inputs are not beside the repository ({build.SHARED})")
+    shutil.copytree(SESSION / "listings", tmp_path / "listings")
+    n = build.build(build.SHARED, tmp_path)
+    assert n > 1000
+    assert (tmp_path / "feed.ndjson").read_bytes() == (SESSION / "feed.ndjson").read_bytes()
+
+
+def test_payload_times_never_tie_across_streams() -> None:
+    payloads = load_payloads(SESSION)
+    for a, b in zip(payloads, payloads[1:]):
+        assert b.at > a.at or (b.at == a.at and b.stream == a.stream), (a.at, a.stream, b.stream)
+
+
+def test_the_connectors_read_every_payload_of_the_session() -> None:
+    records = normalize(SESSION)
+    topics = Counter(r.topic for r in records)
+    assert topics["deadletter"] == 0, [r.record.error for r in records if r.topic == "deadletter"][:3]
+    states = [r.record for r in records if r.topic == "events.state"]
+    assert {s.event_id for s in states} == {EVENT}
+    live = [s for s in states if s.status is EventStatus.LIVE]
+    assert len(live) == 122  # one per recorded scoring play
+    final = [s for s in states if s.status is EventStatus.FINAL]
+    assert [(f.score_a, f.score_b, f.winner) for f in final] == [(111, 115, "b")]  # NY 111, SA 115
+    pregame = next(s for s in states if s.status is EventStatus.SCHEDULED)
+    assert pregame.spread_a == -1.5 and pregame.features["moneyline_a"] == -125.0
+    listings = [r.record for r in records if r.topic == "markets.catalog"]
+    assert {(lst.venue, lst.market_id) for lst in listings} == {
+        (Venue.KALSHI, "KXNBAGAME-26JUN08SASNYK-NYK"), (Venue.KALSHI, "KXNBAGAME-26JUN08SASNYK-SAS"),
+        (Venue.POLYMARKET, "0x0923f4cd56ffdd032deca9984f9779303b58c6ef9317c0c6490acccb477ba150")}
+    quotes = [r.record for r in records if r.topic == "markets.quotes"]
+    by_market = Counter(q.market_id for q in quotes)
+    assert len(by_market) == 3 and min(by_market.values()) > 100, by_market
+    assert all(q.yes_bid_micros is None or q.yes_ask_micros is None or q.yes_bid_micros < q.yes_ask_micros
+               for q in quotes)
+
+
+def test_a_recorded_kalshi_top_of_book_comes_through_as_recorded() -> None:
+    """J. Alvarado's floater at 01:16:25.6Z: the websocket recorder saw NYK 0.33 / 0.34 83 ms before it."""
+    quotes = [r.record for r in normalize(SESSION) if r.topic == "markets.quotes"
+              and isinstance(r.record, Quote) and r.record.market_id == "KXNBAGAME-26JUN08SASNYK-NYK"]
+    play_ms = 1_780_967_785_600
+    before = [q for q in quotes if q.ts <= play_ms]
+    assert (before[-1].yes_bid_micros, before[-1].yes_ask_micros) == (330_000, 340_000)
+
+
+def test_the_session_trades_in_process() -> None:
+    inputs = load_session(SESSION)
+    assert [r.ts for r in inputs] == sorted(r.ts for r in inputs)
+    assert sum(isinstance(r.value, EventState) for r in inputs) == 124
+    assert sum(isinstance(r.value, MarketListing) for r in inputs) == 6
+    result = InProcessEngine(BacktestConfig(account="session", events=(EVENT,))).run(inputs)
+    assert len(result.links) >= 2 and result.probabilities and result.signals and result.orders and result.fills
+    # the ledger balances: every entry's balance is the previous one plus its delta
+    balance = 0
+    for entry in result.ledger:
+        balance += entry.delta_micros
+        assert entry.balance_micros == balance, entry
+    again = InProcessEngine(BacktestConfig(account="session", events=(EVENT,))).run(load_session(SESSION))
+    assert [s.signal_id for s in again.signals] == [s.signal_id for s in result.signals]
+    assert json.dumps([o.order_id for o in again.orders]) == json.dumps([o.order_id for o in result.orders])
