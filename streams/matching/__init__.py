@@ -1,7 +1,7 @@
 """Entity matching: which event a venue market is about, and which entity its YES side backs.
 
-`default_registry()` gives the matcher per market type; sports is implemented,
-other market types raise `UnsupportedMarketType` until their matcher exists.
+`default_registry()` gives the matcher per market type (sports, crypto); other
+market types raise `UnsupportedMarketType` until their matcher exists.
 """
 
 from __future__ import annotations
@@ -19,16 +19,18 @@ from streams.matching.base import (
     NoMatch,
 )
 from streams.matching.errors import AliasTableError, MatchingError, UnsupportedMarketType
+from streams.matching.crypto import CryptoMatcher
 from streams.matching.sports import SportsMatcher
 
 
 def default_registry(table: AliasTable | None = None) -> MatcherRegistry:
-    """Every matcher that exists today: sports only."""
-    return MatcherRegistry({MarketType.SPORT: SportsMatcher(table)})
+    """Every matcher that exists today."""
+    return MatcherRegistry({MarketType.SPORT: SportsMatcher(table), MarketType.CRYPTO: CryptoMatcher()})
 
 
 __all__ = [
     "AliasTable",
+    "CryptoMatcher",
     "AliasTableError",
     "Ambiguous",
     "EntityMatcher",

@@ -70,8 +70,18 @@ _SPORTS: dict[str, Callable[[str], WinProbabilityModel]] = {
 _REGULATION_VIEW = {"nhl"}
 
 
+def _crypto(asset: str) -> WinProbabilityModel:
+    from streams.probability.crypto import CryptoModel
+
+    return CryptoModel(asset)
+
+
 def supported_leagues(market_type: MarketType = MarketType.SPORT) -> tuple[str, ...]:
     """Leagues with a model for this market type, sorted."""
+    if market_type == MarketType.CRYPTO:
+        from streams.crypto.parse import ASSET_ALIASES
+
+        return tuple(sorted(ASSET_ALIASES))
     return tuple(sorted(_SPORTS)) if market_type == MarketType.SPORT else ()
 
 
@@ -82,6 +92,11 @@ def model_for(market_type: MarketType, league: str, *, regulation_only: bool = F
 
 @cache
 def _cached(market_type: MarketType, league: str, regulation_only: bool) -> WinProbabilityModel:
+    if market_type == MarketType.CRYPTO:
+        from streams.crypto.parse import ASSET_ALIASES
+
+        if league in ASSET_ALIASES and not regulation_only:
+            return _crypto(league)
     if market_type != MarketType.SPORT or league not in _SPORTS:
         raise UnknownLeague(f"no win-probability model for {market_type.value} league {league!r}")
     if regulation_only:
