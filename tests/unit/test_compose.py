@@ -72,6 +72,7 @@ def test_connectors_and_sink_run_as_services() -> None:
     assert entry["espn"].startswith("python -m connectors.espn live")
     assert entry["kalshi"].startswith("python -m connectors.kalshi live")
     assert entry["polymarket"].startswith("python -m connectors.polymarket live")
-    for name in ("sink", "espn", "kalshi", "polymarket"):
+    assert entry["coingecko"].startswith("python -m connectors.coingecko live")
+    for name in ("sink", "espn", "kalshi", "polymarket", "coingecko"):
         assert "ARBEES_AGENTS" not in SERVICES[name]["environment"]
         assert SERVICES[name]["environment"]["ARBEES_MODE"] == "paper"

@@ -1,0 +1,1 @@
+"""CoinGecko: spot prices and price history of the assets the venues list markets on."""

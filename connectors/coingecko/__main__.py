@@ -1,0 +1,3 @@
+from connectors.coingecko.runner import main
+
+raise SystemExit(main())
