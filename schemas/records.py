@@ -308,6 +308,7 @@ class Fill:
     liquidity: str = "taker"
     venue_fill_id: str | None = None
     reversed: bool = False  # a venue trade that later failed; undoes fill `fill_id`
+    fee_computed: bool = False  # the venue reported no fee; `fee_micros` is its published schedule's fee
 
 
 @dataclass(frozen=True)

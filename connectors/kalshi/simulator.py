@@ -111,12 +111,21 @@ class KalshiSimulator:
         gap_at: int | None = None,
         delta_interval_s: float = 0.005,
         extra_frames: list[str] | None = None,
+        unreadable_create_replies: int = 0,
+        fill_on_create: bool = False,
+        list_lag: int = 0,
     ) -> None:
         self.dir = fixtures_dir or default_fixtures_dir()
         self.public_key_pem = public_key_pem
         self.gap_at = gap_at
         self.delta_interval_s = delta_interval_s
         self.extra_frames = list(extra_frames or [])
+        #: the next n create answers are cut short after the order is booked (a reply lost in transit)
+        self.unreadable_create_replies = unreadable_create_replies
+        #: orders execute in full on arrival (the recorded demo fill list then stands for their fills)
+        self.fill_on_create = fill_on_create
+        #: the next n order-list queries do not show the orders yet (the venue's list lagging its creates)
+        self.list_lag = list_lag
         self.books, self.script = load_script(self.dir / "ws_book_script.ndjson")
         self.markets_pages = [
             json.loads((self.dir / name).read_text())
@@ -257,7 +266,13 @@ class KalshiSimulator:
             yes_price=yes // 10_000, yes_price_dollars=fp.micros_to_dollars(yes),
             no_price=(fp.ONE_DOLLAR_MICROS - yes) // 10_000, no_price_dollars=fp.micros_to_dollars(fp.ONE_DOLLAR_MICROS - yes),
         )
+        if self.fill_on_create:
+            order.update(status="executed", fill_count=count, remaining_count=0)
         self.orders[order_id] = order
+        if self.unreadable_create_replies > 0:
+            self.unreadable_create_replies -= 1
+            whole = json.dumps({"order": order})
+            return web.Response(status=201, text=whole[: len(whole) // 2], content_type="application/json")
         return web.json_response({"order": order}, status=201)
 
     async def _list_orders(self, request: web.Request) -> web.Response:
@@ -265,6 +280,9 @@ class KalshiSimulator:
             return self._unauthorized()
         ticker = request.query.get("ticker")
         rows = [o for o in self.orders.values() if ticker in (None, o["ticker"])]
+        if self.list_lag > 0:
+            self.list_lag -= 1
+            rows = []
         return web.json_response({"orders": rows, "cursor": ""})
 
     async def _cancel_order(self, request: web.Request) -> web.Response:

@@ -77,47 +77,63 @@ def order_body(order: Order, bands: Sequence[TickBand] | None = None) -> dict[st
 
 
 class KalshiTrading:
-    """Signed portfolio calls over a `KalshiRest` that carries a signer."""
+    """Signed portfolio calls over a `KalshiRest` that carries a signer.
 
-    def __init__(self, rest: KalshiRest, *, account: str) -> None:
+    One Kalshi login may serve several of our accounts, so the client has no
+    account of its own: every status it builds carries the account of the order
+    it is about, which is what routes it to that account's partition.
+    """
+
+    def __init__(self, rest: KalshiRest) -> None:
         if rest.signer is None:
             raise CredentialsMissing(
                 "Kalshi trading refused: no credentials. Set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH "
                 "(the RSA private key PEM file) and build KalshiRest with signer_from_env()."
             )
         self.rest = rest
-        self.account = account
 
     def __repr__(self) -> str:
-        return f"KalshiTrading(account={self.account!r}, rest={self.rest!r})"
+        return f"KalshiTrading(rest={self.rest!r})"
 
     async def create_order(self, order: Order, bands: Sequence[TickBand] | None = None) -> OrderStatus:
-        """Submit once. On a transient fault, look the order up by client id; if still unseen, UNKNOWN."""
+        """Submit once. When the outcome is not known (a transient fault, or an accepted reply that
+        cannot be read), look the order up by client id; if it is still unseen, UNKNOWN."""
         body = order_body(order, bands)
         try:
             fetched = await self.rest.request("POST", "/portfolio/orders", endpoint="portfolio/orders", body=body, signed=True)
         except TransientKalshiError as exc:
             log.warning("kalshi submit outcome unknown; reconciling", order_id=order.order_id, error=str(exc))
-            try:
-                found = await self.find_order(order.order_id, ticker=order.market_id)
-            except TransientKalshiError as lookup_exc:
-                found, exc = None, lookup_exc
-            if found is None:
-                return OrderStatus(
-                    status_id=f"kalshi:{order.order_id}:UNKNOWN",
-                    order_id=order.order_id,
-                    account=self.account,
-                    state=OrderState.UNKNOWN,
-                    ts=self.rest.now_ms(),
-                    reason=f"submit outcome unknown ({exc}); reconcile by client_order_id before any new order",
-                )
-            return to_order_status(found, our_order_id=order.order_id, account=self.account, ts=self.rest.now_ms())
-        venue = parse_order(fetched.json())
-        if venue.client_order_id not in (None, order.order_id):
-            raise BadPayload("order.client_order_id", f"venue echoed {venue.client_order_id!r} for {order.order_id!r}")
-        return to_order_status(venue, our_order_id=order.order_id, account=self.account, ts=fetched.fetched_at)
+            return await self._look_up(order, str(exc))
+        try:
+            venue = parse_order(fetched.json())
+            if venue.client_order_id not in (None, order.order_id):
+                raise BadPayload("order.client_order_id", f"venue echoed {venue.client_order_id!r} for {order.order_id!r}")
+        except BadPayload as exc:
+            # the venue took the order (2xx) but its answer does not read: it may rest or have filled
+            log.error("kalshi accepted the order but its reply is unreadable; reconciling", order_id=order.order_id,
+                      error=str(exc))
+            return await self._look_up(order, f"accepted, reply unreadable: {exc}")
+        return to_order_status(venue, our_order_id=order.order_id, account=order.account, ts=fetched.fetched_at)
 
-    async def cancel_order(self, venue_order_id: str, *, our_order_id: str) -> OrderStatus:
+    async def _look_up(self, order: Order, why: str) -> OrderStatus:
+        """The venue's status of an order whose submit outcome is unknown, or UNKNOWN if not found now."""
+        try:
+            found = await self.find_order(order.order_id, ticker=order.market_id)
+        except (TransientKalshiError, BadPayload) as exc:
+            found, why = None, f"{why}; lookup failed: {exc}"
+        if found is None:
+            return OrderStatus(
+                status_id=f"kalshi:{order.order_id}:UNKNOWN",
+                order_id=order.order_id,
+                account=order.account,
+                state=OrderState.UNKNOWN,
+                ts=self.rest.now_ms(),
+                reason=f"submit outcome unknown ({why}); reconcile by client_order_id before any new order",
+            )
+        return to_order_status(found, our_order_id=order.order_id, account=order.account, ts=self.rest.now_ms(),
+                               reason=f"reconciled by client_order_id after: {why}")
+
+    async def cancel_order(self, venue_order_id: str, *, our_order_id: str, account: str) -> OrderStatus:
         fetched = await self.rest.request(
             "DELETE", f"/portfolio/orders/{venue_order_id}", endpoint="portfolio/orders/{order_id}", signed=True
         )
@@ -125,7 +141,7 @@ class KalshiTrading:
         data = fetched.json()
         reduced = data.get("reduced_by_fp") or data.get("reduced_by")
         return to_order_status(
-            venue, our_order_id=our_order_id, account=self.account, ts=fetched.fetched_at, reason=f"canceled, reduced by {reduced}"
+            venue, our_order_id=our_order_id, account=account, ts=fetched.fetched_at, reason=f"canceled, reduced by {reduced}"
         )
 
     async def get_order(self, venue_order_id: str) -> VenueOrder:

@@ -149,7 +149,7 @@ def order(x: r.Order) -> tuple[Any, ...]:
 def fill(x: r.Fill) -> tuple[Any, ...]:
     return (x.fill_id, ts_to_datetime(x.ts), x.order_id, x.account, _enum(x.mode), _enum(x.venue), x.market_id,
             x.event_id, _enum(x.side), _enum(x.action), x.price_micros, x.count, x.fee_micros, x.liquidity,
-            x.venue_fill_id, x.reversed)
+            x.venue_fill_id, x.reversed, x.fee_computed)
 
 
 def order_status(x: r.OrderStatus) -> tuple[Any, ...]:

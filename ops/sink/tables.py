@@ -97,7 +97,8 @@ ORDERS = _spec(
 FILLS = _spec(
     "fills", "fill_id",
     "order_id:text account:text mode:text venue:text market_id:text event_id:text side:text action:text "
-    "price_micros:int8 count:float8 fee_micros:int8 liquidity:text venue_fill_id:text reversed:bool",
+    "price_micros:int8 count:float8 fee_micros:int8 liquidity:text venue_fill_id:text reversed:bool "
+    "fee_computed:bool",
 )
 ORDER_STATUSES = _spec(
     "order_statuses", "status_id",

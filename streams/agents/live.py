@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import structlog
 
-from schemas.enums import TradingMode, Venue
-from schemas.records import MarketListing, Order
+from schemas.enums import OrderState, TradingMode, Venue
+from schemas.records import Fill, MarketListing, Order
 from streams.config import Settings
+from streams.fees import kalshi as kalshi_fees
 from streams.trading.execution_processor import LiveAnswer, LiveVenue, VenueRejected, VenueUnknown
 
 log = structlog.get_logger(__name__)
@@ -47,35 +49,30 @@ class KalshiLive:
     def __init__(self, trading: Any) -> None:
         self.trading = trading
 
-    async def _fills(self, order: Order, venue_order_id: str | None, listing: MarketListing | None) -> tuple[Any, ...]:
-        from connectors.kalshi.portfolio import to_fill
-
+    async def _fills(self, order: Order, venue_order_id: str | None, listing: MarketListing | None) -> tuple[Fill, ...]:
         if not venue_order_id:
             return ()
-        rate = listing.taker_fee_rate if listing is not None else None
         got = await self.trading.get_fills(ticker=order.market_id, order_id=venue_order_id)
-        return tuple(to_fill(f, our_order_id=order.order_id, account=order.account, event_id=order.event_id, fee_rate=rate)
-                     for f in got)
+        return tuple(kalshi_fill(f, order, listing) for f in got)
 
     async def submit(self, order: Order, listing: MarketListing | None) -> LiveAnswer:
-        from connectors.kalshi.errors import KalshiError, TransientKalshiError
-        from schemas.enums import OrderState
+        from connectors.kalshi.errors import BadPayload, KalshiError, TransientKalshiError
 
         try:
             status = await self.trading.create_order(order, listing.tick_bands if listing is not None else None)
-        except TransientKalshiError as exc:
-            raise VenueUnknown(str(exc)) from exc
-        except (KalshiError, ValueError) as exc:
+        except (TransientKalshiError, BadPayload) as exc:
+            raise VenueUnknown(f"{type(exc).__name__}: {exc}") from exc
+        except (KalshiError, ValueError) as exc:  # refused before or by the venue: nothing was placed
             raise VenueRejected(f"{type(exc).__name__}: {exc}") from exc
         if status.state is OrderState.UNKNOWN:
             raise VenueUnknown(status.reason)
         try:
             fills = await self._fills(order, status.venue_order_id, listing) if status.filled_count > 0 else ()
-        except TransientKalshiError as exc:
+        except KalshiError as exc:
             raise VenueUnknown(f"placed, fills not read: {exc}") from exc
         return LiveAnswer(status, fills)
 
-    async def lookup(self, order: Order) -> LiveAnswer | None:
+    async def lookup(self, order: Order, listing: MarketListing | None = None) -> LiveAnswer | None:
         from connectors.kalshi.errors import KalshiError
         from connectors.kalshi.portfolio import to_order_status
 
@@ -85,10 +82,25 @@ class KalshiLive:
                 return None
             status = to_order_status(found, our_order_id=order.order_id, account=order.account,
                                      ts=self.trading.rest.now_ms(), reason="reconciled by client order id")
-            fills = await self._fills(order, found.order_id, None) if found.filled_centi > 0 else ()
+            fills = await self._fills(order, found.order_id, listing) if found.filled_centi > 0 else ()
         except KalshiError as exc:
             raise VenueUnknown(f"lookup failed: {exc}") from exc
         return LiveAnswer(status, fills)
+
+
+def kalshi_fill(venue_fill: Any, order: Order, listing: MarketListing | None) -> Fill:
+    """A Kalshi fill as our Fill. A fill without `fee_cost` (older payloads) is charged Kalshi's
+    published per-fill fee at the listing's rate for its liquidity (the schedule's own rate when the
+    listing is not known here), and says so in `fee_computed`."""
+    from connectors.kalshi.portfolio import to_fill
+
+    if venue_fill.is_taker:
+        rate = listing.taker_fee_rate if listing is not None else kalshi_fees.TAKER_RATE
+    else:
+        rate = listing.maker_fee_rate if listing is not None else kalshi_fees.MAKER_RATE
+    fill = to_fill(venue_fill, our_order_id=order.order_id, account=order.account, event_id=order.event_id,
+                   fee_rate=rate, fee_fn=kalshi_fees.trade_fee_centicent_micros)
+    return replace(fill, fee_computed=venue_fill.fee_micros is None)
 
 
 class PolymarketLive:
@@ -111,7 +123,7 @@ class PolymarketLive:
             raise VenueRejected(f"{type(exc).__name__}: {exc}") from exc
         return LiveAnswer(placed.status, ())
 
-    async def lookup(self, order: Order) -> LiveAnswer | None:
+    async def lookup(self, order: Order, listing: MarketListing | None = None) -> LiveAnswer | None:
         raise VenueUnknown("the Polymarket CLOB cannot be searched by client order id: reconcile by hand, then `arbees risk reset`")
 
 
@@ -125,11 +137,11 @@ def live_venues(settings: Settings, env: Mapping[str, str] | None = None) -> dic
     venues: dict[Venue, LiveVenue] = {}
     if e.get("KALSHI_API_KEY_ID") and e.get("KALSHI_PRIVATE_KEY_PATH"):
         from connectors.kalshi.auth import signer_from_env
-        from connectors.kalshi.rest import KalshiRest
+        from connectors.kalshi.rest import PROD_BASE_URL, KalshiRest
         from connectors.kalshi.trading import KalshiTrading
 
-        rest = KalshiRest(signer=signer_from_env(e))
-        venues[Venue.KALSHI] = KalshiLive(KalshiTrading(rest, account=e.get("ARBEES_LIVE_ACCOUNT", "live")))
+        rest = KalshiRest(e.get("KALSHI_REST_URL") or PROD_BASE_URL, signer=signer_from_env(e))
+        venues[Venue.KALSHI] = KalshiLive(KalshiTrading(rest))
     if all(e.get(k) for k in ("POLYMARKET_PRIVATE_KEY", "POLYMARKET_API_KEY", "POLYMARKET_API_SECRET", "POLYMARKET_API_PASSPHRASE")):
         import httpx
 

@@ -5,7 +5,8 @@ inbox, orders, fills, positions, ledger and risk records live on one partition):
 - `route_signals` / `route_inputs` fan `signals` and `shard.inputs` out to every
   configured account on the internal `<app id>-trading-inbox` topic;
 - `sizing` consumes inbox, fills, positions, ledger, risk.state → orders, risk.state;
-- `execution` consumes orders and inbox (books) → fills, alerts, risk.state, unwind orders;
+- `execution` consumes orders, inbox (books) and risk.state (the operator's reset of a blocked
+  account) → fills, alerts, risk.state, unwind orders;
 - `positions` consumes fills, inbox (marks, final states) and ledger → positions,
   ledger, alerts, exit signals (into the inbox).
 
@@ -17,7 +18,6 @@ ids, which every consumer deduplicates; it never loses one.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
 from typing import Any, Awaitable, Callable
@@ -42,16 +42,8 @@ from streams.codecs import AVRO, UTF8
 from streams.deadletter import good_records, send_dead_letter
 from streams.topics import topic
 from streams.config_file import load as load_config
-from streams.trading.execution_processor import (
-    ExecutionProcessor,
-    MarkHandled,
-    Reconcile,
-    ReconcileOutcome,
-    Submit,
-    SubmitOutcome,
-    VenueRejected,
-    VenueUnknown,
-)
+from streams.trading.execution_processor import ExecutionProcessor
+from streams.trading.execution_shell import ExecutionShell
 from streams.trading.market_view import MarketBooks, market_key, observe_book
 from streams.trading.positions_processor import PositionsProcessor
 from streams.trading.risk import OPERATOR_KILL_FILE, risk_event
@@ -63,7 +55,6 @@ ACCOUNT_PARTITIONS = 6
 CONFIG = load_config().trading  # arbees.toml or ARBEES_CONFIG, accounts scoped by ARBEES_ACCOUNTS
 KILL_FILE = Path(os.environ.get("ARBEES_KILL_FILE", ".stack/KILL"))
 INBOX = f"{settings.app_id}-trading-inbox"
-RECONCILE_RETRY_S = 5.0
 
 
 def _channel(*names: str) -> faust.TopicT:
@@ -214,61 +205,21 @@ class _TableView:
         return value if isinstance(value, MarketBooks) else None
 
 
-async def _perform(account: str, effect: Submit | Reconcile) -> SubmitOutcome | ReconcileOutcome:
-    """Venue I/O for a live effect; every failure becomes a record, never an exception."""
-    venue = _live_venues().get(effect.order.venue)
-    now = effect.order.ts
-    if venue is None:
-        return SubmitOutcome(effect.order, now, rejected=f"no live client for {effect.order.venue.value}")
-    if isinstance(effect, Submit):
-        try:
-            return SubmitOutcome(effect.order, now, answer=await venue.submit(effect.order, effect.listing))
-        except VenueUnknown as exc:
-            return SubmitOutcome(effect.order, now, unknown=str(exc) or "timeout")
-        except VenueRejected as exc:
-            return SubmitOutcome(effect.order, now, rejected=str(exc))
-        except (asyncio.TimeoutError, OSError) as exc:
-            return SubmitOutcome(effect.order, now, unknown=f"{type(exc).__name__}: {exc}")
-    try:
-        return ReconcileOutcome(effect.order, now, answer=await venue.lookup(effect.order))
-    except (VenueUnknown, VenueRejected, asyncio.TimeoutError, OSError) as exc:
-        await asyncio.sleep(RECONCILE_RETRY_S)
-        return ReconcileOutcome(effect.order, now, error=f"{type(exc).__name__}: {exc}")
-
-
-@app.agent(_channel("orders", INBOX))
+@app.agent(_channel("orders", INBOX, "risk.state"))
 async def execution(stream: faust.StreamT) -> None:
-    processor = execution_processor()
+    shell = ExecutionShell(execution_processor(), _live_venues, execution_table, handled_table, emit, app.producer.flush)
 
     async def handle(account: str, record: Any) -> None:
-        if not account or not isinstance(record, (Order, ShardInput)):
+        if not account or not isinstance(record, (Order, ShardInput, RiskEvent)):
             return
         if isinstance(record, ShardInput) and record.quote is not None:
             q = record.quote
             key = f"{account}|{market_key(q.venue, q.market_id)}"
             books_table[key] = observe_book(books_table.get(key), market_key(q.venue, q.market_id), q, record.listing,
                                             record.link, CONFIG.paper.book_history)
-        state = execution_table.get(account) or processor.initial(account)
         view = _TableView(account)
-        if isinstance(record, Order) and kill_file_on() and view.handled(record.order_id) is None:
-            state, outputs = processor.reject(state, record, record.ts, f"kill switch: {KILL_FILE} exists", view)
-        else:
-            state, outputs = processor.step(state, record, view)
-        pending: list[Any] = list(outputs)
-        while pending:
-            records = [o for o in pending if not isinstance(o, (MarkHandled, Submit, Reconcile))]
-            marks = [o for o in pending if isinstance(o, MarkHandled)]
-            effects = [o for o in pending if isinstance(o, (Submit, Reconcile))]
-            await emit(account, records)
-            for mark in marks:
-                handled_table[mark.order_id] = mark.outcome
-            pending = []
-            for effect in effects:
-                await app.producer.flush()  # the `submitting` mark is durable before the venue sees the order
-                outcome = await _perform(account, effect)
-                state, more = processor.step(state, outcome, view)
-                pending += more
-        execution_table[account] = state
+        kill = isinstance(record, Order) and kill_file_on() and view.handled(record.order_id) is None
+        await shell.run(account, record, view, refuse=f"kill switch: {KILL_FILE} exists" if kill else "")
 
     await _each(stream, "trading.execution", handle)
 

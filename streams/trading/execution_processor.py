@@ -7,7 +7,11 @@ an injected `LiveVenue`; its answer comes back as a `SubmitOutcome` record. The
 handled mark `submitting` is written before the submit, so an order found
 `submitting` after a restart has an unknown outcome: the account is blocked and a
 `Reconcile` effect looks the order up by its client order id. Nothing here ever
-resubmits an order whose outcome is unknown.
+resubmits an order whose outcome is unknown. A lookup that fails is retried with
+backoff in event time, on the account's own later records (never by waiting
+inside one), at most `RECONCILE_ATTEMPTS` times; then the account stays blocked,
+with a critical alert, until the operator's `arbees risk reset` says the order
+was reconciled by hand.
 
 Arbitrage legs share a group id (which carries the leg count). When every leg is
 terminal, a leg that filled more than the others is unwound: a SELL of the excess
@@ -27,10 +31,15 @@ from streams.trading import paper_engine
 from streams.trading.config import TradingConfig
 from streams.trading.ids import legs_in_group, stable_id, unwind_order_id
 from streams.trading.market_view import MarketBooks, market_key
+from streams.trading.risk import OPERATOR_RESET
 from streams.trading.units import Contracts, Micros
 
 SUBMITTING = "submitting"
 TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED})
+RECONCILE_ATTEMPTS = 6  # lookups of one unknown order before the account waits for the operator
+RECONCILE_BACKOFF_MS = 5_000  # event time before the 2nd lookup; doubles each time
+RECONCILE_BACKOFF_MAX_MS = 300_000
+BLOCK_RULE = "execution.unknown_outcome"
 
 
 class VenueRejected(Exception):
@@ -52,7 +61,7 @@ class LiveVenue(Protocol):
 
     async def submit(self, order: Order, listing: MarketListing | None) -> LiveAnswer: ...
 
-    async def lookup(self, order: Order) -> LiveAnswer | None:
+    async def lookup(self, order: Order, listing: MarketListing | None) -> LiveAnswer | None:
         """The venue's view of `order`, found by its client order id; None if the venue never saw it."""
         ...
 
@@ -69,6 +78,8 @@ class Submit:
 @dataclass(frozen=True)
 class Reconcile:
     order: Order
+    listing: MarketListing | None = None
+    ts: int = 0  # event time of the record that asked for this lookup
 
 
 @dataclass(frozen=True)
@@ -96,7 +107,7 @@ class ReconcileOutcome:
 
 Effect = Submit | Reconcile | MarkHandled
 Output = Fill | OrderStatus | Alert | RiskEvent | Order | Effect
-Record = Order | SubmitOutcome | ReconcileOutcome | ShardInput
+Record = Order | SubmitOutcome | ReconcileOutcome | ShardInput | RiskEvent
 
 
 class ExecView(Protocol):
@@ -114,17 +125,39 @@ class LegResult:
 
 
 @dataclass(frozen=True)
+class Retry:
+    """An unknown order's lookups so far and the event time the next one is due (None: given up)."""
+
+    order: Order
+    attempts: int
+    due_ts: int | None
+
+
+@dataclass(frozen=True)
 class ExecState:
     account: str
     blocked_by: tuple[str, ...] = ()  # order ids whose outcome is unknown
     inflight: dict[str, Order] = field(default_factory=dict)  # live submits awaiting their answer
     groups: dict[str, dict[str, LegResult]] = field(default_factory=dict)
     parked: dict[str, Order] = field(default_factory=dict)  # paper orders waiting for their market's first book
+    retries: tuple[Retry, ...] = ()  # lookups of blocked orders (a tuple default: older pickles still load)
+
+
+def backoff_ms(attempts: int) -> int:
+    """Event time between a failed lookup (the `attempts`-th) and the next one."""
+    return min(RECONCILE_BACKOFF_MS * 2 ** max(attempts - 1, 0), RECONCILE_BACKOFF_MAX_MS)
 
 
 def _alert(order: Order, severity: Severity, message: str, ts: int, topic: str) -> Alert:
     return Alert(alert_id=f"a-{stable_id(order.order_id, topic, ts)[:24]}", dedupe_key=f"execution:{topic}:{order.account}",
                  severity=severity, ts=ts, service="execution", message=message)
+
+
+def _block_event(order: Order, ts: int, reason: str) -> RiskEvent:
+    """The account's block on an unknown order, on `risk.state` where the operator and the sink see it."""
+    return RiskEvent(risk_id=f"r-{stable_id(order.account, BLOCK_RULE, order.order_id, reason, ts)[:24]}",
+                     account=order.account, kind=RiskKind.BREAKER_TRIPPED, ts=ts, rule=BLOCK_RULE, reason=reason,
+                     ref=order.order_id)
 
 
 def _status(order: Order, state: OrderState, ts: int, reason: str) -> OrderStatus:
@@ -140,22 +173,27 @@ class ExecutionProcessor:
         return ExecState(account=account)
 
     def step(self, state: ExecState, record: Record, view: ExecView) -> tuple[ExecState, list[Output]]:
-        if isinstance(record, Order):
-            return self._order(state, record, view)
         if isinstance(record, SubmitOutcome):
             return self._submitted(state, record, view)
         if isinstance(record, ReconcileOutcome):
             return self._reconciled(state, record, view)
-        if isinstance(record, ShardInput):
-            return self._market(state, record, view)
-        raise TypeError(f"execution cannot step a {type(record).__name__}")
+        state, due = self._due_lookups(state, record.ts, view)
+        if isinstance(record, Order):
+            state, out = self._order(state, record, view)
+        elif isinstance(record, ShardInput):
+            state, out = self._market(state, record, view)
+        elif isinstance(record, RiskEvent):
+            state, out = self._operator(state, record)
+        else:
+            raise TypeError(f"execution cannot step a {type(record).__name__}")
+        return state, due + out
 
     # ---------------------------------------------------------------- orders
 
     def _order(self, state: ExecState, order: Order, view: ExecView) -> tuple[ExecState, list[Output]]:
         done = view.handled(order.order_id)
         if done == SUBMITTING and order.order_id not in state.inflight and order.order_id not in state.blocked_by:
-            return self._unknown(state, order, order.ts, "worker restarted while the submit was in flight")
+            return self._unknown(state, order, order.ts, "worker restarted while the submit was in flight", view)
         if done is not None or order.order_id in state.parked:
             return state, []  # already handled (or waiting for its book): refused, whatever the replay
         if state.blocked_by:
@@ -216,38 +254,92 @@ class ExecutionProcessor:
     def _reject(self, state: ExecState, order: Order, ts: int, reason: str, view: ExecView) -> tuple[ExecState, list[Output]]:
         return self._finished(state, order, _status(order, OrderState.REJECTED, ts, reason), (), view)
 
-    def _unknown(self, state: ExecState, order: Order, ts: int, why: str) -> tuple[ExecState, list[Output]]:
+    def _unknown(self, state: ExecState, order: Order, ts: int, why: str, view: ExecView,
+                 lookup_now: bool = True) -> tuple[ExecState, list[Output]]:
+        """Block the account on `order`, say so (status, alert, risk event) and look it up: now, or
+        (after a fault in processing, when more I/O would be unwise) after the first backoff."""
         blocked = tuple(dict.fromkeys((*state.blocked_by, order.order_id)))
         inflight = {k: v for k, v in state.inflight.items() if k != order.order_id}
         reason = f"outcome unknown ({why}); account blocked until reconciled by client order id"
-        return replace(state, blocked_by=blocked, inflight=inflight), [
+        state = replace(state, blocked_by=blocked, inflight=inflight)
+        out: list[Output] = [
             _status(order, OrderState.UNKNOWN, ts, reason),
             MarkHandled(order.order_id, OrderState.UNKNOWN.value),
             _alert(order, Severity.CRITICAL, f"order {order.order_id}: {reason}", ts, "unknown"),
-            Reconcile(order),
+            _block_event(order, ts, reason),
         ]
+        if lookup_now:
+            return self._retry(state, order, 0, ts), [*out, self._reconcile(order, ts, view)]
+        return self._retry(state, order, 1, ts), out
+
+    def fault(self, state: ExecState, order: Order, ts: int, why: str, view: ExecView) -> tuple[ExecState, list[Output]]:
+        """An exception after `order` went to the venue: its outcome is unknown, whatever was
+        computed before. Block the account (only this one), alert, and look it up later."""
+        return self._unknown(state, order, ts, f"processing failed after the live submit: {why}", view, lookup_now=False)
+
+    def _reconcile(self, order: Order, ts: int, view: ExecView) -> Reconcile:
+        books = view.books(market_key(order.venue, order.market_id))
+        return Reconcile(order, books.listing if books else None, ts)
+
+    @staticmethod
+    def _retry(state: ExecState, order: Order, attempts: int, ts: int) -> ExecState:
+        """Record `attempts` lookups of `order` so far; the next is due after the backoff, if any is left."""
+        due = ts + backoff_ms(attempts) if 0 < attempts < RECONCILE_ATTEMPTS else (ts if attempts == 0 else None)
+        others = tuple(r for r in state.retries if r.order.order_id != order.order_id)
+        return replace(state, retries=(*others, Retry(order, attempts, due)))
+
+    def _due_lookups(self, state: ExecState, ts: int, view: ExecView) -> tuple[ExecState, list[Output]]:
+        """Lookups whose backoff has run out by this record's event time (each is asked once)."""
+        out: list[Output] = []
+        for r in state.retries:
+            if r.attempts > 0 and r.due_ts is not None and r.due_ts <= ts and r.order.order_id in state.blocked_by:
+                out.append(self._reconcile(r.order, ts, view))
+                state = replace(state, retries=tuple(
+                    replace(x, due_ts=None) if x.order.order_id == r.order.order_id else x for x in state.retries))
+        return state, out
+
+    def _operator(self, state: ExecState, ev: RiskEvent) -> tuple[ExecState, list[Output]]:
+        """`arbees risk reset`: the operator has reconciled the blocked orders by hand; release them."""
+        if ev.rule != OPERATOR_RESET or ev.account != state.account or not state.blocked_by:
+            return state, []
+        released = ", ".join(state.blocked_by)
+        alert = Alert(alert_id=f"a-{stable_id(state.account, 'released', released, ev.ts)[:24]}",
+                      dedupe_key=f"execution:released:{state.account}", severity=Severity.WARNING, ts=ev.ts,
+                      service="execution", message=f"operator reset released account {state.account} from "
+                                                   f"unreconciled order(s) {released}")
+        return replace(state, blocked_by=(), retries=()), [alert]
 
     # ------------------------------------------------------------ live answers
 
     def _submitted(self, state: ExecState, rec: SubmitOutcome, view: ExecView) -> tuple[ExecState, list[Output]]:
         order = rec.order
         if rec.unknown:
-            return self._unknown(state, order, rec.ts, rec.unknown)
+            return self._unknown(state, order, rec.ts, rec.unknown, view)
         state = replace(state, inflight={k: v for k, v in state.inflight.items() if k != order.order_id})
         if rec.answer is None:
             return self._reject(state, order, rec.ts, f"venue rejected: {rec.rejected or 'no reason given'}", view)
         return self._answered(state, order, rec.answer, view)
 
     def _answered(self, state: ExecState, order: Order, answer: LiveAnswer, view: ExecView) -> tuple[ExecState, list[Output]]:
-        return self._finished(state, order, answer.status, answer.fills, view)
+        # the order is the authority on whose it is: its status and fills go to its own account's partition
+        status = replace(answer.status, account=order.account, order_id=order.order_id)
+        fills = tuple(replace(f, account=order.account, order_id=order.order_id) for f in answer.fills)
+        return self._finished(state, order, status, fills, view)
 
     def _reconciled(self, state: ExecState, rec: ReconcileOutcome, view: ExecView) -> tuple[ExecState, list[Output]]:
         order = rec.order
         if order.order_id not in state.blocked_by:
             return state, []
-        if rec.error:
-            return state, [Reconcile(order)]  # still unknown: stay blocked, look again
-        state = replace(state, blocked_by=tuple(o for o in state.blocked_by if o != order.order_id))
+        if rec.error:  # still unknown: stay blocked, look again after the backoff, a bounded number of times
+            done = next((r.attempts for r in state.retries if r.order.order_id == order.order_id), 0) + 1
+            state = self._retry(state, order, done, rec.ts)
+            if done < RECONCILE_ATTEMPTS:
+                return state, []
+            msg = (f"order {order.order_id}: {done} lookups failed (last: {rec.error}); account {state.account} stays "
+                   "blocked: reconcile it by hand, then `arbees risk reset`")
+            return state, [_alert(order, Severity.CRITICAL, msg, rec.ts, "reconcile"), _block_event(order, rec.ts, msg)]
+        state = replace(state, blocked_by=tuple(o for o in state.blocked_by if o != order.order_id),
+                        retries=tuple(r for r in state.retries if r.order.order_id != order.order_id))
         if rec.answer is None:
             return self._reject(state, order, rec.ts,
                                 "reconciled: the venue has no order with this client order id; not resubmitted", view)

@@ -36,7 +36,7 @@ def fresh_db(database_url: str) -> Iterator[str]:
 def test_upgrade_downgrade_upgrade(fresh_db: str) -> None:
     db.migrate(fresh_db)
     st = db.status(fresh_db)
-    assert st.current == st.head == "0003"
+    assert st.current == st.head == "0004"
     assert st.timescaledb_features == ("on" if st.timescaledb_available else "off")
     engine = create_engine(fresh_db)
     with engine.connect() as conn:
@@ -53,7 +53,7 @@ def test_upgrade_downgrade_upgrade(fresh_db: str) -> None:
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     db.migrate(fresh_db)
-    assert db.status(fresh_db).current == "0003"
+    assert db.status(fresh_db).current == "0004"
 
 
 def test_rows_carry_their_source_and_views_answer_on_either_path(fresh_db: str) -> None:

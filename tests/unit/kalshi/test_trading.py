@@ -50,7 +50,7 @@ def test_order_body_matches_the_recorded_request_fields() -> None:
 
 def test_without_keys_the_trading_client_refuses_clearly() -> None:
     with pytest.raises(CredentialsMissing, match="Kalshi trading refused: no credentials. Set KALSHI_API_KEY_ID and KALSHI_PRIVATE_KEY_PATH"):
-        KalshiTrading(KalshiRest("http://127.0.0.1:9/trade-api/v2"), account="acct-1")
+        KalshiTrading(KalshiRest("http://127.0.0.1:9/trade-api/v2"))
 
 
 async def test_signed_call_without_signer_refuses_before_any_request() -> None:
@@ -71,13 +71,13 @@ async def test_order_lifecycle_against_the_simulator(sim: KalshiSimulator, key_p
     signer = KalshiSigner.from_pem("test-key", key_pem)
     with capture_logs() as logs:
         async with KalshiRest(sim.rest_url, signer=signer, clock=CLOCK) as rest:
-            trading = KalshiTrading(rest, account="acct-1")
+            trading = KalshiTrading(rest)
             status = await trading.create_order(_order(), fp.PRICE_LEVEL_STRUCTURES["linear_cent"])
             assert status.state is OrderState.RESTING and status.order_id == "sig-123:0"
             assert status.remaining_count == 1.0 and status.venue_order_id and status.ts == CLOCK()
             found = await trading.find_order("sig-123:0", ticker=TICKER)
             assert found is not None and found.order_id == status.venue_order_id and found.price_micros == 20_000
-            canceled = await trading.cancel_order(status.venue_order_id, our_order_id="sig-123:0")  # type: ignore[arg-type]
+            canceled = await trading.cancel_order(status.venue_order_id, our_order_id="sig-123:0", account="acct-1")  # type: ignore[arg-type]
             assert canceled.state is OrderState.CANCELED and canceled.remaining_count == 0.0
             fills = await trading.get_fills()
             assert len(fills) == 1 and fills[0].side is Side.NO and fills[0].price_micros == 960_000 and fills[0].count_centi == 10_300
@@ -98,7 +98,7 @@ async def test_the_simulator_rejects_unsigned_and_wrongly_signed_calls(sim: Kals
     )
     async with KalshiRest(sim.rest_url, signer=other, clock=CLOCK) as rest:
         with pytest.raises(FatalKalshiError, match="401"):
-            await KalshiTrading(rest, account="a").get_balance()
+            await KalshiTrading(rest).get_balance()
     async with httpx.AsyncClient() as client:
         resp = await client.get(sim.rest_url + "/portfolio/balance")
     assert resp.status_code == 401 and sim.auth_failures == 2
@@ -122,7 +122,7 @@ async def test_a_timed_out_submit_is_reconciled_not_resent(key_pem: bytes) -> No
         assert request.url.path == "/trade-api/v2/portfolio/orders"
         return httpx.Response(200, json={"orders": [{**recorded, "client_order_id": "sig-123:0"}], "cursor": ""})
 
-    status = await KalshiTrading(_mock_rest(signer, handler), account="acct-1").create_order(_order())
+    status = await KalshiTrading(_mock_rest(signer, handler)).create_order(_order())
     assert len(posts) == 1  # never sent twice
     assert status.state is OrderState.RESTING and status.venue_order_id == recorded["order_id"]
 
@@ -135,7 +135,7 @@ async def test_an_unfound_timed_out_submit_is_unknown(key_pem: bytes) -> None:
             raise httpx.ConnectError("reset", request=request)
         return httpx.Response(200, json={"orders": [], "cursor": ""})
 
-    status = await KalshiTrading(_mock_rest(signer, handler), account="acct-1").create_order(_order())
+    status = await KalshiTrading(_mock_rest(signer, handler)).create_order(_order())
     assert status.state is OrderState.UNKNOWN and "reconcile" in status.reason
 
 

@@ -48,7 +48,7 @@ def _column(elt: Any) -> tuple[str, str]:
 
 def _migration_columns() -> dict[str, list[tuple[str, str]]]:
     """(name, type) of every sunk table after the last migration, parsed from the migrations' own SQL:
-    0001's CREATE statements, then 0003's ADD COLUMNs appended (where PostgreSQL puts them)."""
+    0001's CREATE statements, then the ADD COLUMNs of 0003 and later appended (where PostgreSQL puts them)."""
     m = _load("0001_tables")
     ddl = {name: f"CREATE TABLE {name} ({id_col} text NOT NULL, ts timestamptz NOT NULL, {cols}, {m.SOURCE})"
            for name, (id_col, cols) in m.SUNK_TABLES.items()}
@@ -57,7 +57,7 @@ def _migration_columns() -> dict[str, list[tuple[str, str]]]:
     for name, sql in ddl.items():
         elts = pglast.parse_sql(sql)[0].stmt.tableElts
         out[name] = [_column(e) for e in elts if hasattr(e, "colname")]
-    for stmt in _load("0003_more_columns").add_column_statements():
+    for stmt in (*_load("0003_more_columns").add_column_statements(), *_load("0004_fill_fee_computed").add_column_statements()):
         alter = pglast.parse_sql(stmt)[0].stmt
         if alter.relation.relname in out:  # bankroll_audit is the writer's, not a sunk table
             out[alter.relation.relname] += [_column(cmd.def_) for cmd in alter.cmds]

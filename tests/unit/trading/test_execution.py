@@ -96,7 +96,7 @@ def test_unknown_outcome_blocks_the_account_until_reconciled_by_client_order_id_
     st, outs = proc.step(st, order("o-2", mode=TradingMode.LIVE), v)  # blocked: refused, not queued
     assert [o.state for o in outs if isinstance(o, OrderStatus)] == [OrderState.REJECTED]
     st, outs = proc.step(st, ReconcileOutcome(live, T + 3_000, error="lookup timed out"), v)
-    assert [type(o) for o in outs] == [Reconcile] and st.blocked_by == ("o-1",)  # still unknown: look again
+    assert outs == [] and st.blocked_by == ("o-1",)  # still unknown: looked up again after the backoff, not now
     found = OrderStatus("k:1", "o-1", "paper", OrderState.FILLED, T + 3_000, filled_count=10.0, venue_order_id="v1")
     fill = Fill("kalshi:t1", "o-1", "paper", T + 2_000, mode=TradingMode.LIVE, venue=Venue.KALSHI, market_id=game.GB,
                 price_micros=440_000, count=10.0, fee_micros=180_000)
