@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from connectors.espn.baseball import from_scoreboard
 from connectors.espn.errors import BadPayload
 from connectors.espn.fields import american_odds, arr, integer, iso_ms, number, obj, req, text
 from connectors.espn.leagues import FOOTBALL, League
@@ -348,8 +349,12 @@ def competition_state(
     odds: list[Any] | None = None,
     situation: dict[str, Any] | None = None,
     period_hint: int | None = None,
+    extra: dict[str, float] | None = None,
 ) -> EventState:
-    """One game's state. `odds`/`situation` override the competition's own (summary payloads keep them apart)."""
+    """One game's state. `odds`/`situation` override the competition's own (summary payloads keep them apart).
+
+    `extra`: features read elsewhere in the payload (a summary's baseball situation from its plays).
+    """
     espn_id = text(req(comp if per_match else event, "id", where), f"{where}.id")
     home, away = _home_away(lg, comp, where)
     status_obj = obj(comp.get("status") or req(event, "status", where), f"{where}.status")
@@ -362,6 +367,10 @@ def competition_state(
     spread, total, odds_features = _odds(lg, home, away, comp.get("odds") if odds is None else odds, where)
     sit = situation if situation is not None else comp.get("situation")
     situ = _situation(lg, obj(sit, f"{where}.situation"), home, away, f"{where}.situation") if sit else {"features": {}}
+    if lg.family == "baseball" and sit and status in (EventStatus.LIVE, EventStatus.BREAK):
+        situ["features"].update(from_scoreboard(obj(sit, f"{where}.situation"), status_obj, f"{where}.status"))
+    if extra:
+        situ["features"].update(extra)
     if "possession" not in situ and status is EventStatus.LIVE and (home.has_ball, away.has_ball) in ((True, False), (False, True)):
         situ["possession"] = "a" if home.has_ball else "b"
     winner = None

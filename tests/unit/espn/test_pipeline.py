@@ -94,15 +94,17 @@ def test_league_from_site_api_and_cdn_urls() -> None:
 def test_file_replay_yields_the_recorded_responses_in_manifest_order(sink: RecordingSink) -> None:
     manifest = FIXTURES / "replay_manifest.json"
     recs = load_manifest(manifest)
-    assert [r.fetched_at for r in recs] == [1764561360000, 1765134000000, 1765134000000, 1781810576000]
+    assert [r.fetched_at for r in recs] == [1764561360000, 1765134000000, 1765134000000, 1781810576000, 1782097659000]
     outs = replay(FileReplay(manifest), EspnPipeline(sink))
     assert [o.raw_id.rsplit(":", 1)[0] for o in outs] == [
         "espn:scoreboard:nfl:1764561360000",
         "espn:scoreboard:nfl:1765134000000",
         "espn:scoreboard:nba:1765134000000",
         "espn:summary:nba:1781810576000",
+        "espn:summary:mlb:1782097659000",
     ]
-    assert [(o.published_states, o.published_plays, o.dead_letters) for o in outs] == [(16, 0, 0), (14, 0, 0), (7, 0, 0), (1, 498, 0)]
+    assert [(o.published_states, o.published_plays, o.dead_letters) for o in outs] == [
+        (16, 0, 0), (14, 0, 0), (7, 0, 0), (1, 498, 0), (1, 573, 0)]
     again = RecordingSink()
     replay(FileReplay(manifest), EspnPipeline(again))
     assert again.published == sink.published  # replay is deterministic, ids included
