@@ -364,6 +364,9 @@ def main() -> None:
     console = Console(width=150)
     started = time.perf_counter()
     figures = run(console)
+    from bench import models_macro  # crypto and economics: their own module
+
+    figures.update(models_macro.run(console))
     merge_results(figures)
     parts = [f"{lg} mae {figures[f'models.{lg}.espn_mae']:.3f}" for lg in ("nba", "nfl", "mlb") if f"models.{lg}.espn_mae" in figures]
     console.print(f"bench-models: {', '.join(parts)}; wrote {len(figures)} keys to {RESULTS.name} in {time.perf_counter() - started:.1f}s")

@@ -1,0 +1,99 @@
+"""Economic release thresholds: P(the published figure >= X) from a forecast fitted on the series' own history.
+
+Method. The quantity a market settles on is forecast one release ahead by an
+AR(1), y_{t+1} = a + b y_t + e, fitted by least squares on the last `window`
+observations before the forecast (nothing after it): CPI month-over-month %
+on itself, the unemployment rate and payrolls on their monthly changes. The
+forecast distribution is the point forecast plus the fit's own residuals, its
+historical one-step forecast errors, taken as they are (no normality: monthly
+changes of a rounded series are lumpy and fat-tailed) and each spread over its
+rounding cell by a normal kernel of half a publication step. Errors are
+scaled by sqrt(info_left), the share of the period still unknown when the
+forecast is made (1 from the previous release).
+
+Rounding. Markets settle on the published, rounded figure: CPI m/m to 0.1,
+the unemployment rate to 0.1, payrolls to the thousand. "published >= X"
+(X on the published grid) is "unrounded >= X - step/2" (round half up).
+
+bench/models_macro.py scores it on held-out months beside the no-change and
+random-walk anchors (README, "Crypto and economics markets").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+
+@dataclass(frozen=True)
+class NormalForecast:
+    """Normal forecast of the next unrounded value (the random-walk anchor uses it)."""
+
+    mean: float
+    sd: float
+
+    def p_at_least(self, threshold: float, step: float) -> float:
+        """P(the figure rounded to `step` is >= `threshold`)."""
+        if self.sd <= 0:
+            return 1.0 if self.mean >= threshold - step / 2 else 0.0
+        return float(ndtr((self.mean - (threshold - step / 2)) / self.sd))
+
+
+@dataclass(frozen=True)
+class EmpiricalForecast:
+    """Point forecast plus past forecast errors, each smoothed by a kernel of half a publication step."""
+
+    mean: float
+    errors: tuple[float, ...]
+
+    def p_at_least(self, threshold: float, step: float) -> float:
+        """P(the figure rounded to `step` is >= `threshold`)."""
+        values = self.mean + np.asarray(self.errors)
+        return float(np.mean(ndtr((values - (threshold - step / 2)) / (step / 2))))
+
+
+@dataclass(frozen=True)
+class AR1:
+    a: float
+    b: float
+    residuals: tuple[float, ...]
+
+    @property
+    def resid_sd(self) -> float:
+        r = np.asarray(self.residuals)
+        return float(math.sqrt(np.sum(r * r) / max(1, len(r) - 2)))
+
+    def forecast(self, last: float, info_left: float = 1.0) -> EmpiricalForecast:
+        """The next value's distribution, given the last one."""
+        if not 0 < info_left <= 1:
+            raise ValueError(f"info_left must be in (0, 1], got {info_left}")
+        scale = math.sqrt(info_left)
+        return EmpiricalForecast(self.a + self.b * last, tuple(e * scale for e in self.residuals))
+
+
+def fit_ar1(history: np.ndarray, window: int = 120) -> AR1:
+    """Least-squares AR(1) on the last `window` transitions of `history` (missing values dropped)."""
+    y = np.asarray(history, np.float64)
+    y = y[~np.isnan(y)][-window - 1 :]
+    if len(y) < 13:
+        raise ValueError(f"an AR(1) fit needs at least 13 observations, got {len(y)}")
+    x, z = y[:-1], y[1:]
+    xm, zm = x.mean(), z.mean()
+    sxx = float(np.sum((x - xm) ** 2))
+    b = float(np.sum((x - xm) * (z - zm)) / sxx) if sxx > 0 else 0.0
+    a = float(zm - b * xm)
+    return AR1(a, b, tuple((z - (a + b * x)).tolist()))
+
+
+def at_least_level(history: np.ndarray, threshold: float, step: float, *, on_changes: bool, window: int = 120, info_left: float = 1.0) -> float:
+    """P(the next published value >= threshold) for a series forecast on itself or on its changes."""
+    y = np.asarray(history, np.float64)
+    y = y[~np.isnan(y)]
+    if not on_changes:
+        return fit_ar1(y, window).forecast(float(y[-1]), info_left).p_at_least(threshold, step)
+    changes = np.diff(y)
+    f = fit_ar1(changes, window).forecast(float(changes[-1]), info_left)
+    return EmpiricalForecast(float(y[-1]) + f.mean, f.errors).p_at_least(threshold, step)
