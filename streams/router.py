@@ -4,6 +4,9 @@ Quotes, links and listings arrive keyed by `venue:market_id` (co-partitioned);
 the router keeps, per market, the latest link, listing and quote, and emits a
 ShardInput keyed by the linked event id once a quote has both. A quote of an
 unlinked market is kept (not dropped): it goes out the moment its link lands.
+A listing that changes (a market closing, its result, new fees) goes out again
+with the latest book, so the shard stops signalling on a market that is not open
+and positions settle at the venue's result; one re-discovered unchanged does not.
 Pure: no clock, no I/O; ids derive from the records so replays match.
 """
 
@@ -53,9 +56,14 @@ def step(route: MarketRoute, record: Quote | MarketLink | MarketListing) -> tupl
         # a new or re-pointed link: hand the event its latest book at the link's time
         return route, _emit(route, f"link:{record.link_id}", record.ts)
     if isinstance(record, MarketListing):
-        first = route.listing is None
+        previous = route.listing
+        if previous is not None and record.ts < previous.ts:
+            return route, []  # an older copy (a replayed page): the newer listing stands
         route = replace(route, listing=record)
-        return route, _emit(route, f"listing:{record.listing_id}:{record.ts}", record.ts) if first else []
+        if previous is not None and replace(previous, ts=record.ts) == record:
+            return route, []  # re-discovered unchanged: nothing the shard or positions need
+        # new, or changed (status, result, fees, times): shard and positions must see it with the book
+        return route, _emit(route, f"listing:{record.listing_id}:{record.ts}", record.ts)
     raise TypeError(f"the router does not take {type(record).__name__}")
 
 

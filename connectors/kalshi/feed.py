@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -28,6 +28,7 @@ from connectors.kalshi.normalize import (
     parse_series,
     rest_orderbook_to_book,
     rest_quote_id,
+    series_of,
 )
 from connectors.kalshi.rest import Fetched, KalshiRest
 from connectors.kalshi.ws import MARKET_CHANNELS, DeadOut, KalshiWs, MessageOut, QuoteOut, ResubscribeOut, WsProcessor
@@ -39,6 +40,8 @@ RAW_TOPIC = "raw.kalshi"
 CATALOG_TOPIC = "markets.catalog"
 QUOTES_TOPIC = "markets.quotes"
 SOURCE = "kalshi"
+#: Tickers per GET /markets?tickers=… when re-reading markets that left the open list.
+REFRESH_BATCH = 100
 
 
 class Sink(Protocol):
@@ -105,6 +108,7 @@ class KalshiFeed:
         self._wanted: tuple[str, ...] = ()
         self._ws: KalshiWs | None = None
         self._rest_books: dict[str, tuple[tuple[tuple[int, int], ...], tuple[tuple[int, int], ...]]] = {}
+        self._series_info: dict[str, SeriesInfo | None] = {}
 
     def _raw(self, f: Fetched) -> None:
         self.sink.publish(RAW_TOPIC, f"{SOURCE}:{f.endpoint}", raw_from_fetched(f))
@@ -130,25 +134,47 @@ class KalshiFeed:
         listings: list[MarketListing] = []
         for st in series_tickers:
             info = await self.series(st)
-            async for page in self.rest.iter_markets(series_ticker=st, status=status):
-                self._raw(page)
+            self._series_info[st] = info
+            listings += await self._publish_markets(self.rest.iter_markets(series_ticker=st, status=status), lambda _: info)
+        return listings
+
+    async def refresh(self, tickers: list[str]) -> list[MarketListing]:
+        """These markets as the venue lists them now, whatever their status, onto `markets.catalog`.
+
+        Discovery asks for open markets only; a market that closed, was determined or settled drops
+        out of that list, and this is how its closing status, result and settlement value reach the log.
+        Fees come from the series already read by discovery, so an unchanged market lists the same.
+        """
+        listings: list[MarketListing] = []
+        for i in range(0, len(tickers), REFRESH_BATCH):
+            pages = self.rest.iter_markets(tickers=tickers[i:i + REFRESH_BATCH])
+            listings += await self._publish_markets(
+                pages, lambda m: self._series_info.get(series_of(str(m.get("event_ticker", "")))))
+        return listings
+
+    async def _publish_markets(self, pages: AsyncIterator[Fetched],
+                               info_of: Callable[[dict[str, Any]], SeriesInfo | None]) -> list[MarketListing]:
+        """Each page raw, then each of its markets as a listing; bad ones to the dead-letter topic."""
+        listings: list[MarketListing] = []
+        async for page in pages:
+            self._raw(page)
+            try:
+                markets = page.json().get("markets")
+                if not isinstance(markets, list):
+                    raise BadPayload("markets", "missing")
+            except BadPayload as exc:
+                self.sink.dead_letter(RAW_TOPIC, page.body.encode(), exc, page.fetched_at, key=f"{SOURCE}:{page.endpoint}")
+                self.stats.dead += 1
+                continue
+            for m in markets:
                 try:
-                    markets = page.json().get("markets")
-                    if not isinstance(markets, list):
-                        raise BadPayload("markets", "missing")
+                    listing = market_to_listing(m, page.fetched_at, info_of(m) if isinstance(m, dict) else None)
                 except BadPayload as exc:
-                    self.sink.dead_letter(RAW_TOPIC, page.body.encode(), exc, page.fetched_at, key=f"{SOURCE}:{page.endpoint}")
+                    self.sink.dead_letter(RAW_TOPIC, json.dumps(m).encode(), exc, page.fetched_at, key=f"{SOURCE}:{page.endpoint}")
                     self.stats.dead += 1
                     continue
-                for m in markets:
-                    try:
-                        listing = market_to_listing(m, page.fetched_at, info)
-                    except BadPayload as exc:
-                        self.sink.dead_letter(RAW_TOPIC, json.dumps(m).encode(), exc, page.fetched_at, key=f"{SOURCE}:{page.endpoint}")
-                        self.stats.dead += 1
-                        continue
-                    self.sink.publish(CATALOG_TOPIC, listing.listing_id, listing)
-                    listings.append(listing)
+                self.sink.publish(CATALOG_TOPIC, listing.listing_id, listing)
+                listings.append(listing)
         self.stats.listings += len(listings)
         return listings
 

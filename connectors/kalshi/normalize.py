@@ -16,7 +16,7 @@ from connectors.kalshi.book import MarketBook
 from connectors.kalshi.errors import BadPayload
 from connectors.kalshi.messages import Level as WireLevel
 from connectors.kalshi.messages import parse_levels, rfc3339_ms
-from schemas.enums import MarketType, Side, Venue
+from schemas.enums import ListingStatus, MarketType, Side, Venue
 from schemas.records import Level, MarketListing, Quote
 
 VENUE_PREFIX = "KALSHI"
@@ -137,6 +137,43 @@ def _result(value: Any) -> Side | None:
     return None  # "" until determined; "void"/"all_no" etc. are not a side
 
 
+#: Kalshi market statuses (OpenAPI `Market.status`, current and legacy words) → the venue-neutral lifecycle.
+LIFECYCLE = {
+    "active": ListingStatus.OPEN,
+    "open": ListingStatus.OPEN,
+    "initialized": ListingStatus.PAUSED,
+    "unopened": ListingStatus.PAUSED,
+    "inactive": ListingStatus.PAUSED,
+    "paused": ListingStatus.PAUSED,
+    "closed": ListingStatus.CLOSED,
+    "deactivated": ListingStatus.CLOSED,
+    "determined": ListingStatus.DETERMINED,
+    "disputed": ListingStatus.DETERMINED,
+    "amended": ListingStatus.DETERMINED,
+    "finalized": ListingStatus.SETTLED,
+    "settled": ListingStatus.SETTLED,
+}
+
+
+def settlement_micros(market: dict[str, Any]) -> int | None:
+    """What one YES contract pays once Kalshi has named the outcome, else None.
+
+    `settlement_value_dollars` (or `settlement_value` in cents) is the venue's own figure and
+    covers voids and fair-price settlements (a cancelled game, a tie at 50/50); without it
+    a `result` of yes/no pays $1/$0. Before determination (`result` "") nothing is known.
+    """
+    if LIFECYCLE.get(str(market.get("status", ""))) not in (ListingStatus.DETERMINED, ListingStatus.SETTLED):
+        return None
+    if market.get("settlement_value_dollars") not in (None, ""):
+        return fp.dollars_to_micros(market["settlement_value_dollars"], "market.settlement_value_dollars")
+    if market.get("settlement_value") not in (None, ""):
+        return fp.cents_to_micros(market["settlement_value"], "market.settlement_value")
+    side = _result(market.get("result"))
+    if side is None:
+        return None
+    return 1_000_000 if side is Side.YES else 0
+
+
 def market_to_listing(market: dict[str, Any], ts: int, series: SeriesInfo | None = None) -> MarketListing:
     """One market object of GET /markets (or an event's nested markets) as a MarketListing."""
     if not isinstance(market, dict):
@@ -178,6 +215,8 @@ def market_to_listing(market: dict[str, Any], ts: int, series: SeriesInfo | None
         rules=str(market.get("rules_primary", "")),
         resolution_source="",
         result=_result(market.get("result")),
+        lifecycle=LIFECYCLE.get(str(market.get("status", "")), ListingStatus.UNKNOWN),
+        settlement_micros=settlement_micros(market),
     )
 
 

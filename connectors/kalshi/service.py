@@ -30,6 +30,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from connectors.kalshi.errors import FatalKalshiError, KalshiError, TransientKalshiError
 from connectors.kalshi.feed import FeedStats
 from connectors.lifecycle import Backoff, first_of
+from schemas.enums import ListingStatus
 from schemas.records import MarketListing, Quote
 
 log = structlog.get_logger(__name__)
@@ -49,6 +50,8 @@ class MarketFeed(Protocol):
     stats: FeedStats
 
     async def discover(self, series_tickers: list[str], *, status: str | None = None) -> list[MarketListing]: ...
+
+    async def refresh(self, tickers: list[str]) -> list[MarketListing]: ...
 
     async def rest_quotes(self, tickers: list[str], *, only_changed: bool = False) -> list[Quote]: ...
 
@@ -142,6 +145,7 @@ class KalshiService:
         listings = await self.feed.discover(list(self.config.series), status=self.config.market_status)
         self.stats.discoveries += 1
         trading = [x.market_id for x in listings if x.status not in FINISHED]
+        await self._follow_up(set(trading))
         known = set(self.markets)
         added = tuple(t for t in dict.fromkeys(trading) if t not in known)
         self._unpollable.difference_update(trading)  # listed again: worth another order book request
@@ -156,6 +160,18 @@ class KalshiService:
             self._have_markets.set()
         log.info("kalshi discovery", series=list(self.config.series), listings=len(listings), trading=len(trading), new=len(added))
         return added
+
+    async def _follow_up(self, trading: set[str]) -> None:
+        """Re-read the followed markets that left the open list, so their close, result and settlement reach
+        the catalog (positions settle on the venue's result); a settled market is followed no longer."""
+        gone = [t for t in self.markets if t not in trading]
+        if not gone:
+            return
+        refreshed = await self.feed.refresh(gone)
+        done = {x.market_id for x in refreshed if x.lifecycle is ListingStatus.SETTLED}
+        if done:
+            self.markets = tuple(t for t in self.markets if t not in done)
+            log.info("kalshi markets settled", markets=sorted(done))
 
     async def discover_forever(self, stop: asyncio.Event) -> None:
         failures = 0

@@ -228,6 +228,9 @@ class KalshiSimulator:
             page["cursor"] = ""
         if series:
             page["markets"] = [m for m in page["markets"] if m["event_ticker"].startswith(series + "-")]
+        if request.query.get("tickers"):
+            wanted = set(request.query["tickers"].split(","))
+            page["markets"] = [m for m in page["markets"] if m["ticker"] in wanted]
         return web.json_response(page)
 
     async def _orderbook(self, request: web.Request) -> web.Response:

@@ -59,6 +59,7 @@ class GammaMarket:
     outcome_prices: tuple[str, ...]
     sports_market_type: str | None
     event_id: str  # the enclosing event; "" when gamma gave none
+    uma_status: str = ""  # umaResolutionStatus: "proposed", "disputed", "resolved"; "" when gamma gave none
 
 
 @dataclass(frozen=True)
@@ -176,6 +177,7 @@ def parse_gamma_market(m: dict[str, Any], event_id: str = "") -> GammaMarket:
             outcome_prices=_json_list(m.get("outcomePrices"), "outcomePrices"),
             sports_market_type=m.get("sportsMarketType"),
             event_id=event_id,
+            uma_status=str(m.get("umaResolutionStatus") or ""),
         )
     except KeyError as exc:
         raise BadPayload(f"market lacks field {exc.args[0]!r}") from exc

@@ -17,7 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from connectors.polymarket.book import BookView
 from connectors.polymarket.errors import BookNotReady
 from connectors.polymarket.gamma import GammaEvent, GammaMarket
-from schemas.enums import MarketType, Side, Venue
+from schemas.enums import ListingStatus, MarketType, Side, Venue
 from schemas.records import Level, MarketListing, Quote
 
 VENUE = Venue.POLYMARKET
@@ -53,16 +53,38 @@ def status_of(m: GammaMarket) -> str:
     return "inactive"
 
 
-def result_of(m: GammaMarket) -> Side | None:
-    """The settled side of a closed market from its final outcome prices ("1"/"0")."""
-    if not m.closed or len(m.outcome_prices) != 2:
+#: Payouts a UMA resolution can give the first outcome: a winner, a loser, or 50-50 (Polymarket's void rule).
+_TERMINAL = {Decimal(1): 1_000_000, Decimal(0): 0, Decimal("0.5"): 500_000}
+
+
+def settlement_of(m: GammaMarket) -> int | None:
+    """What one YES (first-outcome) token pays once the market resolved, else None.
+
+    A closed market has resolved when `umaResolutionStatus` is "resolved"; while a proposal
+    is open or disputed the outcome prices are not final. Objects without the field (older
+    gamma answers) count as resolved only when their outcome prices are a terminal pair.
+    """
+    if not m.closed or len(m.outcome_prices) != 2 or m.uma_status not in ("", "resolved"):
         return None
-    yes, no = (Decimal(p) for p in m.outcome_prices)
-    if yes == 1 and no == 0:
-        return Side.YES
-    if yes == 0 and no == 1:
-        return Side.NO
-    return None  # unresolved or a 50-50 resolution
+    try:
+        yes, no = (Decimal(p) for p in m.outcome_prices)
+    except ArithmeticError:
+        return None
+    if yes not in _TERMINAL or yes + no != 1:
+        return None
+    return _TERMINAL[yes]
+
+
+def lifecycle_of(m: GammaMarket) -> ListingStatus:
+    if m.closed:
+        return ListingStatus.SETTLED if settlement_of(m) is not None else ListingStatus.CLOSED
+    return ListingStatus.OPEN if status_of(m) == "open" else ListingStatus.PAUSED
+
+
+def result_of(m: GammaMarket) -> Side | None:
+    """The settled side of a resolved market ("1"/"0"); None while unresolved or for a 50-50 resolution."""
+    paid = settlement_of(m)
+    return Side.YES if paid == 1_000_000 else Side.NO if paid == 0 else None
 
 
 def listing_from_gamma(market: GammaMarket, event: GammaEvent, ts: int) -> MarketListing:
@@ -94,6 +116,8 @@ def listing_from_gamma(market: GammaMarket, event: GammaEvent, ts: int) -> Marke
         rules=market.description,
         resolution_source=market.resolution_source,
         result=result_of(market),
+        lifecycle=lifecycle_of(market),
+        settlement_micros=settlement_of(market),
     )
 
 

@@ -133,7 +133,8 @@ MARKET_LISTINGS = _spec(
     "listing_id:text ts:timestamptz venue:text market_id:text group_id:text series:text title:text subtitle:text "
     "yes_outcome:text market_type:text league:text status:text open_ts:timestamptz close_ts:timestamptz "
     "settle_ts:timestamptz tick_micros:int8 tick_bands:jsonb taker_fee_rate:float8 maker_fee_rate:float8 fee_exponent:float8 "
-    "min_order_size:float8 token_yes:text token_no:text neg_risk:bool rules:text resolution_source:text result:text",
+    "min_order_size:float8 token_yes:text token_no:text neg_risk:bool rules:text resolution_source:text result:text "
+    "lifecycle:text settlement_micros:int8",
     key=("listing_id",), latest=True,
 )
 MARKET_LINKS = _spec(

@@ -29,6 +29,7 @@ from streams.probability.base import ModelError, WinProbabilityModel
 from streams.shard.arbitrage import C100_PAYOUT_MICROS, ArbResult, arbitrage
 from streams.shard.batch import EventWork, Gathered, Segment, evolve
 from streams.shard.config import ShardConfig
+from streams.listings import is_open
 from streams.shard.edges import MICROS, EdgeResult, LadderRows, model_edges
 from streams.shard.ladders import batch_ladders, refusal
 from streams.shard.state import NO, YES, BadShardInput, ShardState, check_link, entry_from, structure_key
@@ -315,6 +316,8 @@ class _Run:
             kr = kk[r]
             rec, work = records[kr], order[evs[r]]
             m = gg[r] - work.offset
+            if not is_open(work.listings[m]):
+                continue  # closed, paused or settled at the venue: nothing can be bought there
             link = work.links[m]
             side_e = _SIDES[sides[r]]
             leg = _record(SignalLeg, {
@@ -368,6 +371,8 @@ class _Run:
             kr = kk[r]
             rec, work = records[kr], order[evs[r]]
             my, mn = yy[r] - work.offset, nn[r] - work.offset
+            if not (is_open(work.listings[my]) and is_open(work.listings[mn])):
+                continue  # one leg's market is not open: the pair cannot be locked in
             ly, ln = work.links[my], work.links[mn]
             legs = [
                 _record(SignalLeg, {

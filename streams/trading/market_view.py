@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from schemas.enums import Action, Side, Venue
 from schemas.records import Level, MarketLink, MarketListing, Quote
+from streams.listings import is_open
 from streams.trading.units import Micros
 
 
@@ -31,6 +32,8 @@ class Top:
     no_ask: int | None
     tick: int | None = None
     min_size: float | None = None
+    #: The listing takes orders (streams.listings.is_open); a closed, paused or settled market does not.
+    open: bool = True
 
     def price(self, side: Side, action: Action) -> Micros | None:
         """Where an order of `side`/`action` trades first: the ask to buy, the bid to sell."""
@@ -64,6 +67,7 @@ def top_of(quote: Quote, listing: MarketListing | None, before: Top | None = Non
         no_ask=_best(quote.no_asks, quote.no_ask_micros, bid=False),
         tick=listing.tick_micros if listing is not None else (before.tick if before else None),
         min_size=listing.min_order_size if listing is not None else (before.min_size if before else None),
+        open=is_open(listing) if listing is not None else (before.open if before else True),
     )
 
 

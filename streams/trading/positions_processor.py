@@ -2,11 +2,22 @@
 
 A position is one side (YES or NO) of one market: quantity, cost basis (average
 price), fees and realized P&L, marked to the side's best bid. Buying books its fee
-in the ledger at once; selling or settling books the realized P&L. Settlement runs
-on the event's FINAL state: YES pays $1 when the winner is the entity the market's
-YES side backs (the link's `yes_role`), else $0, and NO the reverse. If the winner
-or the link is not known the position stays open and an Alert says why: it never
-defaults to a side.
+in the ledger at once; selling or settling books the realized P&L.
+
+Settlement follows the venue. When a market's listing reaches positions SETTLED
+(`streams.listings.venue_payout`: Kalshi's result or settlement value, Polymarket's
+resolution), its positions settle at what the venue paid a YES contract — $1, $0,
+or a void/fair-price value such as 50¢ — and NO at $1 minus that. The event's FINAL
+state (ESPN) settles a position whose venue has not published yet: YES pays $1 when
+the winner is the entity the market's YES side backs (the link's `yes_role`), else
+$0; when the venue's result arrives later and differs, the difference is booked per
+fill (`realized:venue:<fill id>:<payout>`) and an Alert says the two sources
+disagree; a FINAL that disagrees with a venue result already booked only alerts.
+If neither source can tell the payout the position stays open and an Alert says
+why: it never defaults to a side. A postponed, cancelled or suspended event with
+open positions alerts once per status: they stay open until the venue settles them
+by its rule (a Kalshi fair price, a Polymarket 50-50). No exit is sent to a market
+that is not open.
 
 Settlement is booked per fill, not per position: each fill of the open position
 leaves a `Lot` (its signed change to quantity and cost basis), and settling books
@@ -31,7 +42,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from schemas.enums import Action, EventStatus, PositionStatus, Severity, Side, SignalKind, Venue
-from schemas.records import Alert, EventState, Fill, LedgerEntry, PositionEvent, ShardInput, Signal, SignalLeg
+from schemas.records import Alert, EventState, Fill, LedgerEntry, MarketListing, PositionEvent, ShardInput, Signal, SignalLeg
+from streams.listings import venue_payout
 from streams.trading import ledger as L
 from streams.trading.config import TradingConfig
 from streams.trading.ids import position_id, stable_id
@@ -68,6 +80,20 @@ class Final:
 
 
 @dataclass(frozen=True)
+class VenueResult:
+    """A venue's published settlement of one market: what one YES contract pays."""
+
+    market: str  # venue:market_id
+    yes_payout: int
+    listing_id: str
+    status: str
+    ts: int
+
+
+HALTED = frozenset({EventStatus.POSTPONED, EventStatus.CANCELED, EventStatus.SUSPENDED})
+
+
+@dataclass(frozen=True)
 class Position:
     position_id: str
     event_id: str
@@ -80,6 +106,7 @@ class Position:
     realized: Micros = Micros(0)  # before fees
     last_exit_ts: int | None = None
     lots: tuple[Lot, ...] = ()  # fills since the position last opened (quantity 0 → positive)
+    payout: int | None = None  # what one contract of this side was settled at (micro-dollars), once settled
 
     def avg(self) -> int:
         return self.cost.value * 100 // self.qty.centi if self.qty.is_positive() else 0
@@ -96,10 +123,13 @@ class PositionsState:
     seen: tuple[str, ...] = ()
     finals: dict[str, Final] = field(default_factory=dict)  # event id → its final state, oldest first
     settled: dict[str, Position] = field(default_factory=dict)  # position id → accounting of a settled position
+    venue_results: dict[str, VenueResult] = field(default_factory=dict)  # market key → the venue's settlement
+    halted: dict[str, str] = field(default_factory=dict)  # event id → the halting status already alerted
 
     def __setstate__(self, saved: dict[str, object]) -> None:
-        """A state pickled before `finals`/`settled` existed (a changelog written by an older worker) loads with them empty."""
-        self.__dict__.update({"finals": {}, "settled": {}, **saved})
+        """A state pickled before `finals`/`settled`/`venue_results`/`halted` existed (a changelog written by an
+        older worker) loads with them empty."""
+        self.__dict__.update({"finals": {}, "settled": {}, "venue_results": {}, "halted": {}, **saved})
 
     def tip(self) -> tuple[int, Micros]:
         if self.pending:
@@ -202,9 +232,14 @@ class PositionsProcessor:
                                f"{fill.venue.value} fee on {fill.count} at {price}", fill.fill_id)
         status = PositionStatus.OPEN if opened else (PositionStatus.CLOSED if not pos.qty.is_positive() else PositionStatus.UPDATE)
         out.append(self._event_of(state, pos, status, fill.ts, f"{fill.fill_id}", f"fill {fill.fill_id}"))
+        venue = state.venue_results.get(f"{pos.venue}:{pos.market}")
+        if venue is not None:  # the venue settled the market before this fill was read: settle its lot now
+            return self._settle(state, out, pos, _side_payout(pos, venue.yes_payout), (lot,), f"settle:{fill.fill_id}",
+                                venue.ts, venue.listing_id, _venue_note(venue))
         final = state.finals.get(pos.event_id)
         if final is not None:  # the event ended before this fill was read: settle the fill's lot now
-            return self._settle(state, out, pos, final, (lot,), f"settle:{fill.fill_id}")
+            return self._settle(state, out, pos, self._payout(state, pos, final), (lot,), f"settle:{fill.fill_id}",
+                                final.ts, final.state_id, _final_note(final))
         return self._store(state, pos), out
 
     def _store(self, state: PositionsState, pos: Position) -> PositionsState:
@@ -229,8 +264,13 @@ class PositionsProcessor:
         if top is None:
             return state, []
         state = replace(state, tops={**state.tops, key: top})
-        held = [p for p in state.positions.values() if f"{p.venue}:{p.market}" == key]
         out: list[Output] = []
+        paid = venue_payout(rec.listing)
+        if paid is not None and rec.listing is not None:
+            state = self._venue_settles(state, out, key, rec.listing, paid)
+        if not top.open:
+            return state, out  # closed, paused or settled at the venue: no exit can trade there
+        held = [p for p in state.positions.values() if f"{p.venue}:{p.market}" == key]
         for pos in held:
             bid = top.yes_bid if pos.side is Side.YES else top.no_bid
             if bid is None:
@@ -268,19 +308,93 @@ class PositionsProcessor:
     # ------------------------------------------------------------ settlement
 
     def _event(self, state: PositionsState, ev: EventState) -> tuple[PositionsState, list[Output]]:
+        if ev.status in HALTED:
+            return self._halted(state, ev)
+        if ev.event_id in state.halted:
+            state = replace(state, halted={k: v for k, v in state.halted.items() if k != ev.event_id})
         if ev.status is not EventStatus.FINAL:
             return state, []
         final = Final(ev.event_id, ev.winner, ev.state_id, ev.ts)
-        if ev.event_id not in state.finals:
+        first = ev.event_id not in state.finals
+        if first:
             finals = {**state.finals, ev.event_id: final}
             dropped = set(list(finals)[:-FINALS_KEPT])
             state = replace(state, finals={k: v for k, v in finals.items() if k not in dropped},
                             settled={k: v for k, v in state.settled.items() if v.event_id not in dropped})
-        held = sorted((p for p in state.positions.values() if p.event_id == ev.event_id), key=lambda p: p.position_id)
         out: list[Output] = []
+        for pos in sorted((p for p in state.settled.values() if p.event_id == ev.event_id), key=lambda p: p.position_id):
+            venue = state.venue_results.get(f"{pos.venue}:{pos.market}")
+            if venue is not None and first:  # the venue settled first: the final only cross-checks it
+                self._cross_check(state, out, pos, final, venue)
+        held = sorted((p for p in state.positions.values() if p.event_id == ev.event_id), key=lambda p: p.position_id)
         for pos in held:
-            state, _ = self._settle(state, out, pos, final, pos.lots, f"settle:{ev.event_id}")
+            state, _ = self._settle(state, out, pos, self._payout(state, pos, final), pos.lots, f"settle:{ev.event_id}",
+                                    final.ts, final.state_id, _final_note(final))
         return state, out
+
+    def _halted(self, state: PositionsState, ev: EventState) -> tuple[PositionsState, list[Output]]:
+        """A postponed, cancelled or suspended event: open positions stay open (the venue settles them by its
+        rule); say so once per status."""
+        if state.halted.get(ev.event_id) == ev.status.value:
+            return state, []
+        held = sorted(p.position_id for p in state.positions.values() if p.event_id == ev.event_id)
+        if not held:
+            return state, []
+        state = replace(state, halted={**state.halted, ev.event_id: ev.status.value})
+        severity = Severity.WARNING if ev.status is EventStatus.SUSPENDED else Severity.CRITICAL
+        msg = (f"event {ev.event_id} is {ev.status.value.lower()} with {len(held)} open position(s) ({', '.join(held)}); "
+               "they stay open until the venue settles them by its rule (void, fair price or the rescheduled result)")
+        return state, [self._alert(state, ev.ts, severity, msg, f"halted:{ev.event_id}:{ev.status.value}")]
+
+    def _venue_settles(self, state: PositionsState, out: list[Output], key: str, listing: MarketListing,
+                       yes_payout: int) -> PositionsState:
+        """The venue published the market's settlement: settle what is open there, correct what the final settled."""
+        known = state.venue_results.get(key)
+        if known is not None and known.yes_payout == yes_payout:
+            return state
+        venue = VenueResult(key, yes_payout, listing.listing_id, listing.status, listing.ts)
+        results = {**state.venue_results, key: venue}
+        state = replace(state, venue_results=dict(list(results.items())[-FINALS_KEPT * 4:]))
+        for pos in sorted((p for p in state.positions.values() if f"{p.venue}:{p.market}" == key), key=lambda p: p.position_id):
+            state, _ = self._settle(state, out, pos, _side_payout(pos, yes_payout), pos.lots, f"settle:{listing.listing_id}",
+                                    listing.ts, listing.listing_id, _venue_note(venue))
+        for pos in sorted((p for p in state.settled.values() if f"{p.venue}:{p.market}" == key), key=lambda p: p.position_id):
+            state = self._correct(state, out, pos, venue)
+        return state
+
+    def _correct(self, state: PositionsState, out: list[Output], pos: Position, venue: VenueResult) -> PositionsState:
+        """A position settled at another payout (the ESPN final, or an amended venue result): book the difference
+        per fill and alert; the venue's figure is what the account is paid."""
+        paid = _side_payout(pos, venue.yes_payout).value
+        if pos.payout is None or pos.payout == paid:
+            return state
+        pnl = Micros(0)
+        for lot in pos.lots:
+            n = Contracts(lot.centi)
+            delta = n.cost(Micros(paid)) - n.cost(Micros(pos.payout))
+            pnl = pnl + delta
+            state = self._book(state, out, f"realized:venue:{lot.fill_id}:{paid}", venue.ts, delta, L.EntryKind.REALIZED,
+                               f"{pos.position_id} fill {lot.fill_id} ({n}) re-settled {Micros(paid)} (was {Micros(pos.payout)}): "
+                               f"{_venue_note(venue)}", venue.listing_id)
+        done = replace(pos, realized=pos.realized + pnl, payout=paid)
+        why = (f"{pos.position_id}: settled at {Micros(pos.payout)} but the venue paid {Micros(paid)} "
+               f"({_venue_note(venue)}); booked the difference {pnl}")
+        out.append(self._alert(state, venue.ts, Severity.ERROR, why, f"resettle:{pos.position_id}:{paid}"))
+        out.append(self._event_of(state, done, PositionStatus.SETTLED, venue.ts, f"venue:{venue.listing_id}:{paid}", why,
+                                  mark=paid, settled=True))
+        return replace(state, settled={**state.settled, pos.position_id: done})
+
+    def _cross_check(self, state: PositionsState, out: list[Output], pos: Position, final: Final, venue: VenueResult) -> None:
+        """The ESPN final against the venue's settlement of a position: alert when they disagree."""
+        espn = self._payout(state, pos, final)
+        paid = _side_payout(pos, venue.yes_payout)
+        if isinstance(espn, Micros) and espn == paid:
+            return
+        said = f"{espn}" if isinstance(espn, Micros) else f"unknown ({espn})"
+        out.append(self._alert(state, final.ts, Severity.WARNING,
+                               f"{pos.position_id}: the venue paid {paid} ({_venue_note(venue)}) but the final "
+                               f"{final.state_id} implies {said}; the venue's result stands",
+                               f"crosscheck:{pos.position_id}"))
 
     def _payout(self, state: PositionsState, pos: Position, final: Final) -> Micros | str:
         """What one contract of `pos` pays at `final`, or why that cannot be known."""
@@ -296,29 +410,25 @@ class PositionsProcessor:
         pays = yes_wins if pos.side is Side.YES else not yes_wins
         return Micros(ONE_DOLLAR if pays else 0)
 
-    def _settle(self, state: PositionsState, out: list[Output], pos: Position, final: Final, lots: tuple[Lot, ...],
-                ref: str) -> tuple[PositionsState, list[Output]]:
-        """Book `lots` of `pos` at the final payout (one entry per fill, dated at the final state) and keep the
+    def _settle(self, state: PositionsState, out: list[Output], pos: Position, payout: Micros | str,
+                lots: tuple[Lot, ...], ref: str, ts: int, source: str, why: str) -> tuple[PositionsState, list[Output]]:
+        """Book `lots` of `pos` at `payout` (one entry per fill, dated `ts`, referring to `source`) and keep the
         position's accounting among the settled; if the payout cannot be known the position stays open and alerts."""
-        payout = self._payout(state, pos, final)
         if isinstance(payout, str):
-            out.append(self._alert(state, final.ts, Severity.CRITICAL,
+            out.append(self._alert(state, ts, Severity.CRITICAL,
                                    f"cannot settle {pos.position_id} ({pos.qty}): {payout}; position stays open",
                                    f"settle:{pos.position_id}"))
             return self._store(state, pos), out
-        won = "$1" if payout.value else "$0"
+        won = str(payout) if payout.value not in (0, ONE_DOLLAR) else ("$1" if payout.value else "$0")
         pnl = Micros(0)
         for lot in lots:
             delta = Contracts(lot.centi).cost(payout) - Micros(lot.cost)
             pnl = pnl + delta
-            note = (f"{pos.position_id} fill {lot.fill_id} ({Contracts(lot.centi)}, cost {Micros(lot.cost)}) settled {won} "
-                    f"(winner {final.winner}, event {final.event_id})")
-            state = self._book(state, out, f"realized:settle:{lot.fill_id}", final.ts, delta, L.EntryKind.REALIZED,
-                               note, final.state_id)
-        done = replace(pos, realized=pos.realized + pnl)
-        note = f"{pos.position_id} {pos.qty} settled {won} (winner {final.winner}, event {final.event_id})"
-        out.append(self._event_of(state, done, PositionStatus.SETTLED, final.ts, ref, note,
-                                  mark=payout.value, settled=True))
+            note = f"{pos.position_id} fill {lot.fill_id} ({Contracts(lot.centi)}, cost {Micros(lot.cost)}) settled {won} ({why})"
+            state = self._book(state, out, f"realized:settle:{lot.fill_id}", ts, delta, L.EntryKind.REALIZED, note, source)
+        done = replace(pos, realized=pos.realized + pnl, payout=payout.value)
+        note = f"{pos.position_id} {pos.qty} settled {won} ({why})"
+        out.append(self._event_of(state, done, PositionStatus.SETTLED, ts, ref, note, mark=payout.value, settled=True))
         positions = {k: v for k, v in state.positions.items() if k != pos.position_id}
         return replace(state, positions=positions, settled={**state.settled, pos.position_id: done}), out
 
@@ -356,3 +466,15 @@ class PositionsProcessor:
 
 def _venue(value: str) -> Venue:
     return Venue(value)
+
+
+def _side_payout(pos: Position, yes_payout: int) -> Micros:
+    return Micros(yes_payout if pos.side is Side.YES else ONE_DOLLAR - yes_payout)
+
+
+def _venue_note(venue: VenueResult) -> str:
+    return f"venue {venue.listing_id} {venue.status}, YES pays {Micros(venue.yes_payout)}"
+
+
+def _final_note(final: Final) -> str:
+    return f"winner {final.winner}, event {final.event_id}"

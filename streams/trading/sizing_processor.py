@@ -198,6 +198,10 @@ class SizingProcessor:
             return state, out + self._refuse(state, sig, blocked, ts)
         for leg in sig.legs:
             top = state.tops.get(market_key(leg.venue, leg.market_id))
+            if top is not None and not top.open:
+                return state, out + self._refuse(state, sig, risk.Refusal(
+                    RiskKind.ORDER_REFUSED, "market_not_open",
+                    f"{leg.venue.value}:{leg.market_id} is not open at the venue (closed, paused or settled)"), ts)
             band = risk.price_band(self.config.risk, Micros(leg.price_micros), top.price(leg.side, leg.action) if top else None)
             if band is not None:
                 return state, out + self._refuse(state, sig, band, ts)

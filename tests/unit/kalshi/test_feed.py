@@ -86,3 +86,22 @@ async def test_feed_publishes_raw_first_then_listings_and_correct_quotes(key_pem
     assert sum(1 for t, k, _ in sink.published if t == "raw.kalshi" and k == "kalshi:ws") == stats.frames
     errors = [e for _, _, e in sink.dead]
     assert any("not JSON" in e for e in errors) and any("market_lifecycle_v2" in e for e in errors)
+
+
+async def test_refresh_rereads_named_markets_with_the_fees_discovery_read(key_pem: bytes) -> None:
+    signer = KalshiSigner.from_pem("test-key", key_pem)
+    sink = RecordingSink()
+    ticks = itertools.count(1_766_869_000_000, 7)
+    clock = lambda: next(ticks)  # noqa: E731 - deterministic receive times
+    async with KalshiSimulator(public_key_pem=signer.public_key_pem()) as sim:
+        async with KalshiRest(sim.rest_url, signer=signer, clock=clock) as rest:
+            feed = KalshiFeed(sink, rest, ws_factory=lambda: KalshiWs(sim.ws_url, signer=signer, clock=clock), clock=clock)
+            found = {x.market_id: x for x in await feed.discover(["KXNFLGAME"])}
+            again = await feed.refresh([SCRIPTED[1]])
+    assert [x.market_id for x in again] == [SCRIPTED[1]]
+    assert again[0].taker_fee_rate == found[SCRIPTED[1]].taker_fee_rate
+    from dataclasses import replace
+
+    assert replace(again[0], ts=0) == replace(found[SCRIPTED[1]], ts=0)  # unchanged: the router will not re-emit it
+    catalog = [r for t, _, r in sink.published if t == "markets.catalog"]
+    assert catalog[-1] == again[0] and len(catalog) == len(found) + 1

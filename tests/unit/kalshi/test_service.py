@@ -79,10 +79,16 @@ class ScriptedFeed:
     watched: list[list[str]] = field(default_factory=list)
     polled: list[str] = field(default_factory=list)
     poll_errors: dict[str, BaseException] = field(default_factory=dict)
+    later: dict[str, MarketListing] = field(default_factory=dict)  # what refresh() answers per ticker
+    refreshed: list[list[str]] = field(default_factory=list)
     _streamed: tuple[str, ...] = ()
 
     async def discover(self, series_tickers: list[str], *, status: str | None = None) -> list[MarketListing]:
         return self.listings.pop(0) if self.listings else []
+
+    async def refresh(self, tickers: list[str]) -> list[MarketListing]:
+        self.refreshed.append(list(tickers))
+        return [self.later[t] for t in tickers if t in self.later]
 
     async def rest_quotes(self, tickers: list[str], *, only_changed: bool = False) -> list[Quote]:
         self.polled += tickers
@@ -225,3 +231,30 @@ def _final_books_seen(sim: KalshiSimulator, sink: RecordingSink) -> bool:
         and [(lv.price_micros, round(lv.size * 100)) for lv in last[t].no_bids] == ladder(sim.books[t], "no")
         for t in SCRIPTED
     )
+
+
+async def test_followed_markets_that_leave_the_open_list_are_reread_until_settled() -> None:
+    """Discovery asks for open markets; a followed one that closed is re-read so its result reaches the catalog."""
+    import json
+    from pathlib import Path
+
+    from connectors.kalshi.normalize import market_to_listing
+    from schemas.enums import ListingStatus
+
+    recorded = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "kalshi" / "markets_list_demo_KXNFLGAME.json")
+                          .read_text())["markets"][0]
+    ticker = recorded["ticker"]
+    clock, stop = Clock(), asyncio.Event()
+    feed = ScriptedFeed([], clock, stop)
+    feed.listings = [[market_to_listing(recorded, 1)], [], []]
+    svc = service(feed, clock)
+    await svc.discover_once()
+    assert svc.markets == (ticker,) and feed.refreshed == []
+    # made-up transitions of the recorded market: closed (result pending), then finalized with its result
+    feed.later = {ticker: market_to_listing({**recorded, "status": "closed"}, 2)}
+    await svc.discover_once()
+    assert feed.refreshed == [[ticker]] and svc.markets == (ticker,)  # still followed: not settled yet
+    feed.later = {ticker: market_to_listing({**recorded, "status": "finalized", "result": "no"}, 3)}
+    await svc.discover_once()
+    assert feed.later[ticker].lifecycle is ListingStatus.SETTLED and feed.later[ticker].settlement_micros == 0
+    assert feed.refreshed == [[ticker], [ticker]] and svc.markets == ()

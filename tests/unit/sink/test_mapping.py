@@ -57,7 +57,8 @@ def _migration_columns() -> dict[str, list[tuple[str, str]]]:
     for name, sql in ddl.items():
         elts = pglast.parse_sql(sql)[0].stmt.tableElts
         out[name] = [_column(e) for e in elts if hasattr(e, "colname")]
-    for stmt in (*_load("0003_more_columns").add_column_statements(), *_load("0004_fill_fee_computed").add_column_statements()):
+    for stmt in (*_load("0003_more_columns").add_column_statements(), *_load("0004_fill_fee_computed").add_column_statements(),
+                 *_load("0005_listing_lifecycle").add_column_statements()):
         alter = pglast.parse_sql(stmt)[0].stmt
         if alter.relation.relname in out:  # bankroll_audit is the writer's, not a sunk table
             out[alter.relation.relname] += [_column(cmd.def_) for cmd in alter.cmds]
