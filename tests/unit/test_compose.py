@@ -73,6 +73,7 @@ def test_connectors_and_sink_run_as_services() -> None:
     assert entry["kalshi"].startswith("python -m connectors.kalshi live")
     assert entry["polymarket"].startswith("python -m connectors.polymarket live")
     assert entry["coingecko"].startswith("python -m connectors.coingecko live")
-    for name in ("sink", "espn", "kalshi", "polymarket", "coingecko"):
+    assert entry["fred"].startswith("python -m connectors.fred live")
+    for name in ("sink", "espn", "kalshi", "polymarket", "coingecko", "fred"):
         assert "ARBEES_AGENTS" not in SERVICES[name]["environment"]
         assert SERVICES[name]["environment"]["ARBEES_MODE"] == "paper"

@@ -1,0 +1,3 @@
+from connectors.fred.runner import main
+
+raise SystemExit(main())
