@@ -1,14 +1,20 @@
 """Model benchmark (`make bench-models`): our win probabilities against the published anchors.
 
+Every ESPN figure measures the path the live pipeline takes: the recorded ESPN
+responses go through the connector (`FileReplay` -> `play_states` /
+`scoreboard_states`, the same normalizer and pregame prior as live), and the
+models price the EventStates it wrote; the bench adds no feature.
+
 (a) per-play mean absolute difference from ESPN's published win probability:
-    the recorded NBA and MLB games, the live NFL scoreboard states (plus
-    nflfastR's reference kickoff states), with charts of both curves. The NFL
-    states go through the ESPN normalizer, exactly as the live system reads
-    them; every NFL figure says whether its parameters saw the states it is
-    scored on (in-sample) or not (out-of-sample);
+    the recorded NBA game (every play) and MLB game (every plate appearance),
+    the live NFL scoreboard states (plus nflfastR's reference kickoff states,
+    a reference outside ESPN), with charts of both curves; every NFL figure
+    says whether its parameters saw the states it is scored on;
 (b) NBA, NFL, NHL, MLB: final-margin sigma from the pregame data, and the
-    tip-off probability of our in-game model started from the market-derived
-    prior, scored (Brier, log loss, calibration by decile) beside the market;
+    tip-off probability of our in-game model started from the prior the ESPN
+    normalizer derives from a moneyline (`connectors.espn.pregame.line_prior`
+    on each historical game's average line), scored (Brier, log loss,
+    calibration by decile) beside the market;
 (c) Polymarket's pregame NBA prices of 2024-25 scored the same way, the venue anchor.
 Keys merge into bench/results.json (names in DESIGN.md "Benchmarks").
 """
@@ -21,7 +27,7 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Sequence
 
 import matplotlib
 
@@ -32,27 +38,27 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from connectors.espn.leagues import league as espn_league  # noqa: E402
-from connectors.espn.normalize import scoreboard_states  # noqa: E402
+from connectors.espn.normalize import parse_body, scoreboard_states  # noqa: E402
+from connectors.espn.pipeline import league_of  # noqa: E402
+from connectors.espn.plays import play_states  # noqa: E402
+from connectors.espn.pregame import line_prior  # noqa: E402
+from connectors.espn.replay import FileReplay  # noqa: E402
 from ops.models.derive_football import SIGMA_RATIOS, score_record_prior_heldout  # noqa: E402
 from ops.models.margins import DATA_DIR, MarginFit, PregameGames, fit_margin, load_pregame  # noqa: E402
-from ops.models.reference_states import (  # noqa: E402
-    GAMES_META,
-    MLB_WINPROB,
-    NFL_SCOREBOARDS,
-    ReferenceState,
-    nba_espn_game,
-    nflfastr_kickoffs,
-)
-from schemas.enums import EventStatus  # noqa: E402
-from schemas.records import EventState  # noqa: E402
+from ops.models.reference_states import NFL_SCOREBOARDS, ReferenceState, nflfastr_kickoffs  # noqa: E402
+from schemas.enums import EventStatus, MarketType  # noqa: E402
+from schemas.records import EventState, RawFeed  # noqa: E402
 from streams.probability.base import WinProbabilityModel  # noqa: E402
 from streams.probability.basketball import BasketballModel  # noqa: E402
 from streams.probability.football import FootballModel  # noqa: E402
 from streams.probability.football import load_football_params  # noqa: E402
+from streams.probability.registry import model_for  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results.json"
 POLYMARKET = DATA_DIR / "polymarket" / "nba_2024_25_pregame_price_vs_final.csv"
+#: The recorded ESPN responses the connector replays (tests/fixtures/espn/PROVENANCE.md).
+ESPN_MANIFEST = BENCH_DIR.parent / "tests" / "fixtures" / "espn" / "replay_manifest.json"
 TARGET_MAE = {"nba": 0.03, "nfl": 0.05, "mlb": 0.05}
 EPS = 1e-6
 
@@ -68,60 +74,65 @@ def score(p: np.ndarray, y: np.ndarray) -> Score:
     return Score(float(np.mean((p - y) ** 2)), float(-np.mean(y * np.log(q) + (1 - y) * np.log(1 - q))))
 
 
-def devig(ml_home: float, ml_away: float) -> float:
-    """Vig-free home probability from two American moneylines."""
-
-    def implied(ml: float) -> float:
-        return 100 / (ml + 100) if ml > 0 else -ml / (-ml + 100)
-
-    h, a = implied(ml_home), implied(ml_away)
-    return h / (h + a)
-
-
-def registry_model(league: str) -> WinProbabilityModel | None:
-    """The registry's model for a league owned by another module, or None if not there yet."""
-    try:
-        from streams.probability.registry import model_for  # type: ignore[import-not-found]
-    except ImportError:
-        return None
-    from schemas.enums import MarketType
-
-    return model_for(MarketType.SPORT, league)  # type: ignore[no-any-return]
-
-
 # ------------------------------------------------------------------ (a) ESPN
 
 
-def mlb_espn_game(model: WinProbabilityModel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Our MLB probability after every plate appearance of the recorded game vs ESPN's."""
-    meta = json.loads(GAMES_META.read_text())["mlb"]
-    p_pre = devig(float(meta["pregame_odds"]["moneyline_home"]), float(meta["pregame_odds"]["moneyline_away"]))
-    with MLB_WINPROB.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    states = [
-        EventState(
-            state_id=f"mlb:{r['seq']}",
-            event_id=str(meta["espn_game_id"]),
-            ts=0,
-            league="mlb",
-            status=EventStatus.LIVE,
-            score_a=int(r["home_score"]),
-            score_b=int(r["away_score"]),
-            period=int(r["inning"]),
-            features={
-                "half": 0.0 if r["half"] == "Top" else 1.0,
-                "outs": float(r["outs_after_play"]),
-                "on_first": float(r["on_first_after_play"]),
-                "on_second": float(r["on_second_after_play"]),
-                "on_third": float(r["on_third_after_play"]),
-                "p_pregame_a": p_pre,
-            },
-        )
-        for r in rows
-    ]
-    ours = model.probabilities_batch(states)[:, 0]
-    espn = np.array([float(r["espn_home_win_pct"]) for r in rows])
-    return ours, espn, np.arange(len(rows), dtype=float)
+@dataclass(frozen=True)
+class EspnGame:
+    """States the ESPN connector read from one recorded game package, with ESPN's published probability."""
+
+    title: str
+    states: list[EventState]
+    espn: np.ndarray  # ESPN's home win probability for each state
+    x: np.ndarray  # chart axis: game minutes (NBA) or plate appearance (MLB)
+
+
+def recorded_summaries(manifest: Path = ESPN_MANIFEST) -> dict[str, RawFeed]:
+    """The recorded ESPN summaries of the replay manifest, as the connector's replay yields them, by league."""
+    return {league_of(raw).key: raw for raw in FileReplay(manifest) if raw.endpoint == "summary"}
+
+
+def espn_game(raw: RawFeed) -> EspnGame:
+    """The state after every play with an ESPN probability, read by the connector (`play_states`).
+
+    Nothing is added here: the pregame line, its devigged prior, the situation
+    and possession are what the connector's normalizer put on each state.
+    Basketball: every play carries ESPN's number. Baseball: ESPN publishes one
+    per plate appearance (on its result); the state paired with it is the one
+    after that at-bat ends (`End Batter/Pitcher`), the first moment the connector
+    knows the at-bat's outs and runners.
+    """
+    lg = league_of(raw)
+    played = play_states(lg, parse_body(raw.body), raw.fetched_at)
+    states: list[EventState] = []
+    espn: list[float] = []
+    if lg.family == "baseball":
+        pending: float | None = None
+        for ps in played:
+            if ps.play.source_home_win_prob is not None:
+                pending = ps.play.source_home_win_prob
+            elif ps.play.play_type == "End Batter/Pitcher" and pending is not None:
+                states.append(ps.state)
+                espn.append(pending)
+                pending = None
+        x = np.arange(len(states), dtype=float)
+    else:
+        for ps in played:
+            if ps.play.source_home_win_prob is not None:
+                states.append(ps.state)
+                espn.append(ps.play.source_home_win_prob)
+        x = np.array([_game_minutes(s) for s in states])
+    first = played[0].state
+    title = f"{lg.key.upper()} {first.event_id.rsplit(':', 1)[1]} ({first.entity_b_abbr} @ {first.entity_a_abbr})"
+    return EspnGame(title, states, np.array(espn), x)
+
+
+def _game_minutes(s: EventState) -> float:
+    """Minutes played in an NBA game (12-minute quarters, 5-minute overtimes)."""
+    left = s.clock_seconds or 0.0
+    if s.period <= 4:
+        return ((s.period - 1) * 720.0 + 720.0 - left) / 60
+    return (2880.0 + (s.period - 5) * 300.0 + 300.0 - left) / 60
 
 
 def nfl_espn_live(paths: Sequence[Path] = NFL_SCOREBOARDS) -> list[ReferenceState]:
@@ -193,9 +204,15 @@ def chart_points(path: Path, title: str, labels: list[str], ours: np.ndarray, re
 # ------------------------------------------------------------- (b) tip-off
 
 
-def tipoff_states(league: str, games: PregameGames, fit: MarginFit) -> list[EventState]:
-    """Scheduled states carrying the market-derived spread (basketball, football) or probability (others)."""
-    spread = -fit.expected_margin(games.p_home)
+def tipoff_states(league: str, games: PregameGames) -> list[EventState]:
+    """Scheduled states carrying the features the ESPN normalizer writes for a moneyline.
+
+    The historical games have moneylines (averaged over books) but no ESPN
+    payload, so each state gets exactly what `connectors.espn.pregame.line_prior`
+    makes of a line (moneylines, the devigged `p_pregame_a`, its source) and no
+    spread: every model, basketball and football too, starts from the prior the
+    way a live state with a line and no spread does.
+    """
     return [
         EventState(
             state_id=f"{league}:{i}",
@@ -203,10 +220,10 @@ def tipoff_states(league: str, games: PregameGames, fit: MarginFit) -> list[Even
             ts=0,
             league=league,
             status=EventStatus.SCHEDULED,
-            spread_a=float(spread[i]) if league in ("nba", "nfl") else None,
-            features={} if league in ("nba", "nfl") else {"p_pregame_a": float(games.p_home[i])},
+            features={"moneyline_a": float(h), "moneyline_b": float(a),
+                      **line_prior({"moneyline_a": float(h), "moneyline_b": float(a)}, "oddsportal-average", three_way=False)},
         )
-        for i in range(len(games.p_home))
+        for i, (h, a) in enumerate(zip(games.ml_home, games.ml_away))
     ]
 
 
@@ -240,11 +257,11 @@ def run(console: Console) -> dict[str, float | int | str]:
     notes: list[str] = []
     rows: list[tuple[str, str, str, str]] = []
 
-    nba_refs = nba_espn_game()
-    ours, espn = compare(BasketballModel("nba"), nba_refs)
-    out["models.nba.espn_mae"], out["models.nba.espn_plays"] = float(np.mean(np.abs(ours - espn))), len(espn)
-    chart_curves(BENCH_DIR / "models_nba_espn.png", "NBA 401859966 (SA @ NY): Arbees vs ESPN",
-                 np.array([r.elapsed_seconds / 60 for r in nba_refs]), ours, espn, "ESPN", "game minutes")
+    summaries = recorded_summaries()
+    nba = espn_game(summaries["nba"])
+    ours = BasketballModel("nba").probabilities_batch(nba.states)[:, 0]
+    out["models.nba.espn_mae"], out["models.nba.espn_plays"] = float(np.mean(np.abs(ours - nba.espn))), len(nba.espn)
+    chart_curves(BENCH_DIR / "models_nba_espn.png", f"{nba.title}: Arbees vs ESPN", nba.x, ours, nba.espn, "ESPN", "game minutes")
 
     nfl_refs = nfl_espn_live()
     ours_nfl, espn_nfl = compare(FootballModel("nfl"), nfl_refs)
@@ -268,20 +285,11 @@ def run(console: Console) -> dict[str, float | int | str]:
         notes.append(f"nfl {ref.label:10s} P{ref.state.period} {ref.state.clock_seconds:4.0f}s {ref.state.score_a}-{ref.state.score_b}: "
                      f"ours {o:.3f}, ESPN {e:.3f}, |diff| {abs(o - e):.3f}")
 
-    mlb_model = registry_model("mlb")
-    if mlb_model is None:
-        try:
-            from streams.probability.baseball import BaseballModel
-
-            mlb_model = BaseballModel("mlb")
-            notes.append("MLB via streams.probability.baseball directly (registry not present yet)")
-        except ImportError:
-            notes.append("MLB left out: no baseball model yet")
-    if mlb_model is not None:
-        ours_mlb, espn_mlb, x = mlb_espn_game(mlb_model)
-        out["models.mlb.espn_mae"], out["models.mlb.espn_plays"] = float(np.mean(np.abs(ours_mlb - espn_mlb))), len(x)
-        chart_curves(BENCH_DIR / "models_mlb_espn.png", "MLB 401815839 (CHW @ DET): Arbees vs ESPN",
-                     x, ours_mlb, espn_mlb, "ESPN", "plate appearance")
+    mlb_model = model_for(MarketType.SPORT, "mlb")
+    mlb = espn_game(summaries["mlb"])
+    ours_mlb = mlb_model.probabilities_batch(mlb.states)[:, 0]
+    out["models.mlb.espn_mae"], out["models.mlb.espn_plays"] = float(np.mean(np.abs(ours_mlb - mlb.espn))), len(mlb.espn)
+    chart_curves(BENCH_DIR / "models_mlb_espn.png", f"{mlb.title}: Arbees vs ESPN", mlb.x, ours_mlb, mlb.espn, "ESPN", "plate appearance")
 
     for league in ("nba", "nfl", "mlb"):
         if f"models.{league}.espn_mae" in out:
@@ -299,24 +307,15 @@ def run(console: Console) -> dict[str, float | int | str]:
                  f"{int(heldout['games'])} games; prior fitted on the 2009-2023 market"))
 
     panels: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    our_models: dict[str, Callable[[], WinProbabilityModel | None]] = {
-        "nba": lambda: BasketballModel("nba"),
-        "nfl": lambda: FootballModel("nfl"),
-        "nhl": lambda: registry_model("nhl") or _direct("poisson", "PoissonModel", "nhl"),
-        "mlb": lambda: mlb_model,
-    }
     for league in ("nba", "nfl", "nhl", "mlb"):
         games = load_pregame(league)
         fit = fit_margin(games)
         out[f"models.{league}.sigma"] = fit.sigma
-        model = our_models[league]()
+        model = model_for(MarketType.SPORT, league)
         market = score(games.p_home, games.home_win)
         out[f"models.{league}.market_brier"], out[f"models.{league}.market_logloss"] = market.brier, market.logloss
         out[f"models.{league}.games"] = fit.games
-        if model is None:
-            notes.append(f"{league}: no model yet, tip-off score left out")
-            continue
-        p = model.probabilities_batch(tipoff_states(league, games, fit))[:, 0]
+        p = model.probabilities_batch(tipoff_states(league, games))[:, 0]
         ours_s = score(p, games.home_win)
         out[f"models.{league}.brier"], out[f"models.{league}.logloss"] = ours_s.brier, ours_s.logloss
         panels[league] = (p, games.p_home, games.home_win)
@@ -343,14 +342,6 @@ def run(console: Console) -> dict[str, float | int | str]:
     for n in notes:
         console.print(f"note: {n}")
     return out
-
-
-def _direct(module: str, cls: str, league: str) -> WinProbabilityModel | None:
-    try:
-        mod = __import__(f"streams.probability.{module}", fromlist=[cls])
-    except ImportError:
-        return None
-    return getattr(mod, cls)(league)  # type: ignore[no-any-return]
 
 
 def merge_results(figures: dict[str, float | int | str], path: Path = RESULTS) -> None:

@@ -30,6 +30,8 @@ class PregameGames:
     margin: np.ndarray  # final home score minus away score
     home_win: np.ndarray  # 1/0
     total: np.ndarray  # final combined score
+    ml_home: np.ndarray  # average American moneylines the devigged probability was made from
+    ml_away: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ def load_pregame(league: str, path: Path | None = None) -> PregameGames:
         margin=home - away,
         home_win=np.array([int(r["home_win"]) for r in rows], dtype=float),
         total=home + away,
+        ml_home=np.array([float(r["ml_home_avg"]) for r in rows]),
+        ml_away=np.array([float(r["ml_away_avg"]) for r in rows]),
     )
 
 

@@ -8,15 +8,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.models import calibration, devig, merge_results, score, tipoff_states
-from ops.models.margins import PregameGames, fit_margin, load_pregame
+from bench.models import calibration, espn_game, merge_results, recorded_summaries, score, tipoff_states
+from schemas.enums import EventStatus
+from ops.models.margins import PregameGames, load_pregame
 from streams.probability.basketball import BasketballModel
 from streams.probability.football import FootballModel
 
 
-def test_devig_of_the_recorded_nba_moneylines() -> None:
-    assert devig(-135, 114) == pytest.approx(0.5514, abs=1e-3)  # NY -135 / SA +114 (espn_games_meta.json)
-    assert devig(-110, -110) == pytest.approx(0.5)
+def test_the_bench_prices_what_the_connector_read_from_the_recorded_games() -> None:
+    """The ESPN figures come from the connector's states: the prior and situation are the normalizer's, not the bench's."""
+    games = {lg: espn_game(raw) for lg, raw in recorded_summaries().items()}
+    nba, mlb = games["nba"], games["mlb"]
+    assert (len(nba.states), len(mlb.states)) == (498, 79)  # every NBA play, every MLB plate appearance
+    assert all(s.status is EventStatus.LIVE and s.features["prior_from:line:espn-provider-100"] == 1.0 for s in nba.states + mlb.states)
+    assert nba.states[0].spread_a == -2.5 and nba.states[0].features["p_pregame_a"] == pytest.approx(0.5514, abs=1e-4)  # NY -135 / SA +114
+    assert mlb.states[0].features["p_pregame_a"] == pytest.approx(0.5205, abs=1e-4)  # DET -120 / CHW -101
+    assert all({"half", "outs", "on_first", "on_second", "on_third"} <= s.features.keys() for s in mlb.states)
+    assert mlb.espn[0] == 0.543 and mlb.espn[-1] == 1.0  # ESPN after Antonacci's fly out; after the walk-off
 
 
 def test_score_of_known_forecasts() -> None:
@@ -43,8 +51,8 @@ def test_merge_keeps_other_keys(tmp_path: Path) -> None:
 def test_tipoff_prior_starts_at_the_market(league: str, model: BasketballModel | FootballModel) -> None:
     """On 2,000 real games, our tip-off Brier is within 0.002 of the devigged market's."""
     full = load_pregame(league)
-    fit = fit_margin(full)
-    sub = PregameGames(league, full.p_home[:2000], full.margin[:2000], full.home_win[:2000], full.total[:2000])
-    p = model.probabilities_batch(tipoff_states(league, sub, fit))[:, 0]
+    sub = PregameGames(league, full.p_home[:2000], full.margin[:2000], full.home_win[:2000], full.total[:2000],
+                       full.ml_home[:2000], full.ml_away[:2000])
+    p = model.probabilities_batch(tipoff_states(league, sub))[:, 0]
     assert abs(score(p, sub.home_win).brier - score(sub.p_home, sub.home_win).brier) < 0.002
     assert np.corrcoef(p, sub.p_home)[0, 1] > 0.999
