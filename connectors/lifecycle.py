@@ -5,8 +5,16 @@ from __future__ import annotations
 import asyncio
 import random
 import signal
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from schemas.records import Heartbeat
+from telemetry import heartbeat
+
+if TYPE_CHECKING:
+    from connectors.publisher import Publisher
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -44,6 +52,22 @@ async def first_of(stop: asyncio.Event, *work: Awaitable[object]) -> bool:
             t.cancel()
         await asyncio.gather(*jobs, stopper, return_exceptions=True)
     return not stop.is_set()
+
+
+def start_heartbeats(publisher: Publisher) -> heartbeat.Beater:
+    """Publish this feed's heartbeat on `health` every ARBEES_HEARTBEAT_S, reachability included."""
+    every = heartbeat.interval_s()
+
+    def make() -> Heartbeat:
+        return heartbeat.build(publisher.meter, ts=int(time.time() * 1000), every_s=every,
+                               reachability=heartbeat.reach)
+
+    def send(hb: Heartbeat) -> None:
+        publisher.publish("health", f"{hb.service}:{hb.instance}", hb)
+
+    beater = heartbeat.Beater(make, send, every)
+    beater.start()
+    return beater
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -15,6 +15,7 @@ from confluent_kafka import KafkaException, Producer
 from schemas.codec import Codec, default_codec
 from schemas.deadletters import dead_letter
 from schemas.topics import spec
+from telemetry.meter import meter
 
 log = structlog.get_logger(__name__)
 
@@ -43,6 +44,7 @@ class Publisher:
         self._codec = codec or default_codec()
         self.service = service
         self._errors: list[str] = []
+        self.meter = meter(service)
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
@@ -59,6 +61,8 @@ class Publisher:
             except BufferError:
                 self._producer.poll(0.1)  # local queue full: back-pressure, then retry
         self._producer.poll(0)
+        if topic != "health":
+            self.meter.produced(topic, record_ms=int(getattr(record, "ts", 0) or 0))
 
     def dead_letter(self, topic: str, value: bytes, error: BaseException | str, ts: int, key: str | None = None) -> None:
         record = dead_letter(topic=topic, value=value, error=error, service=self.service, ts=ts, key=key.encode() if key else None)

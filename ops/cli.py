@@ -210,17 +210,34 @@ def sink(
 
 
 @app.command("run")
-def run() -> None:
-    """The main job: stack up, topics, migrations, the Faust worker; then show that it runs."""
-    from ops import stack_cli
+def run(
+    only: str = typer.Option("", "--only", help="comma list of parts to run (e.g. shard,trading); default every part"),
+    replay: str = typer.Option("", "--replay", help="play a recorded session (data/sessions/<name>) instead of the live feeds"),
+    speed: float = typer.Option(0.0, "--speed", help="with --replay: x recorded time between payloads (0: as fast as ordering allows)"),
+) -> None:
+    """The main job: stack up, topics, migrations, then every part supervised under a live status screen (paper mode)."""
+    from ops.run.main import RunOptions
+    from ops.run.main import run as run_all
+    from ops.run.parts import PlanError
+    from ops.run.replay import SessionMissing
+    from ops.run.supervisor import AlreadyRunning
+    from ops.stack import StackError
 
-    stack_cli.up(broker=True, database=True)
-    topics_create()
-    _db_call("migrate", "head")
-    db_status()
-    worker_start()
-    worker_status()
-    console.print("running: `arbees stack status` for topics and offsets, `arbees stack down` to stop everything")
+    options = RunOptions(only=tuple(x for x in only.split(",") if x.strip()), replay=replay, speed=speed or None)
+    try:
+        code = run_all(options, console if console.is_terminal else Console(width=200))
+    except (AlreadyRunning, PlanError, SessionMissing, StackError) as exc:
+        fail(str(exc))
+        return
+    raise typer.Exit(code)
+
+
+@app.command("status")
+def status() -> None:
+    """What `arbees run` shows, printed once: parts, rates, lag, errors, then the trading picture."""
+    from ops.run.main import status_once
+
+    raise typer.Exit(status_once(_state_dir(), console))
 
 
 def main() -> None:

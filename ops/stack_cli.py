@@ -76,7 +76,10 @@ def down() -> None:
     """Stop the broker and the database; nothing is left running."""
     config = _config()
     from ops import worker
+    from ops.run.main import stop_running
 
+    running = stop_running(config.state_dir)
+    out.print(f"arbees run stopped (pid {running}), every part with it" if running else "arbees run not running")
     out.print("worker    stopped" if worker.stop(config.state_dir) else "worker    not running")
     result = _guard(lambda: stack.down(config))
     for name, stopped in (("kafka", result.broker), ("postgres", result.database)):

@@ -46,6 +46,8 @@ def selected_agents(modules: tuple[str, ...], wanted: str) -> tuple[str, ...]:
 MAX_VALUE_BYTES = 16 * 1024 * 1024
 
 AGENTS = selected_agents(AGENT_MODULES, os.environ.get("ARBEES_AGENTS", ""))
+#: Loaded by every worker whatever its agents: heartbeats on `health` and Prometheus metrics.
+ALWAYS = ("streams.agents.heartbeat",)
 
 class ArbeesApp(faust.App):
     def _new_transport(self) -> Any:
@@ -74,7 +76,7 @@ app = ArbeesApp(
     topic_disable_leader=True,
     web_port=settings.web_port,
     web_enabled=False,
-    autodiscover=AGENTS,
+    autodiscover=(*AGENTS, *ALWAYS),
     consumer_auto_offset_reset="earliest",
     stream_wait_empty=False,
     Table="streams.faust_table:ArbeesTable",

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import structlog
 
+from telemetry import heartbeat
+
 from connectors.espn.client import EspnClient, Fetched
 from connectors.espn.errors import EspnError, FatalEspnError
 from connectors.espn.leagues import League, league
@@ -201,7 +203,9 @@ class EspnPoller:
             return None
         except EspnError as exc:
             log.warning("espn request failed", error=str(exc))
+            heartbeat.reach.failed(f"ESPN: {exc}")
             return None
+        heartbeat.reach.ok()
         return self.pipeline.on_raw(fetched.raw_feed())
 
 

@@ -21,6 +21,7 @@ from connectors.espn.client import make_client
 from connectors.espn.pipeline import PREGAME_TOPIC, EspnPipeline
 from connectors.espn.poller import EspnPoller, PollIntervals, leagues_of
 from connectors.espn.replay import FileReplay, TopicReplay, replay
+from connectors.lifecycle import start_heartbeats
 from connectors.publisher import Publisher
 
 SERVICE = "espn-connector"
@@ -44,6 +45,7 @@ async def run_live(bootstrap: str, league_keys: Sequence[str], intervals: PollIn
     recovered = recover_pregame(pipeline, bootstrap)
     log.info("pregame lines recovered", events=recovered, topic=PREGAME_TOPIC)
     poller = EspnPoller(client, pipeline, leagues, intervals=intervals)
+    beater = start_heartbeats(publisher)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -51,6 +53,7 @@ async def run_live(bootstrap: str, league_keys: Sequence[str], intervals: PollIn
     try:
         await poller.run(stop)
     finally:
+        beater.stop()
         await client.http.aclose()
         publisher.flush()
 

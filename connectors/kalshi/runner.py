@@ -28,7 +28,7 @@ from connectors.kalshi.errors import KalshiError
 from connectors.kalshi.feed import KalshiFeed, Sink
 from connectors.kalshi.rest import PROD_BASE_URL, KalshiRest, wall_clock_ms
 from connectors.kalshi.service import KalshiService, ServiceConfig
-from connectors.lifecycle import Backoff, install_stop_signals, remove_stop_signals
+from connectors.lifecycle import Backoff, install_stop_signals, remove_stop_signals, start_heartbeats
 from connectors.kalshi.simulator import KalshiSimulator, default_fixtures_dir
 from connectors.kalshi.ws import PROD_WS_URL, KalshiWs
 from connectors.publisher import Publisher
@@ -93,9 +93,12 @@ async def serve(
     )
     service = KalshiService(feed, config, use_websocket=use_ws)
     install_stop_signals(stop)
+    beater = start_heartbeats(sink) if isinstance(sink, Publisher) else None
     try:
         await service.run(stop)
     finally:
+        if beater is not None:
+            beater.stop()
         remove_stop_signals()
         await rest.aclose()
         sink.flush()

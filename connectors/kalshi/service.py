@@ -32,6 +32,7 @@ from connectors.kalshi.feed import FeedStats
 from connectors.lifecycle import Backoff, first_of
 from schemas.enums import ListingStatus
 from schemas.records import MarketListing, Quote
+from telemetry import heartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -178,9 +179,11 @@ class KalshiService:
         while not stop.is_set():
             try:
                 await self.discover_once()
+                heartbeat.reach.ok()
                 failures = 0
                 wait = self.config.discover_every_s
             except (KalshiError, OSError) as exc:
+                heartbeat.reach.failed(f"Kalshi: {exc}")
                 failures += 1
                 self.stats.discovery_failures += 1
                 wait = self.config.backoff.delay(failures, self._rng)
@@ -208,6 +211,7 @@ class KalshiService:
                         status=status,
                     ) from None
                 reason = f"{type(exc).__name__}: {exc}"
+                heartbeat.reach.failed(f"Kalshi websocket: {reason}")
             if stop.is_set():
                 return
             # a connection that stayed up `healthy_after_s` was fine until now: start the backoff over;
@@ -240,6 +244,7 @@ class KalshiService:
                 self._unpollable.add(ticker)  # e.g. 404: not polled again until discovery lists it again
                 log.warning("kalshi order book unavailable", market=ticker, error=str(exc))
             except (TransientKalshiError, OSError) as exc:
+                heartbeat.reach.failed(f"Kalshi order books: {exc}")
                 log.warning("kalshi order book polling failed", market=ticker, error=str(exc))
                 return False
         return True

@@ -28,7 +28,7 @@ from connectors.polymarket.gamma import GAMMA_URL, GammaClient
 from connectors.polymarket.http import wall_clock_ms
 from connectors.polymarket.service import MAX_ASSETS_PER_CONNECTION, PolymarketService, ServiceConfig
 from connectors.polymarket.simulator import PolymarketSimulator, default_fixtures_dir
-from connectors.lifecycle import Backoff, install_stop_signals, remove_stop_signals
+from connectors.lifecycle import Backoff, install_stop_signals, remove_stop_signals, start_heartbeats
 from connectors.polymarket.ws import WS_MARKET_URL, MarketStream
 from connectors.publisher import Publisher
 
@@ -75,9 +75,12 @@ async def serve(
         feed, config, lambda assets: MarketStream(assets, endpoints.ws_url, backoff=backoff),
     )
     install_stop_signals(stop)
+    beater = start_heartbeats(sink) if isinstance(sink, Publisher) else None
     try:
         await service.run(stop)
     finally:
+        if beater is not None:
+            beater.stop()
         remove_stop_signals()
         await http.aclose()
         sink.flush()

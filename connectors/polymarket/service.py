@@ -31,6 +31,7 @@ from connectors.polymarket.feed import FeedStats
 from connectors.lifecycle import Backoff, first_of
 from connectors.polymarket.ws import MarketStream
 from schemas.records import MarketListing
+from telemetry import heartbeat
 
 log = structlog.get_logger(__name__)
 
@@ -165,9 +166,11 @@ class PolymarketService:
         while not stop.is_set():
             try:
                 await self.discover_once()
+                heartbeat.reach.ok()
                 failures = 0
                 wait = self.config.discover_every_s
             except PolymarketError as exc:
+                heartbeat.reach.failed(f"Polymarket: {exc}")
                 failures += 1
                 self.stats.discovery_failures += 1
                 wait = self.config.backoff.delay(failures, self._rng)
@@ -204,6 +207,7 @@ class PolymarketService:
                 # a stream that ran `healthy_after_s` was fine until now: start the backoff over
                 failures = 1 if self._monotonic() - started >= self.config.healthy_after_s else failures + 1
                 self.stats.stream_failures += 1
+                heartbeat.reach.failed(f"Polymarket stream: {outcome}")
                 delay = self.config.backoff.delay(failures, self._rng)
                 log.warning("polymarket feed failed; resubscribing", error=f"{type(outcome).__name__}: {outcome}",
                             attempt=failures, delay_s=round(delay, 2))

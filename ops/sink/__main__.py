@@ -12,10 +12,15 @@ import os
 import signal
 import sys
 import threading
+
 import structlog
+
+from connectors.lifecycle import start_heartbeats
+from connectors.publisher import Publisher
 
 from ops.sink.errors import SinkFatal
 from ops.sink.runner import SINK_TOPICS, WRITERS, Sink, SinkConfig
+from telemetry.meter import part_name
 
 log = structlog.get_logger("ops.sink")
 
@@ -58,12 +63,16 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    beater = None if until_caught_up else start_heartbeats(Publisher(config.bootstrap, service=part_name("sink")))
     try:
         with Sink(config) as sink:
             stats = sink.run(stop, until_caught_up=until_caught_up)
     except SinkFatal as exc:
         print(f"sink stopped: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if beater is not None:
+            beater.stop()
     log.info("sink stopped", batches=stats.batches, rows=stats.rows, written=stats.rows_written,
              dead_letters=stats.dead_letters, ledger_applied=stats.ledger_applied,
              ledger_refused=stats.ledger_refused)

@@ -29,6 +29,7 @@ from schemas.deadletters import dead_letter
 from schemas.errors import ContractError
 from schemas.records import DeadLetter, LedgerEntry
 from schemas.topics import BY_NAME, TOPICS
+from telemetry.meter import meter
 
 log = structlog.get_logger(__name__)
 
@@ -100,6 +101,7 @@ class Sink:
         self.config = config
         self.codec = codec or default_codec()
         self.stats = SinkStats()
+        self.meter = meter("sink")
         self._conn: psycopg.Connection | None = None
         self._writer: Writer | None = None
         self._consumer: Consumer | None = None
@@ -294,6 +296,8 @@ class Sink:
         while stop is None or not stop.is_set():
             self.housekeeping()
             msgs = self.poll()
+            for msg in msgs:
+                self.meter.consumed(msg.topic(), record_ms=_message_ts(msg))
             if msgs:
                 batch, dead = self.build(msgs)
                 if batch.rows or batch.offsets:

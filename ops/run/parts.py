@@ -1,0 +1,125 @@
+"""What `arbees run` runs: one process per part, described as data.
+
+Each agent group is its own consumer group (ARBEES_APP_ID arbees-<group>,
+ARBEES_AGENTS <group>), as in docker-compose.yml; each venue feed is one process
+that follows every league or series the code supports; the sink writes every
+topic into PostgreSQL. A replay swaps the live feeds for one process that plays a
+recorded session onto the same topics (ops.run.replay); everything downstream is
+the very same process set.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+AGENT_GROUPS = ("discovery", "router", "shard", "trading", "alerts")
+FEEDS = ("espn", "kalshi", "polymarket")
+
+
+class Kind(str, Enum):
+    AGENTS = "agents"  # a Faust worker of one agent group
+    FEED = "feed"  # a connector reaching an outside service
+    SINK = "sink"
+    REPLAY = "replay"  # a recorded session played onto the feed topics
+
+
+@dataclass(frozen=True)
+class Part:
+    """One supervised process: its name, what it is, how to start it."""
+
+    name: str
+    kind: Kind
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    metrics_port: int = 0
+    #: a part that ends by itself when its work is done (a replay) is not restarted after exit 0
+    finite: bool = False
+
+
+def espn_leagues() -> tuple[str, ...]:
+    from connectors.espn.leagues import LEAGUES
+
+    return tuple(LEAGUES)
+
+
+def kalshi_series() -> tuple[str, ...]:
+    from connectors.kalshi.normalize import SERIES_LEAGUES
+
+    return tuple(SERIES_LEAGUES)
+
+
+def polymarket_tags() -> tuple[str, ...]:
+    """Gamma tag slugs of the sports leagues; Polymarket tags its league events with the league key."""
+    return espn_leagues()
+
+
+def _agent_part(group: str) -> Part:
+    return Part(
+        name=group,
+        kind=Kind.AGENTS,
+        argv=(sys.executable, "-m", "streams.agents.worker", "worker", "-l", "info"),
+        env={"ARBEES_APP_ID": f"arbees-{group}", "ARBEES_AGENTS": group, "ARBEES_MODE": "paper"},
+    )
+
+
+def _feed_part(feed: str) -> Part:
+    if feed == "espn":
+        args = ("live", "--leagues", ",".join(espn_leagues()))
+    elif feed == "kalshi":
+        args = ("live", "--series", ",".join(kalshi_series()))
+    else:
+        args = ("live", "--tags", ",".join(polymarket_tags()))
+    return Part(name=feed, kind=Kind.FEED, argv=(sys.executable, "-m", f"connectors.{feed}", *args))
+
+
+def _sink_part() -> Part:
+    return Part(name="sink", kind=Kind.SINK, argv=(sys.executable, "-m", "ops.sink"))
+
+
+def all_names() -> tuple[str, ...]:
+    return (*FEEDS, *AGENT_GROUPS, "sink")
+
+
+class PlanError(ValueError):
+    """`--only` named something that is not a part; the message lists the parts."""
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (the kernel's pick)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def plan(only: Sequence[str] = (), replay: Part | None = None, port: Callable[[], int] = free_port) -> tuple[Part, ...]:
+    """Every part to run, in start order (sink and agents before the feeds that wake them).
+
+    `only` keeps the named parts; `replay` replaces the live feeds. Each part gets
+    its own Prometheus port (and a worker its own Faust web port) from `port`:
+    other runs and test workers share this machine.
+    """
+    wanted = [n.strip() for n in only if n.strip()]
+    unknown = [n for n in wanted if n not in all_names() and not (replay is not None and n == replay.name)]
+    if unknown:
+        raise PlanError(f"unknown part(s) {', '.join(unknown)}; parts are {', '.join(all_names())}")
+    parts: list[Part] = [_sink_part(), *(_agent_part(g) for g in AGENT_GROUPS)]
+    parts += [replay] if replay is not None else [_feed_part(f) for f in FEEDS]
+    if wanted:
+        parts = [p for p in parts if p.name in wanted]
+    out = []
+    for p in parts:
+        metrics = port()
+        env = {**p.env, "ARBEES_METRICS_PORT": str(metrics), "ARBEES_PART": p.name}
+        if p.kind is Kind.AGENTS:
+            env["ARBEES_WEB_PORT"] = str(port())
+        out.append(Part(p.name, p.kind, p.argv, env, metrics, p.finite))
+    return tuple(out)
+
+
+def log_path(run_dir: Path, part: Part) -> Path:
+    return run_dir / "logs" / f"{part.name}.log"

@@ -1,0 +1,79 @@
+"""`--replay SESSION`: a recorded session played onto the feed topics by one supervised part.
+
+The session (data/sessions/<name>/, built by ops.sessions) goes through the
+connectors' own normalizers (ops.sessions.replay.replay_session), so everything
+downstream — agents, sink, screen — is the same process set as live. The part
+publishes heartbeats like any feed and exits 0 when the session is played out.
+
+    python -m ops.run.replay SESSION [--speed X]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ops.run.parts import Kind, Part
+
+REPO = Path(__file__).resolve().parents[2]
+SESSIONS = REPO / "data" / "sessions"
+
+
+class SessionMissing(LookupError):
+    """The named session is not in data/sessions/ (the message lists those that are)."""
+
+
+def sessions() -> tuple[str, ...]:
+    return tuple(sorted(p.name for p in SESSIONS.glob("*") if (p / "feed.ndjson").exists()))
+
+
+def session_dir(name: str) -> Path:
+    """A session by name (data/sessions/<name>) or by path."""
+    given = Path(name)
+    for candidate in (given, SESSIONS / name):
+        if (candidate / "feed.ndjson").exists():
+            return candidate.resolve()
+    known = ", ".join(sessions()) or "none yet"
+    raise SessionMissing(f"no recorded session {name!r} (a folder with feed.ndjson); sessions: {known}")
+
+
+def replay_part(name: str, speed: float | None = None) -> Part:
+    folder = session_dir(name)
+    argv = (sys.executable, "-m", "ops.run.replay", str(folder), *(("--speed", f"{speed:g}") if speed else ()))
+    return Part(name="replay", kind=Kind.REPLAY, argv=argv, finite=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from connectors.lifecycle import start_heartbeats
+    from connectors.publisher import Publisher
+    from ops.sessions.replay import ReplayClock, replay_session
+    from ops.stack import kafka_bootstrap
+    from telemetry import heartbeat
+    from telemetry.meter import meter
+
+    ap = argparse.ArgumentParser(prog="python -m ops.run.replay", description=__doc__.splitlines()[0])
+    ap.add_argument("session", help="session name in data/sessions/ or its folder")
+    ap.add_argument("--speed", type=float, default=None, help="x recorded time between payloads (default: as fast as ordering allows)")
+    args = ap.parse_args(argv)
+    folder = session_dir(args.session)
+    bootstrap = kafka_bootstrap()
+    part_meter = meter("replay")
+    publisher = Publisher(bootstrap, service="replay")
+    beater = start_heartbeats(publisher)
+    try:
+        stats = replay_session(folder, bootstrap, clock=ReplayClock(speed=args.speed), service="replay")
+        print(f"replayed {stats.payloads} payloads of {folder.name} in {stats.seconds:.1f}s: "
+              + ", ".join(f"{t} {n}" for t, n in sorted(stats.published.items())), flush=True)
+    finally:
+        beater.stop()
+    # the last word: interval 0 means "no more heartbeats", so silence from here on is not a miss
+    last = heartbeat.build(part_meter, ts=int(time.time() * 1000), every_s=0, state="finished")
+    publisher.publish("health", f"{last.service}:{last.instance}", last)
+    publisher.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""Counters of one part, exported to Prometheus and summarised in its heartbeats.
+
+The part's own process serves them on ARBEES_METRICS_PORT (set by `arbees run`);
+`arbees status` lists the ports. Counting goes through one `Meter` so the
+heartbeat and the scrape always agree.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+RECORDS_IN = Counter("arbees_records_in", "records consumed", ["part", "topic"])
+RECORDS_OUT = Counter("arbees_records_out", "records produced", ["part", "topic"])
+LATENCY = Histogram("arbees_processing_seconds", "time to process one record or batch", ["part", "stage"],
+                    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+LAG = Gauge("arbees_consumer_lag", "records behind the log end", ["part", "topic", "partition"])
+ERRORS = Counter("arbees_errors", "failures (unreachable service, bad input, crash)", ["part", "kind"])
+UP = Gauge("arbees_part_up", "1 while the part reaches what it depends on, 0 when it cannot", ["part"])
+SIGNALS = Counter("arbees_signals", "signals emitted", ["part"])
+ORDERS = Counter("arbees_orders", "orders emitted", ["part"])
+FILLS = Counter("arbees_fills", "fills booked", ["part"])
+BALANCE = Gauge("arbees_balance_micros", "ledger balance per account (micro-dollars)", ["account"])
+PNL = Gauge("arbees_realized_pnl_micros", "realized P&L per account (micro-dollars)", ["account"])
+BREAKER = Gauge("arbees_breaker_tripped", "1 while the account's breaker or kill switch holds orders", ["account"])
+
+_TRADING_TOPICS = {"signals": SIGNALS, "orders": ORDERS, "fills": FILLS}
+
+
+@dataclass
+class Meter:
+    """In/out counts of one part by topic, plus the newest record time seen."""
+
+    part: str
+    records_in: dict[str, int] = field(default_factory=dict)
+    records_out: dict[str, int] = field(default_factory=dict)
+    last_record_ms: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def consumed(self, topic: str, n: int = 1, record_ms: int = 0) -> None:
+        with self._lock:
+            self.records_in[topic] = self.records_in.get(topic, 0) + n
+            self.last_record_ms = max(self.last_record_ms, record_ms)
+        RECORDS_IN.labels(self.part, topic).inc(n)
+
+    def produced(self, topic: str, n: int = 1, record_ms: int = 0) -> None:
+        with self._lock:
+            self.records_out[topic] = self.records_out.get(topic, 0) + n
+            self.last_record_ms = max(self.last_record_ms, record_ms)
+        RECORDS_OUT.labels(self.part, topic).inc(n)
+        trading = _TRADING_TOPICS.get(topic)
+        if trading is not None:
+            trading.labels(self.part).inc(n)
+
+    def totals(self) -> tuple[int, int]:
+        with self._lock:
+            return sum(self.records_in.values()), sum(self.records_out.values())
+
+
+_meter: Meter | None = None
+
+
+def part_name(default: str) -> str:
+    """ARBEES_PART (set by `arbees run`), else the part's own name."""
+    return os.environ.get("ARBEES_PART", "").strip() or default
+
+
+def meter(default_part: str) -> Meter:
+    """This process's meter; the first call names the part and starts the metrics server."""
+    global _meter
+    if _meter is None:
+        _meter = Meter(part_name(default_part))
+        serve_metrics()
+    return _meter
+
+
+def serve_metrics() -> int | None:
+    """Serve /metrics on ARBEES_METRICS_PORT when it is set; the port, or None."""
+    raw = os.environ.get("ARBEES_METRICS_PORT", "").strip()
+    if not raw:
+        return None
+    port = int(raw)
+    start_http_server(port, addr="127.0.0.1")
+    return port
