@@ -217,6 +217,7 @@ def run(
 ) -> None:
     """The main job: stack up, topics, migrations, then every part supervised under a live status screen (paper mode)."""
     from ops.run.main import RunOptions
+    from ops.run.screen import screen_console
     from ops.run.main import run as run_all
     from ops.run.parts import PlanError
     from ops.run.replay import SessionMissing
@@ -225,7 +226,7 @@ def run(
 
     options = RunOptions(only=tuple(x for x in only.split(",") if x.strip()), replay=replay, speed=speed or None)
     try:
-        code = run_all(options, console if console.is_terminal else Console(width=200))
+        code = run_all(options, screen_console(console))
     except (AlreadyRunning, PlanError, SessionMissing, StackError) as exc:
         fail(str(exc))
         return
@@ -236,9 +237,14 @@ def run(
 def status() -> None:
     """What `arbees run` shows, printed once: parts, rates, lag, errors, then the trading picture."""
     from ops.run.main import status_once
+    from ops.run.screen import screen_console
 
-    raise typer.Exit(status_once(_state_dir(), console))
+    raise typer.Exit(status_once(_state_dir(), screen_console(console)))
 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

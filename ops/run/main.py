@@ -96,21 +96,29 @@ def _crash_reporter(bootstrap: str):  # noqa: ANN202 - a closure over the publis
 
 
 def prepare(console: Console) -> tuple[str, str]:
-    """Stack up, topics, migrations; returns (bootstrap, database url)."""
+    """Stack up (what KAFKA_BOOTSTRAP / DATABASE_URL do not name elsewhere), topics, migrations.
+
+    Returns (bootstrap, database url).
+    """
     from ops import db, stack
     from ops.stack import StackConfig
     from ops.topics import ensure_topics
 
+    given_broker = os.environ.get("KAFKA_BOOTSTRAP", "").strip()
+    given_db = os.environ.get("DATABASE_URL", "").strip()
     config = StackConfig.from_env()
-    result = stack.up(config)
-    stack.claim(config)
-    console.print(f"stack     kafka {result.bootstrap}, postgres {result.database_url}")
-    report = ensure_topics(result.bootstrap)
-    console.print(f"topics    {len(report.created)} created, {len(report.unchanged)} unchanged"
-                  + (f", problems: {'; '.join(report.problems)}" if report.problems else ""))
-    db.migrate(result.database_url, "head")
+    if not (given_broker and given_db):
+        stack.up(config, with_broker=not given_broker, with_database=not given_db)
+        stack.claim(config)
+    bootstrap, database_url = stack.kafka_bootstrap(), stack.database_url()
+    console.print(f"stack     kafka {bootstrap}, postgres {database_url}")
+    report = ensure_topics(bootstrap)
+    if report.problems:
+        raise stack.StackError("topics are not as the registry says: " + "; ".join(report.problems))
+    console.print(f"topics    {len(report.created)} created, {len(report.unchanged)} unchanged")
+    db.migrate(database_url, "head")
     console.print("database  migrated to head")
-    return result.bootstrap, result.database_url
+    return bootstrap, database_url
 
 
 def run(options: RunOptions, console: Console) -> int:
@@ -125,7 +133,7 @@ def run(options: RunOptions, console: Console) -> int:
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         replay: Part | None = replay_part(options.replay, options.speed) if options.replay else None
-        parts = plan(options.only, replay)
+        parts = plan(options.only, replay, app_prefix=os.environ.get("ARBEES_APP_ID", "").strip() or "arbees")
         bootstrap, database_url = prepare(console)
         kill_file = config.state_dir / "KILL"
         env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "DATABASE_URL": database_url, "ARBEES_MODE": "paper",

@@ -58,12 +58,12 @@ def polymarket_tags() -> tuple[str, ...]:
     return espn_leagues()
 
 
-def _agent_part(group: str) -> Part:
+def _agent_part(group: str, app_prefix: str) -> Part:
     return Part(
         name=group,
         kind=Kind.AGENTS,
         argv=(sys.executable, "-m", "streams.agents.worker", "worker", "-l", "info"),
-        env={"ARBEES_APP_ID": f"arbees-{group}", "ARBEES_AGENTS": group, "ARBEES_MODE": "paper"},
+        env={"ARBEES_APP_ID": f"{app_prefix}-{group}", "ARBEES_AGENTS": group, "ARBEES_MODE": "paper"},
     )
 
 
@@ -77,8 +77,8 @@ def _feed_part(feed: str) -> Part:
     return Part(name=feed, kind=Kind.FEED, argv=(sys.executable, "-m", f"connectors.{feed}", *args))
 
 
-def _sink_part() -> Part:
-    return Part(name="sink", kind=Kind.SINK, argv=(sys.executable, "-m", "ops.sink"))
+def _sink_part(app_prefix: str) -> Part:
+    return Part(name="sink", kind=Kind.SINK, argv=(sys.executable, "-m", "ops.sink", "--consumer", f"{app_prefix}-sink"))
 
 
 def all_names() -> tuple[str, ...]:
@@ -96,18 +96,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def plan(only: Sequence[str] = (), replay: Part | None = None, port: Callable[[], int] = free_port) -> tuple[Part, ...]:
+def plan(only: Sequence[str] = (), replay: Part | None = None, port: Callable[[], int] = free_port,
+         app_prefix: str = "arbees") -> tuple[Part, ...]:
     """Every part to run, in start order (sink and agents before the feeds that wake them).
 
     `only` keeps the named parts; `replay` replaces the live feeds. Each part gets
     its own Prometheus port (and a worker its own Faust web port) from `port`:
-    other runs and test workers share this machine.
+    other runs and test workers share this machine. Group `g` is the consumer
+    group `<app_prefix>-g` (ARBEES_APP_ID under `arbees run`).
     """
     wanted = [n.strip() for n in only if n.strip()]
     unknown = [n for n in wanted if n not in all_names() and not (replay is not None and n == replay.name)]
     if unknown:
         raise PlanError(f"unknown part(s) {', '.join(unknown)}; parts are {', '.join(all_names())}")
-    parts: list[Part] = [_sink_part(), *(_agent_part(g) for g in AGENT_GROUPS)]
+    parts: list[Part] = [_sink_part(app_prefix), *(_agent_part(g, app_prefix) for g in AGENT_GROUPS)]
     parts += [replay] if replay is not None else [_feed_part(f) for f in FEEDS]
     if wanted:
         parts = [p for p in parts if p.name in wanted]

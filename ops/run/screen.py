@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import time
 
-from rich.console import Group, RenderableType
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from ops.run.board import Snapshot
 
 _STATE_STYLE = {"running": "green", "restarting": "yellow", "done": "cyan", "stopped": "dim"}
+
+
+def screen_console(console: Console) -> Console:
+    """`console` in a terminal; a wide one for a pipe or a file, where nothing tells rich the width."""
+    return console if console.is_terminal else Console(width=220)
 
 
 def _age(seconds: float) -> str:

@@ -1,0 +1,76 @@
+"""What `arbees run` runs, and what its screen makes of the records it reads."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from connectors.espn.leagues import LEAGUES
+from connectors.kalshi.normalize import SERIES_LEAGUES
+from ops.run.board import Board, Snapshot
+from ops.run.parts import AGENT_GROUPS, Kind, Part, PlanError, plan
+from schemas.enums import HealthStatus, SignalKind, Side, Venue
+from schemas.records import Heartbeat, LedgerEntry, MarketLink, Probability, Quote, Signal, SignalLeg
+
+
+def _ports():  # noqa: ANN202
+    counter = itertools.count(41000)
+    return lambda: next(counter)
+
+
+def test_every_part_with_every_league_and_series() -> None:
+    parts = {p.name: p for p in plan(port=_ports())}
+    assert list(parts) == ["sink", *AGENT_GROUPS, "espn", "kalshi", "polymarket"]
+    for group in AGENT_GROUPS:
+        env = parts[group].env
+        assert env["ARBEES_AGENTS"] == group and env["ARBEES_APP_ID"] == f"arbees-{group}"
+        assert env["ARBEES_MODE"] == "paper" and "--live" not in parts[group].argv
+        assert env["ARBEES_WEB_PORT"] != env["ARBEES_METRICS_PORT"]
+    assert parts["espn"].argv[-1].split(",") == list(LEAGUES)
+    assert parts["kalshi"].argv[-1].split(",") == list(SERIES_LEAGUES)
+    ports = [p.metrics_port for p in parts.values()]
+    assert len(set(ports)) == len(ports)
+
+
+def test_only_and_replay_select() -> None:
+    assert [p.name for p in plan(["shard", "trading"], port=_ports())] == ["shard", "trading"]
+    replay = Part("replay", Kind.REPLAY, ("python", "-m", "ops.run.replay", "x"), finite=True)
+    names = [p.name for p in plan((), replay, port=_ports())]
+    assert "replay" in names and not {"espn", "kalshi", "polymarket"} & set(names)
+    with pytest.raises(PlanError, match="unknown part.*shrad"):
+        plan(["shrad"], port=_ports())
+
+
+def _hb(service: str, ts: int, records_in: int, status: HealthStatus = HealthStatus.OK, state: str = "running") -> Heartbeat:
+    return Heartbeat(f"hb:{service}:{ts}", service, "host:1", status, ts=ts, lag=7,
+                     detail={"records_in": str(records_in), "records_out": "0", "interval_s": "2", "state": state})
+
+
+def test_board_rates_lag_and_model_vs_market() -> None:
+    board = Board()
+    board.apply("health", _hb("shard", 10_000, 100))
+    board.apply("health", _hb("shard", 12_000, 300))
+    beat = board.beats["shard"]
+    assert beat.in_per_s == pytest.approx(100.0) and beat.lag == 7
+    board.apply("health", _hb("shard", 11_000, 200))  # older: ignored
+    assert board.beats["shard"].ts == 12_000
+    board.apply("markets.links", MarketLink("l1", Venue.KALSHI, "KX-NY", "ev1", ts=1, yes_role="b"))
+    board.apply("markets.quotes", Quote("q1", Venue.KALSHI, "KX-NY", ts=2, yes_bid_micros=400_000, yes_ask_micros=420_000))
+    board.apply("model.probabilities", Probability("p1", "ev1", ts=3, outcomes={"a": 0.55, "b": 0.45}))
+    row = board.events["ev1"]
+    assert row.model_p == 0.55 and row.market_p["KALSHI"] == pytest.approx(0.59)
+    board.apply("signals", Signal("s1", "ev1", SignalKind.MODEL_EDGE, ts=4, edge=0.04,
+                                  legs=[SignalLeg(Venue.KALSHI, "KX-NY", Side.NO, price_micros=590_000)]))
+    board.apply("ledger", LedgerEntry("e1", "paper", ts=5, balance_micros=1_000_000_000))
+    assert board.signals[-1].startswith("MODEL_EDGE ev1: KALSHI KX-NY NO @0.59 edge +0.040")
+    assert board.balance == {"paper": 1_000_000_000}
+
+
+def test_snapshot_round_trips_through_json() -> None:
+    from ops.run.board import EventRow, PartRow
+
+    snap = Snapshot(1, "s", [PartRow("espn", "feed", "running", 5, 1.0, 0, "", "unreachable, retrying", 0.0, 0.0,
+                                     0, 0, 0, 2.0, 9300)], [EventRow("e", market_p={"KALSHI": 0.5})], ["x"], [], [],
+                    [], [], {"paper": 1.0}, {}, {}, False, {"signals": 1}, ["note"])
+    assert Snapshot.from_json(snap.to_json()) == snap
