@@ -120,3 +120,28 @@ class HealthStatus(str, Enum):
     OK = "OK"
     DEGRADED = "DEGRADED"
     DOWN = "DOWN"
+
+
+class OutcomeBasis(str, Enum):
+    """What decides a game-winner market: the official final (overtime/extra time included) or regulation only."""
+
+    FINAL_RESULT = "FINAL_RESULT"
+    REGULATION = "REGULATION"
+    UNKNOWN = "UNKNOWN"
+
+
+class TieRule(str, Enum):
+    """What the market pays if the game ends level."""
+
+    HALF_EACH = "HALF_EACH"  # $0.50 per contract on every side (Kalshi "$0.50 for each team", Polymarket "50-50")
+    DRAW_OUTCOME = "DRAW_OUTCOME"  # a draw is its own outcome: team sides pay 0
+    NOT_STATED = "NOT_STATED"
+    UNKNOWN = "UNKNOWN"
+
+
+class VoidRule(str, Enum):
+    """What the market pays if the game is cancelled (or not played within the make-up window)."""
+
+    FAIR_PRICE = "FAIR_PRICE"  # Kalshi: "a fair price for each team in accordance with the rules"
+    FIFTY_FIFTY = "FIFTY_FIFTY"  # Polymarket: "resolve 50-50"
+    UNKNOWN = "UNKNOWN"

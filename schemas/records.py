@@ -22,14 +22,17 @@ from schemas.enums import (
     ListingStatus,
     MarketType,
     OrderState,
+    OutcomeBasis,
     PositionStatus,
     RiskKind,
     Severity,
     Side,
     SignalKind,
+    TieRule,
     TimeInForce,
     TradingMode,
     Venue,
+    VoidRule,
 )
 
 
@@ -128,6 +131,31 @@ class TickBand:
 
 
 @dataclass(frozen=True)
+class ResolutionRule:
+    """How a venue says a game market resolves, read from its own rule fields.
+
+    Two venues' markets lock $1 together only when these agree
+    (`streams.shard.equivalence`); `parsed_from` and `note` say what was read and
+    what could not be, so a refused pair can always be explained.
+    """
+
+    parsed_from: str = ""  # the payload fields this was read from
+    source: str = ""  # the result authority the venue names (URL or name), "" when it names none
+    subject: str = ""  # the game as the venue words it ("Game 3: San Antonio at New York ...")
+    yes_entity: str = ""  # who the YES side backs, as the venue names it
+    event_date: str = ""  # the scheduled local date the rules name, ISO "YYYY-MM-DD"
+    start_ts: int | None = ts_field(default=None)  # scheduled start, when the venue states one
+    outcome: OutcomeBasis = OutcomeBasis.UNKNOWN
+    tie: TieRule = TieRule.UNKNOWN
+    follows_makeup: bool = False  # a postponed game settles on the make-up game
+    makeup_window_ms: int | None = None  # how long after the original date a make-up still counts; None: no limit
+    void: VoidRule = VoidRule.UNKNOWN
+    expected_settle_ts: int | None = ts_field(default=None)
+    latest_settle_ts: int | None = ts_field(default=None)
+    note: str = ""  # what could not be read, in words
+
+
+@dataclass(frozen=True)
 class MarketListing:
     listing_id: str  # "<venue>:<market_id>"
     venue: Venue
@@ -161,6 +189,8 @@ class MarketListing:
     #: What one YES contract pays, as the venue settled or determined it (NO pays $1 minus this):
     #: 1_000_000 or 0 for a YES/NO result, anything between for a void or fair-price settlement.
     settlement_micros: int | None = None
+    #: How the venue says the market resolves, read from its rule fields (None: not read, e.g. non-sports).
+    resolution: ResolutionRule | None = None
 
 
 @dataclass(frozen=True)
@@ -265,6 +295,7 @@ class Signal:
     size: float = 0.0  # contracts at which the edge survives the book
     model: str = ""
     trigger: str = ""  # the record that caused it (topic/partition/offset or input id)
+    reason: str = ""  # why it exists in words: for an arbitrage, why the two markets' rules are equivalent
 
 
 # ------------------------------------------------------------------------ trading

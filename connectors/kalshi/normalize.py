@@ -16,6 +16,7 @@ from connectors.kalshi.book import MarketBook
 from connectors.kalshi.errors import BadPayload
 from connectors.kalshi.messages import Level as WireLevel
 from connectors.kalshi.messages import parse_levels, rfc3339_ms
+from connectors.kalshi.rules import kalshi_rule, settlement_source
 from schemas.enums import ListingStatus, MarketType, Side, Venue
 from schemas.records import Level, MarketListing, Quote
 
@@ -36,14 +37,25 @@ _CATEGORY_TYPES = {
     "crypto": MarketType.CRYPTO,
 }
 
-#: Game-winner series of the leagues the sports models cover; league keys as in connectors/espn/leagues.py.
+#: Game-winner series of every league the sports models cover (streams/probability/registry.py); league
+#: keys as in connectors/espn/leagues.py. Tickers as Kalshi lists them (recorded KXNFLGAME fixture, the
+#: KXNBAGAME/KXNCAAMBGAME objects of data/sessions/nba-2026-finals-g3/listings/PROVENANCE.md, and markets
+#: of every other series seen in public code that reads Kalshi's API; see README "Kalshi series").
+#: Women's college basketball (KXNCAAWBGAME) and the other soccer leagues (KXLALIGAGAME, KXUCLGAME, …) are
+#: listed by Kalshi but have no model, ESPN league or alias table here, so they are not followed.
 SERIES_LEAGUES = {
     "KXNFLGAME": "nfl",
     "KXNCAAFGAME": "ncaaf",
     "KXNBAGAME": "nba",
     "KXWNBAGAME": "wnba",
+    "KXNCAAMBGAME": "ncaab",
     "KXMLBGAME": "mlb",
     "KXNHLGAME": "nhl",
+    "KXMLSGAME": "mls",
+    "KXEPLGAME": "epl",
+    "KXATPMATCH": "atp",
+    "KXWTAMATCH": "wta",
+    "KXUFCFIGHT": "ufc",
 }
 
 
@@ -61,6 +73,7 @@ class SeriesInfo:
     category: str
     fee_type: str
     fee_multiplier: float
+    settlement_source: str = ""  # the result authority the series names (`settlement_sources`)
 
 
 def parse_series(payload: dict[str, Any]) -> SeriesInfo:
@@ -77,7 +90,8 @@ def parse_series(payload: dict[str, Any]) -> SeriesInfo:
     mult = s.get("fee_multiplier", 1)
     if isinstance(mult, bool) or not isinstance(mult, (int, float)) or mult < 0:
         raise BadPayload("series.fee_multiplier", f"expected a non-negative number, got {mult!r}")
-    return SeriesInfo(ticker, str(s.get("title", "")), str(s.get("category", "")), fee_type, float(mult))
+    return SeriesInfo(ticker, str(s.get("title", "")), str(s.get("category", "")), fee_type, float(mult),
+                      settlement_source(s))
 
 
 @dataclass(frozen=True)
@@ -190,6 +204,7 @@ def market_to_listing(market: dict[str, Any], ts: int, series: SeriesInfo | None
     bands = fp.tick_bands(market)
     fees = fee_rates(market, series)
     category = (series.category if series is not None else str(market.get("category", ""))).lower()
+    source = series.settlement_source if series is not None else ""
     return MarketListing(
         listing_id=listing_id(ticker),
         venue=Venue.KALSHI,
@@ -212,11 +227,12 @@ def market_to_listing(market: dict[str, Any], ts: int, series: SeriesInfo | None
         maker_fee_rate=fees.maker,
         fee_exponent=1.0,
         min_order_size=0.01 if market.get("fractional_trading_enabled") is True else 1.0,
-        rules=str(market.get("rules_primary", "")),
-        resolution_source="",
+        rules="\n\n".join(str(market[k]) for k in ("rules_primary", "rules_secondary") if market.get(k)),
+        resolution_source=source,
         result=_result(market.get("result")),
         lifecycle=LIFECYCLE.get(str(market.get("status", "")), ListingStatus.UNKNOWN),
         settlement_micros=settlement_micros(market),
+        resolution=kalshi_rule(market, source),
     )
 
 

@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from connectors.kalshi.auth import KEY_ID_ENV, KEY_PATH_ENV, KalshiSigner, signer_from_env
 from connectors.kalshi.errors import KalshiError
 from connectors.kalshi.feed import KalshiFeed, Sink
+from connectors.kalshi.normalize import SERIES_LEAGUES
 from connectors.kalshi.rest import PROD_BASE_URL, KalshiRest, wall_clock_ms
 from connectors.kalshi.service import KalshiService, ServiceConfig
 from connectors.lifecycle import Backoff, install_stop_signals, remove_stop_signals, start_heartbeats
@@ -34,7 +35,8 @@ from connectors.kalshi.ws import PROD_WS_URL, KalshiWs
 from connectors.publisher import Publisher
 
 SERVICE = "kalshi-connector"
-DEFAULT_SERIES = "KXNFLGAME,KXNBAGAME"
+#: Every game-winner series of a league the models cover.
+DEFAULT_SERIES = ",".join(SERIES_LEAGUES)
 log = structlog.get_logger(__name__)
 
 
@@ -153,7 +155,7 @@ def parser() -> argparse.ArgumentParser:
     live = sub.add_parser("live", help="discover and stream Kalshi's markets")
     sim = sub.add_parser("simulate", help="the same service against the local venue simulator")
     for p, series in ((live, DEFAULT_SERIES), (sim, "KXNFLGAME")):
-        p.add_argument("--series", default=series, help="comma-separated series tickers (e.g. KXNFLGAME,KXNBAGAME)")
+        p.add_argument("--series", default=series, help="comma-separated series tickers (default: every covered league's game series)")
         p.add_argument("--discover-every-s", type=float, default=300.0, help="seconds between discovery rounds")
         p.add_argument("--poll-s", type=float, default=5.0, help="seconds between REST order book rounds (no websocket)")
         p.add_argument("--rest-books", action="store_true", help="poll REST order books even with credentials")

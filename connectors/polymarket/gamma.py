@@ -60,6 +60,7 @@ class GammaMarket:
     sports_market_type: str | None
     event_id: str  # the enclosing event; "" when gamma gave none
     uma_status: str = ""  # umaResolutionStatus: "proposed", "disputed", "resolved"; "" when gamma gave none
+    game_start_ts: int | None = None  # `gameStartTime` of a sports market: the scheduled start
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,7 @@ def parse_gamma_market(m: dict[str, Any], event_id: str = "") -> GammaMarket:
             sports_market_type=m.get("sportsMarketType"),
             event_id=event_id,
             uma_status=str(m.get("umaResolutionStatus") or ""),
+            game_start_ts=iso_ms(m.get("gameStartTime")),
         )
     except KeyError as exc:
         raise BadPayload(f"market lacks field {exc.args[0]!r}") from exc

@@ -17,6 +17,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from connectors.polymarket.book import BookView
 from connectors.polymarket.errors import BookNotReady
 from connectors.polymarket.gamma import GammaEvent, GammaMarket
+from connectors.polymarket.rules import polymarket_rule
 from schemas.enums import ListingStatus, MarketType, Side, Venue
 from schemas.records import Level, MarketListing, Quote
 
@@ -118,6 +119,7 @@ def listing_from_gamma(market: GammaMarket, event: GammaEvent, ts: int) -> Marke
         result=result_of(market),
         lifecycle=lifecycle_of(market),
         settlement_micros=settlement_of(market),
+        resolution=polymarket_rule(market) if mtype is MarketType.SPORT else None,
     )
 
 

@@ -137,7 +137,7 @@ def probability(x: r.Probability) -> tuple[Any, ...]:
 
 def signal(x: r.Signal) -> tuple[Any, ...]:
     return (x.signal_id, ts_to_datetime(x.ts), x.event_id, _enum(x.kind), to_json(x.legs), x.model_p, x.edge,
-            x.ev_micros, x.size, x.model, x.trigger)
+            x.ev_micros, x.size, x.model, x.trigger, x.reason)
 
 
 def order(x: r.Order) -> tuple[Any, ...]:
@@ -191,7 +191,8 @@ def market_listing(x: r.MarketListing) -> tuple[Any, ...]:
             x.subtitle, x.yes_outcome, _enum(x.market_type), x.league, x.status, ts_to_datetime(x.open_ts),
             ts_to_datetime(x.close_ts), ts_to_datetime(x.settle_ts), x.tick_micros, to_json(x.tick_bands), x.taker_fee_rate,
             x.maker_fee_rate, x.fee_exponent, x.min_order_size, x.token_yes, x.token_no, x.neg_risk, x.rules,
-            x.resolution_source, _enum(x.result), _enum(x.lifecycle), x.settlement_micros)
+            x.resolution_source, _enum(x.result), _enum(x.lifecycle), x.settlement_micros,
+            None if x.resolution is None else to_json(x.resolution))
 
 
 def market_link(x: r.MarketLink) -> tuple[Any, ...]:

@@ -87,7 +87,8 @@ PROBABILITIES = _spec(
 )
 SIGNALS = _spec(
     "signals", "signal_id",
-    "event_id:text kind:text legs:jsonb model_p:float8 edge:float8 ev_micros:int8 size:float8 model:text trigger:text",
+    "event_id:text kind:text legs:jsonb model_p:float8 edge:float8 ev_micros:int8 size:float8 model:text trigger:text "
+    "reason:text",
 )
 ORDERS = _spec(
     "orders", "order_id",
@@ -134,7 +135,7 @@ MARKET_LISTINGS = _spec(
     "yes_outcome:text market_type:text league:text status:text open_ts:timestamptz close_ts:timestamptz "
     "settle_ts:timestamptz tick_micros:int8 tick_bands:jsonb taker_fee_rate:float8 maker_fee_rate:float8 fee_exponent:float8 "
     "min_order_size:float8 token_yes:text token_no:text neg_risk:bool rules:text resolution_source:text result:text "
-    "lifecycle:text settlement_micros:int8",
+    "lifecycle:text settlement_micros:int8 resolution:jsonb",
     key=("listing_id",), latest=True,
 )
 MARKET_LINKS = _spec(

@@ -69,7 +69,7 @@ def _state_for(event_id: str) -> ShardState:
     blob = states_table.get(event_id.encode())
     if blob:
         try:
-            st = load(event_id, bytes(blob), processor.lookup, processor.config.settle_tolerance_ms)
+            st = load(event_id, bytes(blob), processor.lookup, processor.config.pairing)
         except (SnapshotError, BadShardInput) as exc:
             log.error("unreadable shard snapshot; starting the event afresh", event_id=event_id, error=str(exc))
             st = ShardState(event_id=event_id)
@@ -131,6 +131,11 @@ async def shard(stream: faust.StreamT) -> None:
             st = res.states[eid]
             if st is _cache[eid]:
                 continue  # nothing applied (stale or out-of-order input only)
+            old = _cache.get(eid)
+            if old is None or old.books.structure != st.books.structure:  # the market set changed: say how it pairs
+                for a, b, equivalent, reason in sorted(st.books.verdicts() - (old.books.verdicts() if old else frozenset())):
+                    log.info("cross-venue pair" if equivalent else "cross-venue pair refused",
+                             event_id=eid, markets=f"{a} / {b}", reason=reason)
             _cache[eid] = st
             _remember(st, raw_of)
             _save(eid, partition)

@@ -127,6 +127,9 @@ def read_view(listing: MarketListing) -> SportsMarketView:
     rules = RULES_DATE.search(listing.rules or "")
     if rules:
         days["rules"] = _kalshi_day(rules["yyyy"][2:], rules["mon"].upper(), rules["dd"])
+    if listing.resolution is not None and listing.resolution.event_date:
+        # the scheduled day the venue's rules name (Polymarket: "scheduled for June 8 at 8:30PM ET")
+        days["resolution"] = date.fromisoformat(listing.resolution.event_date)
 
     if len(set(days.values())) > 1:
         raise ViewError(f"listing states different game days: {', '.join(f'{k} {v}' for k, v in sorted(days.items()))}")

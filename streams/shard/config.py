@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from schemas.enums import EventStatus
+from streams.shard.equivalence import PairingPolicy
 
 #: Statuses on which no signal is ever emitted: the outcome is known or trading is halted.
 ALWAYS_BLOCKED: frozenset[EventStatus] = frozenset(
@@ -26,12 +27,20 @@ class ShardConfig:
     stale_state_ms: int = 60_000
     #: Emit Probability only when some outcome moved by more than this.
     prob_epsilon: float = 0.005
-    #: Two venues' settle times must agree within this for their markets to be an arbitrage.
+    #: Markets without read venue rules (non-sports): settle times must agree within this to pair.
     settle_tolerance_ms: int = 0
+    #: Two venues' stated scheduled starts of one game must agree within this to pair.
+    start_tolerance_ms: int = 15 * 60_000
+    #: Pair markets whose payouts differ only if the game is not played as scheduled (the reason says how).
+    accept_void_difference: bool = True
     #: Also refuse signals during breaks (halftime etc.) when set.
     block_on_break: bool = False
     #: Statuses with no model-edge signals (arbitrage is allowed on live and scheduled events).
     blocked_statuses: frozenset[EventStatus] = field(default=ALWAYS_BLOCKED)
+
+    @property
+    def pairing(self) -> PairingPolicy:
+        return PairingPolicy(self.start_tolerance_ms, self.settle_tolerance_ms, self.accept_void_difference)
 
     def blocked(self, status: EventStatus) -> bool:
         return status in self.blocked_statuses or (self.block_on_break and status is EventStatus.BREAK)

@@ -232,7 +232,7 @@ class _Run:
                 self._close()  # the event's market set changes: price what came before first
                 self._open()
             st = self.current.get(eid) or ShardState(event_id=eid)
-            st = evolve(st, books=st.books.upsert(entry, self.cfg.settle_tolerance_ms))
+            st = evolve(st, books=st.books.upsert(entry, self.cfg.pairing))
             self.current[eid] = st
             work = self.seg.enter(st)  # its pre-segment books already hold this quote
             books = st.books
@@ -391,7 +391,7 @@ class _Run:
                 "signal_id": stable_id(rec.event_id, SignalKind.CROSS_VENUE_ARB.value, keys[my], keys[mn], rec.input_id),
                 "event_id": rec.event_id, "kind": SignalKind.CROSS_VENUE_ARB, "ts": rec.ts, "legs": legs,
                 "model_p": None, "edge": profit / 1_000_000, "ev_micros": profit, "size": size / 100,
-                "model": "", "trigger": rec.input_id,
+                "model": "", "trigger": rec.input_id, "reason": work.base.books.reason_of(my, mn),
             }))
 
 

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from schemas.codec import default_codec
 from schemas.records import Probability, ShardInput
+from streams.shard.equivalence import PairingPolicy
 from streams.shard.processor import ModelLookup
 from streams.shard.state import ShardState, entry_from
 from streams.probability.base import ModelError
@@ -43,7 +44,7 @@ def dump(state: ShardState) -> bytes:
     return bytes(out)
 
 
-def load(event_id: str, blob: bytes, lookup: ModelLookup, settle_tolerance_ms: int) -> ShardState:
+def load(event_id: str, blob: bytes, lookup: ModelLookup, policy: PairingPolicy) -> ShardState:
     codec = default_codec()
     st = ShardState(event_id=event_id)
     pos = 0
@@ -64,7 +65,7 @@ def load(event_id: str, blob: bytes, lookup: ModelLookup, settle_tolerance_ms: i
                 st = replace(st, state=rec.state, probs=None, model_error=f"{type(exc).__name__}: {exc}")
         elif isinstance(rec, ShardInput) and rec.quote is not None:
             entry = entry_from(rec.link, rec.listing, rec.quote)
-            st = replace(st, books=st.books.upsert(entry, settle_tolerance_ms))
+            st = replace(st, books=st.books.upsert(entry, policy))
         else:
             raise SnapshotError(f"unexpected {type(rec).__name__} in snapshot of {event_id}")
     return st

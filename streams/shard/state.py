@@ -22,8 +22,9 @@ from typing import Sequence
 import numpy as np
 
 from schemas.enums import Venue
-from schemas.records import EventState, Level, MarketLink, MarketListing, Quote
+from schemas.records import EventState, Level, MarketLink, MarketListing, Quote, ResolutionRule
 from streams.fees import FeeSchedule
+from streams.shard.equivalence import PairingPolicy, Verdict, compare
 from streams.fees.fixed import PRICE_QUANTUM_MICROS, FeeError
 
 YES, NO = 0, 1
@@ -52,12 +53,7 @@ def market_key(venue: Venue, market_id: str) -> str:
     return f"{venue.value}:{market_id}"
 
 
-def settle_time(listing: MarketListing) -> int | None:
-    """When the market's outcome is fixed: settle time if published, else close time."""
-    return listing.settle_ts if listing.settle_ts is not None else listing.close_ts
-
-
-StructureKey = tuple[str, Venue, float, float, int | None, int | None, str]
+StructureKey = tuple[str, Venue, float, float, int | None, int | None, str, ResolutionRule | None, str | None]
 
 
 def structure_key(link: MarketLink, listing: MarketListing) -> StructureKey:
@@ -73,6 +69,8 @@ def structure_key(link: MarketLink, listing: MarketListing) -> StructureKey:
         listing.settle_ts,
         listing.close_ts,
         listing.resolution_source,
+        listing.resolution,
+        listing.league,
     )
 
 
@@ -129,6 +127,10 @@ class Books:
     #: Cross-venue arbitrage candidates: buy YES on pair_yes[k], NO on pair_no[k].
     pair_yes: np.ndarray = field(default_factory=lambda: _EMPTY)
     pair_no: np.ndarray = field(default_factory=lambda: _EMPTY)
+    #: Why each pair's rules are equivalent, in pair order (goes on the arbitrage signal).
+    pair_reason: tuple[str, ...] = ()
+    #: Cross-venue markets of the same outcome role that are not paired, and why: (market key, market key, reason).
+    refused: tuple[tuple[str, str, str], ...] = ()
     #: Per market m: the pairs that involve m (their YES and NO markets), in pair order.
     touch_yes: tuple[np.ndarray, ...] = ()
     touch_no: tuple[np.ndarray, ...] = ()
@@ -136,6 +138,19 @@ class Books:
 
     def index(self, key: str) -> int | None:
         return self.slots.get(key)
+
+    def verdicts(self) -> frozenset[tuple[str, str, bool, str]]:
+        """Every cross-venue same-outcome pair of markets with its verdict: (key, key, equivalent, reason)."""
+        paired = {
+            (*sorted((self.keys[y], self.keys[n])), True, r)
+            for y, n, r in zip(self.pair_yes.tolist(), self.pair_no.tolist(), self.pair_reason)
+        }
+        return frozenset(paired | {(*sorted((a, b)), False, r) for a, b, r in self.refused})
+
+    def reason_of(self, yes_m: int, no_m: int) -> str:
+        """Why buying YES on market `yes_m` and NO on `no_m` is an arbitrage (their rules' verdict)."""
+        hit = np.flatnonzero((self.pair_yes == yes_m) & (self.pair_no == no_m))
+        return self.pair_reason[int(hit[0])] if len(hit) else ""
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -146,18 +161,18 @@ class Books:
         return tuple(MarketEntry(*e) for e in zip(self.links, self.listings, self.quotes, self.fees))
 
     @classmethod
-    def from_entries(cls, entries: Sequence[MarketEntry], settle_tolerance_ms: int) -> "Books":
+    def from_entries(cls, entries: Sequence[MarketEntry], policy: PairingPolicy) -> "Books":
         """Build the whole table at once (recovery)."""
         books = cls()
         for e in entries:
-            books = books._with(e, books.index(market_key(e.link.venue, e.link.market_id)), settle_tolerance_ms)
+            books = books._with(e, books.index(market_key(e.link.venue, e.link.market_id)), policy)
         return books
 
-    def upsert(self, entry: MarketEntry, settle_tolerance_ms: int) -> "Books":
+    def upsert(self, entry: MarketEntry, policy: PairingPolicy) -> "Books":
         """Add or replace one market (link, listing and quote); rebuilds the pairs, so not per quote."""
-        return self._with(entry, self.index(market_key(entry.link.venue, entry.link.market_id)), settle_tolerance_ms)
+        return self._with(entry, self.index(market_key(entry.link.venue, entry.link.market_id)), policy)
 
-    def _with(self, entry: MarketEntry, m: int | None, settle_tolerance_ms: int) -> "Books":
+    def _with(self, entry: MarketEntry, m: int | None, policy: PairingPolicy) -> "Books":
         quote = entry.quote
         key = market_key(entry.link.venue, entry.link.market_id)
         if quote is None:
@@ -181,7 +196,8 @@ class Books:
             entries[m] = entry
         keys = self.keys + (key,) if m is None else self.keys
         fees = tuple(e.fee for e in entries)
-        pair_yes, pair_no = arbitrage_pairs(entries, settle_tolerance_ms)
+        pairing = arbitrage_pairs(entries, policy)
+        pair_yes, pair_no = pairing.pair_yes, pairing.pair_no
         return Books(
             keys=keys,
             links=tuple(e.link for e in entries),
@@ -197,45 +213,51 @@ class Books:
             c100=c100,
             pair_yes=pair_yes,
             pair_no=pair_no,
+            pair_reason=pairing.reasons,
+            refused=pairing.refused,
             touch_yes=tuple(pair_yes[(pair_yes == j) | (pair_no == j)] for j in range(len(entries))),
             touch_no=tuple(pair_no[(pair_yes == j) | (pair_no == j)] for j in range(len(entries))),
             slots={k: j for j, k in enumerate(keys)},
         )
 
 
-def equivalent_rules(a: MarketListing, b: MarketListing, tolerance_ms: int) -> bool:
-    """Same resolution source and same settle time: only then do YES here and NO there lock $1."""
-    src_a, src_b = a.resolution_source.strip().casefold(), b.resolution_source.strip().casefold()
-    ta, tb = settle_time(a), settle_time(b)
-    return bool(src_a) and src_a == src_b and ta is not None and tb is not None and abs(ta - tb) <= tolerance_ms
+@dataclass(frozen=True)
+class Pairing:
+    pair_yes: np.ndarray
+    pair_no: np.ndarray
+    reasons: tuple[str, ...]
+    refused: tuple[tuple[str, str, str], ...]
 
 
-def arbitrage_pairs(entries: Sequence[MarketEntry], tolerance_ms: int) -> tuple[np.ndarray, np.ndarray]:
+def arbitrage_pairs(entries: Sequence[MarketEntry], policy: PairingPolicy) -> Pairing:
     """Ordered pairs (i buys YES, j buys NO): same outcome role, other venue, equivalent rules.
 
-    Row-major order over (i, j), as `equivalent_rules` checked pair by pair would give.
+    Row-major order over (i, j). Each unordered pair's rules are compared once
+    (`equivalence.compare`); the reason is kept for the signal, or for the log when refused.
     """
-    m = len(entries)
-    if m < 2:
-        return _EMPTY, _EMPTY
-    ids: dict[object, int] = {}
-    role = np.array([ids.setdefault(("r", e.link.yes_role), len(ids)) for e in entries])
-    venue = np.array([ids.setdefault(("v", e.link.venue), len(ids)) for e in entries])
-    sources = [e.listing.resolution_source.strip().casefold() for e in entries]
-    src = np.array([ids.setdefault(("s", s), len(ids)) if s else -1 for s in sources])
-    settle = [settle_time(e.listing) for e in entries]
-    has_t = np.array([t is not None for t in settle])
-    t = np.array([t if t is not None else 0 for t in settle], np.int64)
-    ok = (
-        (role[:, None] == role[None, :])
-        & (venue[:, None] != venue[None, :])
-        & (src[:, None] == src[None, :])
-        & (src[:, None] >= 0)
-        & (has_t[:, None] & has_t[None, :])
-        & (np.abs(t[:, None] - t[None, :]) <= tolerance_ms)
-    )
-    ys, ns = np.nonzero(ok)
-    return ys.astype(np.int64), ns.astype(np.int64)
+    ys: list[int] = []
+    ns: list[int] = []
+    reasons: list[str] = []
+    refused: list[tuple[str, str, str]] = []
+    verdicts: dict[tuple[int, int], Verdict] = {}
+    for i, a in enumerate(entries):
+        for j, b in enumerate(entries):
+            if a.link.yes_role != b.link.yes_role or a.link.venue == b.link.venue:
+                continue
+            pair = (min(i, j), max(i, j))
+            if pair not in verdicts:
+                verdicts[pair] = compare(entries[pair[0]].listing, entries[pair[1]].listing, policy)
+                if not verdicts[pair].equivalent:
+                    ea, eb = entries[pair[0]].link, entries[pair[1]].link
+                    refused.append((market_key(ea.venue, ea.market_id), market_key(eb.venue, eb.market_id),
+                                    verdicts[pair].reason))
+            if verdicts[pair].equivalent:
+                ys.append(i)
+                ns.append(j)
+                reasons.append(verdicts[pair].reason)
+    if not ys:
+        return Pairing(_EMPTY, _EMPTY, (), tuple(refused))
+    return Pairing(np.array(ys, np.int64), np.array(ns, np.int64), tuple(reasons), tuple(refused))
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ def fresh_db(database_url: str) -> Iterator[str]:
 def test_upgrade_downgrade_upgrade(fresh_db: str) -> None:
     db.migrate(fresh_db)
     st = db.status(fresh_db)
-    assert st.current == st.head == "0005"
+    assert st.current == st.head == "0006"
     assert st.timescaledb_features == ("on" if st.timescaledb_available else "off")
     engine = create_engine(fresh_db)
     with engine.connect() as conn:
@@ -53,7 +53,7 @@ def test_upgrade_downgrade_upgrade(fresh_db: str) -> None:
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     engine.dispose()
     db.migrate(fresh_db)
-    assert db.status(fresh_db).current == "0005"
+    assert db.status(fresh_db).current == "0006"
 
 
 def test_rows_carry_their_source_and_views_answer_on_either_path(fresh_db: str) -> None:
@@ -188,5 +188,5 @@ def test_0003_keeps_every_version_of_a_ledger_entry_and_names_booked_entries(fre
     assert _one(engine, "SELECT count(*) FROM ledger_entries WHERE entry_id = 'fee:f1'") == 2
     with pytest.raises(RuntimeError, match="cannot downgrade 0003: 1 ledger entries are stored at more than one version"):
         db.downgrade(fresh_db, "0002")
-    assert db.status(fresh_db).current == "0005"  # the refused downgrade changed nothing
+    assert db.status(fresh_db).current == "0006"  # the refused downgrade changed nothing
     engine.dispose()

@@ -192,7 +192,7 @@ def test_snapshot_round_trip_prices_like_the_original() -> None:
     st = ShardState("espn:nfl:401772899")
     for rec in recs:
         st, _ = proc.step(st, rec)
-    back = load(st.event_id, dump(st), registry_lookup, proc.config.settle_tolerance_ms)
+    back = load(st.event_id, dump(st), registry_lookup, proc.config.pairing)
     assert (back.state, back.probs, back.emitted, back.books.keys) == (st.state, st.probs, st.emitted, st.books.keys)
     assert (back.books.p4 == st.books.p4).all() and (back.books.c100 == st.books.c100).all()
     nxt = kalshi_quote(GAME_TS + 30)

@@ -58,7 +58,8 @@ def _migration_columns() -> dict[str, list[tuple[str, str]]]:
         elts = pglast.parse_sql(sql)[0].stmt.tableElts
         out[name] = [_column(e) for e in elts if hasattr(e, "colname")]
     for stmt in (*_load("0003_more_columns").add_column_statements(), *_load("0004_fill_fee_computed").add_column_statements(),
-                 *_load("0005_listing_lifecycle").add_column_statements()):
+                 *_load("0005_listing_lifecycle").add_column_statements(),
+                 *_load("0006_resolution_rules").add_column_statements()):
         alter = pglast.parse_sql(stmt)[0].stmt
         if alter.relation.relname in out:  # bankroll_audit is the writer's, not a sunk table
             out[alter.relation.relname] += [_column(cmd.def_) for cmd in alter.cmds]
@@ -72,7 +73,7 @@ def test_table_specs_match_the_migrations_column_for_column() -> None:
         spec = t.BY_TABLE[name]
         got = [(c.name, c.pgtype) for c in spec.columns]
         # same columns and types; the spec keeps each record's own order with the source last,
-        # the table has 0003's columns after the source: COPY and INSERT name every column
+        # the table has 0003's and 0004's columns after the source: COPY and INSERT name every column
         assert sorted(got) == sorted(cols) and len(set(got)) == len(got), name
         assert got[-3:] == list(t.SOURCE_COLUMNS), name
         created = cols[: cols.index(t.SOURCE_COLUMNS[-1]) + 1]  # 0001's columns, in its order
@@ -133,10 +134,12 @@ def _assert_row_is_the_record(record: Any) -> None:
             continue
         field = RENAMED.get(col.name, col.name)
         if col.pgtype == t.JSONB:
-            decoded = json.loads(value)
             raw = getattr(record, field)
+            decoded = None if value is None else json.loads(value)
             if isinstance(raw, list):  # nested records: objects with every field, enums as text
                 assert decoded == [dataclasses.asdict(x) for x in raw]
+            elif dataclasses.is_dataclass(raw):  # one nested record (MarketListing.resolution)
+                assert decoded == {k: v.value if isinstance(v, Enum) else v for k, v in dataclasses.asdict(raw).items()}
             else:
                 assert decoded == raw
         else:
