@@ -10,7 +10,8 @@ endpoints.py; docs.polymarket.com/api-reference/trade/send-heartbeat: "if
 heartbeats are not sent regularly, all open orders for the user will be
 automatically canceled"; the SDK documents a 10 s window). We beat every 5 s; if
 a beat fails, the venue will cancel everything, so resting orders become UNKNOWN
-until execution reconciles them.
+until execution reconciles them. The live worker beats from its Polymarket timer
+(streams.agents.trading, through streams.agents.live.PolymarketLive.tend).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import httpx
 import structlog
 from eth_account import Account
 
-from connectors.polymarket.errors import CredentialsMissing, TransientError, VenueRejected
+from connectors.polymarket.errors import BadPayload, CredentialsMissing, TradeStateError, TransientError, VenueRejected
 from connectors.polymarket.http import wall_clock_ms
 from connectors.polymarket.signing import (
     POLYGON_CHAIN_ID,
@@ -38,14 +39,16 @@ from connectors.polymarket.signing import (
     limit_amounts,
     sign_order,
 )
+from connectors.polymarket.trades import FeeFn, TradeTracker, parse_trade
 from schemas.enums import Action, OrderState, Side, TimeInForce
-from schemas.records import MarketListing, Order, OrderStatus
+from schemas.records import Fill, MarketListing, Order, OrderStatus
 
 log = structlog.get_logger(__name__)
 
 CLOB_URL = "https://clob.polymarket.com"
 HEARTBEAT_PATH = "/v1/heartbeats"
 HEARTBEAT_INTERVAL_S = 5.0
+TRADES_OVERLAP_S = 60  # re-read this much before the last trade seen: a trade's later status is not missed
 
 ENV_PRIVATE_KEY = "POLYMARKET_PRIVATE_KEY"
 ENV_API_KEY = "POLYMARKET_API_KEY"
@@ -143,6 +146,9 @@ class ClobTradingClient:
         self._chain_id = chain_id
         self._salt = salt
         self.heartbeat = HeartbeatState()
+        self.tracker = TradeTracker()
+        self._trades_after: int | None = None
+        self.poll_errors: list[str] = []
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], http: httpx.AsyncClient, **kwargs: Any) -> ClobTradingClient:
@@ -215,17 +221,38 @@ class ClobTradingClient:
                                  now, remaining_count=order.count, reason=str(reason))
             return OrderPlacement(signed, status, None)
         venue_id = str(answer.get("orderID") or signed.order_hash)
-        state = {"live": OrderState.RESTING, "matched": OrderState.FILLED, "delayed": OrderState.SUBMITTED,
-                 "unmatched": OrderState.CANCELED}.get(str(answer.get("status", "")).lower(), OrderState.UNKNOWN)
-        if state is OrderState.RESTING:
+        self.tracker.register(venue_id, order)
+        status = placed_status(order, answer, now, venue_id)
+        if status.state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED):
             self.heartbeat.resting.add(order.order_id)
-        status = OrderStatus(f"{order.order_id}:{state.value.lower()}", order.order_id, order.account, state, now,
-                             remaining_count=order.count if state is not OrderState.FILLED else 0.0,
-                             venue_order_id=venue_id)
         return OrderPlacement(signed, status, venue_id)
 
     async def cancel(self, venue_order_id: str) -> Any:
         return await self._call("DELETE", "/order", {"orderID": venue_order_id})
+
+    async def poll_fills(self, fee: FeeFn) -> list[Fill | OrderStatus]:
+        """Our fills from /data/trades since the last poll (MATCHED booked, FAILED reversed), and a
+        FILLED status for every order whose confirmed-or-matched fills reach its size."""
+        after = self._trades_after
+        out: list[Fill | OrderStatus] = []
+        for item in await self.trades(after_s=after):
+            try:
+                trade = parse_trade(item, set(self.tracker.orders))
+                out += self.tracker.on_trade(trade, fee)
+            except (BadPayload, TradeStateError) as exc:
+                self.poll_errors.append(f"{type(exc).__name__}: {exc}")  # the caller alerts on each
+                continue
+            self._trades_after = max(self._trades_after or 0, trade.ts // 1000 - TRADES_OVERLAP_S)
+        for oid, order in sorted(self.tracker.open_orders().items()):
+            done = self.tracker.filled(order.order_id)
+            if done + 1e-9 >= order.count:
+                now = self._clock()
+                out.append(OrderStatus(f"{order.order_id}:filled:{done:.2f}", order.order_id, order.account,
+                                       OrderState.FILLED, now, filled_count=done, remaining_count=0.0,
+                                       reason="filled (trades)", venue_order_id=oid))
+                self.tracker.close(oid)
+                self.heartbeat.resting.discard(order.order_id)
+        return out
 
     async def trades(self, after_s: int | None = None) -> list[Any]:
         """Raw /data/trades items (parse with trades.parse_trade), following the cursor."""
@@ -246,22 +273,30 @@ class ClobTradingClient:
         self.heartbeat.beats += 1
         return self.heartbeat.heartbeat_id
 
-    async def keep_alive(self, interval_s: float = HEARTBEAT_INTERVAL_S) -> None:
-        """Beat while any order rests; on the first failed beat, trip and stop (orders are being canceled)."""
-        while self.heartbeat.resting and not self.heartbeat.tripped:
-            try:
-                await self.beat()
-            except (TransientError, VenueRejected) as exc:
-                self.heartbeat.tripped = True
-                self.heartbeat.error = str(exc)
-                log.error("polymarket heartbeat failed: venue will cancel resting orders",
-                          resting=len(self.heartbeat.resting), error=str(exc))
-                return
-            await asyncio.sleep(interval_s)
-
-    def unknown_after_trip(self, account: str) -> list[OrderStatus]:
-        """Resting orders after a missed heartbeat: their state is UNKNOWN until reconciled."""
+    def unknown_after_trip(self) -> list[OrderStatus]:
+        """Resting orders after a missed heartbeat, each for its own account: UNKNOWN until reconciled."""
         now = self._clock()
-        return [OrderStatus(f"{oid}:heartbeat-lost:{now}", oid, account, OrderState.UNKNOWN, now,
+        accounts = {o.order_id: o.account for o in self.tracker.orders.values()}
+        return [OrderStatus(f"{oid}:heartbeat-lost:{now}", oid, accounts.get(oid, ""), OrderState.UNKNOWN, now,
                             reason="heartbeat lost: venue cancels all resting orders; reconcile before trading")
                 for oid in sorted(self.heartbeat.resting)]
+
+
+def placed_status(order: Order, answer: dict[str, Any], now: int, venue_id: str) -> OrderStatus:
+    """The POST /order answer as a status. `takingAmount` / `makingAmount` (docs.polymarket.com,
+    post-a-new-order) are what matched at once: shares received on a BUY, shares given on a SELL."""
+    state = {"live": OrderState.RESTING, "matched": OrderState.FILLED, "delayed": OrderState.SUBMITTED,
+             "unmatched": OrderState.CANCELED}.get(str(answer.get("status", "")).lower(), OrderState.UNKNOWN)
+    shares = answer.get("takingAmount") if order.action is Action.BUY else answer.get("makingAmount")
+    try:
+        filled = min(round(float(shares or 0), 2), order.count)
+    except (TypeError, ValueError):
+        filled = 0.0
+    if state is OrderState.FILLED and filled == 0.0:
+        filled = order.count  # "matched" without amounts: the whole order
+    if state is OrderState.FILLED and filled < order.count:
+        state = OrderState.PARTIALLY_FILLED if order.tif is TimeInForce.GTC else OrderState.CANCELED
+    left = 0.0 if state in (OrderState.FILLED, OrderState.CANCELED) else round(order.count - filled, 2)
+    return OrderStatus(f"{order.order_id}:{state.value.lower()}:{filled:.2f}", order.order_id, order.account, state, now,
+                       filled_count=filled, remaining_count=left, venue_order_id=venue_id,
+                       reason=f"polymarket status {answer.get('status', '')}")

@@ -17,10 +17,12 @@ from typing import Any
 
 import structlog
 
-from schemas.enums import OrderState, TradingMode, Venue
-from schemas.records import Fill, MarketListing, Order
+from schemas.enums import OrderState, Severity, TradingMode, Venue
+from schemas.records import Alert, Fill, MarketListing, Order, OrderStatus
 from streams.config import Settings
 from streams.fees import kalshi as kalshi_fees
+from streams.fees import polymarket as polymarket_fees
+from streams.trading.ids import stable_id
 from streams.trading.execution_processor import LiveAnswer, LiveVenue, VenueRejected, VenueUnknown
 
 log = structlog.get_logger(__name__)
@@ -105,26 +107,72 @@ def kalshi_fill(venue_fill: Any, order: Order, listing: MarketListing | None) ->
 
 class PolymarketLive:
     """ClobTradingClient as a LiveVenue. The CLOB has no client order id to search by, so an
-    unknown outcome cannot be reconciled automatically: lookup keeps the account blocked."""
+    unknown outcome cannot be reconciled automatically: lookup keeps the account blocked.
+
+    Fills do not come with the submit answer: a trade is MATCHED first and only final once
+    CONFIRMED on chain, or FAILED. `tend` (called by the worker every heartbeat interval) polls
+    the trades endpoint, books our fills at MATCHED, reverses them on FAILED, reports an order
+    FILLED once its fills reach its size, and beats the heartbeat while any order rests (a missed
+    beat makes the venue cancel them all: their state becomes UNKNOWN)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
+        self.listings: dict[str, MarketListing] = {}  # our order id → its listing (the fee schedule)
 
     async def submit(self, order: Order, listing: MarketListing | None) -> LiveAnswer:
         from connectors.polymarket.errors import PolymarketError, TransientError
 
         if listing is None:
             raise VenueRejected(f"no listing (token ids) known for {order.market_id}")
+        self.listings[order.order_id] = listing
         try:
             placed = await self.client.place(order, listing)
         except TransientError as exc:
             raise VenueUnknown(str(exc)) from exc
         except PolymarketError as exc:
             raise VenueRejected(f"{type(exc).__name__}: {exc}") from exc
-        return LiveAnswer(placed.status, ())
+        return LiveAnswer(placed.status, ())  # fills arrive through `tend`, from the trades
 
     async def lookup(self, order: Order, listing: MarketListing | None = None) -> LiveAnswer | None:
         raise VenueUnknown("the Polymarket CLOB cannot be searched by client order id: reconcile by hand, then `arbees risk reset`")
+
+    def fee(self, order: Order, price_micros: int, count: float, liquidity: str) -> int:
+        """Polymarket charges takers by the listing's schedule; makers pay nothing."""
+        listing = self.listings.get(order.order_id)
+        if liquidity != "taker" or listing is None or not listing.taker_fee_rate:
+            return 0
+        return polymarket_fees.taker_fee_micros(price_micros, count, listing.taker_fee_rate, listing.fee_exponent)
+
+    async def tend(self, now: int) -> list[Fill | OrderStatus | Alert]:
+        """One heartbeat interval of live Polymarket bookkeeping; every problem is a record, never an exception."""
+        from connectors.polymarket.errors import PolymarketError
+
+        out: list[Fill | OrderStatus | Alert] = []
+        hb = self.client.heartbeat
+        if hb.resting and not hb.tripped:
+            try:
+                await self.client.beat()
+            except PolymarketError as exc:
+                hb.tripped, hb.error = True, str(exc)
+                statuses = self.client.unknown_after_trip()
+                out += statuses
+                out.append(_venue_alert(Severity.CRITICAL, now, "heartbeat",
+                                        f"polymarket heartbeat failed ({exc}): the venue cancels all resting orders; "
+                                        f"{len(statuses)} order(s) UNKNOWN until reconciled"))
+        if self.client.tracker.orders:
+            try:
+                out += await self.client.poll_fills(self.fee)
+            except PolymarketError as exc:
+                out.append(_venue_alert(Severity.ERROR, now, "trades", f"polymarket trades not read: {exc}"))
+            for err in self.client.poll_errors:
+                out.append(_venue_alert(Severity.ERROR, now, "trades", f"polymarket trade not booked: {err}"))
+            self.client.poll_errors.clear()
+        return out
+
+
+def _venue_alert(severity: Severity, ts: int, topic: str, message: str) -> Alert:
+    return Alert(alert_id=f"a-{stable_id('polymarket', topic, message, ts)[:24]}", dedupe_key=f"execution:polymarket:{topic}",
+                 severity=severity, ts=ts, service="execution", message=message)
 
 
 def live_venues(settings: Settings, env: Mapping[str, str] | None = None) -> dict[Venue, LiveVenue]:

@@ -19,13 +19,14 @@ ids, which every consumer deduplicates; it never loses one.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any, Awaitable, Callable
 
 import faust
 import structlog
 
-from schemas.enums import RiskKind, Venue
+from schemas.enums import RiskKind, TradingMode, Venue
 from schemas.records import (
     Alert,
     Fill,
@@ -37,6 +38,7 @@ from schemas.records import (
     ShardInput,
     Signal,
 )
+from streams.agents.live import PolymarketLive
 from streams.app import app, settings
 from streams.codecs import AVRO, UTF8
 from streams.deadletter import good_records, send_dead_letter
@@ -222,6 +224,22 @@ async def execution(stream: faust.StreamT) -> None:
         await shell.run(account, record, view, refuse=f"kill switch: {KILL_FILE} exists" if kill else "")
 
     await _each(stream, "trading.execution", handle)
+
+
+HEARTBEAT_INTERVAL_S = 5.0  # Polymarket cancels every resting order ~10 s after the last beat
+
+
+@app.timer(interval=HEARTBEAT_INTERVAL_S)
+async def polymarket_live() -> None:
+    """Live Polymarket bookkeeping: fills from the trades endpoint (MATCHED booked, FAILED reversed),
+    FILLED statuses, and the heartbeat dead-man switch while orders rest. Nothing in paper mode."""
+    if settings.mode is not TradingMode.LIVE:
+        return
+    venue = _live_venues().get(Venue.POLYMARKET)
+    if not isinstance(venue, PolymarketLive):
+        return
+    for rec in await venue.tend(int(time.time() * 1000)):
+        await emit(getattr(rec, "account", ""), [rec])
 
 
 # ------------------------------------------------------------------ positions

@@ -42,3 +42,9 @@ def legs_in_group(gid: str) -> int:
 
 def position_id(account: str, venue: str, market_id: str, side: str) -> str:
     return f"{account}:{venue}:{market_id}:{side}"
+
+
+def fill_key(fill_id: str, reversed_: bool) -> str:
+    """A fill's identity for dedupe and its ledger entries: a reversal (a venue trade that FAILED)
+    carries the id of the fill it undoes, so it is told apart by this suffix."""
+    return f"{fill_id}:reversed" if reversed_ else fill_id

@@ -46,7 +46,7 @@ from schemas.records import Alert, EventState, Fill, LedgerEntry, MarketListing,
 from streams.listings import venue_payout
 from streams.trading import ledger as L
 from streams.trading.config import TradingConfig
-from streams.trading.ids import position_id, stable_id
+from streams.trading.ids import fill_key, position_id, stable_id
 from streams.trading.market_view import LinkFacts, Top, link_facts, market_key, top_of
 from streams.trading.units import ONE_DOLLAR, Contracts, Micros
 
@@ -197,9 +197,10 @@ class PositionsProcessor:
     # ----------------------------------------------------------------- fills
 
     def _fill(self, state: PositionsState, fill: Fill) -> tuple[PositionsState, list[Output]]:
-        if fill.fill_id in state.seen:
+        fid = fill_key(fill.fill_id, fill.reversed)  # a reversal undoes fill_id: its own entries
+        if fid in state.seen:
             return state, []
-        state = replace(state, seen=(*state.seen, fill.fill_id)[-RECENT:])
+        state = replace(state, seen=(*state.seen, fid)[-RECENT:])
         pid = position_id(state.account, fill.venue.value, fill.market_id, fill.side.value)
         pos = (state.positions.get(pid) or state.settled.get(pid)
                or Position(pid, fill.event_id, fill.venue.value, fill.market_id, fill.side))
@@ -210,35 +211,35 @@ class PositionsProcessor:
         sign = -1 if fill.reversed else 1
         out: list[Output] = []
         if (fill.action is Action.BUY) != fill.reversed:
-            lot = Lot(fill.fill_id, n.centi, n.cost(price).value)
+            lot = Lot(fid, n.centi, n.cost(price).value)
             pos = replace(pos, qty=pos.qty + n, cost=pos.cost + n.cost(price), event_id=pos.event_id or fill.event_id,
                           lots=(*(pos.lots if pos.qty.is_positive() else ()), lot))
         else:
             n = n.min(pos.qty)
             if not n.is_positive():
-                alert = self._alert(state, fill.ts, Severity.ERROR, f"fill {fill.fill_id} sells {fill.count} of {pid} but none is held",
-                                    f"oversell:{fill.fill_id}")
+                alert = self._alert(state, fill.ts, Severity.ERROR, f"fill {fid} sells {fill.count} of {pid} but none is held",
+                                    f"oversell:{fid}")
                 return state, [alert]
             basis = Micros(pos.cost.value * n.centi // pos.qty.centi)
             pnl = n.cost(price) - basis
-            lot = Lot(fill.fill_id, -n.centi, -basis.value)
+            lot = Lot(fid, -n.centi, -basis.value)
             pos = replace(pos, qty=pos.qty - n, cost=pos.cost - basis, realized=pos.realized + pnl, lots=(*pos.lots, lot))
-            state = self._book(state, out, f"realized:{fill.fill_id}", fill.ts, pnl, L.EntryKind.REALIZED,
-                               f"sold {n} of {pid} at {price}, basis {basis}", fill.fill_id)
+            state = self._book(state, out, f"realized:{fid}", fill.ts, pnl, L.EntryKind.REALIZED,
+                               f"sold {n} of {pid} at {price}, basis {basis}", fid)
         fee_delta = Micros(-fee.value * sign)
         pos = replace(pos, fees=pos.fees + Micros(fee.value * sign))
         if fee.value:
-            state = self._book(state, out, f"fee:{fill.fill_id}", fill.ts, fee_delta, L.EntryKind.FEE,
-                               f"{fill.venue.value} fee on {fill.count} at {price}", fill.fill_id)
+            state = self._book(state, out, f"fee:{fid}", fill.ts, fee_delta, L.EntryKind.FEE,
+                               f"{fill.venue.value} fee on {fill.count} at {price}", fid)
         status = PositionStatus.OPEN if opened else (PositionStatus.CLOSED if not pos.qty.is_positive() else PositionStatus.UPDATE)
-        out.append(self._event_of(state, pos, status, fill.ts, f"{fill.fill_id}", f"fill {fill.fill_id}"))
+        out.append(self._event_of(state, pos, status, fill.ts, fid, f"fill {fid}"))
         venue = state.venue_results.get(f"{pos.venue}:{pos.market}")
         if venue is not None:  # the venue settled the market before this fill was read: settle its lot now
-            return self._settle(state, out, pos, _side_payout(pos, venue.yes_payout), (lot,), f"settle:{fill.fill_id}",
+            return self._settle(state, out, pos, _side_payout(pos, venue.yes_payout), (lot,), f"settle:{fid}",
                                 venue.ts, venue.listing_id, _venue_note(venue))
         final = state.finals.get(pos.event_id)
         if final is not None:  # the event ended before this fill was read: settle the fill's lot now
-            return self._settle(state, out, pos, self._payout(state, pos, final), (lot,), f"settle:{fill.fill_id}",
+            return self._settle(state, out, pos, self._payout(state, pos, final), (lot,), f"settle:{fid}",
                                 final.ts, final.state_id, _final_note(final))
         return self._store(state, pos), out
 

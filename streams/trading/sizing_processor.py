@@ -18,7 +18,7 @@ from schemas.records import Fill, LedgerEntry, Order, OrderStatus, PositionEvent
 from streams.trading import ledger as ledger_rule
 from streams.trading import risk
 from streams.trading.config import TradingConfig
-from streams.trading.ids import group_id, order_id, position_id
+from streams.trading.ids import fill_key, group_id, order_id, position_id
 from streams.trading.kelly import SizingError, floor_to_tick, kelly_size
 from streams.trading.market_view import Top, market_key, top_of
 from streams.trading.units import Contracts, Micros, Probability, UnitError, contracts_affordable
@@ -125,9 +125,10 @@ class SizingProcessor:
         return replace(state, tops={**state.tops, key: top})
 
     def _fill(self, state: SizingState, fill: Fill) -> tuple[SizingState, list[Output]]:
-        if fill.fill_id in state.seen:
+        fid = fill_key(fill.fill_id, fill.reversed)
+        if fid in state.seen:
             return state, []
-        state = _remember(state, fill.fill_id)
+        state = _remember(state, fid)
         pos = position_id(state.account, fill.venue.value, fill.market_id, fill.side.value)
         held = state.holdings.get(pos) or Holding(fill.event_id, fill.venue.value, fill.market_id)
         n = Contracts.of(fill.count)

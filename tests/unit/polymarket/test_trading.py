@@ -13,7 +13,8 @@ from connectors.polymarket.errors import CredentialsMissing
 from connectors.polymarket.signing import NEG_RISK_CTF_EXCHANGE_V2, hmac_signature, typed_data
 from connectors.polymarket.trading import ClobTradingClient, PolymarketCredentials
 from schemas.enums import Action, MarketType, OrderState, Side, TimeInForce, Venue
-from schemas.records import MarketListing, Order
+from schemas.records import Alert, MarketListing, Order, OrderStatus
+from streams.agents.live import PolymarketLive
 
 KEY = "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d"  # Hardhat dev account #1
 ENV = {
@@ -89,12 +90,15 @@ async def test_heartbeat_failure_trips_dead_man_switch_without_leaking_secrets(c
     async with httpx.AsyncClient(transport=httpx.MockTransport(venue)) as http:
         client = ClobTradingClient.from_env(ENV, http, base_url="http://clob.test", clock=lambda: 1767554656215)
         client.heartbeat.resting.add("sig-1:0")
-        await client.keep_alive(interval_s=0)
+        live = PolymarketLive(client)
+        beaten = [await live.tend(1767554656215) for _ in range(3)]
     assert client.heartbeat.tripped and client.heartbeat.beats == 2 and client.heartbeat.heartbeat_id == "hb-2"
-    unknown = client.unknown_after_trip("acct")
+    assert beaten[0] == beaten[1] == []
+    unknown = [r for r in beaten[2] if isinstance(r, OrderStatus)]
     assert [s.state for s in unknown] == [OrderState.UNKNOWN]
-    out = capsys.readouterr().out
-    assert "heartbeat failed" in out
+    alerts = [r.message for r in beaten[2] if isinstance(r, Alert)]
+    assert len(alerts) == 1 and "heartbeat failed" in alerts[0]
+    out = capsys.readouterr().out + " ".join(alerts)
     for secret in (KEY[2:], ENV["POLYMARKET_API_SECRET"], ENV["POLYMARKET_API_PASSPHRASE"]):
         assert secret not in out
     structlog.reset_defaults()
