@@ -21,7 +21,6 @@ from schemas.enums import EventStatus, MarketType, SignalKind, Side, Venue
 from schemas.records import EventState, Level, MarketLink, MarketListing, Quote, ShardInput
 from streams.discovery import DiscoveryProcessor, DiscoveryState
 from streams.shard.config import ShardConfig
-from streams.shard.equivalence import PairingPolicy, compare
 from streams.shard.processor import ShardProcessor
 from streams.shard.state import ShardState
 
@@ -125,6 +124,21 @@ def test_kalshi_and_polymarket_markets_of_the_game_pair_by_their_rules() -> None
     assert books.refused == ()
 
 
+def test_the_shard_pairs_them_whatever_linked_them() -> None:
+    """The shard's own decision, with both markets linked to the Spurs side by hand (as discovery does above)."""
+    listings = [*kalshi_listings(), polymarket_listing()]
+    links = {
+        m: MarketLink(link_id=f"{v.value}:{m}", venue=v, market_id=m, event_id=EVENT, ts=SEEN, yes_role="b",
+                      yes_entity="San Antonio Spurs", confidence=1.0, method="test", league="nba")
+        for v, m in ((Venue.KALSHI, K_SAS), (Venue.POLYMARKET, PM))
+    }
+    proc = ShardProcessor(ShardConfig(), lookup=fixed_lookup({"a": 0.5, "b": 0.5}))
+    st = ShardState(EVENT)
+    for rec in shard_inputs(listings, links):
+        st, _ = proc.step(st, rec)
+    assert st.books.pair_yes.size == 2  # YES Kalshi + NO Polymarket, and the other way round
+
+
 def test_an_arbitrage_on_the_recorded_prices_carries_why_the_rules_are_equivalent() -> None:
     listings = [*kalshi_listings(), polymarket_listing()]
     proc = ShardProcessor(ShardConfig(), lookup=fixed_lookup({"a": 0.5, "b": 0.5}))
@@ -142,6 +156,8 @@ def test_an_arbitrage_on_the_recorded_prices_carries_why_the_rules_are_equivalen
 
 
 def test_a_market_of_another_date_is_refused_with_its_reason() -> None:
+    from streams.shard.equivalence import PairingPolicy, compare  # (here: the pairing tests above run on any version)
+
     k = next(lst for lst in kalshi_listings() if lst.market_id == K_SAS)
     moved = replace(k, resolution=replace(k.resolution, event_date="2026-06-10"))  # type: ignore[arg-type]
     verdict = compare(moved, polymarket_listing(), PairingPolicy())
@@ -151,6 +167,8 @@ def test_a_market_of_another_date_is_refused_with_its_reason() -> None:
 
 
 def test_a_trader_who_refuses_void_differences_does_not_pair_this_game() -> None:
+    from streams.shard.equivalence import PairingPolicy, compare
+
     k = next(lst for lst in kalshi_listings() if lst.market_id == K_SAS)
     verdict = compare(k, polymarket_listing(), PairingPolicy(accept_void_difference=False))
     assert not verdict.equivalent
