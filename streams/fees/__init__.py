@@ -54,6 +54,22 @@ def order_fee_micros(schedule: FeeSchedule, levels: Sequence[tuple[int, float]])
     return polymarket.taker_fee_levels_micros(levels, schedule.rate, schedule.exponent)
 
 
+def fill_fees_micros(schedule: FeeSchedule, fills: Sequence[tuple[int, float]], *, buy: bool = True) -> list[int]:
+    """The fee charged on each fill of one taker order [(price_micros, count)], in fill order.
+
+    Kalshi rounds per fill with a per-order carry (`kalshi.fill_fees_micros`); Polymarket's order fee
+    is split across the fills as the running total's increments, so they add up to it exactly.
+    """
+    if schedule.venue is Venue.KALSHI:
+        return kalshi.fill_fees_micros(fills, schedule.rate, buy=buy)
+    out, before = [], 0
+    for k in range(len(fills)):
+        cum = polymarket.taker_fee_levels_micros(fills[: k + 1], schedule.rate, schedule.exponent)
+        out.append(cum - before)
+        before = cum
+    return out
+
+
 def order_fee_micros_v(
     venue_code: np.ndarray,
     p4: np.ndarray,
@@ -88,7 +104,7 @@ def fee_from_wide(venue_code: np.ndarray, exponent: np.ndarray, hi: np.ndarray, 
 
 
 __all__ = [
-    "FeeError", "FeeSchedule", "VENUE_CODES", "fee_from_numerator", "fee_from_wide", "fee_numerator", "fee_numerator_wide",
+    "FeeError", "FeeSchedule", "VENUE_CODES", "fee_from_numerator", "fill_fees_micros", "fee_from_wide", "fee_numerator", "fee_numerator_wide",
     "fits_int64", "order_fee_micros", "order_fee_micros_v",
 ]
 

@@ -3,8 +3,9 @@
 Order fee (General Trading Fees Table): `round_up(0.07 · C · P · (1−P))` to the next
 cent for takers; makers pay `round_up(0.0175 · C · P · (1−P))` on series with maker
 fees (`quadratic_with_maker_fees`). The series/event `fee_multiplier` scales the rate,
-so callers pass the listing's effective rate. An order that walks several price levels
-pays the rounded fee of the summed raw fee, once per order.
+so callers pass the listing's effective rate. `order_fee_levels_micros` (one rounding of
+the summed raw fee) is the estimate the shard prices edges with; what an order is
+actually charged is per fill, below (`fill_fees_micros`).
 
 Fill accounting (docs.kalshi.com/getting_started/fee_rounding): each fill's trade fee
 is rounded up to a centicent ($0.0001), the balance change is floored to the member's
@@ -130,3 +131,18 @@ def fill_revenue_micros(price_micros: int, count: float, buy: bool = True) -> in
     """Signed cash of a fill before fees: buyers pay price · count."""
     amount = p4_of(price_micros) * c100_of(count)  # in 1e-6 $: p4·1e-4 · c100·1e-2
     return -amount if buy else amount
+
+
+def fill_fees_micros(fills: Sequence[tuple[int, float]], rate: float = TAKER_RATE, *, buy: bool = True,
+                     precision_micros: int = NON_DIRECT_PRECISION_MICROS) -> list[int]:
+    """Net fee of each fill of one order, as Kalshi charges it: each fill's trade fee rounded up to the
+    centicent, the balance change floored to the member's precision (the rounding fee), and the order's
+    accumulator rebating a whole cent once the rounding paid exceeds one. One rounding of the summed fee
+    instead is a cent low on some multi-level walks."""
+    acc = FeeAccumulator(precision_micros=precision_micros)
+    out = []
+    for price_micros, count in fills:
+        acc, fee = acc.apply_fill(fill_revenue_micros(price_micros, count, buy),
+                                  trade_fee_centicent_micros(price_micros, count, rate))
+        out.append(fee.net_fee_micros)
+    return out

@@ -5,7 +5,8 @@ Kalshi game tickers encode the date, both team codes and the YES team code
 text repeats the scheduled date; Polymarket game slugs encode league, both
 team codes and the date (nba-nyk-bos-2024-10-22, away team first), and the
 question names both teams ("Knicks vs. Celtics"). Titles name the sides
-("Green Bay at Detroit Winner?"). This module turns those into evidence; it
+("Green Bay at Detroit Winner?"); a question "Will the Celtics beat the Heat?" also
+names the side its YES backs when the outcome itself is just "Yes". This module turns those into evidence; it
 decides nothing about which event matches.
 """
 
@@ -36,6 +37,10 @@ _SEPARATORS = (" at ", " @ ", " vs. ", " vs ", " v. ", " v ")
 _TITLE_TAIL = re.compile(r"\s*(winner\??|to win\??|\?|moneyline|match winner)\s*$", re.IGNORECASE)
 _TITLE_HEAD = re.compile(r"^\s*(?:[A-Za-z0-9 .]+:\s+)?(?:will the |will )?", re.IGNORECASE)
 DRAW_WORDS = frozenset({"tie", "draw"})
+#: "Will the Celtics beat the Heat?": a question whose YES side is its first team.
+_BEAT = re.compile(r"^(?P<a>.+?)\s+(?:beats?|defeats?|wins? (?:against|over|vs\.?))\s+(?:the\s+)?(?P<b>.+?)$", re.IGNORECASE)
+#: YES outcomes that name no side ("Yes" of a yes/no question): the side comes from the question.
+_GENERIC_YES = frozenset({"", "yes"})
 
 
 class ViewError(ValueError):
@@ -74,10 +79,22 @@ def _kalshi_day(yy: str, mon: str, dd: str) -> date:
     return date(2000 + int(yy), month, int(dd))
 
 
+def _title_text(title: str) -> str:
+    return _TITLE_HEAD.sub("", _TITLE_TAIL.sub("", title.strip()))
+
+
+def title_yes(title: str) -> str | None:
+    """The side a "Will A beat B?" question's YES backs (A), or None for other titles."""
+    beat = _BEAT.match(_title_text(title))
+    return beat["a"].strip() if beat else None
+
+
 def split_title(title: str) -> tuple[str, str] | None:
     """The two side names of a game title, in written order, or None when it names no pairing."""
-    text = _TITLE_TAIL.sub("", title.strip())
-    text = _TITLE_HEAD.sub("", text)
+    text = _title_text(title)
+    beat = _BEAT.match(text)
+    if beat:
+        return beat["a"].strip(), re.sub(r"\s*\(.*\)\s*$", "", beat["b"]).strip().rstrip("?").strip()
     lowered = text.lower()
     for sep in _SEPARATORS:
         idx = lowered.find(sep)
@@ -145,6 +162,9 @@ def read_view(listing: MarketListing) -> SportsMarketView:
         sides = (SideEvidence((), side_codes[0]), SideEvidence((), side_codes[1]))
 
     yes_names = tuple(n for n in (listing.yes_outcome,) if n and n.strip())
+    if normalize_name(listing.yes_outcome or "") in _GENERIC_YES:
+        asked = title_yes(listing.title) if listing.title else None
+        yes_names = (asked,) if asked else ()
     yes_is_draw = any(normalize_name(n) in DRAW_WORDS for n in yes_names) or any(c in ("TIE", "DRAW") for c in yes_codes)
     return SportsMarketView(
         league=league,

@@ -9,6 +9,7 @@ goes down: a sizing bug should cost opportunity, never money.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from streams.trading.units import (
@@ -56,8 +57,18 @@ def kelly_size(p: Probability, cost: Micros, bankroll: Micros, fraction: float, 
     f = kelly_fraction(p, cost)
     if f <= 0.0 or bankroll.value <= 0:
         return KellySize(f, Micros(0), Contracts(0))
-    stake = bankroll.scale(fraction * f)
+    stake = _stake_down(bankroll, fraction * f)
     return KellySize(f, stake, contracts_affordable(stake, cost).floor_to(step))
+
+
+#: Float noise allowed when flooring the stake (a micro-dollar's millionth): an exact $50 computed as
+#: 49_999_999.9999999 is $50, while 4_999_999.6 is 4_999_999 — never rounded up to buy one more contract.
+_NOISE = 1e-6
+
+
+def _stake_down(bankroll: Micros, share: float) -> Micros:
+    """`share` of the bankroll rounded down to the micro-dollar."""
+    return Micros(math.floor(bankroll.value * share + _NOISE))
 
 
 def floor_to_tick(price: Micros, tick: Micros) -> Micros:

@@ -5,8 +5,9 @@ brilliant, so an order here takes only what the book showed: the latest book of
 its market as of the order's event time plus a configurable latency, level by
 level, best first, stopping at the limit price. IOC keeps what it got and cancels
 the rest; FOK fills completely or not at all; the paper engine never rests an
-order, so GTC behaves as IOC and says so. Fees are the venue's (streams.fees) for
-the whole order, split across the fills so they add up to the order's fee exactly.
+order, so GTC behaves as IOC and says so. Fees are charged per fill as the venue
+does (streams.fees.fill_fees_micros): Kalshi rounds each fill with its per-order
+carry, Polymarket's order fee is split across the fills.
 Fill ids are the order id plus the level index, so re-running an order against the
 same book reproduces the same fill set.
 """
@@ -18,7 +19,7 @@ from typing import Sequence
 
 from schemas.enums import Action, OrderState, Side, TimeInForce, TradingMode
 from schemas.records import Fill, Level, Order, OrderStatus, Quote
-from streams.fees import FeeSchedule, order_fee_micros
+from streams.fees import FeeSchedule, fill_fees_micros
 from streams.trading.ids import paper_fill_id
 from streams.trading.units import Contracts, Micros
 
@@ -105,10 +106,9 @@ def execute(order: Order, book: Quote | None, fees: FeeSchedule | None, latency_
                if got.is_positive() else f"nothing within limit {Micros(order.limit_price_micros)} on the book of {book.quote_id}")
         return PaperResult((), status_of(order, OrderState.CANCELED, at, Contracts(0), None, f"paper: {why}"))
     fills: list[Fill] = []
-    fee_before = 0
     notional = 0
-    for k, (price, take, i) in enumerate(takes):
-        cum = order_fee_micros(fees, [(p, c.count) for p, c, _ in takes[: k + 1]])
+    fill_fees = fill_fees_micros(fees, [(p, c.count) for p, c, _ in takes], buy=order.action is Action.BUY)
+    for (price, take, i), fee in zip(takes, fill_fees):
         fills.append(Fill(
             fill_id=paper_fill_id(order.order_id, i),
             order_id=order.order_id,
@@ -122,11 +122,10 @@ def execute(order: Order, book: Quote | None, fees: FeeSchedule | None, latency_
             action=order.action,
             price_micros=price,
             count=take.count,
-            fee_micros=cum - fee_before,
+            fee_micros=fee,
             liquidity="taker",
             venue_fill_id=None,
         ))
-        fee_before = cum
         notional += take.cost(Micros(price)).value
     avg = notional * 100 // got.centi
     if left.is_positive():

@@ -145,3 +145,19 @@ def test_listing_without_league_or_pairing_says_why(matcher: SportsMatcher) -> N
     )
     result = matcher.match(unknown, [])
     assert isinstance(result, NoMatch) and not result.retryable and "league" in result.reason
+
+
+def test_a_will_a_beat_b_question_matches_with_yes_on_its_first_team(matcher: SportsMatcher) -> None:
+    """The recorded Polymarket game "Celtics vs. Wizards" (2024-10-24, YES Celtics) asked as the yes/no question
+    "Will the Celtics beat the Wizards?" (a made-up title in that older question form): YES backs the first team."""
+    from tests.unit.matching.builders import labels, nba_label_events, polymarket_listing
+
+    label = next(lb for lb in labels() if lb.slug == "nba-bos-was-2024-10-24")
+    events = nba_label_events()
+    plain = polymarket_listing(label, with_slug=False)
+    asked = replace(plain, title="Will the Celtics beat the Wizards?", yes_outcome="Yes")
+    result = matcher.match(asked, events)
+    assert isinstance(result, Match) and result.event_id == label.expected_event_id
+    assert result.yes_role == label.expected_yes_role == "b" and result.yes_entity.endswith("Celtics")
+    flipped = matcher.match(replace(asked, title="Will the Wizards defeat the Celtics?"), events)
+    assert isinstance(flipped, Match) and flipped.event_id == label.expected_event_id and flipped.yes_role == "a"

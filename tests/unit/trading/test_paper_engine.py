@@ -22,14 +22,27 @@ def order(count: float, limit: int, *, side: Side = Side.YES, action: Action = A
                  side=side, action=action, limit_price_micros=limit, count=count, tif=tif)
 
 
-def test_buy_walks_two_levels_with_one_order_fee_split_across_fills() -> None:
+def test_buy_walks_two_levels_with_a_kalshi_fee_per_fill() -> None:
     res = execute(order(30, 460_000), BOOK, FEES, latency_ms=250)
     assert [(f.fill_id, f.price_micros, f.count) for f in res.fills] == [("o-1:f0", 440_000, 17.0), ("o-1:f1", 460_000, 13.0)]
-    # Kalshi: ceil(0.07 × (17 × 0.44 × 0.56 + 13 × 0.46 × 0.54)) = ceil(0.519254) = $0.52, split 0.30 + 0.22
+    # Kalshi per fill: 0.2933 + rounding 0.0067 = $0.30; 0.07 × 13 × 0.46 × 0.54 = 0.226044 → 0.2261, balance
+    # −5.98 − 0.2261 = −6.2061 → −6.21, rounding 0.0039 (carried 0.0106 > 1¢: 1¢ rebated) → $0.22
     assert [f.fee_micros for f in res.fills] == [300_000, 220_000]
     assert sum(f.fee_micros for f in res.fills) == order_fee_levels_micros([(440_000, 17), (460_000, 13)]) == 520_000
     assert res.status.state is OrderState.FILLED and res.status.avg_price_micros == (17 * 440_000 + 13 * 460_000) // 30
     assert res.fills[0].ts == T + 250
+
+
+def test_a_walk_is_charged_per_fill_with_kalshis_carry_not_one_rounding_of_the_sum() -> None:
+    """91 YES walk 17 at $0.44 and 74 at $0.46 (docs.kalshi.com/getting_started/fee_rounding):
+    fill 1: trade fee ceil_centicent(0.07·17·0.44·0.56 = 0.293216) = 0.2933, balance −7.7733 floored to
+    −7.78 → rounding 0.0067 (carried 0.0067); fill 2: ceil_centicent(0.07·74·0.46·0.54 = 1.286712) = 1.2868,
+    balance −35.3268 → −35.33, rounding 0.0032 (carried 0.0099, no rebate below a cent): $0.30 + $1.29 = $1.59.
+    One rounding of the summed fee would charge ceil(1.579928) = $1.58, a cent low."""
+    res = execute(order(91, 460_000), BOOK, FEES, latency_ms=0)
+    assert [(f.price_micros, f.count) for f in res.fills] == [(440_000, 17.0), (460_000, 74.0)]
+    assert [f.fee_micros for f in res.fills] == [300_000, 1_290_000]
+    assert order_fee_levels_micros([(440_000, 17), (460_000, 74)]) == 1_580_000
 
 
 def test_limit_protection_partial_fill_cancels_the_rest() -> None:

@@ -91,3 +91,12 @@ def test_ticks_round_toward_safety() -> None:
     assert floor_to_tick(Micros(447_300), Micros(10_000)) == Micros(440_000)
     assert ceil_to_tick(Micros(447_300), Micros(10_000)) == Micros(450_000)
     assert floor_to_tick(Micros(447_300), Micros(1_000)) == Micros(447_000)
+
+
+def test_the_kelly_stake_rounds_down_never_to_nearest() -> None:
+    # f* = (0.74999998 − 0.5)/0.5 = 0.49999996; full Kelly of $10 → $4.9999996: the stake is $4.999999 and
+    # buys 9 contracts at $0.50; rounding to nearest would make it $5.000000 and buy a 10th
+    k = kelly_size(Probability(0.74999998), Micros(500_000), Micros(10_000_000), 1.0, Contracts(100))
+    assert k.stake == Micros(4_999_999) and k.contracts.count == 9.0
+    # an exact figure computed with float noise is not lost: ½ Kelly of $300 at f* = 1/3 is exactly $50
+    assert kelly_size(Probability(0.6), Micros(400_000), Micros(300_000_000), 0.5, Contracts(100)).stake == Micros(50_000_000)
