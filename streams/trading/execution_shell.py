@@ -85,9 +85,9 @@ class ExecutionShell:
                 sent.pop(mark.order_id, None)  # its answer is out and written
         more: list[Any] = []
         for effect in (o for o in pending if isinstance(o, (Submit, Reconcile))):
-            await self.flush()  # the `submitting` mark is durable before the venue sees the order
-            if isinstance(effect, Submit):
+            if isinstance(effect, Submit):  # from here on a failure may leave it `submitting`: it counts as sent
                 sent[effect.order.order_id] = effect.order
+            await self.flush()  # the `submitting` mark is durable before the venue sees the order
             outcome = await self.perform(effect)
             state, out = self.processor.step(state, outcome, view)
             more += out

@@ -166,3 +166,20 @@ async def test_failed_lookups_are_bounded_backed_off_in_event_time_and_never_sle
                       reason="reconciled by hand")
     await shell.run(ACCOUNT, reset, view)
     assert states[ACCOUNT].blocked_by == () and states[ACCOUNT].retries == ()
+
+
+async def test_a_failed_flush_before_the_submit_leaves_the_order_unknown_never_submitting(
+        requested: None, sim: KalshiSimulator, key_file: Path) -> None:
+    venue = kalshi_venue(sim, key_file)
+    broker = Broker()
+
+    async def flush_fails() -> None:
+        raise ConnectionError("broker unreachable")
+
+    broker.flush = flush_fails  # type: ignore[method-assign]
+    shell, states, view = shell_over({Venue.KALSHI: venue}, broker)
+    with pytest.raises(ConnectionError):
+        await shell.run(ACCOUNT, live_order(), view)
+    assert sim.orders == {}  # the venue never saw it
+    assert view.handled_ids["sig-77:0"] == "UNKNOWN" and states[ACCOUNT].blocked_by == ("sig-77:0",)
+    await venue.trading.rest.aclose()
