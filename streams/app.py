@@ -17,7 +17,7 @@ settings = Settings.from_env()
 #: Agent modules the worker loads; each adds its agents to `app` on import.
 AGENT_MODULES: tuple[str, ...] = (
     "streams.agents.discovery",
-    "streams.agents.crypto_targets",
+    "streams.agents.targets",
     "streams.agents.router",
     "streams.agents.shard",
     "streams.agents.alerts",

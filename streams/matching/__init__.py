@@ -1,6 +1,6 @@
 """Entity matching: which event a venue market is about, and which entity its YES side backs.
 
-`default_registry()` gives the matcher per market type (sports, crypto); other
+`default_registry()` gives the matcher per market type (sports, crypto, economics); other
 market types raise `UnsupportedMarketType` until their matcher exists.
 """
 
@@ -20,17 +20,23 @@ from streams.matching.base import (
 )
 from streams.matching.errors import AliasTableError, MatchingError, UnsupportedMarketType
 from streams.matching.crypto import CryptoMatcher
+from streams.matching.economics import EconomicsMatcher
 from streams.matching.sports import SportsMatcher
 
 
 def default_registry(table: AliasTable | None = None) -> MatcherRegistry:
     """Every matcher that exists today."""
-    return MatcherRegistry({MarketType.SPORT: SportsMatcher(table), MarketType.CRYPTO: CryptoMatcher()})
+    return MatcherRegistry({
+        MarketType.SPORT: SportsMatcher(table),
+        MarketType.CRYPTO: CryptoMatcher(),
+        MarketType.ECONOMICS: EconomicsMatcher(),
+    })
 
 
 __all__ = [
     "AliasTable",
     "CryptoMatcher",
+    "EconomicsMatcher",
     "AliasTableError",
     "Ambiguous",
     "EntityMatcher",

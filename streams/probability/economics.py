@@ -88,12 +88,41 @@ def fit_ar1(history: np.ndarray, window: int = 120) -> AR1:
     return AR1(a, b, tuple((z - (a + b * x)).tolist()))
 
 
+#: What a market's number is, computed from the series' values (FRED levels, oldest first).
+TRANSFORMS = ("mom_pct", "change", "level", "qoq_saar_pct")
+
+
+def settled_values(levels: np.ndarray, settles_on: str) -> np.ndarray:
+    """The figure a market settles on for each period (nan where it cannot be computed)."""
+    v = np.asarray(levels, np.float64)
+    prev = np.r_[np.nan, v[:-1]]
+    if settles_on == "mom_pct":
+        return 100 * (v / prev - 1)
+    if settles_on == "qoq_saar_pct":
+        return 100 * ((v / prev) ** 4 - 1)
+    if settles_on == "change":
+        return v - prev
+    if settles_on == "level":
+        return v
+    raise ValueError(f"unknown figure {settles_on!r}; known: {TRANSFORMS}")
+
+
+def forecast_next(levels: np.ndarray, settles_on: str, window: int = 120, info_left: float = 1.0) -> EmpiricalForecast:
+    """The next period's figure: levels are forecast through their changes, the others on themselves."""
+    y = np.asarray(levels, np.float64)
+    y = y[~np.isnan(y)]
+    if settles_on == "level":
+        changes = np.diff(y)
+        f = fit_ar1(changes, window).forecast(float(changes[-1]), info_left)
+        return EmpiricalForecast(float(y[-1]) + f.mean, f.errors)
+    figures = settled_values(y, settles_on)[1:]
+    return fit_ar1(figures, window).forecast(float(figures[-1]), info_left)
+
+
 def at_least_level(history: np.ndarray, threshold: float, step: float, *, on_changes: bool, window: int = 120, info_left: float = 1.0) -> float:
     """P(the next published value >= threshold) for a series forecast on itself or on its changes."""
     y = np.asarray(history, np.float64)
     y = y[~np.isnan(y)]
-    if not on_changes:
-        return fit_ar1(y, window).forecast(float(y[-1]), info_left).p_at_least(threshold, step)
-    changes = np.diff(y)
-    f = fit_ar1(changes, window).forecast(float(changes[-1]), info_left)
-    return EmpiricalForecast(float(y[-1]) + f.mean, f.errors).p_at_least(threshold, step)
+    if on_changes:
+        return forecast_next(y, "level", window, info_left).p_at_least(threshold, step)
+    return fit_ar1(y, window).forecast(float(y[-1]), info_left).p_at_least(threshold, step)

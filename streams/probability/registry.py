@@ -76,12 +76,22 @@ def _crypto(asset: str) -> WinProbabilityModel:
     return CryptoModel(asset)
 
 
+def _release(indicator: str) -> WinProbabilityModel:
+    from streams.probability.release import ReleaseModel
+
+    return ReleaseModel(indicator)
+
+
 def supported_leagues(market_type: MarketType = MarketType.SPORT) -> tuple[str, ...]:
     """Leagues with a model for this market type, sorted."""
     if market_type == MarketType.CRYPTO:
         from streams.crypto.parse import ASSET_ALIASES
 
         return tuple(sorted(ASSET_ALIASES))
+    if market_type == MarketType.ECONOMICS:
+        from streams.economics.targets import SETTLES_ON
+
+        return tuple(sorted(SETTLES_ON))
     return tuple(sorted(_SPORTS)) if market_type == MarketType.SPORT else ()
 
 
@@ -97,6 +107,11 @@ def _cached(market_type: MarketType, league: str, regulation_only: bool) -> WinP
 
         if league in ASSET_ALIASES and not regulation_only:
             return _crypto(league)
+    if market_type == MarketType.ECONOMICS:
+        from streams.economics.targets import SETTLES_ON
+
+        if league in SETTLES_ON and not regulation_only:
+            return _release(league)
     if market_type != MarketType.SPORT or league not in _SPORTS:
         raise UnknownLeague(f"no win-probability model for {market_type.value} league {league!r}")
     if regulation_only:

@@ -72,7 +72,7 @@ def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[tuple[demo.Child, d
     config = tmp_path / "arbees.toml"
     config.write_text("[shard]\nmin_edge = 0.01\n")
     child = demo.worker(kafka_bootstrap, app_id, tmp_path, accounts=f"acct-{app_id}", web_port=free_port(),
-                        agents="discovery,crypto_targets,router,shard")
+                        agents="discovery,targets,router,shard")
     child = demo.Child(child.argv, child.log, env={**child.env, "ARBEES_CONFIG": str(config)}, cwd=child.cwd)
     reader = demo.LogReader(kafka_bootstrap, {t: start[t] for t in OUTPUTS}, topics=OUTPUTS)
     try:

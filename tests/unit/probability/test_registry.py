@@ -23,7 +23,8 @@ def pregame(league: str, p0: float) -> EventState:
 def test_supported_leagues_cover_the_issue() -> None:
     assert set(supported_leagues()) == set(LEAGUES)
     assert supported_leagues(MarketType.CRYPTO) == ("btc", "doge", "eth", "sol", "xrp")
-    assert supported_leagues(MarketType.ECONOMICS) == ()
+    assert supported_leagues(MarketType.ECONOMICS) == ("core_cpi", "core_pce", "cpi", "fed_upper", "gdp", "payrolls", "unrate")
+    assert supported_leagues(MarketType.POLITICS) == ()
 
 
 @pytest.mark.parametrize("league", LEAGUES)

@@ -1,0 +1,1 @@
+"""Economic release targets: which published figure a market asks about, and its forecast."""

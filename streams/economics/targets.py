@@ -1,0 +1,146 @@
+"""Release-target events from venue listings and FRED observations: `step(state, record) -> (state, outputs)`, pure.
+
+One state per indicator. An economics listing adds the target it asks about
+(`streams.economics.parse`). An observation state from the FRED connector
+(source "fred", `fred:<indicator>:<period>`) adds a published value; then every
+open target is re-emitted: a target for the period after the last published one
+is LIVE with the forecast of `streams.probability.economics` (fitted on the
+history up to then); a target whose period is published is FINAL with the
+published figure (rounded to its grid), then dropped. Targets further ahead wait.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from datetime import date
+from typing import Any, Union
+
+import numpy as np
+
+from schemas.enums import EventStatus, MarketType
+from schemas.records import EventState, MarketListing
+from streams.economics.parse import NotATarget, parse_listing
+from streams.economics.target import EconTarget, to_state
+from streams.probability.economics import forecast_next, settled_values
+
+OBSERVATION_SOURCE = "fred"
+STATE_VERSION = 1
+#: What each indicator's markets settle on, from its FRED series' levels.
+SETTLES_ON = {
+    "cpi": "mom_pct", "core_cpi": "mom_pct", "core_pce": "mom_pct", "unrate": "level",
+    "payrolls": "change", "gdp": "qoq_saar_pct", "fed_upper": "level",
+}
+#: Months between two periods of the indicator (GDP is quarterly; the rest monthly).
+PERIOD_MONTHS = {"gdp": 3}
+
+Record = Union[MarketListing, EventState]
+
+
+@dataclass(frozen=True)
+class TargetsConfig:
+    window: int = 120  # periods the AR(1) is fitted on
+
+
+@dataclass(frozen=True)
+class IndicatorState:
+    indicator: str
+    levels: dict[str, float] = field(default_factory=dict)  # period -> published level
+    targets: dict[str, EconTarget] = field(default_factory=dict)
+
+    def to_bytes(self) -> bytes:
+        data = {
+            "version": STATE_VERSION, "indicator": self.indicator, "levels": self.levels,
+            "targets": {k: [t.indicator, t.period, t.threshold, t.step] for k, t in self.targets.items()},
+        }
+        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_bytes(cls, raw: bytes) -> IndicatorState:
+        data = json.loads(raw)
+        if data.get("version") != STATE_VERSION:
+            raise ValueError(f"econ targets state version {data.get('version')!r}, expected {STATE_VERSION}")
+        return cls(data["indicator"], {k: float(v) for k, v in data["levels"].items()},
+                   {k: EconTarget(a, b, float(c), float(d)) for k, (a, b, c, d) in data["targets"].items()})
+
+
+def _period_of(state: EventState) -> str | None:
+    parts = state.event_id.split(":")
+    return parts[2] if len(parts) == 3 and parts[0] == "fred" else None
+
+
+def is_observation(state: EventState) -> bool:
+    return (
+        state.market_type is MarketType.ECONOMICS and state.source == OBSERVATION_SOURCE
+        and "value" in state.features and _period_of(state) is not None
+    )
+
+
+def _next_period(period: str, months: int) -> str:
+    d = date.fromisoformat(period)
+    m = d.month - 1 + months
+    return date(d.year + m // 12, m % 12 + 1, 1).isoformat()
+
+
+def _published(x: float, step: float) -> float:
+    return round(float(np.floor(x / step + 0.5 + 1e-9)) * step, 10)
+
+
+class TargetsProcessor:
+    def __init__(self, config: TargetsConfig | None = None) -> None:
+        self.config = config or TargetsConfig()
+
+    def state_key(self, record: Record) -> str | None:
+        if isinstance(record, EventState):
+            return record.league if is_observation(record) and record.league in SETTLES_ON else None
+        if record.market_type is not MarketType.ECONOMICS:
+            return None
+        try:
+            return parse_listing(record)[0].indicator
+        except NotATarget:
+            return None  # discovery reports it (one alert each)
+
+    def initial(self, indicator: str) -> IndicatorState:
+        return IndicatorState(indicator)
+
+    def step(self, state: IndicatorState, record: Record) -> tuple[IndicatorState, list[EventState]]:
+        if isinstance(record, EventState):
+            if not is_observation(record) or record.league != state.indicator:
+                raise ValueError(f"{record.event_id} is not a FRED observation of {state.indicator}")
+            period, value = _period_of(record), float(record.features["value"])
+            assert period is not None
+            if state.levels.get(period) == value:
+                return state, []
+            state = replace(state, levels={**state.levels, period: value})
+            outputs = [o for t in sorted(state.targets.values(), key=lambda t: t.event_id) if (o := self._emit(state, t, record.ts))]
+            settled = {o.event_id for o in outputs if o.status is EventStatus.FINAL}
+            return replace(state, targets={k: t for k, t in state.targets.items() if k not in settled}), outputs
+        target, _ = parse_listing(record)
+        if target.indicator != state.indicator:
+            raise ValueError(f"{record.listing_id} is about {target.indicator}, not {state.indicator}")
+        if target.event_id in state.targets:
+            return state, []
+        state = replace(state, targets={**state.targets, target.event_id: target})
+        ts = record.ts
+        out = self._emit(state, target, ts)
+        return state, [out] if out is not None else []
+
+    def _emit(self, state: IndicatorState, target: EconTarget, ts: int) -> EventState | None:
+        settles_on = SETTLES_ON.get(state.indicator)
+        if settles_on is None or not state.levels:
+            return None
+        periods = sorted(state.levels)
+        levels = np.array([state.levels[p] for p in periods])
+        if target.period in state.levels:
+            i = periods.index(target.period)
+            figure = settled_values(levels[: i + 1], settles_on)[-1]
+            if figure != figure:
+                return None  # the prior period is missing: cannot compute the settled figure
+            return to_state(target, None, ts=ts, published=_published(float(figure), target.step), status=EventStatus.FINAL)
+        if target.period != _next_period(periods[-1], PERIOD_MONTHS.get(state.indicator, 1)):
+            return None
+        try:
+            forecast = forecast_next(levels, settles_on, self.config.window)
+        except ValueError:
+            return None  # not enough history yet
+        return to_state(target, forecast, ts=ts, published=None, status=EventStatus.SCHEDULED)

@@ -1,0 +1,110 @@
+"""Economics end to end in process: the recorded FRED UNRATE answer -> observation states -> release targets ->
+discovery links -> the release model.
+
+No recorded economics listing of either venue exists in this project's fixtures: the Kalshi tickers and
+Polymarket titles below are constructed in the venues' published formats (marked per test). The FRED
+observations are the recorded answer (realtime 2020-05-20: the last published period is April 2020, 14.7 %).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from connectors.fred.client import Fetched
+from connectors.fred.pipeline import FredPipeline
+from schemas.enums import EventStatus, MarketType, Venue
+from schemas.records import EventState, MarketLink, MarketListing
+from streams.discovery import DiscoveryProcessor, DiscoveryState
+from streams.economics.parse import NotATarget, parse_listing
+from streams.economics.target import EconTarget
+from streams.economics.targets import IndicatorState, TargetsProcessor
+from streams.probability.base import StateNotModelable
+from streams.probability.economics import forecast_next
+from streams.probability.registry import model_for
+
+from tests.unit.fred.test_connector import Sink, fetched
+
+FETCHED = 1_590_000_000_000  # 2020-05-20
+
+
+def unrate_states() -> list[EventState]:
+    raw = fetched("series_observations", "/series/observations", "series_observations_UNRATE.json", {"series_id": "UNRATE"}, FETCHED)
+    return list(FredPipeline(Sink()).on_raw(raw.raw_feed()).states)
+
+
+def kalshi(ticker: str) -> MarketListing:  # constructed: Kalshi's ticker format, no recorded economics listing
+    return MarketListing(listing_id=f"KALSHI:{ticker}", venue=Venue.KALSHI, market_id=ticker, ts=FETCHED,
+                         series=ticker.split("-")[0], market_type=MarketType.ECONOMICS, taker_fee_rate=0.07,
+                         close_ts=1_591_360_200_000)  # closes at the May report, 2020-06-05 08:30 ET
+
+
+def polymarket(title: str, market_id: str = "0xecon") -> MarketListing:  # constructed title in Polymarket's wording
+    return MarketListing(listing_id=f"POLYMARKET:{market_id}", venue=Venue.POLYMARKET, market_id=market_id, ts=FETCHED,
+                         title=title, market_type=MarketType.ECONOMICS, close_ts=1_591_000_000_000)
+
+
+def test_parsing_normalizes_every_wording_to_published_at_least() -> None:
+    assert parse_listing(kalshi("KXU3-20MAY-T14.0")) == (EconTarget("unrate", "2020-05-01", 14.1, 0.1), "a")
+    assert parse_listing(kalshi("KXCPI-25NOV-T0.3")) == (EconTarget("cpi", "2025-11-01", 0.4, 0.1), "a")
+    assert parse_listing(kalshi("KXPAYROLLS-25NOV-T50")) == (EconTarget("payrolls", "2025-11-01", 51.0, 1.0), "a")
+    assert parse_listing(kalshi("KXGDP-25Q3-T2.0")) == (EconTarget("gdp", "2025-07-01", 2.1, 0.1), "a")
+    assert parse_listing(kalshi("KXFED-25DEC-T3.75"))[0] == EconTarget("fed_upper", "2025-12-01", 4.0, 0.25)
+    below = parse_listing(polymarket("Will the US unemployment rate be below 14.1% in May 2020?"))
+    assert below == (EconTarget("unrate", "2020-05-01", 14.1, 0.1), "b")
+    jobs = parse_listing(polymarket("Will the jobs report show more than 50,000 jobs added in November 2025?"))
+    assert jobs == (EconTarget("payrolls", "2025-11-01", 51.0, 1.0), "a")
+    with pytest.raises(NotATarget):
+        parse_listing(kalshi("KXNOTASERIES-25NOV-T1"))
+    with pytest.raises(NotATarget):
+        parse_listing(polymarket("Will the Fed say something nice?"))
+
+
+def test_targets_forecast_the_next_print_and_settle_a_published_one() -> None:
+    proc = TargetsProcessor()
+    st = proc.initial("unrate")
+    for lst in (kalshi("KXU3-20MAY-T14.0"), kalshi("KXU3-20APR-T14.0"), kalshi("KXU3-20JUL-T10.0")):
+        st, out = proc.step(st, lst)
+        assert out == []  # no history yet
+    emitted: list[EventState] = []
+    for s in unrate_states():
+        st, out = proc.step(st, s)
+        emitted += out
+    by_id = {}
+    for e in emitted:
+        by_id[e.event_id] = e
+    april = by_id["econ:unrate:2020-04-01:ge-14.1"]
+    assert april.status is EventStatus.FINAL and april.features["published"] == 14.7
+    may = by_id["econ:unrate:2020-05-01:ge-14.1"]
+    assert may.status is EventStatus.SCHEDULED and "published" not in may.features
+    levels = [s.features["value"] for s in unrate_states()]
+    assert may.features["mean"] == pytest.approx(forecast_next(levels, "level").mean)
+    assert "econ:unrate:2020-07-01:ge-10.1" not in by_id  # two periods ahead: waits
+    assert set(st.targets) == {"econ:unrate:2020-05-01:ge-14.1", "econ:unrate:2020-07-01:ge-10.1"}  # April settled and dropped
+    assert IndicatorState.from_bytes(st.to_bytes()) == st
+    model = model_for(MarketType.ECONOMICS, "unrate")
+    assert model.probabilities(april) == {"a": 1.0, "b": 0.0}
+    p_may = model.probabilities(may)["a"]
+    assert 0.0 < p_may < 1.0 and p_may + model.probabilities(may)["b"] == pytest.approx(1.0)
+    with pytest.raises(StateNotModelable):
+        model.probabilities(unrate_states()[-1])
+
+
+def test_discovery_links_both_venues_to_one_event_on_opposite_sides() -> None:
+    proc, disc = TargetsProcessor(), DiscoveryProcessor()
+    k, pm = kalshi("KXU3-20MAY-T14.0"), polymarket("Will the US unemployment rate be below 14.1% in May 2020?")
+    st, dst, links = proc.initial("unrate"), DiscoveryState(), []
+    for rec in (k, pm):
+        st, _ = proc.step(st, rec)
+        dst, out = disc.step(dst, rec)
+    for s in unrate_states():
+        st, out = proc.step(st, s)
+        for o in [s, *out]:
+            dst, res = disc.step(dst, o)
+            links += [x for x in res if isinstance(x, MarketLink)]
+    got = {(lk.venue, lk.event_id, lk.yes_role) for lk in links}
+    assert got == {(Venue.KALSHI, "econ:unrate:2020-05-01:ge-14.1", "a"), (Venue.POLYMARKET, "econ:unrate:2020-05-01:ge-14.1", "b")}
+    # A different threshold is a different event.
+    assert parse_listing(replace(k, market_id="KXU3-20MAY-T13.0"))[0].event_id != "econ:unrate:2020-05-01:ge-14.1"
