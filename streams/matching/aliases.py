@@ -58,7 +58,17 @@ _LEAGUE_SYNONYMS: dict[str, str] = {
     "soccer/eng.1": "epl",
     "premier league": "epl",
     "premier-league": "epl",
+    "atp": "atp",
+    "tennis/atp": "atp",
+    "wta": "wta",
+    "tennis/wta": "wta",
+    "ufc": "ufc",
+    "mma/ufc": "ufc",
 }
+
+#: Leagues of individual athletes: no alias table; a player is matched by full name or surname, and by
+#: the first three letters of the surname (Kalshi's ticker codes, "KXATPMATCH-26OCT01SINALC-SIN").
+INDIVIDUAL_LEAGUES = frozenset({"atp", "wta", "ufc"})
 
 #: Leagues whose alias rows are shared ("college" rows serve football and basketball).
 _TABLE_LEAGUE = {"ncaaf": "college", "ncaab": "college"}

@@ -8,6 +8,8 @@ the table does not know are compared with the event's own names by
 Jaro-Winkler. Context rules are hard: same league, the stated game day (or the
 close-time window when the listing states none), both sides matched, exactly
 one event left. Anything else is a typed NoMatch or Ambiguous, never a guess.
+Tennis and UFC (`INDIVIDUAL_LEAGUES`) have no alias table: an athlete is known by
+the event's full name, its surname and the surname's first three letters.
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from rapidfuzz.distance import JaroWinkler
 
 from schemas.enums import MarketType, Venue
 from schemas.records import EventState, MarketListing
-from streams.matching.aliases import THREE_WAY_LEAGUES, AliasTable, canonical_league, default_alias_table, token_extension
+from streams.matching.aliases import (
+    INDIVIDUAL_LEAGUES,
+    THREE_WAY_LEAGUES,
+    AliasTable,
+    canonical_league,
+    default_alias_table,
+    token_extension,
+)
 from streams.matching.base import Ambiguous, IndexKey, Match, MatchResult, MatchScope, NoMatch
 from streams.matching.normalize import normalize_code, normalize_name
 from streams.matching.sports_view import SideEvidence, SportsMarketView, ViewError, read_view
@@ -91,7 +100,7 @@ class SportsMatcher:
             return NoMatch(f"{listing.listing_id}: {exc}", retryable=False)
         if view.league is None:
             return NoMatch(f"{listing.listing_id}: cannot tell the league (league={listing.league!r})", retryable=False)
-        if not self.table.covers(view.league):
+        if view.league not in INDIVIDUAL_LEAGUES and not self.table.covers(view.league):
             return NoMatch(f"{listing.listing_id}: no team aliases for league {view.league}", retryable=False)
         if view.sides is None and view.code_blob is None:
             return NoMatch(f"{listing.listing_id}: title {listing.title!r} names no two sides", retryable=False)
@@ -200,6 +209,10 @@ class SportsMatcher:
             team = _single(by_code.teams)
         names = {normalize_name(name)} if name else set()
         codes = {normalize_code(abbr)} if abbr else set()
+        if league in INDIVIDUAL_LEAGUES and name:
+            # a player: full name, surname, and the surname's first three letters (Kalshi's code)
+            surname = normalize_name(name).split()[-1]
+            return _Entity(role, name, None, frozenset(names | {surname}), frozenset(codes | {normalize_code(surname[:3])}))
         if team is not None:
             names |= self.table.names_of(league, team)
             codes |= self.table.codes_of(league, team)

@@ -24,7 +24,7 @@ from streams.matching.normalize import normalize_name
 _MONTHS = {m: i for i, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), 1)}
 
 KALSHI_TICKER = re.compile(
-    r"^KX(?P<league>[A-Z0-9]+?)GAME-(?P<yy>\d{2})(?P<mon>[A-Z]{3})(?P<dd>\d{2})(?P<hhmm>\d{4})?"
+    r"^KX(?P<league>[A-Z0-9]+?)(?:GAME|MATCH|FIGHT)-(?P<yy>\d{2})(?P<mon>[A-Z]{3})(?P<dd>\d{2})(?P<hhmm>\d{4})?"
     r"(?P<codes>[A-Z][A-Z0-9]*)(?:-(?P<yes>[A-Z0-9]+))?$"
 )
 POLYMARKET_SLUG = re.compile(r"^(?P<league>[a-z]+)-(?P<a>[a-z0-9]+)-(?P<b>[a-z0-9]+)-(?P<date>\d{4}-\d{2}-\d{2})(?:-.*)?$")
@@ -89,8 +89,15 @@ def title_yes(title: str) -> str | None:
     return beat["a"].strip() if beat else None
 
 
+#: Kalshi's individual-sport wording: "Will Jannik Sinner win the Sinner vs Alcaraz: Round of 16 match?"
+_WIN_THE = re.compile(r"^\s*will .+? win the (?P<pair>.+? vs\.? .+?)(?::.*)?\s+(?:match|fight|bout)\??\s*$", re.IGNORECASE)
+
+
 def split_title(title: str) -> tuple[str, str] | None:
     """The two side names of a game title, in written order, or None when it names no pairing."""
+    win_the = _WIN_THE.match(title)
+    if win_the:
+        title = win_the.group("pair")
     text = _title_text(title)
     beat = _BEAT.match(text)
     if beat:

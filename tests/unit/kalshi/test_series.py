@@ -31,7 +31,6 @@ SEEN_TICKERS = {
     "KXWTAMATCH": "KXWTAMATCH-26JUL14PUTJEA-PUT",
     "KXUFCFIGHT": "KXUFCFIGHT-26JAN18OLIHOL-OLI",
 }
-TEAM_SERIES = [s for s, lg in SERIES_LEAGUES.items() if lg not in ("atp", "wta", "ufc")]
 
 
 def _market(ticker: str) -> dict[str, str]:
@@ -58,9 +57,10 @@ def test_each_series_normalizes_to_a_sports_listing_of_its_league(series: str) -
     assert (listing.series, listing.league, listing.market_type) == (series, SERIES_LEAGUES[series], MarketType.SPORT)
 
 
-@pytest.mark.parametrize("series", TEAM_SERIES)
-def test_discovery_can_scope_each_team_series_to_its_league_and_game_day(series: str) -> None:
-    """The sports matcher reads the league and the game day off the ticker and has aliases for the league."""
+@pytest.mark.parametrize("series", list(SERIES_LEAGUES))
+def test_discovery_can_scope_each_series_to_its_league_and_game_day(series: str) -> None:
+    """The sports matcher reads the league and the game day off the ticker (team leagues: it has their aliases;
+    tennis and UFC: players are matched by name, tests/unit/matching/test_individuals.py)."""
     ticker = SEEN_TICKERS[series]
     listing = market_to_listing(_market(ticker), 0)
     scope = default_registry().get(MarketType.SPORT).scope(listing)
