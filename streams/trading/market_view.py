@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 
 from schemas.enums import Action, Side, Venue
 from schemas.records import Level, MarketLink, MarketListing, Quote
+from streams.fees import FeeError, FeeSchedule
 from streams.listings import is_open
 from streams.trading.units import Micros
 
@@ -34,6 +35,8 @@ class Top:
     min_size: float | None = None
     #: The listing takes orders (streams.listings.is_open); a closed, paused or settled market does not.
     open: bool = True
+    #: The market's taker fee schedule (from its listing), to price an order at the size actually sent.
+    fees: FeeSchedule | None = None
 
     def price(self, side: Side, action: Action) -> Micros | None:
         """Where an order of `side`/`action` trades first: the ask to buy, the bid to sell."""
@@ -68,7 +71,15 @@ def top_of(quote: Quote, listing: MarketListing | None, before: Top | None = Non
         tick=listing.tick_micros if listing is not None else (before.tick if before else None),
         min_size=listing.min_order_size if listing is not None else (before.min_size if before else None),
         open=is_open(listing) if listing is not None else (before.open if before else True),
+        fees=_fees(listing) if listing is not None else (before.fees if before else None),
     )
+
+
+def _fees(listing: MarketListing) -> FeeSchedule | None:
+    try:
+        return FeeSchedule.from_listing(listing)
+    except FeeError:
+        return None  # a venue without a fee model: sizing keeps the signal's fee
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from schemas.enums import Action, OrderState, PositionStatus, RiskKind, SignalKind, TimeInForce, TradingMode
 from schemas.records import Fill, LedgerEntry, Order, OrderStatus, PositionEvent, RiskEvent, ShardInput, Signal, SignalLeg
+from streams.fees import FeeSchedule, order_fee_micros
 from streams.trading import ledger as ledger_rule
 from streams.trading import risk
 from streams.trading.config import TradingConfig
@@ -26,6 +27,8 @@ from streams.trading.units import Contracts, Micros, Probability, UnitError, con
 Record = Signal | Fill | OrderStatus | PositionEvent | LedgerEntry | RiskEvent | ShardInput
 Output = Order | RiskEvent
 TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELED, OrderState.REJECTED})
+#: Kelly is re-run on the fee at the ordered size at most this often (it settles in one or two).
+FEE_ROUNDS = 6
 RECENT = 2048
 
 
@@ -312,15 +315,25 @@ class SizingProcessor:
         if sig.model_p is None:
             return risk.Refusal(RiskKind.ORDER_REFUSED, "malformed", "model-edge signal without a model probability")
         leg = sig.legs[0]
-        cost = Micros(leg.price_micros + leg.fee_micros)
-        k = kelly_size(Probability(sig.model_p), cost, state.bankroll, self.config.sizing.kelly_fraction,
-                       self.config.sizing.step_for(leg.venue))
-        if not k.contracts.is_positive():
-            return risk.Refusal(RiskKind.ORDER_REFUSED, "kelly",
-                                f"no Kelly size: f*={k.kelly_fraction:.4f}, bankroll {state.bankroll}, all-in cost {cost}",
-                                k.kelly_fraction, None)
-        note = f"p={sig.model_p:.4f} cost={cost} f*={k.kelly_fraction:.4f} x{self.config.sizing.kelly_fraction} stake={k.stake}"
-        return self._caps(state, sig, [leg], cost, k.contracts, note)
+        top = state.tops.get(market_key(leg.venue, leg.market_id))
+        fee = leg.fee_micros  # per contract at the signal's size, until the ordered size is known
+        for _ in range(FEE_ROUNDS):
+            cost = Micros(leg.price_micros + fee)
+            k = kelly_size(Probability(sig.model_p), cost, state.bankroll, self.config.sizing.kelly_fraction,
+                           self.config.sizing.step_for(leg.venue))
+            if not k.contracts.is_positive():
+                return risk.Refusal(RiskKind.ORDER_REFUSED, "kelly",
+                                    f"no Kelly size: f*={k.kelly_fraction:.4f}, bankroll {state.bankroll}, all-in cost {cost}",
+                                    k.kelly_fraction, None)
+            note = f"p={sig.model_p:.4f} cost={cost} f*={k.kelly_fraction:.4f} x{self.config.sizing.kelly_fraction} stake={k.stake}"
+            sized = self._caps(state, sig, [leg], cost, k.contracts, note)
+            if isinstance(sized, risk.Refusal) or top is None or top.fees is None:
+                return sized
+            at_size = fee_per_contract(top.fees, Micros(leg.price_micros), sized[0])
+            if at_size <= fee:
+                return sized
+            fee = at_size  # the fee of the smaller order is dearer per contract: size again on it
+        return risk.Refusal(RiskKind.ORDER_REFUSED, "kelly", f"the fee per contract did not settle in {FEE_ROUNDS} rounds ({fee})")
 
     def _size_arb(self, state: SizingState, sig: Signal) -> tuple[Contracts, str] | risk.Refusal:
         pair = Micros(sum(leg.price_micros + leg.fee_micros for leg in sig.legs))
@@ -343,3 +356,9 @@ class SizingProcessor:
         if not count.is_positive():
             return risk.Refusal(RiskKind.ORDER_REFUSED, "exit_size", f"nothing left to sell in {pos} ({selling} already selling)")
         return count, f"exit {sig.trigger or 'rule'}: sell {count} of {pos}"
+
+
+def fee_per_contract(fees: FeeSchedule, price: Micros, count: Contracts) -> int:
+    """The venue's fee of one order of `count` at `price`, per contract, rounded up (micro-dollars)."""
+    total = order_fee_micros(fees, [(price.value, count.count)])
+    return -(-total * 100 // count.centi)

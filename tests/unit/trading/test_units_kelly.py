@@ -100,3 +100,24 @@ def test_the_kelly_stake_rounds_down_never_to_nearest() -> None:
     assert k.stake == Micros(4_999_999) and k.contracts.count == 9.0
     # an exact figure computed with float noise is not lost: ½ Kelly of $300 at f* = 1/3 is exactly $50
     assert kelly_size(Probability(0.6), Micros(400_000), Micros(300_000_000), 0.5, Contracts(100)).stake == Micros(50_000_000)
+
+
+def test_kelly_sizes_on_the_fee_of_the_order_it_sends_not_the_signals_per_contract_fee() -> None:
+    """The recorded GB signal (p 0.62, ask $0.44, fee $0.30 on its 17 contracts = 17,648 µ$ each) on a $43 bankroll:
+    on the signal's fee ¼ Kelly buys 7, but 7 at $0.44 pay ceil(0.07·7·0.44·0.56 = 0.120736) = $0.13, 18,572 µ$
+    each; Kelly on that cost buys 6, whose fee ($0.11, 18,334 µ$ each) is below it: 6 are ordered."""
+    from schemas.records import Order
+    from streams.trading.config import TradingConfig
+    from streams.trading.sizing_processor import SizingProcessor
+    from tests.unit.trading import recorded_game as game
+
+    proc = SizingProcessor(TradingConfig(accounts=("paper",)))
+    st = proc.initial("paper")
+    st, _ = proc.step(st, game.deposit("paper", amount=43_000_000))
+    t = game.KICKOFF_MS + 3_600_000
+    st, _ = proc.step(st, game.quote_input(game.GB, t))
+    _, outs = proc.step(st, game.gb_signal(t + 1_000))
+    (order,) = [o for o in outs if isinstance(o, Order)]
+    assert order.count == 6.0
+    on_signal_fee = kelly_size(Probability(0.62), Micros(440_000 + 17_648), Micros(43_000_000), 0.25, Contracts(100))
+    assert on_signal_fee.contracts.count == 7.0
