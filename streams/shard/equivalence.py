@@ -112,6 +112,10 @@ def compare(a: MarketListing, b: MarketListing, policy: PairingPolicy) -> Verdic
         refused.append(f"different games: {va} is scheduled for {ra.event_date}, {vb} for {rb.event_date}")
     if ra.start_ts is not None and rb.start_ts is not None and abs(ra.start_ts - rb.start_ts) > policy.start_tolerance_ms:
         refused.append(f"scheduled starts differ: {va} {_utc(ra.start_ts)}, {vb} {_utc(rb.start_ts)}")
+    start = ra.start_ts if ra.start_ts is not None else rb.start_ts
+    for venue, rule in ((va, ra), (vb, rb)):  # settlement window: a market must still be open when the game is played
+        if start is not None and rule.latest_settle_ts is not None and rule.latest_settle_ts <= start:
+            refused.append(f"{venue} expires at {_utc(rule.latest_settle_ts)}, before the game starts ({_utc(start)})")
     if ra.source and rb.source and _authority(ra.source) != _authority(rb.source):
         refused.append(f"different result authorities: {va} {ra.source}, {vb} {rb.source}")
     league = (a.league or b.league or "").lower()
@@ -139,6 +143,10 @@ def compare(a: MarketListing, b: MarketListing, policy: PairingPolicy) -> Verdic
         f"a postponed game follows its make-up on both ({va} {_within(ra.makeup_window_ms)}, "
         f"{vb} {_within(rb.makeup_window_ms)})",
     ]
+    windows = [f"{v} expected {_utc(r.expected_settle_ts)}" for v, r in ((va, ra), (vb, rb)) if r.expected_settle_ts is not None]
+    windows += [f"{v} at the latest {_utc(r.latest_settle_ts)}" for v, r in ((va, ra), (vb, rb)) if r.latest_settle_ts is not None]
+    if windows:
+        parts.append("settlement after the game (" + ", ".join(windows) + ")")
     if ra.source and rb.source:
         parts.append(f"same authority ({_authority(ra.source)})")
     else:

@@ -119,6 +119,7 @@ def test_kalshi_and_polymarket_markets_of_the_game_pair_by_their_rules() -> None
     reason = books.pair_reason[0]
     assert reason.startswith("equivalent: same game (NBA, 2026-06-08; POLYMARKET start 2026-06-09 00:30Z)")
     assert "both settle on the final result, overtime included" in reason
+    assert "settlement after the game (KALSHI expected 2026-06-09 03:30Z, KALSHI at the latest 2026-06-23 00:30Z)" in reason
     assert "KALSHI within 14 d, POLYMARKET with no time limit" in reason
     assert "cancelled with no make-up: KALSHI pays a fair price, POLYMARKET 50-50" in reason
     assert books.refused == ()
@@ -164,6 +165,16 @@ def test_a_market_of_another_date_is_refused_with_its_reason() -> None:
     assert not verdict.equivalent
     assert verdict.reason == ("not equivalent: different games: KALSHI is scheduled for 2026-06-10, "
                               "POLYMARKET for 2026-06-08")
+
+
+def test_a_market_that_expires_before_the_game_is_refused() -> None:
+    from streams.shard.equivalence import PairingPolicy, compare
+
+    k = next(lst for lst in kalshi_listings() if lst.market_id == K_SAS)
+    early = replace(k, resolution=replace(k.resolution, latest_settle_ts=TIP - 60_000))  # type: ignore[arg-type]
+    verdict = compare(early, polymarket_listing(), PairingPolicy())
+    assert verdict.reason == ("not equivalent: KALSHI expires at 2026-06-09 00:29Z, before the game starts "
+                              "(2026-06-09 00:30Z)")
 
 
 def test_a_trader_who_refuses_void_differences_does_not_pair_this_game() -> None:
