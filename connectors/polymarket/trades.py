@@ -90,7 +90,7 @@ class TradeTracker:
     statuses: dict[str, TradeStatus] = field(default_factory=dict)
     emitted: dict[str, Fill] = field(default_factory=dict)  # fill_id → fill
 
-    closed: set[str] = field(default_factory=set)  # venue order ids filled in full (still tracked for FAILED)
+    closed: set[str] = field(default_factory=set)  # venue order ids whose end is known (trades still read)
 
     def register(self, venue_order_id: str, order: Order) -> None:
         self.orders[venue_order_id] = order
@@ -100,10 +100,6 @@ class TradeTracker:
 
     def close(self, venue_order_id: str) -> None:
         self.closed.add(venue_order_id)
-
-    def filled(self, order_id: str) -> float:
-        """Contracts of our order `order_id` booked and not reversed."""
-        return round(sum(f.count for f in self.emitted.values() if f.order_id == order_id and not f.reversed), 2)
 
     def on_trade(self, trade: VenueTrade, fee: FeeFn) -> list[Fill]:
         prev = self.statuses.get(trade.trade_id)

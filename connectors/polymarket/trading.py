@@ -16,7 +16,6 @@ until execution reconciles them. The live worker beats from its Polymarket timer
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from collections.abc import Callable, Mapping
@@ -154,6 +153,9 @@ class ClobTradingClient:
     def from_env(cls, env: Mapping[str, str], http: httpx.AsyncClient, **kwargs: Any) -> ClobTradingClient:
         return cls(PolymarketCredentials.from_env(env), http, **kwargs)
 
+    def now_ms(self) -> int:
+        return self._clock()
+
     def __repr__(self) -> str:
         return f"ClobTradingClient(address={self._creds.address}, base_url={self.base_url})"
 
@@ -213,28 +215,61 @@ class ClobTradingClient:
         signed = self.build_order(order, listing)
         payload = {"order": signed.wire(), "owner": self._creds.api_key, "orderType": _TIF[order.tif],
                    "deferExec": False, "postOnly": post_only}
+        self.tracker.register(signed.order_hash, order)  # the venue's order id: a timed-out submit can be looked up
         answer = await self._call("POST", "/order", payload)
         now = self._clock()
         if not isinstance(answer, dict) or not answer.get("success", False):
             reason = answer.get("errorMsg", "") if isinstance(answer, dict) else str(answer)
             status = OrderStatus(f"{order.order_id}:rejected", order.order_id, order.account, OrderState.REJECTED,
                                  now, remaining_count=order.count, reason=str(reason))
+            self.tracker.orders.pop(signed.order_hash, None)
             return OrderPlacement(signed, status, None)
         venue_id = str(answer.get("orderID") or signed.order_hash)
+        if venue_id != signed.order_hash:
+            self.tracker.orders.pop(signed.order_hash, None)
         self.tracker.register(venue_id, order)
         status = placed_status(order, answer, now, venue_id)
         if status.state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED):
             self.heartbeat.resting.add(order.order_id)
+        if status.state in (OrderState.FILLED, OrderState.CANCELED):
+            self.tracker.close(venue_id)  # its end is known; its trades are still read (a FAILED one reverses)
         return OrderPlacement(signed, status, venue_id)
+
+    def venue_id_of(self, order_id: str) -> str | None:
+        """The venue order id (order hash) this worker signed for our order `order_id`, if any."""
+        return next((vid for vid, o in self.tracker.orders.items() if o.order_id == order_id), None)
+
+    async def get_order(self, venue_order_id: str) -> dict[str, Any] | None:
+        """GET /data/order/{id}: the venue's order object, or None if it has none by that id."""
+        try:
+            answer = await self._call("GET", f"/data/order/{venue_order_id}")
+        except VenueRejected as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+        return answer if isinstance(answer, dict) and answer.get("id") else None
+
+    async def order_updates(self) -> list[OrderStatus]:
+        """The venue's status of every open order this worker placed; terminal ones are closed."""
+        out: list[OrderStatus] = []
+        for vid, order in sorted(self.tracker.open_orders().items()):
+            obj = await self.get_order(vid)
+            if obj is None:
+                continue
+            status = venue_order_status(order, obj, self._clock(), vid)
+            if status.state in (OrderState.FILLED, OrderState.CANCELED):
+                self.tracker.close(vid)
+                self.heartbeat.resting.discard(order.order_id)
+                out.append(status)
+        return out
 
     async def cancel(self, venue_order_id: str) -> Any:
         return await self._call("DELETE", "/order", {"orderID": venue_order_id})
 
-    async def poll_fills(self, fee: FeeFn) -> list[Fill | OrderStatus]:
-        """Our fills from /data/trades since the last poll (MATCHED booked, FAILED reversed), and a
-        FILLED status for every order whose confirmed-or-matched fills reach its size."""
+    async def poll_fills(self, fee: FeeFn) -> list[Fill]:
+        """Our fills from /data/trades since the last poll: MATCHED booked, FAILED reversed."""
         after = self._trades_after
-        out: list[Fill | OrderStatus] = []
+        out: list[Fill] = []
         for item in await self.trades(after_s=after):
             try:
                 trade = parse_trade(item, set(self.tracker.orders))
@@ -243,15 +278,6 @@ class ClobTradingClient:
                 self.poll_errors.append(f"{type(exc).__name__}: {exc}")  # the caller alerts on each
                 continue
             self._trades_after = max(self._trades_after or 0, trade.ts // 1000 - TRADES_OVERLAP_S)
-        for oid, order in sorted(self.tracker.open_orders().items()):
-            done = self.tracker.filled(order.order_id)
-            if done + 1e-9 >= order.count:
-                now = self._clock()
-                out.append(OrderStatus(f"{order.order_id}:filled:{done:.2f}", order.order_id, order.account,
-                                       OrderState.FILLED, now, filled_count=done, remaining_count=0.0,
-                                       reason="filled (trades)", venue_order_id=oid))
-                self.tracker.close(oid)
-                self.heartbeat.resting.discard(order.order_id)
         return out
 
     async def trades(self, after_s: int | None = None) -> list[Any]:
@@ -300,3 +326,36 @@ def placed_status(order: Order, answer: dict[str, Any], now: int, venue_id: str)
     return OrderStatus(f"{order.order_id}:{state.value.lower()}:{filled:.2f}", order.order_id, order.account, state, now,
                        filled_count=filled, remaining_count=left, venue_order_id=venue_id,
                        reason=f"polymarket status {answer.get('status', '')}")
+
+
+_ORDER_STATES = {"LIVE": OrderState.RESTING, "MATCHED": OrderState.FILLED, "CANCELED": OrderState.CANCELED,
+                 "CANCELED_MARKET_RESOLVED": OrderState.CANCELED, "INVALID": OrderState.CANCELED}
+
+
+def _shares(value: Any, order: Order) -> float:
+    """A size of the order object in shares. The docs show both decimal shares ("100") and fixed-point
+    with 6 decimals ("100000000"); the order's own size tells which one this is."""
+    x = float(value or 0)
+    fixed = x / 1_000_000
+    return round(fixed if abs(fixed - order.count) < abs(x - order.count) else x, 2)
+
+
+def venue_order_status(order: Order, obj: dict[str, Any], now: int, venue_id: str) -> OrderStatus:
+    """GET /data/order/{id} (docs.polymarket.com get-single-order-by-id: `status` LIVE / MATCHED /
+    CANCELED / CANCELED_MARKET_RESOLVED / INVALID, with or without an ORDER_STATUS_ prefix;
+    `original_size`, `size_matched`) as our status."""
+    raw = str(obj.get("status", "")).upper().removeprefix("ORDER_STATUS_")
+    state = _ORDER_STATES.get(raw, OrderState.UNKNOWN)
+    try:
+        original = _shares(obj.get("original_size"), order) or order.count
+        matched = min(_shares(obj.get("size_matched"), order), original)
+    except (TypeError, ValueError):
+        raise BadPayload(f"order {venue_id}: unreadable sizes {obj.get('original_size')!r}/{obj.get('size_matched')!r}") from None
+    if state is OrderState.RESTING and matched > 0:
+        state = OrderState.PARTIALLY_FILLED
+    if state is OrderState.FILLED and matched < original:
+        state = OrderState.CANCELED  # a fill-and-kill whose rest was killed
+    left = round(original - matched, 2) if state in (OrderState.RESTING, OrderState.PARTIALLY_FILLED) else 0.0
+    return OrderStatus(f"{order.order_id}:{state.value.lower()}:{matched:.2f}", order.order_id, order.account, state, now,
+                       filled_count=matched, remaining_count=left, venue_order_id=venue_id,
+                       reason=f"polymarket order status {raw}")

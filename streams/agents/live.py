@@ -106,14 +106,17 @@ def kalshi_fill(venue_fill: Any, order: Order, listing: MarketListing | None) ->
 
 
 class PolymarketLive:
-    """ClobTradingClient as a LiveVenue. The CLOB has no client order id to search by, so an
-    unknown outcome cannot be reconciled automatically: lookup keeps the account blocked.
+    """ClobTradingClient as a LiveVenue.
+
+    The venue's order id is the hash of the order we sign, known before it is sent, so an order
+    whose submit outcome is unknown is looked up by it (GET /data/order/{hash}) for as long as this
+    worker lives; after a restart it cannot be, and the account stays blocked for the operator.
 
     Fills do not come with the submit answer: a trade is MATCHED first and only final once
     CONFIRMED on chain, or FAILED. `tend` (called by the worker every heartbeat interval) polls
-    the trades endpoint, books our fills at MATCHED, reverses them on FAILED, reports an order
-    FILLED once its fills reach its size, and beats the heartbeat while any order rests (a missed
-    beat makes the venue cancel them all: their state becomes UNKNOWN)."""
+    the trades endpoint, books our fills at MATCHED, reverses them on FAILED, reads the end of
+    every open order (FILLED, or CANCELED with what matched), and beats the heartbeat while any
+    order rests (a missed beat makes the venue cancel them all: their state becomes UNKNOWN)."""
 
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -134,7 +137,21 @@ class PolymarketLive:
         return LiveAnswer(placed.status, ())  # fills arrive through `tend`, from the trades
 
     async def lookup(self, order: Order, listing: MarketListing | None = None) -> LiveAnswer | None:
-        raise VenueUnknown("the Polymarket CLOB cannot be searched by client order id: reconcile by hand, then `arbees risk reset`")
+        from connectors.polymarket.errors import PolymarketError
+        from connectors.polymarket.trading import venue_order_status
+
+        vid = self.client.venue_id_of(order.order_id)
+        if vid is None:
+            raise VenueUnknown(f"this worker signed no Polymarket order for {order.order_id} (restarted?): "
+                               "reconcile by hand, then `arbees risk reset`")
+        try:
+            found = await self.client.get_order(vid)
+            if found is None:
+                self.client.tracker.close(vid)  # never placed: nothing to watch
+                return None
+            return LiveAnswer(venue_order_status(order, found, self.client.now_ms(), vid), ())
+        except PolymarketError as exc:
+            raise VenueUnknown(f"lookup failed: {exc}") from exc
 
     def fee(self, order: Order, price_micros: int, count: float, liquidity: str) -> int:
         """Polymarket charges takers by the listing's schedule; makers pay nothing."""
@@ -162,8 +179,9 @@ class PolymarketLive:
         if self.client.tracker.orders:
             try:
                 out += await self.client.poll_fills(self.fee)
+                out += await self.client.order_updates()
             except PolymarketError as exc:
-                out.append(_venue_alert(Severity.ERROR, now, "trades", f"polymarket trades not read: {exc}"))
+                out.append(_venue_alert(Severity.ERROR, now, "trades", f"polymarket trades or orders not read: {exc}"))
             for err in self.client.poll_errors:
                 out.append(_venue_alert(Severity.ERROR, now, "trades", f"polymarket trade not booked: {err}"))
             self.client.poll_errors.clear()

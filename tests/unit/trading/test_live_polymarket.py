@@ -9,16 +9,19 @@ objects are made up, with the field names of the CLOB trade object (as tests/uni
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import replace
 from typing import Any
 
 import httpx
+import pytest
 
 from connectors.polymarket.trading import ClobTradingClient
 from schemas.enums import Action, OrderState, Severity, Side, TimeInForce, TradingMode, Venue
 from schemas.records import Alert, Fill, Order, OrderStatus
 from streams.agents.live import PolymarketLive
+from streams.trading.execution_processor import VenueUnknown
 from streams.trading.positions_processor import PositionsProcessor
 from streams.trading.sizing_processor import SizingProcessor
 from tests.unit.polymarket.test_trading import ENV, LISTING
@@ -37,6 +40,7 @@ class Venue_:
         self.beat_fails = False
         self.orders = 0
         self.beats = 0
+        self.order_objects: dict[str, dict[str, Any]] = {}  # GET /data/order/{id}, fields as documented
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/order":
@@ -48,6 +52,11 @@ class Venue_:
             return httpx.Response(500 if self.beat_fails else 200, json={"heartbeat_id": f"hb-{self.beats}"})
         if request.url.path == "/data/trades":
             return httpx.Response(200, json={"data": self.trades, "next_cursor": "LTE="})
+        if request.url.path.startswith("/data/order/"):
+            vid = request.url.path.rsplit("/", 1)[1]
+            if vid not in self.order_objects:
+                return httpx.Response(404, json={"error": "not found"})
+            return httpx.Response(200, json={"id": vid, **self.order_objects[vid]})
         return httpx.Response(404)
 
 
@@ -67,9 +76,13 @@ async def test_trades_book_fills_a_failed_trade_reverses_them_and_the_heartbeat_
         assert answer.status.state is OrderState.RESTING and answer.status.account == "acct-9"
         assert client.heartbeat.resting == {"sig-9:0"}
 
+        venue.order_objects["0xours1"] = {"status": "ORDER_STATUS_LIVE", "original_size": "10", "size_matched": "0"}
+        assert await live.tend(NOW - 5_000) == [] and venue.beats == 1  # resting, no trade yet: only the beat
+
         venue.trades = [trade("MATCHED", 1767554660)]
+        venue.order_objects["0xours1"] = {"status": "MATCHED", "original_size": "10", "size_matched": "10"}
         got = await live.tend(NOW)
-        assert venue.beats == 1  # an order rests: the dead-man switch is fed
+        assert venue.beats == 2  # an order rests: the dead-man switch is fed
         fills = [r for r in got if isinstance(r, Fill)]
         assert [(f.account, f.order_id, f.price_micros, f.count, f.liquidity, f.reversed) for f in fills] == [
             ("acct-9", "sig-9:0", 510_000, 10.0, "taker", False)]
@@ -80,7 +93,7 @@ async def test_trades_book_fills_a_failed_trade_reverses_them_and_the_heartbeat_
 
         venue.trades = [trade("FAILED", 1767554700)]
         got = await live.tend(NOW + 40_000)
-        assert venue.beats == 1  # nothing rests: no beat
+        assert venue.beats == 2  # nothing rests: no beat
         [rev] = [r for r in got if isinstance(r, Fill)]
         assert rev.reversed and rev.fill_id == fills[0].fill_id and rev.count == 10.0
 
@@ -99,6 +112,7 @@ async def test_trades_book_fills_a_failed_trade_reverses_them_and_the_heartbeat_
         # a second order rests; the heartbeat fails: the venue cancels it, its state is UNKNOWN
         second = replace(ORDER, order_id="sig-10:0", account="acct-10")
         await live.submit(second, listing)
+        venue.order_objects["0xours2"] = {"status": "LIVE", "original_size": "10", "size_matched": "0"}
         venue.beat_fails = True
         got = await live.tend(NOW + 50_000)
         [unknown] = [r for r in got if isinstance(r, OrderStatus)]
@@ -117,3 +131,36 @@ async def test_a_matched_answer_carries_the_filled_count() -> None:
         placed = await client.place(replace(ORDER, tif=TimeInForce.IOC), LISTING)
     # 4 of 10 matched at once; a fill-and-kill's remainder is gone
     assert (placed.status.state, placed.status.filled_count, placed.status.remaining_count) == (OrderState.CANCELED, 4.0, 0.0)
+
+
+async def test_a_timed_out_submit_is_looked_up_by_its_order_hash() -> None:
+    """The venue's order id is the hash of the order we signed: known before the POST, so an order
+    whose POST timed out is found (here: 4 of 10 matched, the fill-and-kill's rest killed)."""
+    venue = Venue_()
+    posts: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/order":
+            posts.append(request.content.decode())
+            raise httpx.ReadTimeout("venue slow", request=request)
+        return venue(request)
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(handler)) as http:
+        client = ClobTradingClient.from_env(ENV, http, base_url="http://clob.test", clock=lambda: NOW,
+                                            salt=itertools.count(42).__next__)
+        live = PolymarketLive(client)
+        order = replace(ORDER, tif=TimeInForce.IOC)
+        with pytest.raises(VenueUnknown):
+            await live.submit(order, LISTING)
+        vid = client.venue_id_of(order.order_id)
+        assert vid is not None and vid.startswith("0x") and len(posts) == 1
+        venue.order_objects[vid] = {"status": "ORDER_STATUS_MATCHED", "original_size": "10000000", "size_matched": "4000000"}
+        found = await live.lookup(order)
+        assert found is not None and len(posts) == 1  # looked up, never resent
+        assert (found.status.state, found.status.filled_count, found.status.account) == (OrderState.CANCELED, 4.0, "acct-9")
+
+        lost = replace(order, order_id="sig-11:0")
+        with pytest.raises(VenueUnknown):
+            await live.submit(lost, LISTING)
+        assert await live.lookup(lost) is None  # the venue has no such order: never placed, not resubmitted
+        assert client.venue_id_of("sig-11:0") not in client.tracker.open_orders()  # nothing left to watch
