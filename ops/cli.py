@@ -119,7 +119,9 @@ def db_status() -> None:
     table = Table("database", "value")
     table.add_row("server", st.server_version)
     table.add_row("revision", f"{st.current or 'none'} (head {st.head})")
-    table.add_row("timescaledb extension", "available" if st.timescaledb_available else "not available")
+    extension = ("loaded" if st.timescaledb_loaded else "installed, not preloaded" if st.timescaledb_available
+                 else "not available")
+    table.add_row("timescaledb extension", extension)
     table.add_row("timescaledb features", st.timescaledb_features)
     table.add_row("tables", str(st.tables))
     console.print(table)

@@ -11,6 +11,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 
+from ops.postgres.timescale import LOADED_SQL
+
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
@@ -26,7 +28,8 @@ class DbStatus:
     server_version: str
     current: str | None
     head: str
-    timescaledb_available: bool
+    timescaledb_available: bool  # listed with the server's extensions, or loaded from a private folder
+    timescaledb_loaded: bool  # preloaded: the TimescaleDB path can be taken
     timescaledb_features: str  # "on", "off" or "not migrated"
     tables: int
 
@@ -46,13 +49,13 @@ def status(database_url: str) -> DbStatus:
         with engine.connect() as conn:
             version = conn.execute(text("SHOW server_version")).scalar() or "?"
             current = MigrationContext.configure(conn).get_current_revision()
-            available = bool(
-                conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")).scalar()
-            )
+            listed = conn.execute(text("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'")).scalar()
+            loaded = bool(conn.execute(text(LOADED_SQL)).scalar())
+            available = bool(listed) or loaded
             names = inspect(conn).get_table_names()
             features = "not migrated"
             if "arbees_meta" in names:
                 features = conn.execute(text("SELECT value FROM arbees_meta WHERE key = 'timescaledb'")).scalar() or "off"
     finally:
         engine.dispose()
-    return DbStatus(str(version), current, head, available, features, len(names))
+    return DbStatus(str(version), current, head, available, loaded, features, len(names))

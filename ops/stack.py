@@ -24,6 +24,7 @@ from ops.kafka.broker import BrokerConfig, BrokerError, BrokerStart, BrokerStop
 from ops.kafka.process import pid_alive, port_answers, tail
 from ops.postgres import cluster
 from ops.postgres.cluster import PostgresConfig, PostgresError, PostgresStart, PostgresStop
+from ops.postgres.timescale import LOADED_SQL, Plan
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STACK_DIR_ENV = "ARBEES_STACK_DIR"
@@ -66,11 +67,21 @@ def isolated_test_env(environ: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class StackConfig:
-    """State folder and ports of one local stack."""
+    """State folder and ports of one local stack.
+
+    `plain_postgres` is a second cluster that never loads TimescaleDB, on a private
+    socket only (same port number, no TCP): the test suite runs the database tests
+    on both paths with it. People never need it; `up` starts it only when asked.
+    """
 
     state_dir: Path
     broker: BrokerConfig
     postgres: PostgresConfig
+
+    @property
+    def plain_postgres(self) -> PostgresConfig:
+        return PostgresConfig(state_dir=self.state_dir / "postgres-plain", port=self.postgres.port,
+                              tcp=False, timescaledb=False)
 
     @classmethod
     def from_env(cls) -> StackConfig:
@@ -109,7 +120,13 @@ class UpResult:
     database: PostgresStart | None
     bootstrap: str
     database_url: str
-    timescaledb_available: bool | None
+    plain_database: PostgresStart | None = None
+    plain_database_url: str | None = None
+
+    @property
+    def timescaledb(self) -> Plan | None:
+        """The database's path (TimescaleDB or plain) and why; None when the database was not asked for."""
+        return self.database.timescale if self.database is not None else None
 
 
 @dataclass(frozen=True)
@@ -154,10 +171,11 @@ class DatabaseStatus:
     pid: int | None
     url: str
     server_version: str | None
-    timescaledb_available: bool | None
-    timescaledb_installed: bool | None
+    timescaledb_available: bool | None  # listed with the server's extensions (a system-wide install)
+    timescaledb_installed: bool | None  # created in the `arbees` database
     migrations: tuple[Migration, ...]
     error: str | None
+    timescaledb_loaded: bool | None = None  # preloaded by the server (also when loaded from the stack's build)
 
 
 @dataclass(frozen=True)
@@ -198,26 +216,29 @@ def _locked(config: StackConfig) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def up(config: StackConfig, *, with_broker: bool = True, with_database: bool = True) -> UpResult:
+def up(config: StackConfig, *, with_broker: bool = True, with_database: bool = True,
+       with_plain_database: bool = False) -> UpResult:
     """Start what is not running, check what is, and say how to reach both. Idempotent."""
     with _locked(config):
-        _record(config, f"up broker={with_broker} database={with_database}")
-        return _up_unlocked(config, with_broker, with_database)
+        _record(config, f"up broker={with_broker} database={with_database} plain={with_plain_database}")
+        return _up_unlocked(config, with_broker, with_database, with_plain_database)
 
 
-def _up_unlocked(config: StackConfig, with_broker: bool, with_database: bool) -> UpResult:
+def _up_unlocked(config: StackConfig, with_broker: bool, with_database: bool,
+                 with_plain_database: bool = False) -> UpResult:
     try:
         started_db = cluster.start(config.postgres) if with_database else None
+        started_plain = cluster.start(config.plain_postgres) if with_plain_database else None
         started_broker = broker.start(config.broker) if with_broker else None
     except (BrokerError, PostgresError) as exc:
         raise StackError(str(exc), exc.detail) from exc
-    timescale = _timescaledb_available(config.postgres) if with_database else None
     return UpResult(
         broker=started_broker,
         database=started_db,
         bootstrap=config.broker.bootstrap,
         database_url=config.postgres.url,
-        timescaledb_available=timescale,
+        plain_database=started_plain,
+        plain_database_url=config.plain_postgres.url if with_plain_database else None,
     )
 
 
@@ -233,6 +254,8 @@ def down(config: StackConfig, *, with_broker: bool = True, with_database: bool =
 def _down_unlocked(config: StackConfig, with_broker: bool, with_database: bool) -> DownResult:
     stopped_broker = broker.stop(config.broker) if with_broker else None
     stopped_db = cluster.stop(config.postgres) if with_database else None
+    if with_database:
+        cluster.stop(config.plain_postgres)
     return DownResult(broker=stopped_broker, database=stopped_db)
 
 
@@ -291,14 +314,6 @@ def _broker_status(config: BrokerConfig) -> BrokerStatus:
     return BrokerStatus(True, pid, config.bootstrap, version, described.cluster_id, controller, topics, None)
 
 
-def _timescaledb_available(config: PostgresConfig) -> bool:
-    import psycopg
-
-    with psycopg.connect(config.conninfo()) as conn:
-        row = conn.execute("select count(*) from pg_available_extensions where name = 'timescaledb'").fetchone()
-    return bool(row and row[0])
-
-
 def _database_status(config: PostgresConfig) -> DatabaseStatus:
     pid = cluster.running_pid(config)
     if pid is None:
@@ -312,6 +327,7 @@ def _database_status(config: PostgresConfig) -> DatabaseStatus:
                 "select count(*) from pg_available_extensions where name = 'timescaledb'"
             ).fetchone()
             installed = conn.execute("select count(*) from pg_extension where extname = 'timescaledb'").fetchone()
+            loaded = conn.execute(LOADED_SQL).fetchone()
             has_table = conn.execute("select to_regclass('public.alembic_version') is not null").fetchone()
             heads: tuple[str, ...] = ()
             if has_table and has_table[0]:
@@ -325,6 +341,7 @@ def _database_status(config: PostgresConfig) -> DatabaseStatus:
         server_version=version,
         timescaledb_available=bool(available and available[0]),
         timescaledb_installed=bool(installed and installed[0]),
+        timescaledb_loaded=bool(loaded and loaded[0]),
         migrations=applied_migrations(heads),
         error=None,
     )
@@ -366,19 +383,22 @@ def _sessions_dir(config: StackConfig) -> Path:
     return config.state_dir / "sessions"
 
 
-def session_up(config: StackConfig, *, with_broker: bool, with_database: bool) -> UpResult:
+def session_up(config: StackConfig, *, with_broker: bool, with_database: bool,
+               with_plain_database: bool = False) -> UpResult:
     """`up` for a test session: take a lease and remember what the session started."""
     with _locked(config):
         sessions = _sessions_dir(config)
         sessions.mkdir(parents=True, exist_ok=True)
         (sessions / f"{os.getpid()}.lease").touch()
-        _record(config, f"session-up broker={with_broker} database={with_database}")
-        result = _up_unlocked(config, with_broker, with_database)
+        _record(config, f"session-up broker={with_broker} database={with_database} plain={with_plain_database}")
+        result = _up_unlocked(config, with_broker, with_database, with_plain_database)
         started = set(_read_started(config))
         if result.broker is not None and result.broker.started:
             started.add("broker")
         if result.database is not None and result.database.started:
             started.add("database")
+        if result.plain_database is not None and result.plain_database.started:
+            started.add("plain-database")
         if started:
             (sessions / "started").write_text("\n".join(sorted(started)) + "\n")
         return result
@@ -400,6 +420,8 @@ def session_release(config: StackConfig) -> DownResult | None:
             return None
         _record(config, f"session-release last out, stopping {' '.join(started)}")
         result = _down_unlocked(config, "broker" in started, "database" in started)
+        if "plain-database" in started:
+            cluster.stop(config.plain_postgres)
         (sessions / "started").unlink(missing_ok=True)
         return result
 

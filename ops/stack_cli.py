@@ -56,9 +56,11 @@ def up(
         state = f"ready in {kb.seconds:.1f}s" if kb.started else "already running"
         jars = " (resolved jars from Maven Central)" if kb.jars_resolved else ""
         out.print(f"kafka     {state}, pid {kb.pid}, Apache Kafka {_kafka_version()}{jars}")
-    if result.database is not None:
-        timescale = "available" if result.timescaledb_available else "not available (plain PostgreSQL features)"
-        out.print(f"timescaledb {timescale}")
+    plan = result.timescaledb
+    if plan is not None:
+        built = f", built in {plan.build_seconds:.0f}s" if plan.build_seconds is not None else ""
+        path = "TimescaleDB" if plan.timescaledb else "plain PostgreSQL"
+        out.print(f"database path: {path}{built} ({plan.reason})", markup=False)
     if result.broker is not None:
         out.print(f"KAFKA_BOOTSTRAP={result.bootstrap}")
     if result.database is not None:
@@ -117,9 +119,8 @@ def status() -> None:
             out.print("  no topics")
     db = current.database
     if db.running and not db.error:
-        timescale = (
-            "installed" if db.timescaledb_installed else "available" if db.timescaledb_available else "no"
-        )
+        timescale = ("loaded" if db.timescaledb_loaded else "available, not loaded" if db.timescaledb_available
+                     else "no")
         out.print(
             f"[bold]postgres[/] running  pid {db.pid}  PostgreSQL {db.server_version}  "
             f"timescaledb {timescale}  {db.url}"

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from typing import Protocol
 
+import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -66,10 +67,12 @@ def _stack_lease() -> Iterator[StackConfig]:
     stack.session_release(config)
 
 
-def _ops_stack_up(config: StackConfig, *, with_broker: bool, with_database: bool, missing: str) -> UpResult:
+def _ops_stack_up(config: StackConfig, *, with_broker: bool, with_database: bool, missing: str,
+                  with_plain_database: bool = False) -> UpResult:
     """Start (or join) the ops/ stack; fail the test with the whole reason if it cannot."""
     try:
-        return stack.session_up(config, with_broker=with_broker, with_database=with_database)
+        return stack.session_up(config, with_broker=with_broker, with_database=with_database,
+                                with_plain_database=with_plain_database)
     except StackError as exc:
         reason = str(exc)  # fail outside the except block: one message, no exception chain
     pytest.fail(f"{missing}, and the ops/ stack could not start it: {reason}", pytrace=False)
@@ -168,6 +171,65 @@ def database_url(request: pytest.FixtureRequest, docker_unavailable: str | None)
         missing=f"no PostgreSQL for integration tests: DATABASE_URL is not set, {docker_unavailable}",
     )
     yield result.database_url
+
+
+#: The two database paths every database test runs on: the stack's cluster (TimescaleDB when it can
+#: be had, and in CI) and a cluster that never loads it.
+DB_PATHS = ("stack-db", "plain-db")
+REQUIRE_TIMESCALEDB_ENV = "ARBEES_REQUIRE_TIMESCALEDB"  # CI sets it: the stack-db path must be TimescaleDB
+
+
+def _timescaledb_loaded(url: str) -> bool:
+    from ops.postgres.timescale import LOADED_SQL
+    from ops.sink.store import conninfo
+
+    with psycopg.connect(conninfo(url)) as conn:
+        return bool(conn.execute(LOADED_SQL).fetchone()[0])  # type: ignore[index]
+
+
+@pytest.fixture(scope="session")
+def plain_database_url(request: pytest.FixtureRequest, docker_unavailable: str | None) -> Iterator[str]:
+    """A server that does not load TimescaleDB (PLAIN_DATABASE_URL, else the stack's second, plain cluster)."""
+    given = os.environ.get("PLAIN_DATABASE_URL", "").strip()
+    if given:
+        yield given
+        return
+    config: StackConfig = request.getfixturevalue("_stack_lease")
+    result = _ops_stack_up(config, with_broker=False, with_database=False, with_plain_database=True,
+                           missing="no plain PostgreSQL for integration tests: PLAIN_DATABASE_URL is not set")
+    assert result.plain_database_url is not None
+    yield result.plain_database_url
+
+
+@pytest.fixture(params=DB_PATHS)
+def server_url(request: pytest.FixtureRequest) -> str:
+    """The server of one database path; with ARBEES_REQUIRE_TIMESCALEDB=1 the stack path must load TimescaleDB."""
+    if request.param == "plain-db":
+        url: str = request.getfixturevalue("plain_database_url")
+        if _timescaledb_loaded(url):
+            pytest.fail(f"the plain database path {url} loads TimescaleDB", pytrace=False)
+        return url
+    url = request.getfixturevalue("database_url")
+    if os.environ.get(REQUIRE_TIMESCALEDB_ENV) == "1" and not _timescaledb_loaded(url):
+        pytest.fail(f"{REQUIRE_TIMESCALEDB_ENV}=1 but {url} does not load TimescaleDB: see `arbees stack up`'s "
+                    "database path line for why", pytrace=False)
+    return url
+
+
+@pytest.fixture()
+def fresh_db(server_url: str) -> Iterator[str]:
+    """An empty database of its own on the path's server (migrations are the test's to run)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"arbees_t_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _await_leaders(admin: AdminClient, name: str, partitions: int, timeout_s: float = 15.0) -> None:

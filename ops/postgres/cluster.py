@@ -6,7 +6,9 @@ package when there are none. `initdb` and `postgres` refuse to run as root, and
 sessions and CI run as root, so as root every server command runs as the
 `postgres` user through `runuser`, with the cluster folders owned by it.
 Authentication is `trust`, which is safe only because the server listens on
-127.0.0.1 and a socket in the state folder, nothing else.
+127.0.0.1 and a socket in the state folder, nothing else (a socket only, for a
+cluster with `tcp=False`). TimescaleDB is loaded when `ops.postgres.timescale`
+can provide it (see there); a cluster with `timescaledb=False` is plain PostgreSQL.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ops.kafka.process import cmdline, pid_alive, port_is_free, read_pid, tail, terminate
+from ops.postgres import timescale
+from ops.postgres.timescale import BuildError, Plan
 
 PORT_ENV = "ARBEES_PG_PORT"
 DEFAULT_PORT = 55432
@@ -47,6 +51,8 @@ class PostgresConfig:
     state_dir: Path
     port: int = DEFAULT_PORT
     start_timeout_s: int = 60
+    tcp: bool = True  # False: the private socket only (a second cluster may then share the port number)
+    timescaledb: bool = True  # False: never load TimescaleDB (the plain-PostgreSQL path)
 
     @property
     def data_dir(self) -> Path:
@@ -72,11 +78,14 @@ class PostgresConfig:
     @property
     def url(self) -> str:
         """SQLAlchemy URL (psycopg 3 driver) of the `arbees` database."""
+        if not self.tcp:
+            return f"postgresql+psycopg://{SUPERUSER}@/{DATABASE}?host={self.socket_dir}&port={self.port}"
         return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{DATABASE}"
 
     def conninfo(self, dbname: str = DATABASE) -> str:
         """libpq connection string for psycopg."""
-        return f"host=127.0.0.1 port={self.port} user={SUPERUSER} dbname={dbname} connect_timeout=5"
+        host = "127.0.0.1" if self.tcp else str(self.socket_dir)
+        return f"host={host} port={self.port} user={SUPERUSER} dbname={dbname} connect_timeout=5"
 
 
 @dataclass(frozen=True)
@@ -101,8 +110,15 @@ class Binaries:
         return debian if debian.is_dir() else self.bindir.parent / "share" / "postgresql"
 
     def has_timescaledb(self) -> bool:
-        """Whether the TimescaleDB extension is installed for this server version."""
+        """Whether the TimescaleDB extension is installed system-wide for this server version."""
         return (self.sharedir / "extension" / "timescaledb.control").exists()
+
+    def server_version(self) -> str:
+        """"15.18" from `postgres --version`."""
+        proc = subprocess.run([str(self.bindir / "postgres"), "--version"], capture_output=True, text=True,
+                              timeout=30, cwd="/")
+        match = re.search(r"(\d+(?:\.\d+)?)", proc.stdout)
+        return match.group(1) if match else self.major
 
 
 @dataclass(frozen=True)
@@ -115,6 +131,7 @@ class PostgresStart:
     installed_package: bool
     initialised: bool
     major: str
+    timescale: Plan  # the path taken; for a cluster already running, what its server preloads
 
 
 @dataclass(frozen=True)
@@ -292,16 +309,17 @@ def start(config: PostgresConfig) -> PostgresStart:
     pid = running_pid(config)
     if pid is not None:
         ensure_database(config)
-        return PostgresStart(pid, False, time.monotonic() - began, installed, False, binaries.major)
-    if not port_is_free(config.port):
+        return PostgresStart(pid, False, time.monotonic() - began, installed, False, binaries.major,
+                             running_plan(config))
+    if config.tcp and not port_is_free(config.port):
         raise PostgresError(
             f"port {config.port} on 127.0.0.1 is already in use by another process: "
             f"set {PORT_ENV} to a free port (or stop whatever listens there)"
         )
     initialised = init_cluster(config, binaries)
-    options = f"-p {config.port} -k {config.socket_dir} -c listen_addresses=127.0.0.1"
-    if binaries.has_timescaledb():
-        options += " -c shared_preload_libraries=timescaledb"
+    plan = timescale_plan(config, binaries)
+    listen = "127.0.0.1" if config.tcp else "''"
+    options = f"-p {config.port} -k {config.socket_dir} -c listen_addresses={listen}" + plan.server_options()
     proc = _run(
         [binaries.pg_ctl, "-D", str(config.data_dir), "-o", options, "-l", str(config.log_file),
          "-w", "-t", str(config.start_timeout_s), "start"],
@@ -315,7 +333,34 @@ def start(config: PostgresConfig) -> PostgresStart:
         cause = (fatal[-1] if fatal else output[-1] if output else "no output").strip()
         raise PostgresError(f"PostgreSQL did not start ({cause[:200]}): see {config.log_file}", lines)
     ensure_database(config)
-    return PostgresStart(pid, True, time.monotonic() - began, installed, initialised, binaries.major)
+    return PostgresStart(pid, True, time.monotonic() - began, installed, initialised, binaries.major, plan)
+
+
+def timescale_plan(config: PostgresConfig, binaries: Binaries) -> Plan:
+    """The TimescaleDB path when it can be had (system-wide, or built into the stack), else why not."""
+    if not config.timescaledb:
+        return Plan(False, "plain PostgreSQL by configuration")
+    if binaries.has_timescaledb():
+        return Plan(True, f"TimescaleDB installed system-wide in {binaries.sharedir}", library=Path("timescaledb"))
+    try:
+        return timescale.plan(binaries.bindir, binaries.major, binaries.server_version())
+    except BuildError as exc:
+        log = timescale.cache_dir() / "build.log"
+        log.write_text("\n".join(exc.detail) + "\n")
+        return Plan(False, f"{exc} (plain PostgreSQL taken; build output in {log})")
+
+
+def running_plan(config: PostgresConfig) -> Plan:
+    """What a running server preloads (it was started earlier, maybe before TimescaleDB was built)."""
+    import psycopg
+
+    with psycopg.connect(config.conninfo("postgres")) as conn:
+        loaded = bool(conn.execute(timescale.LOADED_SQL).fetchone()[0])  # type: ignore[index]
+        preload = str(conn.execute("SELECT current_setting('shared_preload_libraries')").fetchone()[0])  # type: ignore[index]
+    if loaded:
+        return Plan(True, f"TimescaleDB preloaded ({preload})")
+    return Plan(False, "running without TimescaleDB (started without it): `arbees stack down` and "
+                "`arbees stack up` load it when it can be had")
 
 
 def ensure_database(config: PostgresConfig) -> None:

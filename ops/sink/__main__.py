@@ -19,6 +19,7 @@ from connectors.lifecycle import start_heartbeats
 from connectors.publisher import Publisher
 
 from ops.sink.errors import SinkFatal
+from ops.sink.maintenance import MODES
 from ops.sink.runner import SINK_TOPICS, WRITERS, Sink, SinkConfig
 from telemetry.meter import part_name
 
@@ -40,6 +41,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[SinkConfig, bool]:
     ap.add_argument("--writer", choices=sorted(WRITERS), default="copy")
     ap.add_argument("--retention-every", type=float, default=3600.0,
                     help="seconds between arbees_apply_retention() calls (plain PostgreSQL only; 0: never)")
+    ap.add_argument("--maintenance-every", type=float, default=60.0,
+                    help="seconds between TimescaleDB maintenance passes (policy jobs the stack must run; 0: never)")
+    ap.add_argument("--maintenance-mode", choices=MODES, default="auto",
+                    help="who runs TimescaleDB's policy jobs: auto (the stack where the scheduler fails), stack, scheduler")
     ap.add_argument("--until-caught-up", action="store_true",
                     help="exit once everything on the topics at start is in the database")
     args = ap.parse_args(argv)
@@ -54,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[SinkConfig, bool]:
         batch_wait_s=args.batch_wait,
         writer=args.writer,
         retention_every_s=args.retention_every,
+        maintenance_every_s=args.maintenance_every,
+        maintenance_mode=args.maintenance_mode,
     )
     return config, bool(args.until_caught_up)
 

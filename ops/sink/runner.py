@@ -21,6 +21,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from connectors.publisher import Publisher
 from ops.sink import store
+from ops.sink.maintenance import Maintainer
 from ops.sink.errors import SinkError, UnstorableRecord
 from ops.sink.mapping import MAPPERS, Row, SourceRef, to_row
 from ops.sink.writer import Batch, CopyWriter, InsertWriter, OffsetAdvance, Writer, WriteResult
@@ -52,6 +53,10 @@ class SinkConfig:
     deadletter_topic: str = "deadletter"
     service: str = "sink"
     retention_every_s: float = 3600.0  # plain PostgreSQL only (TimescaleDB runs its own policy); <= 0: never
+    maintenance_every_s: float = 60.0  # TimescaleDB only: check and run due policy jobs; <= 0: never
+    maintenance_mode: str = "auto"  # see ops.sink.maintenance
+    health_topic: str = "health"
+    alerts_topic: str = "alerts"
     metadata_every_s: float = 30.0  # pick up partitions added to the topics
 
 
@@ -64,6 +69,8 @@ class SinkStats:
     ledger_applied: int = 0
     ledger_refused: dict[str, int] = field(default_factory=dict)  # verdict -> entries not booked
     retention_deleted: int = 0
+    maintenance_runs: int = 0
+    maintenance_failures: int = 0
     tables: dict[str, int] = field(default_factory=dict)
 
     def add(self, result: WriteResult, dead: int) -> None:
@@ -111,6 +118,8 @@ class Sink:
         self._timescale = "off"
         self._next_retention = 0.0
         self._next_metadata = 0.0
+        self._next_maintenance = 0.0
+        self._maintainer: Maintainer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -118,6 +127,8 @@ class Sink:
         cfg = self.config
         self._conn = store.connect(cfg.database_url)
         self._timescale = store.timescaledb_features(self._conn)
+        if self._timescale == "on":
+            self._maintainer = Maintainer(self._conn, cfg.maintenance_mode)
         self._writer = WRITERS[cfg.writer](self._conn, cfg.consumer)
         self._stored = store.load_offsets(self._conn, cfg.consumer)
         self._consumer = Consumer({
@@ -284,9 +295,32 @@ class Sink:
             self.stats.retention_deleted += deleted
             self._next_retention = now + self.config.retention_every_s
             log.info("retention applied", deleted=deleted)
+        if self._maintainer is not None and self.config.maintenance_every_s > 0 and now >= self._next_maintenance:
+            self.maintain(now)
+            self._next_maintenance = now + self.config.maintenance_every_s
         if now >= self._next_metadata:
             self._assign(initial=False)
             self._next_metadata = now + self.config.metadata_every_s
+
+    def maintain(self, now: float) -> None:
+        """Run the due TimescaleDB policy jobs (where the stack must) and say so on `health` and `alerts`."""
+        assert self._maintainer is not None and self._conn is not None
+        done = self._maintainer.run_pass(now)
+        instance = str(self._conn.info.dbname)
+        if self._publisher is None:
+            self._publisher = Publisher(self.config.bootstrap, self.config.service)
+        beat = done.heartbeat(instance)
+        try:
+            self._publisher.publish(self.config.health_topic, f"{beat.service}:{beat.instance}", beat)
+            for alert in done.alerts(instance):
+                log.error("maintenance job failed", message=alert.message)
+                self._publisher.publish(self.config.alerts_topic, alert.dedupe_key, alert)
+            self._publisher.flush()
+        except KafkaException as exc:  # the jobs ran; only their report is lost, and that is said loudly
+            log.error("maintenance report not delivered", error=str(exc), heartbeat=beat.detail)
+        self.stats.maintenance_runs += len(done.runs)
+        self.stats.maintenance_failures += len(done.failed)
+        log.info("maintenance pass", mode=done.mode, reason=done.reason, ran=len(done.runs), failed=len(done.failed))
 
     # ------------------------------------------------------------------ loop
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,6 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from connectors.publisher import make_producer
 from ops import db
@@ -62,18 +59,10 @@ ROUTES: dict[str, tuple[str, Any]] = {
 
 
 @pytest.fixture()
-def fresh_db(database_url: str) -> Iterator[str]:
-    """An empty, migrated database of its own on the session's server."""
-    name = f"arbees_sink_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(database_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(database_url).set(database=name).render_as_string(hide_password=False)
-    db.migrate(url)
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+def fresh_db(fresh_db: str) -> str:
+    """An empty, migrated database of its own, on each database path (conftest's `fresh_db`, migrated)."""
+    db.migrate(fresh_db)
+    return fresh_db
 
 
 class Topics:
@@ -115,7 +104,7 @@ class Topics:
 
 @pytest.fixture()
 def topics(kafka_bootstrap: str, topic_factory: TopicFactory) -> Any:
-    ensure_topics(kafka_bootstrap, (BY_NAME["deadletter"],))
+    ensure_topics(kafka_bootstrap, (BY_NAME["deadletter"], BY_NAME["health"], BY_NAME["alerts"]))
 
     def make(names: list[str], quote_partitions: int = 3) -> Topics:
         return Topics(kafka_bootstrap, topic_factory, names, quote_partitions)
@@ -130,7 +119,8 @@ def _ident(record: Any) -> str:
 
 def _config(bootstrap: str, url: str, topics: Topics, **kw: Any) -> SinkConfig:
     base: dict[str, Any] = dict(bootstrap=bootstrap, database_url=url, consumer="sink-test", topics=topics.all,
-                                batch_size=500, batch_wait_s=0.2, retention_every_s=0)
+                                batch_size=500, batch_wait_s=0.2, retention_every_s=0,
+                                maintenance_every_s=0)
     base.update(kw)
     return SinkConfig(**base)
 
@@ -403,21 +393,32 @@ def test_the_bankroll_follows_the_ledger_rule_and_every_version_is_kept(
     assert _query(fresh_db, "SELECT balance_micros, version FROM bankroll") == [(last.balance_micros, 4)]
 
 
-def test_retention_runs_on_plain_postgresql_and_keeps_trading_records(
+def test_retention_runs_on_either_path_and_keeps_trading_records(
     kafka_bootstrap: str, fresh_db: str, topics: Any
 ) -> None:
-    assert _query(fresh_db, "SELECT value FROM arbees_meta WHERE key = 'timescaledb'") == [("off",)]
+    """Plain PostgreSQL: the sink deletes old raw rows itself. TimescaleDB: the sink's maintenance pass runs the
+    retention policies (as it must where TimescaleDB's scheduler fails), which drop the old chunks."""
+    timescale = _query(fresh_db, "SELECT value FROM arbees_meta WHERE key = 'timescaledb'")[0][0] == "on"
     run = uuid.uuid4().hex[:8]
     records = [r for r in every_type(run) if type(r).__name__ in ("Quote", "Order", "EventState")]
     t = topics(sorted({ROUTES[type(r).__name__][0] for r in records}))
     for r in records:
         t.send(r)
     t.flush()
-    _run(_config(kafka_bootstrap, fresh_db, t))  # retention off: the recorded (old) rows land
+    _run(_config(kafka_bootstrap, fresh_db, t))  # retention and maintenance off: the recorded (old) rows land
     assert _counts(fresh_db)["quotes"] == 1 and _counts(fresh_db)["event_states"] == 1
-    with Sink(_config(kafka_bootstrap, fresh_db, t, retention_every_s=3600)) as sink:
-        sink.housekeeping()
-        assert sink.stats.retention_deleted == 2  # the quote and the state are older than 30 days
+    if timescale:
+        chunks = _query(fresh_db, "SELECT count(*) FROM show_chunks('quotes')")[0][0]
+        assert chunks == 1
+        with Sink(_config(kafka_bootstrap, fresh_db, t, maintenance_every_s=3600, maintenance_mode="stack")) as sink:
+            sink.housekeeping()
+            assert sink.stats.maintenance_runs >= 5 and sink.stats.maintenance_failures == 0
+            assert sink.stats.retention_deleted == 0  # the sink's own DELETE is the plain path's
+        assert _query(fresh_db, "SELECT count(*) FROM show_chunks('quotes')") == [(0,)]  # dropped, not emptied
+    else:
+        with Sink(_config(kafka_bootstrap, fresh_db, t, retention_every_s=3600)) as sink:
+            sink.housekeeping()
+            assert sink.stats.retention_deleted == 2  # the quote and the state are older than 30 days
     counts = _counts(fresh_db)
     assert (counts["quotes"], counts["event_states"], counts["orders"]) == (0, 0, 1)
 

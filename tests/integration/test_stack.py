@@ -28,6 +28,7 @@ from ops.kafka.broker import BrokerConfig, BrokerError
 from ops.kafka.process import cmdline, pid_alive
 from ops.postgres import cluster
 from ops.postgres.cluster import PostgresConfig
+from ops.postgres.timescale import LOADED_SQL
 from ops.stack import StackConfig
 from tests.conftest import TopicFactory
 
@@ -173,12 +174,14 @@ def test_status_shows_broker_topics_and_database(session_stack: StackConfig) -> 
     with psycopg.connect(session_stack.postgres.conninfo()) as conn:
         version = conn.execute("show server_version").fetchone()
         timescale = conn.execute("select count(*) from pg_available_extensions where name='timescaledb'").fetchone()
+        loaded = conn.execute(LOADED_SQL).fetchone()
         has_alembic = conn.execute("select to_regclass('public.alembic_version') is not null").fetchone()
         heads: tuple[str, ...] = ()
         if has_alembic is not None and has_alembic[0]:
             heads = tuple(row[0] for row in conn.execute("select version_num from alembic_version"))
     assert version is not None and db.server_version == version[0]
     assert timescale is not None and db.timescaledb_available is (timescale[0] == 1)
+    assert loaded is not None and db.timescaledb_loaded is loaded[0]
     assert db.migrations == stack.applied_migrations(heads)
 
     assert cli.returncode == 0, cli.stderr
