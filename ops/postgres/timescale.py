@@ -71,8 +71,10 @@ class Plan:
 
 
 def cache_dir() -> Path:
+    """ARBEES_TIMESCALEDB_CACHE, else `.stack/timescaledb` of the main checkout: git worktrees of one
+    clone (and private stacks, ARBEES_STACK_DIR) share one build rather than each compiling it again."""
     raw = os.environ.get(CACHE_ENV, "").strip()
-    return Path(raw).resolve() if raw else REPO_ROOT / ".stack" / "timescaledb"
+    return Path(raw).resolve() if raw else _main_checkout(REPO_ROOT) / ".stack" / "timescaledb"
 
 
 def _main_checkout(repo: Path) -> Path:
