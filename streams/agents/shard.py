@@ -83,8 +83,7 @@ def _state_for(event_id: str) -> ShardState:
 def _remember(st: ShardState, raw_of: dict[int, bytes]) -> None:
     """Point the event's raw snapshot at the input bytes behind its current state and books."""
     raw = _raw[st.event_id]
-    if st.state is not None and id(st.state) in raw_of:
-        raw.state = raw_of[id(st.state)]
+    raw.set_state(st, raw_of.get(id(st.state)))  # a state the shard gave a venue prior is encoded afresh
     for key, q in zip(st.books.keys, st.books.quotes):
         b = raw_of.get(id(q))
         if b is not None:

@@ -23,6 +23,7 @@ import numpy as np
 
 from schemas.records import EventState, MarketLink, MarketListing, Quote
 from streams.shard.ladders import QuoteLadders
+from streams.shard.prior import PregamePrice
 from streams.shard.state import ShardState
 
 T = TypeVar("T")
@@ -56,6 +57,7 @@ class EventWork:
     links: list[MarketLink]
     listings: list[MarketListing]
     quotes: list[Quote]
+    pregame: PregamePrice | None = None
     dirty_books: bool = False
 
     @classmethod
@@ -63,7 +65,7 @@ class EventWork:
         b = st.books
         return cls(
             st, offset, st.state, st.probs, st.model, st.version, st.emitted, st.model_error,
-            list(b.links), list(b.listings), list(b.quotes),
+            list(b.links), list(b.listings), list(b.quotes), st.pregame,
         )
 
 
@@ -164,7 +166,7 @@ class Segment:
                 )
             out[w.base.event_id] = evolve(
                 w.base, state=w.state, probs=w.probs, model=w.model, version=w.version,
-                emitted=w.emitted, model_error=w.model_error, books=books,
+                emitted=w.emitted, model_error=w.model_error, books=books, pregame=w.pregame,
             )
         return out
 

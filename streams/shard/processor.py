@@ -32,6 +32,7 @@ from streams.shard.config import ShardConfig
 from streams.listings import is_open
 from streams.shard.edges import MICROS, EdgeResult, LadderRows, model_edges
 from streams.shard.ladders import batch_ladders, refusal
+from streams.shard.prior import excluded_market, pregame_price, with_prior
 from streams.shard.state import NO, YES, BadShardInput, ShardState, check_link, entry_from, structure_key
 
 ModelLookup = Callable[[MarketType, str], WinProbabilityModel]
@@ -158,6 +159,8 @@ class _Run:
         if known is not None and ev.ts < known.ts:
             return  # older than what we know: ignore
         work = work or self._work(rec.event_id)
+        ev = with_prior(ev, work.state, work.pregame)
+        excluded = excluded_market(ev)
         try:
             model = self.proc.lookup(ev.market_type, ev.league)
             probs = {key: float(v) for key, v in sorted(model.probabilities(ev).items())}
@@ -185,8 +188,11 @@ class _Run:
         if cfg.blocked(ev.status) or rec.ts - ev.ts > cfg.stale_state_ms:
             return
         added = False
+        keys = work.base.books.keys
         for m, role in enumerate(work.base.books.roles):
             p = probs.get(role)
+            if keys[m] == excluded:
+                continue  # the prior is this market's own pregame price: an edge against it would be its echo
             if p is not None and p == p:  # a market on an outcome the model does not price is skipped
                 self.e_k.append(k)
                 self.e_g.append(work.offset + m)
@@ -243,11 +249,15 @@ class _Run:
             self.seg.quote(work, m, self.row[k], k)  # type: ignore[arg-type]
         assert books is not None and m is not None
         cfg, ev, now = self.cfg, work.state, rec.ts
+        price = pregame_price(link, q, ev)
+        if price is not None and (work.pregame is None or work.pregame.market == price.market):
+            work.pregame = price  # the first market quoted pregame is the anchor; only its own quotes move it
         blocked = ev is not None and cfg.blocked(ev.status)
         if (
             ev is not None
             and work.probs is not None
             and not blocked
+            and excluded_market(ev) != books.keys[m]
             and now - ev.ts <= cfg.stale_state_ms
             and now - q.ts <= cfg.stale_quote_ms
         ):

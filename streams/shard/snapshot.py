@@ -1,8 +1,10 @@
 """Compact table value for a shard: its inputs as contract records; arrays are rebuilt on load.
 
 A snapshot is a length-prefixed sequence of Confluent-framed Avro records: the last
-Probability emitted (if any), the latest EventState (as a ShardInput) and the latest
-quote of every market with its link and listing, in book order. Loading replays them
+Probability emitted (if any), the latest EventState (as a ShardInput, with the venue
+prior the shard filled in, if any), the latest quote of every market with its link and
+listing, in book order, and the pregame venue price kept for a game without a line
+(a Probability of model `venue-pregame` whose `inputs_digest` names the market). Loading replays them
 through the same code paths the processor uses, so a recovered shard prices exactly
 like the one that wrote it (the model is pure, so re-running it gives the same output).
 """
@@ -16,6 +18,7 @@ from schemas.codec import default_codec
 from schemas.records import Probability, ShardInput
 from streams.shard.equivalence import PairingPolicy
 from streams.shard.processor import ModelLookup
+from streams.shard.prior import PregamePrice
 from streams.shard.state import ShardState, entry_from
 from streams.probability.base import ModelError
 
@@ -37,6 +40,8 @@ def dump(state: ShardState) -> bytes:
         recs.append(ShardInput(input_id="", event_id=state.event_id, ts=state.state.ts, state=state.state))
     for e in state.books.entries:
         recs.append(ShardInput(input_id="", event_id=state.event_id, ts=0, quote=e.quote, link=e.link, listing=e.listing))
+    if state.pregame is not None:
+        recs.append(pregame_record(state.event_id, state.pregame))
     out = bytearray()
     for rec in recs:
         body = codec.encode(rec)
@@ -54,7 +59,9 @@ def load(event_id: str, blob: bytes, lookup: ModelLookup, policy: PairingPolicy)
         (n,) = _LEN.unpack_from(blob, pos)
         rec = codec.decode(blob[pos + 4 : pos + 4 + n])
         pos += 4 + n
-        if isinstance(rec, Probability):
+        if isinstance(rec, Probability) and rec.model == PREGAME_MODEL:
+            st = replace(st, pregame=PregamePrice(rec.inputs_digest, float(rec.outcomes["a"]), rec.ts))
+        elif isinstance(rec, Probability):
             st = replace(st, emitted=dict(rec.outcomes), model=rec.model, version=rec.version)
         elif isinstance(rec, ShardInput) and rec.state is not None:
             try:
@@ -71,6 +78,15 @@ def load(event_id: str, blob: bytes, lookup: ModelLookup, policy: PairingPolicy)
     return st
 
 
+PREGAME_MODEL = "venue-pregame"
+
+
+def pregame_record(event_id: str, price: PregamePrice) -> Probability:
+    """The kept pregame venue price as a record: P(a) from market `inputs_digest` at `ts`."""
+    return Probability(prob_id="", event_id=event_id, ts=price.ts, outcomes={"a": price.p_a}, model=PREGAME_MODEL,
+                       inputs_digest=price.market)
+
+
 class RawSnapshot:
     """A shard's snapshot kept as the raw input records it was built from, so saving re-encodes nothing.
 
@@ -84,7 +100,10 @@ class RawSnapshot:
         self.prob: bytes = b""
         self.prob_of: object = None
         self.state: bytes = b""
+        self.state_of: object = None
         self.quotes: dict[str, bytes] = {}
+        self.pregame: bytes = b""
+        self.pregame_of: object = None
 
     @classmethod
     def of(cls, state: ShardState) -> "RawSnapshot":
@@ -92,7 +111,7 @@ class RawSnapshot:
         raw = cls()
         codec = default_codec()
         if state.state is not None:
-            raw.state = framed(codec.encode(ShardInput(input_id="", event_id=state.event_id, ts=state.state.ts, state=state.state)))
+            raw.set_state(state, None)
         for key, e in zip(state.books.keys, state.books.entries):
             rec = ShardInput(input_id="", event_id=state.event_id, ts=0, quote=e.quote, link=e.link, listing=e.listing)
             raw.quotes[key] = framed(codec.encode(rec))
@@ -102,7 +121,18 @@ class RawSnapshot:
         if state.emitted is not None and state.emitted is not self.prob_of:
             prob = Probability(prob_id="", event_id=state.event_id, ts=0, outcomes=state.emitted, model=state.model, version=state.version)
             self.prob, self.prob_of = framed(default_codec().encode(prob)), state.emitted
-        return b"".join([self.prob, self.state, *(self.quotes[k] for k in state.books.keys)])
+        if state.pregame is not self.pregame_of:
+            self.pregame_of = state.pregame
+            self.pregame = b"" if state.pregame is None else framed(default_codec().encode(pregame_record(state.event_id, state.pregame)))
+        return b"".join([self.prob, self.state, *(self.quotes[k] for k in state.books.keys), self.pregame])
+
+    def set_state(self, state: ShardState, raw: bytes | None) -> None:
+        """Keep the bytes of the state's input record, or encode the state when the shard changed it (a venue prior)."""
+        if state.state is None or state.state is self.state_of:
+            return
+        self.state_of = state.state
+        self.state = raw if raw is not None else framed(default_codec().encode(
+            ShardInput(input_id="", event_id=state.event_id, ts=state.state.ts, state=state.state)))
 
 
 def framed(body: bytes) -> bytes:

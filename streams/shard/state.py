@@ -26,6 +26,7 @@ from schemas.records import EventState, Level, MarketLink, MarketListing, Quote,
 from streams.fees import FeeSchedule
 from streams.shard.equivalence import PairingPolicy, Verdict, compare
 from streams.fees.fixed import PRICE_QUANTUM_MICROS, FeeError
+from streams.shard.prior import PregamePrice
 
 YES, NO = 0, 1
 #: Deeper levels than this are dropped: no edge survives that far and arrays stay small.
@@ -272,6 +273,8 @@ class ShardState:
     emitted: dict[str, float] | None = None  # outcomes of the last Probability sent
     model_error: str = ""
     books: Books = field(default_factory=Books)
+    #: The last pregame book mid of a linked market: the prior of a game that has no line (`streams.shard.prior`).
+    pregame: PregamePrice | None = None
 
 
 def check_link(link: MarketLink | None, listing: MarketListing | None, quote: Quote) -> tuple[MarketLink, MarketListing]:
