@@ -111,7 +111,7 @@ def test_the_kept_pregame_price_and_the_prior_survive_a_snapshot(game) -> None: 
     for rec in records[:n_pre]:
         st, _ = proc.step(st, rec)
     assert st.pregame == PregamePrice("POLYMARKET:2433395", pytest.approx(0.545), st.pregame.ts)  # type: ignore[union-attr]
-    back = load(EV, dump(st), registry_lookup, 0)
+    back = load(EV, dump(st), registry_lookup, proc.config.pairing)
     assert back.pregame == st.pregame
     first_live = next(r for r in records[n_pre:] if r.state is not None)
     a, _ = proc.step(st, first_live)
