@@ -9,8 +9,12 @@ beforehand: the figures are the database write path, not Avro decoding.
 `--depth-compression lz4|pglz` overrides the TOAST method migration 0003 chose
 for `quotes.depth`, to measure one against the other on the same code.
 
+On TimescaleDB the written quotes are then compressed (migration 0007's columnstore
+settings: segment by venue and market, order by time) and the on-disk size before
+over after is `sink.compression_ratio`; on plain PostgreSQL that key is not written.
+
 Keys merged into bench/results.json (read, update, write): `sink.copy_rows_per_s`,
-`sink.copy_vs_insert`, and `sink.insert_rows_per_s`.
+`sink.copy_vs_insert`, `sink.insert_rows_per_s` and `sink.compression_ratio`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -127,7 +132,9 @@ def run(url: str, rounds: int, batch: int) -> dict[str, float]:
         total = conn_c.execute("SELECT count(*), count(DISTINCT quote_id) FROM quotes").fetchone()
         if total is None or total[0] != total[1] or total[0] != 2 * per_lane:
             raise RuntimeError(f"quotes holds {total}, expected {2 * per_lane} distinct rows")
-        size = conn_c.execute("SELECT pg_total_relation_size('quotes'), "
+        # a hypertable's rows live in its chunks: pg_total_relation_size of the parent is 0 there
+        size_of = "hypertable_size('quotes')" if _timescale(conn_c) else "pg_total_relation_size('quotes')"
+        size = conn_c.execute(f"SELECT {size_of}, "
                               "(SELECT string_agg(DISTINCT pg_column_compression(depth), ',') FROM quotes)").fetchone()
         if size is not None:
             print(f"quotes: {size[0] / total[0]:,.0f} bytes per row on disk, depth compressed with {size[1]}", flush=True)
@@ -139,6 +146,32 @@ def run(url: str, rounds: int, batch: int) -> dict[str, float]:
         "sink.insert_rows_per_s": insert.rows_per_s,
         "sink.copy_vs_insert": copy.rows_per_s / insert.rows_per_s,
     }
+
+
+def _timescale(conn: psycopg.Connection) -> bool:
+    row = conn.execute("SELECT value FROM arbees_meta WHERE key = 'timescaledb'").fetchone()
+    return row is not None and row[0] == "on"
+
+
+def compression_ratio(url: str) -> dict[str, float]:
+    """Compress every quotes chunk now (as the policy would once they are 2 days old): bytes before / after."""
+    with connect(url) as conn:
+        if not _timescale(conn):
+            print("plain PostgreSQL: no columnstore compression to measure", flush=True)
+            return {}
+        before = conn.execute("SELECT hypertable_size('quotes')").fetchone()[0]  # type: ignore[index]
+        t0 = time.perf_counter()
+        chunks = conn.execute("SELECT count(compress_chunk(c)) FROM show_chunks('quotes') c").fetchone()[0]  # type: ignore[index]
+        seconds = time.perf_counter() - t0
+        stats = conn.execute("SELECT sum(before_compression_total_bytes), sum(after_compression_total_bytes) "
+                             "FROM hypertable_compression_stats('quotes')").fetchone()
+        after = conn.execute("SELECT hypertable_size('quotes')").fetchone()[0]  # type: ignore[index]
+        rows = conn.execute("SELECT count(*) FROM quotes").fetchone()[0]  # type: ignore[index]
+    assert stats is not None and stats[1]
+    print(f"columnstore: {chunks} chunks compressed in {seconds:.1f}s; quotes {before / 1e6:.1f} MB -> "
+          f"{after / 1e6:.1f} MB ({stats[0] / stats[1]:.1f}x on the compressed chunks), {rows} rows still read",
+          flush=True)
+    return {"sink.compression_ratio": before / after}
 
 
 def main() -> None:
@@ -154,6 +187,7 @@ def main() -> None:
     with database_url() as server, fresh_database(server) as url:
         print(f"quotes.depth compression: {set_depth_compression(url, args.depth_compression)}", flush=True)
         figures = run(url, args.rounds, args.batch)
+        figures.update(compression_ratio(url))
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}), flush=True)
     merge(figures)
 
