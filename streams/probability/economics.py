@@ -2,7 +2,8 @@
 
 Method. The quantity a market settles on is forecast one release ahead by an
 AR(1), y_{t+1} = a + b y_t + e, fitted by least squares on the last `window`
-observations before the forecast (nothing after it): CPI month-over-month %
+observations before the forecast (nothing after it; values winsorized at
+median +- 5 MADs for the slope, so a single shock cannot set it): CPI month-over-month %
 on itself, the unemployment rate and payrolls on their monthly changes. The
 forecast distribution is the point forecast plus the fit's own residuals, its
 historical one-step forecast errors, taken as they are (no normality: monthly
@@ -60,6 +61,8 @@ class AR1:
     a: float
     b: float
     residuals: tuple[float, ...]
+    low: float = -math.inf  # the fit's winsorizing bounds, applied to the value forecast from too
+    high: float = math.inf
 
     @property
     def resid_sd(self) -> float:
@@ -71,21 +74,34 @@ class AR1:
         if not 0 < info_left <= 1:
             raise ValueError(f"info_left must be in (0, 1], got {info_left}")
         scale = math.sqrt(info_left)
-        return EmpiricalForecast(self.a + self.b * last, tuple(e * scale for e in self.residuals))
+        x = min(self.high, max(self.low, last))
+        return EmpiricalForecast(self.a + self.b * x, tuple(e * scale for e in self.residuals))
 
 
-def fit_ar1(history: np.ndarray, window: int = 120) -> AR1:
-    """Least-squares AR(1) on the last `window` transitions of `history` (missing values dropped)."""
-    y = np.asarray(history, np.float64)
-    y = y[~np.isnan(y)][-window - 1 :]
-    if len(y) < 13:
-        raise ValueError(f"an AR(1) fit needs at least 13 observations, got {len(y)}")
+#: Values beyond median +- this many (normal-scaled) MADs are clipped before the slope is fitted.
+WINSOR_MADS = 5.0
+
+
+def fit_ar1(history: np.ndarray, window: int = 120, winsor_mads: float = WINSOR_MADS) -> AR1:
+    """Least-squares AR(1) on the last `window` transitions of `history` (missing values dropped).
+
+    The slope is fitted on values winsorized at median +- `winsor_mads` MADs, so one shock
+    (the April 2020 jobless jump) cannot set it; the residuals are the raw values' errors.
+    """
+    raw = np.asarray(history, np.float64)
+    raw = raw[~np.isnan(raw)][-window - 1 :]
+    if len(raw) < 13:
+        raise ValueError(f"an AR(1) fit needs at least 13 observations, got {len(raw)}")
+    med = float(np.median(raw))
+    mad = 1.4826 * float(np.median(np.abs(raw - med)))
+    low, high = (med - winsor_mads * mad, med + winsor_mads * mad) if mad > 0 else (-math.inf, math.inf)
+    y = np.clip(raw, low, high)
     x, z = y[:-1], y[1:]
     xm, zm = x.mean(), z.mean()
     sxx = float(np.sum((x - xm) ** 2))
     b = float(np.sum((x - xm) * (z - zm)) / sxx) if sxx > 0 else 0.0
     a = float(zm - b * xm)
-    return AR1(a, b, tuple((z - (a + b * x)).tolist()))
+    return AR1(a, b, tuple((raw[1:] - (a + b * x)).tolist()), low, high)
 
 
 #: What a market's number is, computed from the series' values (FRED levels, oldest first).
