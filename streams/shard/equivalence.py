@@ -25,8 +25,8 @@ from schemas.enums import OutcomeBasis, TieRule, VoidRule
 from schemas.records import MarketListing
 
 #: Leagues whose games always produce a winner (overtime, extra innings, shootouts): a tie rule never applies.
-NO_TIE_LEAGUES = frozenset({"nba", "wnba", "mens-college-basketball", "womens-college-basketball", "ncaab", "ncaaw",
-                            "mlb", "nhl", "atp", "wta", "ufc"})
+#: (Our league keys, plus Polymarket's series slug "cbb" for college basketball.)
+NO_TIE_LEAGUES = frozenset({"nba", "wnba", "ncaab", "cbb", "mlb", "nhl", "atp", "wta"})  # MMA bouts can be drawn
 
 _OUTCOME_WORDS = {
     OutcomeBasis.FINAL_RESULT: "the final result, overtime included",

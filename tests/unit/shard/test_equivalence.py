@@ -1,53 +1,62 @@
-"""Vectorized and scalar reference give identical results on any books (hypothesis)."""
+"""Rule equivalence case by case. Made-up rules (the real pair is in test_pairing_recorded.py): each test changes
+one clause of a pair that is otherwise equivalent, so each refusal reason is the one clause's."""
 
 from __future__ import annotations
 
-import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from dataclasses import replace
 
-from streams.shard.arbitrage import arbitrage
-from streams.shard.edges import LadderRows, model_edges
-from streams.shard.scalar_reference import arbitrage_rows, model_edges_rows
+from schemas.enums import MarketType, OutcomeBasis, TieRule, Venue, VoidRule
+from schemas.records import MarketListing, ResolutionRule
+from streams.shard.equivalence import PairingPolicy, compare
 
-VENUES = st.sampled_from([(0, 70_000, 1), (0, 17_500, 1), (1, 30_000, 1), (1, 50_000, 1), (1, 250_000, 2)])
-
-
-@st.composite
-def ladder(draw: st.DrawFn) -> tuple[list[int], list[int], tuple[int, int, int]]:
-    n = draw(st.integers(0, 8))
-    prices = sorted(draw(st.sets(st.integers(1, 9_999), min_size=n, max_size=n)))
-    sizes = [draw(st.integers(1, 5_000_000)) for _ in prices]
-    return prices, sizes, draw(VENUES)
+START = 1_766_883_600_000  # 2025-12-28T01:00:00Z
+RULE = ResolutionRule(event_date="2025-12-27", start_ts=START, outcome=OutcomeBasis.FINAL_RESULT, tie=TieRule.HALF_EACH,
+                      follows_makeup=True, makeup_window_ms=14 * 86_400_000, void=VoidRule.FAIR_PRICE)
 
 
-def stack(ladders: list[tuple[list[int], list[int], tuple[int, int, int]]]) -> LadderRows:
-    width = max([len(p) for p, _, _ in ladders] + [1])
-    p4 = np.zeros((len(ladders), width), np.int64)
-    c100 = np.zeros((len(ladders), width), np.int64)
-    for i, (p, c, _) in enumerate(ladders):
-        p4[i, : len(p)], c100[i, : len(c)] = p, c
-    v = np.array([x[2] for x in ladders], np.int64)
-    return LadderRows(p4, c100, v[:, 0].copy(), v[:, 1].copy(), v[:, 2].copy())
+def listing(venue: Venue, league: str = "nfl", **rule: object) -> MarketListing:
+    return MarketListing(listing_id=f"{venue.value}:m", venue=venue, market_id="m", ts=0, market_type=MarketType.SPORT,
+                         league=league, resolution=replace(RULE, **rule))  # type: ignore[arg-type]
 
 
-def same(a: object, b: object) -> None:
-    for name in a.__dataclass_fields__:  # type: ignore[attr-defined]
-        x, y = getattr(a, name), getattr(b, name)
-        assert x.dtype.kind == y.dtype.kind or {x.dtype.kind, y.dtype.kind} <= {"i", "f"}, name
-        np.testing.assert_array_equal(x, y, err_msg=name)
+def verdict(**poly: object):  # type: ignore[no-untyped-def]
+    return compare(listing(Venue.KALSHI), listing(Venue.POLYMARKET, **poly), PairingPolicy())
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(ladder(), min_size=1, max_size=12), st.data(), st.sampled_from([0.0, 0.05, 0.15]))
-def test_model_edges_vectorized_equals_scalar(ladders, data, min_edge) -> None:  # type: ignore[no-untyped-def]
-    p = np.array(data.draw(st.lists(st.floats(0.0, 1.0), min_size=len(ladders), max_size=len(ladders))))
-    rows = stack(ladders)
-    same(model_edges(rows, p, min_edge), model_edges_rows(rows, p, min_edge))
+def test_identical_rules_are_equivalent_with_no_residual_risk() -> None:
+    v = verdict()
+    assert v.equivalent and "residual risk" not in v.reason
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(ladder(), ladder()), min_size=1, max_size=10), st.sampled_from([0, 5_000, 10_000]))
-def test_arbitrage_vectorized_equals_scalar(pairs, min_profit) -> None:  # type: ignore[no-untyped-def]
-    yes, no = stack([a for a, _ in pairs]), stack([b for _, b in pairs])
-    same(arbitrage(yes, no, min_profit), arbitrage_rows(yes, no, min_profit))
+def test_each_differing_clause_is_refused_with_its_reason() -> None:
+    assert verdict(outcome=OutcomeBasis.REGULATION).reason == (
+        "not equivalent: KALSHI settles on the final result, overtime included, POLYMARKET on regulation time only")
+    assert verdict(start_ts=START + 3_600_000).reason == (
+        "not equivalent: scheduled starts differ: KALSHI 2025-12-28 01:00Z, POLYMARKET 2025-12-28 02:00Z")
+    assert verdict(tie=TieRule.NOT_STATED).reason == (
+        "not equivalent: a tie pays differently or is unstated (KALSHI HALF_EACH, POLYMARKET NOT_STATED)")
+    assert verdict(follows_makeup=False).reason == (
+        "not equivalent: a postponed game is not followed to its make-up on both (KALSHI True, POLYMARKET False)")
+    assert "different result authorities" in compare(
+        listing(Venue.KALSHI, source="https://www.nfl.com/"), listing(Venue.POLYMARKET, source="https://www.espn.com/"),
+        PairingPolicy()).reason
+
+
+def test_start_within_the_tolerance_and_the_same_authority_spelled_differently_pair() -> None:
+    v = compare(listing(Venue.KALSHI, source="https://nfl.com"), listing(Venue.POLYMARKET, source="https://www.nfl.com/",
+                                                                        start_ts=START + 10 * 60_000), PairingPolicy())
+    assert v.equivalent and "same authority (nfl.com)" in v.reason
+
+
+def test_a_tie_clause_does_not_matter_where_the_sport_cannot_tie() -> None:
+    nba = compare(listing(Venue.KALSHI, "nba", tie=TieRule.NOT_STATED), listing(Venue.POLYMARKET, "nba"), PairingPolicy())
+    assert nba.equivalent
+
+
+def test_listings_without_read_rules_keep_the_source_and_settle_time_rule() -> None:
+    a = MarketListing(listing_id="KALSHI:x", venue=Venue.KALSHI, market_id="x", ts=0, resolution_source="BLS", settle_ts=5)
+    b = replace(a, listing_id="POLYMARKET:y", venue=Venue.POLYMARKET, market_id="y")
+    assert compare(a, b, PairingPolicy()).equivalent
+    assert not compare(a, replace(b, settle_ts=6), PairingPolicy()).equivalent
+    assert compare(a, replace(b, settle_ts=6), PairingPolicy(settle_tolerance_ms=1)).equivalent
+    assert compare(a, listing(Venue.POLYMARKET), PairingPolicy()).reason == "KALSHI x: its rules were not read"
