@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -250,6 +250,55 @@ def wait_for(reader: LogReader, done: Callable[[LogReader], bool], timeout_s: fl
     return done(reader)
 
 
+def latest_on_log(bootstrap: str, topic: str, key_of: Callable[[Any], str | None], timeout_s: float = 60.0) -> dict[str, Any]:
+    """The latest record per `key_of(record)` (None: skipped) on the whole of `topic`, as it ends now."""
+    ends = log_ends(bootstrap, [topic])[topic]
+    c = _consumer(bootstrap, "arbees-latest")
+    codec = default_codec()
+    latest: dict[str, Any] = {}
+    try:
+        todo = {p: end for p, end in ends.items() if end > 0}
+        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
+        deadline = time.monotonic() + timeout_s
+        while todo and time.monotonic() < deadline:
+            msg = c.poll(0.5)
+            if msg is None or msg.error() is not None:
+                continue
+            part, off = int(msg.partition() or 0), int(msg.offset() or 0)
+            try:
+                key = key_of(codec.decode(msg.value()))
+            except Exception:  # noqa: BLE001 - an undecodable value is nobody's latest record
+                key = None
+            if key is not None:
+                latest[key] = codec.decode(msg.value())
+            if part in todo and off + 1 >= todo[part]:
+                del todo[part]
+    finally:
+        c.close()
+    return latest
+
+
+def latest_probabilities(bootstrap: str, event_ids: set[str]) -> dict[str, Any]:
+    """The latest Probability of each of `event_ids` on the whole `model.probabilities` log.
+
+    A run's reader sees only what the run produced, and the shard emits a probability only when it
+    moves: replaying recordings a worker has priced before (a second `arbees demo`, or states already
+    replayed by another run) produces none, although every state has one. The report reads them here.
+    """
+    from schemas.records import Probability
+
+    return latest_on_log(bootstrap, "model.probabilities",
+                         lambda r: r.event_id if isinstance(r, Probability) and r.event_id in event_ids else None)
+
+
+def latest_links(bootstrap: str, event_ids: set[str]) -> dict[str, Any]:
+    """The latest MarketLink of each market linked to one of `event_ids` (discovery re-emits an unchanged link never)."""
+    from schemas.records import MarketLink
+
+    return latest_on_log(bootstrap, "markets.links", lambda r: f"{r.venue.value}:{r.market_id}"
+                         if isinstance(r, MarketLink) and r.event_id in event_ids else None)
+
+
 def linked_markets(reader: LogReader) -> dict[str, Any]:
     """Latest MarketLink per venue market read so far."""
     from schemas.records import MarketLink
@@ -277,14 +326,14 @@ def _counts_table(reader: LogReader, phase: str, started: float) -> Table:
     return table
 
 
-def _report(reader: LogReader, account: str) -> None:
+def _report(reader: LogReader, account: str, probs: dict[str, Any], links: dict[str, Any]) -> None:
     from schemas.records import EventState, Fill, Order, OrderStatus, Probability, Signal
     from ops import trading_cli
 
     states: dict[str, EventState] = {}
     for st in reader.of("events.state", EventState):
         states[st.event_id] = st
-    links = linked_markets(reader)
+    links = {**links, **linked_markets(reader)}
     table = Table("venue market", "event", "status", "YES entity", "confidence", "method", title="markets.links")
     for key, lk in sorted(links.items()):
         st = states.get(lk.event_id)
@@ -292,9 +341,12 @@ def _report(reader: LogReader, account: str) -> None:
                       f"{lk.confidence:.2f}", lk.method)
     console.print(table)
 
-    probs: dict[str, Probability] = {}
-    for pr in reader.of("model.probabilities", Probability):
+    fresh = [pr for pr in reader.of("model.probabilities", Probability) if pr.event_id in states]
+    for pr in fresh:
         probs[pr.event_id] = pr
+    console.print(f"model probabilities: {len(fresh)} emitted during this run; {len(probs)} of the {len(states)} "
+                  "replayed events have one on the log (a state priced by an earlier run is not priced again: "
+                  "the shard emits a probability only when it moves)")
     table = Table("event", "game", "status", "score", "P(a)", "P(b)", "model", title="model.probabilities (latest per event)")
     linked_events = {lk.event_id for lk in links.values()}
     for eid, pr in sorted(probs.items(), key=lambda kv: (kv[0] not in linked_events, kv[0])):
@@ -356,7 +408,7 @@ def demo(
     """Replay the recorded ESPN NFL scoreboards and the Kalshi simulator through the running pipeline (paper only)."""
     from ops import trading_cli
     from ops.topics import ensure_topics
-    from schemas.records import LedgerEntry, MarketLink
+    from schemas.records import EventState, LedgerEntry, MarketLink
     from streams.config_file import load as load_config
 
     if os.environ.get("ARBEES_MODE", "paper").lower() != "paper":
@@ -397,7 +449,8 @@ def demo(
             wait_for(reader, lambda r: False, 5, show("feed stopped; reading the last outputs"))
         if feed.proc is not None and feed.proc.returncode not in (0, None):
             console.print(f"[yellow]the Kalshi feed exited with {feed.proc.returncode}; see {feed.log}[/yellow]")
-        _report(reader, account)
+        replayed = {st.event_id for st in reader.of("events.state", EventState)}
+        _report(reader, account, latest_probabilities(bootstrap, replayed), latest_links(bootstrap, replayed))
     finally:
         feed.stop()
         reader.close()
