@@ -44,7 +44,7 @@ from connectors.espn.plays import play_states  # noqa: E402
 from connectors.espn.pregame import line_prior  # noqa: E402
 from connectors.espn.replay import FileReplay  # noqa: E402
 from ops.models.derive_football import SIGMA_RATIOS, score_record_prior_heldout  # noqa: E402
-from ops.models.margins import DATA_DIR, MarginFit, PregameGames, fit_margin, load_pregame  # noqa: E402
+from ops.models.margins import DATA_DIR, PregameGames, fit_margin, load_pregame  # noqa: E402
 from ops.models.reference_states import NFL_SCOREBOARDS, ReferenceState, nflfastr_kickoffs  # noqa: E402
 from schemas.enums import EventStatus, MarketType  # noqa: E402
 from schemas.records import EventState, RawFeed  # noqa: E402

@@ -1,9 +1,9 @@
 """Reference states with a published win probability, read from the real data in data/.
 
-These are the yardsticks the derivation scripts fit to and `bench.models`
-scores against: ESPN's per-play NBA win probability (one recorded game), the
-live NFL states of the recorded ESPN scoreboards with `lastPlay.probability`,
-and nflfastR's reference kickoff states. Each becomes an EventState exactly as
+These are yardsticks the derivation scripts fit to: the live NFL states of the
+recorded ESPN scoreboards with `lastPlay.probability`, and nflfastR's reference
+kickoff states. (The recorded NBA and MLB games are read by the ESPN connector
+itself: `connectors.espn.plays.play_states`, used by `bench.models`.) Each becomes an EventState exactly as
 the live system would see it, plus the published home win probability.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +20,6 @@ from schemas.records import EventState
 
 INGAME_DIR = DATA_DIR / "sports_ingame"
 ESPN_DIR = DATA_DIR / "espn"
-NBA_WINPROB = INGAME_DIR / "espn_nba_401859966_winprob.csv"
-MLB_WINPROB = INGAME_DIR / "espn_mlb_401815839_winprob.csv"
-GAMES_META = INGAME_DIR / "espn_games_meta.json"
 NFLFASTR = INGAME_DIR / "nflfastR_calculate_win_probability_snapshot.csv"
 NFL_SCOREBOARDS = tuple(sorted(ESPN_DIR.glob("nfl_scoreboard_*.json")))
 
@@ -34,65 +30,6 @@ class ReferenceState:
     home_prob: float  # the published home win probability for this state
     label: str
     elapsed_seconds: float  # game seconds played, for charts
-
-
-def _nba_possession(row: dict[str, str], home_id: str, previous: str | None) -> str | None:
-    """Who holds the ball after an ESPN NBA play (the feed does not say; the play type does)."""
-    team = row["team_id"]
-    kind = row["play_type"]
-    if not team:
-        return previous
-    own, other = ("a", "b") if team == home_id else ("b", "a")
-    if "Rebound" in kind:
-        return own
-    if "Turnover" in kind or kind == "Offensive Foul":
-        return other
-    if kind.startswith("Free Throw"):
-        match = re.search(r"(\d) of (\d)", kind)
-        if match and match.group(1) == match.group(2):
-            return other if "makes" in row["text"] else None
-        return own
-    if row["scoring_play"] == "True":
-        return other
-    if "misses" in row["text"]:
-        return None
-    if "Foul" in kind:
-        return other
-    return previous
-
-
-def nba_espn_game(path: Path = NBA_WINPROB, meta_path: Path = GAMES_META) -> list[ReferenceState]:
-    """Every play of the recorded NBA game, with the DraftKings pregame spread from the game meta."""
-    meta = json.loads(meta_path.read_text())["nba"]
-    spread = float(meta["pregame_odds"]["spread_home"])
-    home_id = str(meta["home"]["espn_team_id"])
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    out: list[ReferenceState] = []
-    possession: str | None = None
-    for r in rows:
-        possession = _nba_possession(r, home_id, possession)
-        period = int(r["period"])
-        left = float(r["game_seconds_remaining"])
-        clock = left if period > 4 else left - (4 - period) * 720.0
-        elapsed = 2880.0 + 300.0 * (period - 5) + (300.0 - left) if period > 4 else 2880.0 - left
-        state = EventState(
-            state_id=f"nba:{meta['espn_game_id']}:{r['seq']}",
-            event_id=str(meta["espn_game_id"]),
-            ts=0,
-            source="espn",
-            league="nba",
-            status=EventStatus.LIVE,
-            score_a=int(r["home_score"]),
-            score_b=int(r["away_score"]),
-            period=period,
-            clock_seconds=clock,
-            possession=possession,
-            spread_a=spread,
-            total=float(meta["pregame_odds"]["over_under"]),
-        )
-        out.append(ReferenceState(state, float(r["espn_home_win_pct"]), r["play_type"], elapsed))
-    return out
 
 
 def _overall_record(competitor: dict[str, object]) -> tuple[int, int]:

@@ -15,7 +15,7 @@ from connectors.espn.plays import play_states, summary
 from connectors.espn.pregame import devig, prior_source
 from schemas.enums import EventStatus
 from streams.probability.baseball import BaseballModel
-from tests.unit.espn.conftest import FIXTURES, load
+from tests.unit.espn.conftest import load
 
 MLB = league("mlb")
 MLB_GAME = "mlb_game_cdn_core_401815839.json"

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.special import ndtr
 
-from ops.models.reference_states import nba_espn_game
+from bench.models import espn_game, recorded_summaries
 from schemas.enums import EventStatus, MarketType
 from schemas.records import EventState
 from streams.probability.base import P_MAX, P_MIN, StateNotModelable, UnknownLeague
@@ -135,17 +135,22 @@ def test_leader_gains_as_time_runs_out(lead: int, period: int, clock: float) -> 
     assert later >= earlier
 
 
+def _recorded_game():  # type: ignore[no-untyped-def]
+    """Every play of the recorded SA @ NY game as the ESPN connector reads it, with ESPN's probability."""
+    return espn_game(recorded_summaries()["nba"])
+
+
 def test_batch_equals_scalar_on_the_recorded_espn_game() -> None:
-    states = [r.state for r in nba_espn_game()]
+    states = _recorded_game().states
     batch = NBA.probabilities_batch(states)
     scalar = np.array([[NBA.probabilities(s)["a"], NBA.probabilities(s)["b"]] for s in states[::25]])
     np.testing.assert_allclose(batch[::25], scalar, rtol=0, atol=1e-12)
 
 
 def test_tracks_espn_on_the_recorded_game() -> None:
-    refs = nba_espn_game()
-    ours = NBA.probabilities_batch([r.state for r in refs])[:, 0]
-    espn = np.array([r.home_prob for r in refs])
-    assert len(refs) == 498
+    game = _recorded_game()
+    ours = NBA.probabilities_batch(game.states)[:, 0]
+    espn = game.espn
+    assert len(game.states) == 498
     assert abs(ours[0] - 0.564) < 0.03  # NY -2.5 at tip-off
     assert float(np.mean(np.abs(ours - espn))) < 0.03
