@@ -159,3 +159,21 @@ async def test_a_fill_without_fee_cost_is_charged_kalshis_schedule_and_marked_co
         await venue.trading.rest.aclose()
     finally:
         await sim.stop()
+
+
+def test_the_documented_fill_message_books_to_the_orders_account_with_the_schedule_fee() -> None:
+    """Kalshi's AsyncAPI `fill` example: taker, 278 YES at $0.75, no fee field."""
+    import json
+
+    from connectors.kalshi.portfolio import parse_fill
+    from streams.fees.kalshi import trade_fee_centicent_micros
+    from tests.unit.kalshi.conftest import ndjson
+
+    frames = {f["type"]: f.get("msg") for f in map(json.loads, ndjson("ws_doc_examples_asyncapi.ndjson")) if "type" in f}
+    order = live_order("my-order-1", market_id="HIGHNY-22DEC23-B53.5", limit_price_micros=750_000, count=278.0)
+    listing = replace(game.listing(game.GB), taker_fee_rate=0.07, maker_fee_rate=0.0175)
+    fill = live.kalshi_fill(parse_fill(frames["fill"]), order, listing)
+    assert (fill.account, fill.order_id, fill.market_id, fill.count, fill.price_micros, fill.liquidity) == (
+        ACCOUNT, "my-order-1", "HIGHNY-22DEC23-B53.5", 278.0, 750_000, "taker")
+    # 0.07·278·0.75·0.25 = $3.64875, rounded up to the centicent: $3.6488
+    assert fill.fee_computed and fill.fee_micros == trade_fee_centicent_micros(750_000, 278.0, 0.07) == 3_648_800
