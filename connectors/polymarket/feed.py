@@ -19,7 +19,7 @@ import structlog
 from connectors.polymarket.book import LocalBook
 from connectors.polymarket.clob import ClobClient
 from connectors.polymarket.errors import BadPayload, BookNotReady, LegacyPriceChange, ResyncRequired
-from connectors.polymarket.gamma import GammaClient, parse_gamma_event
+from connectors.polymarket.gamma import GammaClient, event_of_market, parse_gamma_event, parse_gamma_market
 from connectors.polymarket.http import RawResponse, wall_clock_ms
 from connectors.polymarket.messages import (
     BestBidAskMsg,
@@ -39,6 +39,8 @@ log = structlog.get_logger(__name__)
 RAW_TOPIC = "raw.polymarket"
 CATALOG_TOPIC = "markets.catalog"
 QUOTES_TOPIC = "markets.quotes"
+#: Condition ids per gamma /markets request when re-reading tracked markets that left discovery.
+REFRESH_BATCH = 50
 
 
 class Sink(Protocol):
@@ -112,6 +114,27 @@ class PolymarketFeed:
                     self._dead(rejected.payload, rejected.error, page.raw.fetched_at, "polymarket:events")
                 for market in event.markets:
                     listing = listing_from_gamma(market, event, page.raw.fetched_at)
+                    self._sink.publish(CATALOG_TOPIC, listing.listing_id, listing)
+                    self.stats.listings += 1
+                    listings.append(listing)
+        return listings
+
+    async def refresh(self, condition_ids: list[str]) -> list[MarketListing]:
+        """These markets as gamma lists them now (closed or not), raw pages first, onto `markets.catalog`.
+
+        Discovery pages through active, unclosed events; a market that closes or resolves drops out of
+        them, and this is how its close, UMA resolution and outcome prices reach the log.
+        """
+        listings: list[MarketListing] = []
+        for i in range(0, len(condition_ids), REFRESH_BATCH):
+            async for page in self._gamma.markets(condition_ids=condition_ids[i:i + REFRESH_BATCH]):
+                self._raw(page.raw)
+                for item in page.items:
+                    try:
+                        listing = listing_from_gamma(parse_gamma_market(item), event_of_market(item), page.raw.fetched_at)
+                    except BadPayload as exc:
+                        self._dead(repr(item).encode(), exc, page.raw.fetched_at, "polymarket:markets")
+                        continue
                     self._sink.publish(CATALOG_TOPIC, listing.listing_id, listing)
                     self.stats.listings += 1
                     listings.append(listing)

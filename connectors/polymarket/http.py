@@ -38,10 +38,13 @@ async def get_raw(
     clock: Callable[[], int],
 ) -> RawResponse:
     """GET and return the raw answer; 429/5xx/network → TransientError, other 4xx → VenueRejected."""
-    str_params = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in (params or {}).items()}
+    str_params = {k: str(v).lower() if isinstance(v, bool) else ",".join(map(str, v)) if isinstance(v, (list, tuple))
+                  else str(v) for k, v in (params or {}).items()}
+    # a list is sent as a repeated parameter (gamma's `condition_ids=a&condition_ids=b`), recorded comma-joined
+    sent = {k: [str(x) for x in v] if isinstance(v, (list, tuple)) else str_params[k] for k, v in (params or {}).items()}
     url = base_url.rstrip("/") + path
     try:
-        resp = await http.get(url, params=str_params)
+        resp = await http.get(url, params=sent)
     except httpx.HTTPError as exc:
         raise TransientError(f"GET {url}: {type(exc).__name__}: {exc}") from exc
     raw = RawResponse(endpoint, url, str_params, resp.status_code, resp.text, clock())

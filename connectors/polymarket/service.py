@@ -30,6 +30,7 @@ from connectors.polymarket.errors import PolymarketError
 from connectors.polymarket.feed import FeedStats
 from connectors.lifecycle import Backoff, first_of
 from connectors.polymarket.ws import MarketStream
+from schemas.enums import ListingStatus
 from schemas.records import MarketListing
 from telemetry import heartbeat
 
@@ -47,6 +48,8 @@ class MarketFeed(Protocol):
     stats: FeedStats
 
     async def discover(self, **filters: Any) -> list[MarketListing]: ...
+
+    async def refresh(self, condition_ids: list[str]) -> list[MarketListing]: ...
 
     def track(self, listing: MarketListing) -> None: ...
 
@@ -116,6 +119,7 @@ class PolymarketService:
         self._rng = rng or random.Random()
         self.stats = ServiceStats()
         self._changed = asyncio.Event()  # the tracked set grew: subscribe it all on a new stream
+        self._resolved: set[str] = set()  # tracked markets whose resolution is on the catalog: not re-read
 
     async def _pause(self, stop: asyncio.Event, seconds: float) -> None:
         self.stats.delays.append(seconds)
@@ -146,6 +150,7 @@ class PolymarketService:
         for tag in self.config.tags or (None,):
             listings += await self.feed.discover(**({"tag_slug": tag} if tag else {}))
         self.stats.discoveries += 1
+        await self._follow_up({x.market_id for x in listings})
         tracked = set(self.feed.tracked_markets)
         room = self.config.max_assets - len(self.feed.asset_ids)
         chosen, skipped = pick_new(listings, tracked, room)
@@ -160,6 +165,18 @@ class PolymarketService:
         log.info("polymarket discovery", tags=list(self.config.tags), listings=len(listings), new=len(chosen),
                  tracked=len(self.feed.tracked_markets))
         return chosen
+
+    async def _follow_up(self, listed: set[str]) -> None:
+        """Re-read tracked markets that left the active listing until they resolve, so their close and
+        resolution reach the catalog (positions settle on the venue's result)."""
+        gone = [m for m in self.feed.tracked_markets if m not in listed and m not in self._resolved]
+        if not gone:
+            return
+        refreshed = await self.feed.refresh(gone)
+        done = {x.market_id for x in refreshed if x.lifecycle is ListingStatus.SETTLED}
+        if done:
+            self._resolved |= done
+            log.info("polymarket markets resolved", markets=sorted(done))
 
     async def discover_forever(self, stop: asyncio.Event) -> None:
         failures = 0

@@ -148,7 +148,7 @@ class PolymarketSimulator:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/events", self._list_handler(lambda: self._events))
-        app.router.add_get("/markets", self._list_handler(lambda: self._markets))
+        app.router.add_get("/markets", self._markets_handler)
         app.router.add_get("/book", self._book)
         app.router.add_get("/prices-history", self._history)
         app.router.add_get("/ws/market", self._ws)
@@ -168,6 +168,12 @@ class PolymarketSimulator:
             offset = int(request.query.get("offset", "0"))
             return web.json_response(items()[offset: offset + limit])
         return handler
+
+    async def _markets_handler(self, request: web.Request) -> web.Response:
+        """/markets, filtered by `condition_ids` (repeated) as gamma does."""
+        wanted = set(request.query.getall("condition_ids", []))
+        items = [m for m in self._markets if not wanted or m.get("conditionId") in wanted]
+        return await self._list_handler(lambda: items)(request)
 
     async def _book(self, request: web.Request) -> web.Response:
         token = request.query.get("token_id", "")

@@ -78,3 +78,30 @@ async def test_feed_publishes_raw_listings_quotes_and_resyncs() -> None:
     raw_ws = [r for t, k, r in sink.records if t == "raw.polymarket" and k == "polymarket:ws/market"]
     assert len(raw_ws) == FRAMES and all(isinstance(r, RawFeed) for r in raw_ws)
     assert isinstance(next(r for t, _, r in sink.records if t == "markets.catalog"), MarketListing)
+
+
+async def test_refresh_rereads_tracked_markets_and_publishes_their_resolution() -> None:
+    """The recorded resolved gamma MLB market (Brewers vs. Nationals) served by /markets?condition_ids=…"""
+    import json
+    from pathlib import Path
+
+    from schemas.enums import ListingStatus
+
+    mlb = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "polymarket"
+                      / "mlb-mil-wsh-2025-08-02_gamma_market_570439.json").read_text())
+    sim = PolymarketSimulator(events=[], markets=[mlb], books=[])
+    await sim.start()
+    sink = MemorySink()
+    try:
+        async with httpx.AsyncClient() as http:
+            gamma = GammaClient(http, sim.base_url, clock=lambda: 1754181600000)
+            feed = PolymarketFeed(sink, gamma, ClobClient(http, sim.base_url, clock=lambda: 1754181600000),
+                                  clock=lambda: 1754181600000)
+            (listing,) = await feed.refresh([mlb["conditionId"]])
+            assert await feed.refresh(["0xnot-a-market"]) == []
+    finally:
+        await sim.stop()
+    assert listing.market_id == mlb["conditionId"] and listing.lifecycle is ListingStatus.SETTLED
+    assert listing.settlement_micros == 1_000_000
+    topics = [t for t, _, _ in sink.records]
+    assert topics[:2] == ["raw.polymarket", "markets.catalog"] and sink.records[1][2] == listing

@@ -15,7 +15,7 @@ import random
 import signal
 import socket
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pytest
@@ -142,9 +142,15 @@ class ScriptedFeed:
     listings: list[MarketListing] = field(default_factory=list)
     tracked: dict[str, MarketListing] = field(default_factory=dict)
     running: asyncio.Event = field(default_factory=asyncio.Event)
+    later: dict[str, MarketListing] = field(default_factory=dict)  # what refresh() answers per market
+    refreshed: list[list[str]] = field(default_factory=list)
 
     async def discover(self, **filters: Any) -> list[MarketListing]:
         return [x for x in self.listings if filters.get("tag_slug") in (None, x.league)]
+
+    async def refresh(self, condition_ids: list[str]) -> list[MarketListing]:
+        self.refreshed.append(list(condition_ids))
+        return [self.later[c] for c in condition_ids if c in self.later]
 
     def track(self, x: MarketListing) -> None:
         self.tracked[x.market_id] = x
@@ -257,3 +263,33 @@ async def test_serve_streams_the_simulator_until_sigterm_then_flushes() -> None:
     assert sum(1 for t, _, _ in sink.records if t == "markets.catalog") == 10
     assert len(sink.dead) == 3 and len(lines("scripted_eth15m_stream.ndjson")) + 1 == FRAMES
     assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+
+
+async def test_tracked_markets_that_leave_discovery_are_reread_until_resolved() -> None:
+    import json
+    from pathlib import Path
+
+    from connectors.polymarket.gamma import event_of_market, parse_gamma_market
+    from connectors.polymarket.normalize import listing_from_gamma
+
+    raw = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "polymarket"
+                      / "mlb-mil-wsh-2025-08-02_gamma_market_570439.json").read_text())
+    # made-up earlier states of the recorded market: open, then closed with its UMA proposal pending
+    open_ = {**raw, "closed": False, "acceptingOrders": True, "enableOrderBook": True, "umaResolutionStatus": None}
+    pending = {**raw, "umaResolutionStatus": "proposed"}
+    as_listing = lambda m: listing_from_gamma(parse_gamma_market(m), event_of_market(m), 1)  # noqa: E731
+    clock = Clock()
+    feed = ScriptedFeed(clock, listings=[replace(as_listing(open_), league="nba")])
+    svc = make_service(feed, clock)
+    await svc.discover_once()
+    cid = raw["conditionId"]
+    assert list(feed.tracked) == [cid] and feed.refreshed == []
+    feed.listings = []  # closed: gone from the active events
+    feed.later = {cid: as_listing(pending)}
+    await svc.discover_once()
+    await svc.discover_once()
+    assert feed.refreshed == [[cid], [cid]]  # not resolved yet: read again
+    feed.later = {cid: as_listing(raw)}
+    await svc.discover_once()
+    await svc.discover_once()
+    assert feed.refreshed == [[cid], [cid], [cid]]  # resolved: no longer re-read
