@@ -23,7 +23,6 @@ first prints (data/PROVENANCE.md).
 from __future__ import annotations
 
 import csv
-import gzip
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone

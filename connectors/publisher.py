@@ -7,7 +7,7 @@ joins break silently (DESIGN.md, correctness rules).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from confluent_kafka import KafkaException, Producer
@@ -34,6 +34,14 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 def make_producer(bootstrap: str, **overrides: Any) -> Producer:
     conf = {"bootstrap.servers": bootstrap, **PRODUCER_DEFAULTS, **overrides}
     return Producer(conf)
+
+
+class Sink(Protocol):
+    """What a connector pipeline needs of a Publisher (tests pass a recording fake)."""
+
+    def publish(self, topic: str, key: str, record: Any) -> None: ...
+
+    def dead_letter(self, topic: str, value: bytes, error: BaseException | str, ts: int, key: str | None = None) -> None: ...
 
 
 class Publisher:

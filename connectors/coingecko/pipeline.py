@@ -9,25 +9,19 @@ goes to `deadletter` with the reason; the connector keeps going.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import structlog
 
 from connectors.coingecko.errors import BadPayload
 from connectors.coingecko.normalize import Price, chart_prices, parse_body, simple_prices, spot_state
+from connectors.publisher import Sink
 from schemas.records import EventState, RawFeed
 
 log = structlog.get_logger(__name__)
 
 RAW_TOPIC = "raw.coingecko"
 STATE_TOPIC = "events.state"
-
-
-class Sink(Protocol):
-    def publish(self, topic: str, key: str, record: Any) -> None: ...
-
-    def dead_letter(self, topic: str, value: bytes, error: BaseException | str, ts: int, key: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,13 @@
-"""Async client for FRED's API: series observations, one release's dates, every release's dates.
+"""Async client for FRED's API: series observations and release dates.
 
-The key is a query parameter (`api_key`, from FRED_API_KEY); it is sent but never
-recorded: a RawFeed's url carries no query and its params drop the key. FRED allows
-120 requests a minute per key; requests are spaced at 0.5 s and retried like the
-other connectors (the ESPN connector's limiter and backoff policy).
+The key is a query parameter (`api_key`, from FRED_API_KEY); `connectors.rest.Getter`
+sends it as a hidden parameter, so a RawFeed's url carries no query and its params
+no key. FRED allows 120 requests a minute per key: requests are spaced at 0.5 s.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import random
 import time
@@ -17,35 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
-import structlog
 
 from connectors.espn.client import HostRateLimiter, RetryPolicy, Sleep
 from connectors.fred.errors import FatalFredError, TransientFredError
-from schemas.records import RawFeed
+from connectors.rest import Fetched, Getter
 
-log = structlog.get_logger(__name__)
 SOURCE = "fred"
 BASE_URL = "https://api.stlouisfed.org/fred"
 KEY_ENV = "FRED_API_KEY"
-SECRET_PARAMS = frozenset({"api_key"})
-
-
-@dataclass(frozen=True)
-class Fetched:
-    endpoint: str  # "series_observations", "release_dates", "releases_dates"
-    url: str  # without query
-    params: dict[str, str]  # without the key
-    status: int
-    fetched_at: int
-    body: str
-
-    def raw_feed(self) -> RawFeed:
-        digest = hashlib.sha1(f"{self.url}?{sorted(self.params.items())}\n{self.status}\n{self.body}".encode()).hexdigest()[:12]
-        return RawFeed(
-            raw_id=f"{SOURCE}:{self.endpoint}:{self.fetched_at}:{digest}", ts=self.fetched_at, source=SOURCE,
-            endpoint=self.endpoint, url=self.url, params=dict(self.params), status=self.status,
-            fetched_at=self.fetched_at, body=self.body,
-        )
 
 
 def api_key(env: dict[str, str] | None = None) -> str:
@@ -67,51 +44,20 @@ class FredClient:
     observer: Callable[[Fetched], None] | None = None
     base_url: str = BASE_URL
 
+    def __post_init__(self) -> None:
+        self._getter = Getter(self.http, SOURCE, TransientFredError, FatalFredError, self.limiter, self.policy, self.rng,
+                              self.sleep, self.now_ms, self.observer, hidden={"api_key": self.key})
+
     async def observations(self, series_id: str, observation_start: str | None = None) -> Fetched:
-        params = {"series_id": series_id}
+        params = {"series_id": series_id, "file_type": "json"}
         if observation_start:
             params["observation_start"] = observation_start
-        return await self.get("series_observations", "/series/observations", params)
+        return await self._getter.get("series_observations", f"{self.base_url}/series/observations", params)
 
     async def release_dates(self, release_id: int, include_future: bool = True) -> Fetched:
-        params = {"release_id": str(release_id), "include_release_dates_with_no_data": str(include_future).lower(), "sort_order": "asc"}
-        return await self.get("release_dates", "/release/dates", params)
-
-    async def get(self, endpoint: str, path: str, params: dict[str, str]) -> Fetched:
-        url = self.base_url + path
-        if not url.startswith("https://"):
-            raise FatalFredError(f"refusing non-HTTPS URL {url!r}")
-        params = {**params, "file_type": "json"}
-        last: TransientFredError | None = None
-        for attempt in range(self.policy.max_attempts):
-            if attempt:
-                assert last is not None
-                pause = self.policy.delay(attempt - 1, self.rng, last.retry_after_s)
-                log.info("fred retry", url=url, attempt=attempt, pause_s=round(pause, 3), reason=str(last))
-                await self.sleep(pause)
-            await self.limiter.acquire(httpx.URL(url).host)
-            try:
-                return await self._once(endpoint, url, params)
-            except TransientFredError as exc:
-                last = exc
-        assert last is not None
-        raise TransientFredError(f"{url}: gave up after {self.policy.max_attempts} attempts: {last}", status=last.status) from last
-
-    async def _once(self, endpoint: str, url: str, params: dict[str, str]) -> Fetched:
-        try:
-            resp = await self.http.get(url, params={**params, "api_key": self.key})
-        except httpx.TimeoutException as exc:
-            raise TransientFredError(f"timeout: {type(exc).__name__}") from exc
-        except httpx.TransportError as exc:
-            raise TransientFredError(f"transport: {type(exc).__name__}") from exc  # the message could echo the URL with the key
-        fetched = Fetched(endpoint, url, {k: v for k, v in params.items() if k not in SECRET_PARAMS}, resp.status_code, self.now_ms(), resp.text)
-        if self.observer is not None:
-            self.observer(fetched)
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise TransientFredError(f"HTTP {resp.status_code}", status=resp.status_code)
-        if resp.status_code != 200:
-            raise FatalFredError(f"{url}: HTTP {resp.status_code}")
-        return fetched
+        params = {"release_id": str(release_id), "include_release_dates_with_no_data": str(include_future).lower(),
+                  "sort_order": "asc", "file_type": "json"}
+        return await self._getter.get("release_dates", f"{self.base_url}/release/dates", params)
 
 
 def make_client(timeout_s: float = 15.0, env: dict[str, str] | None = None, **kwargs: object) -> FredClient:

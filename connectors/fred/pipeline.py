@@ -9,20 +9,14 @@ that cannot be read goes to `deadletter` with the JSON path at fault.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from connectors.fred.errors import BadPayload
 from connectors.fred.normalize import observation_state, observations, parse_body, release_dates, release_states
+from connectors.publisher import Sink
 from schemas.records import EventState, RawFeed
 
 RAW_TOPIC = "raw.fred"
 STATE_TOPIC = "events.state"
-
-
-class Sink(Protocol):
-    def publish(self, topic: str, key: str, record: Any) -> None: ...
-
-    def dead_letter(self, topic: str, value: bytes, error: BaseException | str, ts: int, key: str | None = None) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import signal
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from connectors.fred.errors import TransientFredError
 from connectors.fred.pipeline import FredPipeline
 from connectors.fred.series import SERIES
 from connectors.publisher import Publisher
-from schemas.records import RawFeed
+from connectors.rest import replay_files
 
 SERVICE = "fred-connector"
 log = structlog.get_logger(__name__)
@@ -72,8 +71,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     publisher = Publisher(args.bootstrap, service=SERVICE)
     pipeline = FredPipeline(publisher)
-    for path in args.paths:
-        outcome = pipeline.on_raw(RawFeed(**json.loads(path.read_text())))
-        log.info("replayed", raw_id=outcome.raw_id, states=len(outcome.states), missing=len(outcome.missing), dead_letters=outcome.dead_letters)
+    outcomes = replay_files(args.paths, pipeline.on_raw)
     publisher.flush()
+    log.info("replayed", answers=len(outcomes), states=sum(len(o.states) for o in outcomes), dead_letters=sum(o.dead_letters for o in outcomes))
     return 0

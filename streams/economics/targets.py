@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import Any, Union
+from typing import Union
 
 import numpy as np
 

@@ -18,24 +18,19 @@ near-certain while the recorded book asks 0.98: the worker runs with a 1% edge t
 from __future__ import annotations
 
 import json
-import socket
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from connectors.coingecko.client import Fetched
+from connectors.rest import Fetched
 from connectors.coingecko.pipeline import CoinGeckoPipeline
 from connectors.publisher import Publisher
 from ops import demo
-from ops.topics import ensure_topics
-from schemas.records import DeadLetter, EventState, MarketLink, Probability, ShardInput, Signal
-from streams.config_file import load as load_config
+from schemas.records import DeadLetter, EventState, MarketLink, Probability, Signal
 from streams.crypto.parse import parse_listing
-from streams.shard.processor import ShardProcessor
-from streams.shard.state import ShardState
 
+from tests.integration.target_worker import pure_shard_outputs, target_worker
 from tests.unit.crypto.venues import KALSHI_FRAME_TS, kalshi_frames, kalshi_listing, kalshi_quote
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -43,13 +38,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "tests" / "fixtures" / "coingecko" / "market_chart_bitcoin_usd_7d_hourly.json"
 BTC = "KXBTCD-26FEB1217-T72749.99"
-OUTPUTS = ("events.state", "markets.links", "shard.inputs", "model.probabilities", "signals", "deadletter")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def shifted_chart() -> str:
@@ -64,22 +52,8 @@ def shifted_chart() -> str:
 
 @pytest.fixture
 def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[tuple[demo.Child, demo.LogReader]]:
-    report = ensure_topics(kafka_bootstrap)
-    assert not report.problems, report.problems
-    app_id = f"crypto-{uuid.uuid4().hex[:10]}"
-    start = demo.log_ends(kafka_bootstrap, set(OUTPUTS) | set(demo.WORKER_SOURCES))
-    demo.start_group_at(kafka_bootstrap, app_id, {t: start[t] for t in demo.WORKER_SOURCES})
-    config = tmp_path / "arbees.toml"
-    config.write_text("[shard]\nmin_edge = 0.01\n")
-    child = demo.worker(kafka_bootstrap, app_id, tmp_path, accounts=f"acct-{app_id}", web_port=free_port(),
-                        agents="discovery,targets,router,shard")
-    child = demo.Child(child.argv, child.log, env={**child.env, "ARBEES_CONFIG": str(config)}, cwd=child.cwd)
-    reader = demo.LogReader(kafka_bootstrap, {t: start[t] for t in OUTPUTS}, topics=OUTPUTS)
-    try:
-        yield child, reader
-    finally:
-        child.stop()
-        reader.close()
+    with target_worker(kafka_bootstrap, tmp_path, "crypto", config="[shard]\nmin_edge = 0.01\n") as pair:
+        yield pair
 
 
 def test_recorded_coingecko_and_kalshi_crypto_through_one_worker(kafka_bootstrap: str, worker: tuple[demo.Child, demo.LogReader]) -> None:
@@ -93,8 +67,8 @@ def test_recorded_coingecko_and_kalshi_crypto_through_one_worker(kafka_bootstrap
         pub.publish("markets.catalog", lst.listing_id, lst)
     pipe = CoinGeckoPipeline(pub)
     url = "https://api.coingecko.com/api/v3/coins/bitcoin/market_chart"
-    good = pipe.on_raw(Fetched("market_chart", url, {"vs_currency": "usd", "days": "7"}, 200, KALSHI_FRAME_TS - 30_000, shifted_chart()).raw_feed())
-    bad = pipe.on_raw(Fetched("market_chart", url, {"vs_currency": "usd", "days": "7"}, 200, KALSHI_FRAME_TS - 20_000, '{"prices": [[1, "x"]]}').raw_feed())
+    good = pipe.on_raw(Fetched("coingecko", "market_chart", url, {"vs_currency": "usd", "days": "7"}, 200, KALSHI_FRAME_TS - 30_000, shifted_chart()).raw_feed())
+    bad = pipe.on_raw(Fetched("coingecko", "market_chart", url, {"vs_currency": "usd", "days": "7"}, 200, KALSHI_FRAME_TS - 20_000, '{"prices": [[1, "x"]]}').raw_feed())
     assert len(good.states) == 169 and bad.dead_letters == 1
     pub.flush()
     target_id = parse_listing(kalshi_listing(BTC)).event_id
@@ -123,17 +97,10 @@ def test_recorded_coingecko_and_kalshi_crypto_through_one_worker(kafka_bootstrap
     assert not [lk for lk in reader.of("markets.links", MarketLink) if lk.market_id in frames and lk.market_id != BTC]
 
     # The shard's outputs are exactly the pure processor's on the inputs it received, in log order.
-    inputs = sorted((s for s in reader.records["shard.inputs"] if isinstance(s.record, ShardInput) and s.record.event_id == target_id),
-                    key=lambda s: s.offset)
-    proc = ShardProcessor(load_config(Path(child.env["ARBEES_CONFIG"])).shard)
-    st, want = ShardState(target_id), []
-    for s in inputs:
-        st, outs = proc.step(st, s.record)
-        want += outs
+    want_probs, want_sigs = pure_shard_outputs(child, reader, target_id)
     got_probs = [p for p in reader.of("model.probabilities", Probability) if p.event_id == target_id]
     got_sigs = [s for s in reader.of("signals", Signal) if s.event_id == target_id]
-    assert got_probs == [o for o in want if isinstance(o, Probability)]
-    assert got_sigs == [o for o in want if isinstance(o, Signal)] and got_sigs
+    assert got_probs == want_probs and got_sigs == want_sigs and got_sigs
     assert got_probs[-1].model == "crypto-lognormal" and got_probs[-1].outcomes["a"] < 0.001
     assert got_sigs[0].legs[0].market_id == BTC and got_sigs[0].legs[0].price_micros == 980_000
 

@@ -11,24 +11,20 @@ processors' on the inputs the shard received; the malformed answer in `deadlette
 
 from __future__ import annotations
 
-import socket
 import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from connectors.fred.client import Fetched
+from connectors.rest import Fetched
 from connectors.fred.pipeline import FredPipeline
 from connectors.publisher import Publisher
 from ops import demo
-from ops.topics import ensure_topics
 from schemas.enums import Venue
 from schemas.records import DeadLetter, EventState, Level, MarketLink, Probability, Quote, ShardInput, Signal
-from streams.config_file import load as load_config
-from streams.shard.processor import ShardProcessor
-from streams.shard.state import ShardState
 
+from tests.integration.target_worker import pure_shard_outputs, target_worker
 from tests.unit.economics.test_release_targets import FETCHED, kalshi, polymarket
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -37,30 +33,12 @@ ROOT = Path(__file__).resolve().parents[2]
 OBS = ROOT / "tests" / "fixtures" / "fred" / "series_observations_UNRATE.json"
 EVENT = "econ:unrate:2020-05-01:ge-14.1"
 TICKER = "KXU3-20MAY-T14.0"
-OUTPUTS = ("events.state", "markets.links", "shard.inputs", "model.probabilities", "signals", "deadletter")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def worker(kafka_bootstrap: str, tmp_path: Path) -> Iterator[tuple[demo.Child, demo.LogReader]]:
-    report = ensure_topics(kafka_bootstrap)
-    assert not report.problems, report.problems
-    app_id = f"econ-{uuid.uuid4().hex[:10]}"
-    start = demo.log_ends(kafka_bootstrap, set(OUTPUTS) | set(demo.WORKER_SOURCES))
-    demo.start_group_at(kafka_bootstrap, app_id, {t: start[t] for t in demo.WORKER_SOURCES})
-    child = demo.worker(kafka_bootstrap, app_id, tmp_path, accounts=f"acct-{app_id}", web_port=free_port(),
-                        agents="discovery,targets,router,shard")
-    reader = demo.LogReader(kafka_bootstrap, {t: start[t] for t in OUTPUTS}, topics=OUTPUTS)
-    try:
-        yield child, reader
-    finally:
-        child.stop()
-        reader.close()
+    with target_worker(kafka_bootstrap, tmp_path, "econ") as pair:
+        yield pair
 
 
 def test_recorded_fred_unrate_to_linked_release_target_probabilities_and_signals(
@@ -75,8 +53,8 @@ def test_recorded_fred_unrate_to_linked_release_target_probabilities_and_signals
         pub.publish("markets.catalog", lst.listing_id, lst)
     pipe = FredPipeline(pub)
     url = "https://api.stlouisfed.org/fred/series/observations"
-    good = pipe.on_raw(Fetched("series_observations", url, {"series_id": "UNRATE"}, 200, FETCHED, OBS.read_text()).raw_feed())
-    bad = pipe.on_raw(Fetched("series_observations", url, {"series_id": "UNRATE"}, 200, FETCHED + 1,
+    good = pipe.on_raw(Fetched("fred", "series_observations", url, {"series_id": "UNRATE"}, 200, FETCHED, OBS.read_text()).raw_feed())
+    bad = pipe.on_raw(Fetched("fred", "series_observations", url, {"series_id": "UNRATE"}, 200, FETCHED + 1,
                               '{"observations": [{"date": "2020-05-01", "value": "n/a", "realtime_start": "2020-06-05"}]}').raw_feed())
     assert len(good.states) == 868 and bad.dead_letters == 1
     pub.flush()
@@ -106,17 +84,11 @@ def test_recorded_fred_unrate_to_linked_release_target_probabilities_and_signals
     assert links[Venue.KALSHI].yes_role == "a" and links[Venue.POLYMARKET].yes_role == "b"
     assert target.features["threshold"] == 14.1 and "mean" in target.features and "published" not in target.features
 
-    inputs = sorted((s for s in reader.records["shard.inputs"] if isinstance(s.record, ShardInput) and s.record.event_id == EVENT),
-                    key=lambda s: s.offset)
-    proc = ShardProcessor(load_config().shard)
-    st, want = ShardState(EVENT), []
-    for s in inputs:
-        st, outs = proc.step(st, s.record)
-        want += outs
+    want_probs, want_sigs = pure_shard_outputs(child, reader, EVENT)
     got_probs = [p for p in reader.of("model.probabilities", Probability) if p.event_id == EVENT]
     got_sigs = [s for s in reader.of("signals", Signal) if s.event_id == EVENT]
-    assert got_probs == [o for o in want if isinstance(o, Probability)] and got_probs[-1].model == "econ-ar1-empirical"
-    assert got_sigs == [o for o in want if isinstance(o, Signal)]
+    assert got_probs == want_probs and got_probs[-1].model == "econ-ar1-empirical"
+    assert got_sigs == want_sigs
     assert got_probs[-1].outcomes["a"] > 0.5  # after 14.7 % in April, >= 14.1 % in May is likely to the model
     assert got_sigs and (got_sigs[0].legs[0].market_id, got_sigs[0].legs[0].side.value) == (TICKER, "YES")
 

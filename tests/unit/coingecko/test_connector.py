@@ -11,12 +11,13 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.coingecko.client import CoinGeckoClient, Fetched
-from connectors.coingecko.errors import BadPayload, FatalCoinGeckoError, TransientCoinGeckoError
+from connectors.coingecko.client import CoinGeckoClient
+from connectors.coingecko.errors import FatalCoinGeckoError, TransientCoinGeckoError
 from connectors.coingecko.normalize import chart_prices, simple_prices
 from connectors.coingecko.pipeline import CoinGeckoPipeline
 from connectors.coingecko.tiers import DEMO, PRO, PUBLIC, auth_headers
 from connectors.espn.client import HostRateLimiter, RetryPolicy
+from connectors.rest import Fetched
 from schemas.enums import MarketType
 from schemas.records import RawFeed
 
@@ -38,7 +39,7 @@ class Sink:
 
 
 def raw(endpoint: str, body: str, url: str, params: dict[str, str], fetched_at: int = 1_700_000_000_000) -> RawFeed:
-    return Fetched(endpoint, url, params, 200, fetched_at, body).raw_feed()
+    return Fetched("coingecko", endpoint, url, params, 200, fetched_at, body).raw_feed()
 
 
 def chart_raw(body: str = CHART) -> RawFeed:

@@ -9,11 +9,9 @@ observations are the recorded answer (realtime 2020-05-20: the last published pe
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from connectors.fred.client import Fetched
 from connectors.fred.pipeline import FredPipeline
 from schemas.enums import EventStatus, MarketType, Venue
 from schemas.records import EventState, MarketLink, MarketListing

@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from connectors.espn.client import HostRateLimiter, RetryPolicy
-from connectors.fred.client import FredClient, Fetched, api_key
+from connectors.fred.client import FredClient, api_key
 from connectors.fred.errors import FatalFredError
 from connectors.fred.pipeline import FredPipeline
+from connectors.rest import Fetched
 from schemas.enums import EventStatus, MarketType
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "fred"
@@ -33,7 +34,7 @@ class Sink:
 
 
 def fetched(endpoint: str, path: str, name: str, params: dict[str, str], at: int = 1_590_000_000_000) -> Fetched:
-    return Fetched(endpoint, URL + path, params, 200, at, (FIXTURES / name).read_text())
+    return Fetched("fred", endpoint, URL + path, params, 200, at, (FIXTURES / name).read_text())
 
 
 def test_recorded_unrate_observations_become_states() -> None:
@@ -73,7 +74,7 @@ def test_release_calendar_states_at_the_publisher_hour() -> None:
 )
 def test_malformed_answers_are_dead_lettered(body: str, where: str) -> None:
     sink = Sink()
-    out = FredPipeline(sink).on_raw(Fetched("series_observations", URL + "/series/observations", {"series_id": "UNRATE"}, 200, 1, body).raw_feed())
+    out = FredPipeline(sink).on_raw(Fetched("fred", "series_observations", URL + "/series/observations", {"series_id": "UNRATE"}, 200, 1, body).raw_feed())
     assert out.dead_letters == 1 and sink.dead[0][0] == "raw.fred" and where in sink.dead[0][1]
 
 
