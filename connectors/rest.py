@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import httpx
 import structlog
@@ -50,9 +50,22 @@ class Fetched:
         )
 
 
-class TransientError(Protocol):
-    retry_after_s: float | None
-    status: int | None
+class TransientHttpError(Exception):
+    """Timeout, transport error, 429 or 5xx: worth another attempt after a pause."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
+
+
+class BadPayloadError(Exception):
+    """An answer that does not have the documented shape; `where` names the offending JSON path."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(f"{where}: {detail}")
+        self.where = where
+        self.detail = detail
 
 
 def _retry_after(resp: httpx.Response) -> float | None:

@@ -12,15 +12,13 @@ P = Phi(-sigma sqrt(tau) / 2).
 from __future__ import annotations
 
 import math
-from typing import Sequence
-
-import numpy as np
 from scipy.special import ndtr
 
 from schemas.enums import EventStatus
 from schemas.records import EventState
 from streams.crypto.target import PricedTarget, TargetKind, from_state
 from streams.probability.base import P_MAX, P_MIN, StateNotModelable
+from streams.probability.binary import BinaryTargetModel
 from streams.probability.lognormal import p_above, p_below, p_between, p_touch, years
 
 
@@ -51,17 +49,11 @@ def p_yes(t: PricedTarget, now_ms: int) -> float:
     raise StateNotModelable(f"no pricing for target kind {t.kind}")
 
 
-class CryptoModel:
+class CryptoModel(BinaryTargetModel):
     """Lognormal digitals on the target the state describes (streams.probability.lognormal)."""
 
     name = "crypto-lognormal"
     version = "1"
-
-    def __init__(self, asset: str) -> None:
-        self.asset = asset
-
-    def outcomes(self, state: EventState) -> tuple[str, ...]:
-        return ("a", "b")
 
     def _target(self, state: EventState) -> PricedTarget:
         try:
@@ -72,12 +64,6 @@ class CryptoModel:
             raise StateNotModelable(f"{state.event_id}: spot {t.spot} / sigma {t.sigma} unusable")
         return t
 
-    def probabilities(self, state: EventState) -> dict[str, float]:
-        t = self._target(state)
-        p = p_yes(t, state.ts)
-        if state.status is not EventStatus.FINAL:
-            p = min(P_MAX, max(P_MIN, p))
-        return {"a": p, "b": 1.0 - p}
-
-    def probabilities_batch(self, states: Sequence[EventState]) -> np.ndarray:
-        return np.array([[d["a"], d["b"]] for d in map(self.probabilities, states)], np.float64).reshape(len(states), 2)
+    def p_yes(self, state: EventState) -> float:
+        p = p_yes(self._target(state), state.ts)
+        return p if state.status is EventStatus.FINAL else min(P_MAX, max(P_MIN, p))

@@ -1,0 +1,32 @@
+"""The shared plumbing of yes/no target models: role "a" is the target's YES, "b" its NO."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from schemas.records import EventState
+
+
+class BinaryTargetModel:
+    """Subclasses implement `p_yes(state)`; outcomes, the probability dict and the batch form follow."""
+
+    name = ""
+    version = ""
+
+    def __init__(self, league: str) -> None:
+        self.league = league
+
+    def p_yes(self, state: EventState) -> float:
+        raise NotImplementedError
+
+    def outcomes(self, state: EventState) -> tuple[str, ...]:
+        return ("a", "b")
+
+    def probabilities(self, state: EventState) -> dict[str, float]:
+        p = self.p_yes(state)
+        return {"a": p, "b": 1.0 - p}
+
+    def probabilities_batch(self, states: Sequence[EventState]) -> np.ndarray:
+        return np.array([[p, 1.0 - p] for p in map(self.p_yes, states)], np.float64).reshape(len(states), 2)
