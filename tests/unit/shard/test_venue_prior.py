@@ -129,3 +129,27 @@ def test_line_prior_wins_and_quotes_after_the_start_are_not_pregame(game) -> Non
     with_line = dataclasses.replace(live[0], features={**live[0].features, "p_pregame_a": 0.55})
     assert with_prior(with_line, None, PregamePrice("POLYMARKET:2433395", 0.545, 0)) is with_line  # the bookmaker line wins
     assert excluded_market(with_line) is None
+
+
+def test_the_agents_raw_snapshot_keeps_the_filled_in_state_and_the_pregame_price(game) -> None:  # type: ignore[no-untyped-def]
+    """The agent saves raw input bytes; a state the shard gave a prior is not its input, so it is encoded afresh."""
+    from streams.shard.snapshot import RawSnapshot, framed
+
+    from schemas.codec import default_codec
+
+    proc = ShardProcessor(ShardConfig(min_edge=0.03, stale_quote_ms=120_000), lookup=registry_lookup)
+    st = ShardState(EV)
+    raw = RawSnapshot.of(st)
+    codec = default_codec()
+    records = _inputs(game)
+    first_live = next(i for i, r in enumerate(records) if r.state is not None and r.state.status is EventStatus.LIVE)
+    for rec in records[: first_live + 1]:
+        st, _ = proc.step(st, rec)
+        applied = rec.state if rec.state is not None else None
+        raw.set_state(st, framed(codec.encode(rec)) if applied is not None and st.state is applied else None)
+        for key, q in zip(st.books.keys, st.books.quotes):
+            if rec.quote is q:
+                raw.quotes[key] = framed(codec.encode(rec))
+    assert st.state is not records[first_live].state and excluded_market(st.state) == "POLYMARKET:2433395"
+    back = load(EV, raw.blob(st), registry_lookup, proc.config.pairing)
+    assert back.state == st.state and back.pregame == st.pregame
