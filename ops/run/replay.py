@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ops.run.parts import Kind, Part
 
@@ -39,6 +41,25 @@ def session_dir(name: str) -> Path:
     raise SessionMissing(f"no recorded session {name!r} (a folder with feed.ndjson); sessions: {known}")
 
 
+@dataclass(frozen=True)
+class SettlingClock:
+    """The session's replay clock, plus a pause after each game state.
+
+    The router reads game states and quotes from different topics, and Faust
+    reads topics side by side, not in log order: compressed, a score change and
+    the quotes that follow it can reach the shard swapped, and the signals the
+    state triggers come out behind the account's event-time watermark (refused as
+    stale). Letting each state settle before the next payload keeps their order.
+    """
+
+    inner: Any
+    settle_s: float = 1.0
+
+    def gap_s(self, prev: Any, nxt: Any) -> float:
+        gap = self.inner.gap_s(prev, nxt)
+        return max(gap, self.settle_s) if prev.source == "espn" else gap
+
+
 def replay_part(name: str, speed: float | None = None) -> Part:
     folder = session_dir(name)
     argv = (sys.executable, "-m", "ops.run.replay", str(folder), *(("--speed", f"{speed:g}") if speed else ()))
@@ -56,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ops.run.replay", description=__doc__.splitlines()[0])
     ap.add_argument("session", help="session name in data/sessions/ or its folder")
     ap.add_argument("--speed", type=float, default=None, help="x recorded time between payloads (default: as fast as ordering allows)")
+    ap.add_argument("--settle-s", type=float, default=1.0, help="pause after each game state (see SettlingClock)")
     args = ap.parse_args(argv)
     folder = session_dir(args.session)
     bootstrap = kafka_bootstrap()
@@ -63,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     publisher = Publisher(bootstrap, service="replay")
     beater = start_heartbeats(publisher)
     try:
-        stats = replay_session(folder, bootstrap, clock=ReplayClock(speed=args.speed), service="replay")
+        stats = replay_session(folder, bootstrap, clock=SettlingClock(ReplayClock(speed=args.speed), args.settle_s), service="replay")
         print(f"replayed {stats.payloads} payloads of {folder.name} in {stats.seconds:.1f}s: "
               + ", ".join(f"{t} {n}" for t, n in sorted(stats.published.items())), flush=True)
     finally:
