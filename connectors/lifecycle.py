@@ -54,13 +54,18 @@ async def first_of(stop: asyncio.Event, *work: Awaitable[object]) -> bool:
     return not stop.is_set()
 
 
-def start_heartbeats(publisher: Publisher) -> heartbeat.Beater:
-    """Publish this feed's heartbeat on `health` every ARBEES_HEARTBEAT_S, reachability included."""
+def start_heartbeats(publisher: Publisher, *, live: bool = True) -> heartbeat.Beater:
+    """Publish this feed's heartbeat on `health` every ARBEES_HEARTBEAT_S, reachability included.
+
+    A live feed also says how long it may go without a record (ARBEES_FEED_STALE_S);
+    a replay's records carry recorded times, so staleness means nothing there.
+    """
     every = heartbeat.interval_s()
+    extra = {"stale_after_ms": str(heartbeat.feed_stale_ms())} if live else {}
 
     def make() -> Heartbeat:
         return heartbeat.build(publisher.meter, ts=int(time.time() * 1000), every_s=every,
-                               reachability=heartbeat.reach)
+                               reachability=heartbeat.reach, extra=extra)
 
     def send(hb: Heartbeat) -> None:
         publisher.publish("health", f"{hb.service}:{hb.instance}", hb)

@@ -24,6 +24,11 @@ DEFAULT_INTERVAL_S = 5.0
 UNREACHABLE = "unreachable, retrying"
 
 
+def feed_stale_ms() -> int:
+    """ARBEES_FEED_STALE_S (default 900): a feed this long without a record is stale (alerts agent)."""
+    return int(float(os.environ.get("ARBEES_FEED_STALE_S", "") or 900) * 1000)
+
+
 def interval_s() -> float:
     """ARBEES_HEARTBEAT_S (default 5)."""
     return float(os.environ.get("ARBEES_HEARTBEAT_S", "") or DEFAULT_INTERVAL_S)
@@ -57,7 +62,8 @@ reach = Reachability()
 
 
 def build(meter: Meter, *, ts: int, every_s: float, lag: Mapping[str, int] | None = None,
-          reachability: Reachability | None = None, state: str = "running") -> Heartbeat:
+          reachability: Reachability | None = None, state: str = "running",
+          extra: Mapping[str, str] | None = None) -> Heartbeat:
     """The heartbeat of `meter`'s part now: OK, or DEGRADED with why."""
     records_in, records_out = meter.totals()
     status = HealthStatus.OK
@@ -76,6 +82,7 @@ def build(meter: Meter, *, ts: int, every_s: float, lag: Mapping[str, int] | Non
         "metrics_port": os.environ.get("ARBEES_METRICS_PORT", ""),
         "pid": str(os.getpid()),
     }
+    detail.update(extra or {})
     if error:
         detail["error"] = error
     who = instance()

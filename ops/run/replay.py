@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     bootstrap = kafka_bootstrap()
     part_meter = meter("replay")
     publisher = Publisher(bootstrap, service="replay")
-    beater = start_heartbeats(publisher)
+    beater = start_heartbeats(publisher, live=False)
     try:
         stats = replay_session(folder, bootstrap, clock=SettlingClock(ReplayClock(speed=args.speed), args.settle_s), service="replay")
         print(f"replayed {stats.payloads} payloads of {folder.name} in {stats.seconds:.1f}s: "

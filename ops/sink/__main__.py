@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    beater = None if until_caught_up else start_heartbeats(Publisher(config.bootstrap, service=part_name("sink")))
+    beater = None if until_caught_up else start_heartbeats(Publisher(config.bootstrap, service=part_name("sink")), live=False)
     try:
         with Sink(config) as sink:
             stats = sink.run(stop, until_caught_up=until_caught_up)
