@@ -11,6 +11,7 @@ publishes heartbeats like any feed and exits 0 when the session is played out.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m ops.run.replay", description=__doc__.splitlines()[0])
     ap.add_argument("session", help="session name in data/sessions/ or its folder")
     ap.add_argument("--speed", type=float, default=None, help="x recorded time between payloads (default: as fast as ordering allows)")
-    ap.add_argument("--settle-s", type=float, default=1.0, help="pause after each game state (see SettlingClock)")
+    ap.add_argument("--settle-s", type=float, default=float(os.environ.get("ARBEES_REPLAY_SETTLE_S", "") or 1.0),
+                    help="pause after each game state (see SettlingClock; ARBEES_REPLAY_SETTLE_S)")
     args = ap.parse_args(argv)
     folder = session_dir(args.session)
     bootstrap = kafka_bootstrap()

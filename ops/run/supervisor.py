@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import random
+import re
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -168,9 +169,8 @@ class Supervisor:
                     run.state = State.DONE
                     events.append(f"{run.part.name} finished")
                     continue
-                lines = [x for x in tail(log_path(self.run_dir, run.part), 40) if x.strip()]
-                cause = next((x for x in reversed(lines) if "Error" in x or "error" in x), lines[-1] if lines else "")
                 how = f"killed by signal {-code}" if code < 0 else f"exited with code {code}"
+                cause = "" if code < 0 else _cause(log_path(self.run_dir, run.part))
                 run.attempt = 1 if now - run.started_mono >= self.healthy_after_s else run.attempt + 1
                 delay = self.backoff.delay(run.attempt, self._rng)
                 run.last_error = f"{how}: {cause.strip()[:200]}" if cause else how
@@ -206,6 +206,15 @@ class Supervisor:
             _reap_group(run.proc.pid)
         for run in self.runs.values():
             run.state = State.DONE if run.state is State.DONE else State.STOPPED
+
+
+_FAILURE = re.compile(r"Error|Exception|FATAL|Traceback|error:")
+
+
+def _cause(log: Path) -> str:
+    """The last line of the part's log that reads like its failure, or nothing."""
+    lines = [x for x in tail(log, 60) if x.strip()]
+    return next((x for x in reversed(lines) if _FAILURE.search(x)), "")
 
 
 def _reap_group(pgid: int) -> None:

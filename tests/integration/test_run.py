@@ -8,6 +8,7 @@ own consumer groups (ARBEES_APP_ID), so it disturbs no other test.
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from ops.kafka.process import pid_alive
+from ops.postgres import cluster
 
 REPO = Path(__file__).resolve().parents[2]
 FEEDS = ("espn", "kalshi", "polymarket")
@@ -125,3 +127,117 @@ def test_offline_feeds_retry_everything_else_runs_one_copy_and_stack_down_stops_
     finally:
         if run.proc.poll() is None:
             run.interrupt()
+
+
+def _free_ports(n: int) -> list[int]:
+    import socket
+
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _read(bootstrap: str, topic: str) -> list:
+    from confluent_kafka import Consumer, TopicPartition
+
+    from schemas.codec import default_codec
+
+    codec = default_codec()
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"it-{uuid.uuid4().hex}", "enable.auto.commit": False,
+                  "log_level": 0})
+    try:
+        md = c.list_topics(topic, timeout=15).topics[topic]
+        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in md.partitions}
+        c.assign([TopicPartition(topic, p, 0) for p, end in ends.items() if end > 0])
+        out, done = [], {p for p, end in ends.items() if end == 0}
+        deadline = time.monotonic() + 60
+        while len(done) < len(ends) and time.monotonic() < deadline:
+            msg = c.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            out.append(codec.decode(msg.value()))
+            if msg.offset() + 1 >= ends[msg.partition()]:
+                done.add(msg.partition())
+        return out
+    finally:
+        c.close()
+
+
+SESSION = "nba-2026-finals-g3"
+
+
+def test_replay_on_a_fresh_stack_every_part_flows_a_killed_part_restarts_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
+    kafka, controller, pg = _free_ports(3)
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP", "DATABASE_URL")}
+    env.update({"ARBEES_STACK_DIR": str(tmp_path), "ARBEES_KAFKA_PORT": str(kafka),
+                "ARBEES_KAFKA_CONTROLLER_PORT": str(controller), "ARBEES_PG_PORT": str(pg),
+                "ARBEES_HEARTBEAT_S": "1", "ARBEES_SCREEN_EVERY_S": "3", "ARBEES_REPLAY_SETTLE_S": "0"})
+    try:
+        _replay_kill_and_stop(env, tmp_path, kafka)
+    finally:
+        down = arbees("stack", "down", env=env, timeout=120)
+        shutil.rmtree(cluster.reachable_state_dir(tmp_path / "postgres"), ignore_errors=True)
+    assert down.returncode == 0, down.stdout + down.stderr
+
+
+def _replay_kill_and_stop(env: dict[str, str], tmp_path: Path, kafka: int) -> None:
+    run = Running(("--replay", SESSION), env, tmp_path)
+    seen_pids: set[int] = set()
+    try:
+        def flowing(snap: dict) -> bool:
+            p = parts(snap)
+            seen_pids.update(run.pids())
+            return (len(p) == 7 and all(x["state"] in ("running", "done") for x in p.values())
+                    and all(p[n]["records_in"] > 0 for n in ("sink", "discovery", "router", "shard", "trading", "alerts"))
+                    and p["shard"]["records_out"] > 0 and snap["counts"].get("signals", 0) > 0)
+
+        snap = run.wait_for("records through every part and signals", flowing, timeout=240)
+        assert set(parts(snap)) == {"sink", "discovery", "router", "shard", "trading", "alerts", "replay"}
+
+        shard = parts(snap)["shard"]["pid"]
+        os.kill(shard, signal.SIGKILL)
+        snap = run.wait_for("the killed shard restarted and beating again", lambda s: (
+            parts(s)["shard"]["restarts"] == 1 and parts(s)["shard"]["state"] == "running"
+            and parts(s)["shard"]["pid"] != shard and (parts(s)["shard"]["heartbeat_age_s"] or 99) < 3), timeout=120)
+        seen_pids.update(run.pids())
+        assert parts(snap)["shard"]["last_error"] == "killed by signal 9"
+
+        def settled(s: dict) -> bool:
+            p = parts(s)
+            return p["replay"]["state"] == "done" and all(p[n]["lag"] == 0 for n in ("router", "shard", "trading"))
+
+        run.wait_for("the session played out and the agents caught up", settled, timeout=400)
+        time.sleep(3)
+        final = run.status()
+        bootstrap = f"127.0.0.1:{kafka}"
+        assert run.interrupt() == 0
+    finally:
+        if run.proc.poll() is None:
+            run.interrupt()
+        screen = run.screen.read_text()
+    for pid in seen_pids:
+        assert not pid_alive(pid), f"pid {pid} outlived Ctrl-C"
+    assert "San Antonio Spurs at New York Knicks" in screen and "MODEL_EDGE" in screen
+    assert "shard killed by signal 9; restarting in" in screen and "stopped   no part is running" in screen
+    assert final["counts"]["model.probabilities"] > 0 and final["counts"]["signals"] > 0
+
+    from schemas.enums import RiskKind
+
+    signals = {s.signal_id for s in _read(bootstrap, "signals")}
+    orders = _read(bootstrap, "orders")
+    refused = {r.ref for r in _read(bootstrap, "risk.state") if r.kind is RiskKind.ORDER_REFUSED}
+    by_id: dict[str, set] = {}
+    for o in orders:
+        by_id.setdefault(o.order_id, set()).add(o)
+    assert all(len(copies) == 1 for copies in by_id.values()), "one order id, two different orders"
+    per_signal: dict[str, set[str]] = {}
+    for o in orders:
+        per_signal.setdefault(o.signal_id, set()).add(o.order_id)
+    assert all(len(ids) == 1 for ids in per_signal.values()), "a signal ordered twice"
+    undecided = signals - set(per_signal) - refused
+    assert signals and not undecided, f"{len(undecided)} of {len(signals)} signals got no order and no refusal"
