@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
+from schemas.enums import RiskKind
+from schemas.records import LedgerEntry, PositionEvent, RiskEvent
+
 RECORDS_IN = Counter("arbees_records_in", "records consumed", ["part", "topic"])
 RECORDS_OUT = Counter("arbees_records_out", "records produced", ["part", "topic"])
 LATENCY = Histogram("arbees_processing_seconds", "time to process one record or batch", ["part", "stage"],
@@ -28,6 +31,22 @@ PNL = Gauge("arbees_realized_pnl_micros", "realized P&L per account (micro-dolla
 BREAKER = Gauge("arbees_breaker_tripped", "1 while the account's breaker or kill switch holds orders", ["account"])
 
 _TRADING_TOPICS = {"signals": SIGNALS, "orders": ORDERS, "fills": FILLS}
+_realized: dict[str, dict[str, int]] = {}  # account -> position -> realized P&L so far
+
+
+def observe_trading(record: object) -> None:
+    """Balance, realized P&L and breaker gauges from the trading agent's own outputs."""
+    if isinstance(record, LedgerEntry):
+        BALANCE.labels(record.account).set(record.balance_micros)
+    elif isinstance(record, PositionEvent):
+        per_position = _realized.setdefault(record.account, {})
+        per_position[record.position_id] = record.realized_pnl_micros
+        PNL.labels(record.account).set(sum(per_position.values()))
+    elif isinstance(record, RiskEvent):
+        if record.kind in (RiskKind.BREAKER_TRIPPED, RiskKind.KILL_SWITCH, RiskKind.DAILY_LOSS_STOP):
+            BREAKER.labels(record.account).set(1)
+        elif record.kind is RiskKind.BREAKER_RESET:
+            BREAKER.labels(record.account).set(0)
 
 
 @dataclass

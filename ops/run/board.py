@@ -77,7 +77,7 @@ class Board:
     alerts: deque[str] = field(default_factory=lambda: deque(maxlen=6))
     positions: dict[str, PositionEvent] = field(default_factory=dict)
     balance: dict[str, int] = field(default_factory=dict)
-    realized: dict[str, int] = field(default_factory=dict)
+    realized: dict[str, dict[str, int]] = field(default_factory=dict)  # account -> position -> realized so far
     breaker: dict[str, str] = field(default_factory=dict)
 
     def apply(self, topic: str, record: Any) -> None:
@@ -108,7 +108,7 @@ class Board:
             self.fills.append(f"{record.account} {record.count:g} {record.market_id} {record.side.value} "
                               f"@{record.price_micros / 1e6:.2f} fee {record.fee_micros / 1e6:.2f}")
         elif isinstance(record, PositionEvent):
-            self.realized[record.account] = self.realized.get(record.account, 0) + record.realized_pnl_micros
+            self.realized.setdefault(record.account, {})[record.position_id] = record.realized_pnl_micros
             if record.status in _CLOSED or record.quantity == 0:
                 self.positions.pop(record.position_id, None)
             else:

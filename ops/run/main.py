@@ -66,7 +66,7 @@ def snapshot(sup: Supervisor, board: Board, replay: str, kill_file: Path, now_ms
         when_ms=now_ms, replay=replay, parts=rows, events=events, signals=list(board.signals),
         orders=list(board.orders), fills=list(board.fills), alerts=list(board.alerts),
         positions=positions_lines(board), balance={a: b / 1e6 for a, b in board.balance.items()},
-        realized={a: r / 1e6 for a, r in board.realized.items()}, breaker=dict(board.breaker),
+        realized={a: sum(r.values()) / 1e6 for a, r in board.realized.items()}, breaker=dict(board.breaker),
         kill_switch=kill_file.exists(), counts=dict(board.counts), notes=notes,
     )
 

@@ -55,9 +55,10 @@ class SettlingClock:
 
     inner: Any
     settle_s: float = 1.0
+    floor_s: float = 0.0  # least pause between any two payloads: what the slowest agent keeps up with
 
     def gap_s(self, prev: Any, nxt: Any) -> float:
-        gap = self.inner.gap_s(prev, nxt)
+        gap = max(self.inner.gap_s(prev, nxt), self.floor_s)
         return max(gap, self.settle_s) if prev.source == "espn" else gap
 
 
@@ -80,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--speed", type=float, default=None, help="x recorded time between payloads (default: as fast as ordering allows)")
     ap.add_argument("--settle-s", type=float, default=float(os.environ.get("ARBEES_REPLAY_SETTLE_S", "") or 1.0),
                     help="pause after each game state (see SettlingClock; ARBEES_REPLAY_SETTLE_S)")
+    ap.add_argument("--floor-s", type=float, default=float(os.environ.get("ARBEES_REPLAY_FLOOR_S", "") or 0.0),
+                    help="least pause between any two payloads (ARBEES_REPLAY_FLOOR_S)")
     args = ap.parse_args(argv)
     folder = session_dir(args.session)
     bootstrap = kafka_bootstrap()
@@ -87,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     publisher = Publisher(bootstrap, service="replay")
     beater = start_heartbeats(publisher, live=False)
     try:
-        stats = replay_session(folder, bootstrap, clock=SettlingClock(ReplayClock(speed=args.speed), args.settle_s), service="replay")
+        stats = replay_session(folder, bootstrap, clock=SettlingClock(ReplayClock(speed=args.speed), args.settle_s, args.floor_s), service="replay")
         print(f"replayed {stats.payloads} payloads of {folder.name} in {stats.seconds:.1f}s: "
               + ", ".join(f"{t} {n}" for t, n in sorted(stats.published.items())), flush=True)
     finally:

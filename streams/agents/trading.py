@@ -50,6 +50,7 @@ from streams.trading.market_view import MarketBooks, market_key, observe_book
 from streams.trading.positions_processor import PositionsProcessor
 from streams.trading.risk import OPERATOR_KILL_FILE, risk_event
 from streams.trading.sizing_processor import SizingProcessor
+from telemetry.meter import observe_trading
 
 log = structlog.get_logger(__name__)
 
@@ -128,6 +129,7 @@ async def emit(account: str, outputs: list[Any]) -> None:
     for out in outputs:
         dest, key = _destination(account, out)
         futures.append(await dest.send(key=key, value=out, force=True))
+        observe_trading(out)
     for fut in futures:
         await fut
 

@@ -74,3 +74,26 @@ def test_snapshot_round_trips_through_json() -> None:
                                      0, 0, 0, 2.0, 9300)], [EventRow("e", market_p={"KALSHI": 0.5})], ["x"], [], [],
                     [], [], {"paper": 1.0}, {}, {}, False, {"signals": 1}, ["note"])
     assert Snapshot.from_json(snap.to_json()) == snap
+
+
+def test_trading_gauges_follow_balance_realized_pnl_per_position_and_breaker() -> None:
+    from prometheus_client import REGISTRY
+
+    from schemas.enums import PositionStatus, RiskKind
+    from schemas.records import PositionEvent, RiskEvent
+    from telemetry.meter import observe_trading
+
+    acct = "gauge-test"
+    observe_trading(LedgerEntry("e", acct, ts=1, balance_micros=5_000_000))
+    for pos, realized in (("p1", 1_000), ("p1", 3_000), ("p2", -500)):  # realized is cumulative per position
+        observe_trading(PositionEvent(f"{pos}{realized}", pos, acct, PositionStatus.UPDATE, ts=2, realized_pnl_micros=realized))
+    observe_trading(RiskEvent("r", acct, RiskKind.BREAKER_TRIPPED, ts=3))
+
+    def value(name: str) -> float | None:
+        return REGISTRY.get_sample_value(name, {"account": acct})
+
+    assert value("arbees_balance_micros") == 5_000_000
+    assert value("arbees_realized_pnl_micros") == 2_500
+    assert value("arbees_breaker_tripped") == 1
+    observe_trading(RiskEvent("r2", acct, RiskKind.BREAKER_RESET, ts=4))
+    assert value("arbees_breaker_tripped") == 0

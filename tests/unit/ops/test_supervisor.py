@@ -35,7 +35,7 @@ def _until(sup: Supervisor, done, timeout: float = 20.0) -> list[str]:  # noqa: 
 
 def test_a_crashed_part_is_restarted_after_backoff_and_reported(tmp_path: Path) -> None:
     crashes: list[str] = []
-    sup = Supervisor((_part("flaky", "import sys; print('boom: bad state', file=sys.stderr); sys.exit(3)"),), tmp_path,
+    sup = Supervisor((_part("flaky", "import sys; print('RuntimeError: bad state', file=sys.stderr); sys.exit(3)"),), tmp_path,
                      dict(os.environ), on_crash=lambda run, msg: crashes.append(msg),
                      backoff=Backoff(base_s=0.2, cap_s=0.4))
     sup.start_all()
@@ -43,7 +43,7 @@ def test_a_crashed_part_is_restarted_after_backoff_and_reported(tmp_path: Path) 
     events = _until(sup, lambda: run.restarts >= 2)
     assert run.exit_codes[:2] == [3, 3]
     assert any("flaky exited with code 3; restarting in" in e for e in events)
-    assert "boom: bad state" in run.last_error
+    assert run.last_error == "exited with code 3: RuntimeError: bad state"
     assert len(crashes) >= 2 and crashes[0].startswith("flaky exited with code 3")
     sup.stop_all()
 
