@@ -146,8 +146,10 @@ class ClobTradingClient:
         self._salt = salt
         self.heartbeat = HeartbeatState()
         self.tracker = TradeTracker()
-        self._trades_after: int | None = None
+        # trades from before this client existed are not ours to book (a previous worker did)
+        self._trades_after: int | None = clock() // 1000 - TRADES_OVERLAP_S
         self.poll_errors: list[str] = []
+        self._unplaced: set[str] = set()  # trade ids reported as ours but of no order placed here
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], http: httpx.AsyncClient, **kwargs: Any) -> ClobTradingClient:
@@ -274,6 +276,11 @@ class ClobTradingClient:
             try:
                 trade = parse_trade(item, set(self.tracker.orders))
                 out += self.tracker.on_trade(trade, fee)
+                if not trade.legs and trade.trade_id not in self._unplaced:
+                    # the endpoint lists only this account's trades: one of its orders we do not know
+                    self._unplaced.add(trade.trade_id)
+                    self.poll_errors.append(f"trade {trade.trade_id} ({trade.status.value}) is this account's but of no "
+                                            "order this worker placed (placed before a restart?): book it by hand")
             except (BadPayload, TradeStateError) as exc:
                 self.poll_errors.append(f"{type(exc).__name__}: {exc}")  # the caller alerts on each
                 continue

@@ -60,8 +60,8 @@ class Venue_:
         return httpx.Response(404)
 
 
-def trade(status: str, update: int, order_id: str = "0xours1") -> dict[str, Any]:
-    return {"id": "t-1", "taker_order_id": order_id, "market": "0xc8f1", "asset_id": LISTING.token_yes, "side": "BUY",
+def trade(status: str, update: int, order_id: str = "0xours1", tid: str = "t-1") -> dict[str, Any]:
+    return {"id": tid, "taker_order_id": order_id, "market": "0xc8f1", "asset_id": LISTING.token_yes, "side": "BUY",
             "size": "10", "price": "0.51", "status": status, "match_time": "1767554660", "last_update": str(update),
             "maker_orders": [{"order_id": "0xtheirs", "matched_amount": "10", "price": "0.51"}]}
 
@@ -108,6 +108,14 @@ async def test_trades_book_fills_a_failed_trade_reverses_them_and_the_heartbeat_
         assert ss.holdings
         ss, _ = sizing.step(ss, rev)
         assert ss.holdings == {}
+
+        # a trade of this account for an order no one here placed (a previous worker's): said, not dropped
+        venue.trades = [trade("MATCHED", 1767554710, order_id="0xbefore-restart", tid="t-2")]
+        got = await live.tend(NOW + 45_000)
+        assert [r for r in got if isinstance(r, Fill)] == []
+        [unplaced] = [r for r in got if isinstance(r, Alert)]
+        assert "of no order this worker placed" in unplaced.message and unplaced.severity is Severity.ERROR
+        assert await live.tend(NOW + 46_000) == []  # reported once
 
         # a second order rests; the heartbeat fails: the venue cancels it, its state is UNKNOWN
         second = replace(ORDER, order_id="sig-10:0", account="acct-10")
