@@ -79,6 +79,79 @@ def topics_list() -> None:
     console.print(table)
 
 
+@topics_app.command("tail")
+def topics_tail(
+    topic: str = typer.Argument(..., help="topic name, e.g. signals"),
+    from_beginning: bool = typer.Option(False, "--from-beginning", help="start at the first record (default: new records only)"),
+    key: str = typer.Option(None, "--key", help="only records with this key"),
+    since: str = typer.Option(None, "--since", help="start at this time: ISO (2026-06-09T01:00:00Z), epoch ms or a span back (15m, 2h)"),
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per record"),
+    until_end: bool = typer.Option(False, "--until-end", help="stop at the end of the log instead of following it"),
+    limit: int = typer.Option(None, "--limit", help="stop after this many records"),
+) -> None:
+    """Print a topic's records decoded from Avro; an undecodable record is printed as such with its offset."""
+    from confluent_kafka import KafkaException
+
+    from ops.topic_lines import as_json as json_line
+    from ops.topic_lines import parse_since, readable
+    from ops.topic_reader import TailOptions, TopicMissing, tail
+
+    try:
+        since_ms = parse_since(since) if since else None
+    except ValueError as exc:
+        fail(str(exc))
+        return
+    opts = TailOptions(from_beginning=from_beginning, key=key, since_ms=since_ms, until_end=until_end, limit=limit)
+    out = Console(soft_wrap=True, highlight=False)
+    try:
+        for decoded in tail(bootstrap(), topic, opts):
+            out.print(json_line(decoded) if as_json else readable(decoded), markup=False)
+    except TopicMissing as exc:
+        fail(str(exc))
+    except KafkaException as exc:
+        fail(f"broker at {bootstrap()} did not answer ({exc}); is it up? try `arbees stack up`")
+    except KeyboardInterrupt:
+        pass
+
+
+@topics_app.command("show")
+def topics_show(topic: str = typer.Argument(..., help="topic name")) -> None:
+    """Partitions with offsets, every consumer group's lag, and the schemas the topic carries."""
+    from confluent_kafka import KafkaException
+
+    from ops.topic_reader import TopicMissing, show
+
+    try:
+        info = show(bootstrap(), topic)
+    except TopicMissing as exc:
+        fail(str(exc))
+        return
+    except KafkaException as exc:
+        fail(f"broker at {bootstrap()} did not answer ({exc}); is it up? try `arbees stack up`")
+        return
+    what = f"key {info.spec.key}" if info.spec else "not in the registry"
+    console.print(f"[bold]{info.name}[/bold]  {what}; " + ", ".join(f"{k}={v}" for k, v in sorted(info.config.items())))
+    parts = Table("partition", "leader", "first offset", "end offset", "records")
+    for p in info.partitions:
+        parts.add_row(str(p.partition), str(p.leader), str(p.low), str(p.high), str(p.records))
+    console.print(parts)
+    groups = Table("consumer group", "partitions committed", "committed", "lag")
+    for g in sorted(info.groups, key=lambda g: (-g.total, g.group)):
+        groups.add_row(g.group, str(len(g.committed)), str(sum(g.committed.values())), str(g.total))
+    console.print(groups if info.groups else "no consumer group has committed offsets on this topic")
+    schemas = Table("value type", "subject", "schema id")
+    for subject, schema_id, name in info.schemas:
+        schemas.add_row(name, subject, str(schema_id))
+    console.print(schemas)
+    for _, _, name in info.schemas:
+        from schemas.records import RECORD_TYPES
+        from schemas.avro import schema_of
+
+        cls = next(c for c in RECORD_TYPES if c.__name__ == name)
+        fields = ", ".join(f["name"] for f in schema_of(cls)["fields"])
+        console.print(f"{name}: {fields}", markup=False)
+
+
 def _db_call(fn_name: str, *args: str) -> None:
     from sqlalchemy.exc import OperationalError
 
