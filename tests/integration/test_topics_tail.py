@@ -32,6 +32,8 @@ def records_per_topic(run: str) -> dict[str, object]:
     by_type["ShardInput"] = ShardInput(input_id=f"in-{run}", event_id=state.event_id, ts=state.ts, state=state)
     by_type["DeadLetter"] = dead_letter(topic="markets.quotes", value=b"\x00\x00\x00\x00\x07bad", error="made-up bad input",
                                         service="test", ts=state.ts, partition=0, offset=1)
+    # kept away from trading workers of other tests (they trade espn: events): a made-up event id
+    by_type["Signal"] = replace(by_type["Signal"], event_id=f"tail-test:{run}")  # type: ignore[type-var]
     out = {}
     for t in TOPICS:
         rec = by_type[t.value_types[-1].__name__]
