@@ -1,0 +1,47 @@
+"""`python -m connectors.polls replay-files a.json ...` publishes recorded RawFeed JSON files of the
+built-in source (FiveThirtyEight 2016 national); `live` fetches its URL every `--every` seconds."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+
+import httpx
+
+from connectors.polls.pipeline import PollsPipeline, client, fetch
+from connectors.polls.source import FTE_2016_NATIONAL
+from connectors.publisher import Publisher
+from connectors.rest import replay_files
+
+
+async def _live(pipeline: PollsPipeline, every_s: float) -> None:
+    async with httpx.AsyncClient(timeout=30.0, follow_redirects=False) as http:
+        getter = client(http, observer=lambda f: pipeline.on_raw(f.raw_feed()))
+        while True:
+            await fetch(getter, pipeline.source)
+            await asyncio.sleep(every_s)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(prog="python -m connectors.polls")
+    ap.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    sub = ap.add_subparsers(dest="mode", required=True)
+    live = sub.add_parser("live")
+    live.add_argument("--every", type=float, default=3600.0)
+    files = sub.add_parser("replay-files")
+    files.add_argument("paths", nargs="+")
+    args = ap.parse_args()
+    publisher = Publisher(args.bootstrap, service="polls-connector")
+    pipeline = PollsPipeline(publisher, FTE_2016_NATIONAL)
+    try:
+        if args.mode == "live":
+            asyncio.run(_live(pipeline, args.every))
+        else:
+            replay_files(args.paths, pipeline.on_raw)
+    finally:
+        publisher.flush()
+    return 0
+
+
+raise SystemExit(main())
