@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from connectors.polls.normalize import poll_states
 from connectors.polls.pipeline import PollsPipeline
