@@ -230,6 +230,12 @@ def _home_away(lg: League, comp: dict[str, Any], where: str) -> tuple[_Side, _Si
     return _side(lg, home, f"{where}.competitors[home]"), _side(lg, away, f"{where}.competitors[away]")
 
 
+def _sided(comp: dict[str, Any]) -> bool:
+    """True when the competitors carry one home and one away role (what odds sides refer to)."""
+    roles = sorted(str(c.get("homeAway")) for c in comp.get("competitors") or [] if isinstance(c, dict))
+    return roles == ["away", "home"]
+
+
 def _clock_seconds(lg: League, status: EventStatus, st: dict[str, Any], period: int, where: str) -> float | None:
     if status in (EventStatus.SCHEDULED, EventStatus.POSTPONED, EventStatus.CANCELED):
         return None
@@ -365,6 +371,10 @@ def competition_state(
     date = comp.get("date") or event.get("date")
     start_ts = iso_ms(date, f"{where}.date") if date else None
     spread, total, odds_features = _odds(lg, home, away, comp.get("odds") if odds is None else odds, where)
+    if lg.individual and not _sided(comp):
+        # ESPN's odds name a home and an away side; without those roles on the competitors
+        # (entity a is then ESPN's listing order) the moneylines cannot be put on a side.
+        spread, odds_features = None, {}
     sit = situation if situation is not None else comp.get("situation")
     situ = _situation(lg, obj(sit, f"{where}.situation"), home, away, f"{where}.situation") if sit else {"features": {}}
     if lg.family == "baseball" and sit and status in (EventStatus.LIVE, EventStatus.BREAK):

@@ -81,7 +81,10 @@ class FileReplay:
 
 
 class TopicReplay:
-    """RawFeed records from `raw.espn`, from `start` offsets (default: the beginning) to today's end."""
+    """The records of a topic (`raw.espn` by default), from `start` offsets (default: the beginning) to today's end.
+
+    The ESPN connector also reads its compacted `events.pregame` (EventState records) this way on restart.
+    """
 
     def __init__(
         self,
@@ -104,7 +107,7 @@ class TopicReplay:
         self.start = {p: (start or {}).get(p, OFFSET_BEGINNING) for p in parts}
         self.end = {p: self.consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)[1] for p in parts}
 
-    def __iter__(self) -> Iterator[RawFeed]:
+    def __iter__(self) -> Iterator[Any]:
         """Records in (partition, offset) order within each partition; partitions interleave by arrival."""
         pending = {p for p in self.start if self.end[p] > 0 and (self.start[p] < 0 or self.start[p] < self.end[p])}
         if not pending:

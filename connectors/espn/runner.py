@@ -23,6 +23,7 @@ from connectors.espn.poller import EspnPoller, PollIntervals, leagues_of
 from connectors.espn.replay import FileReplay, TopicReplay, replay
 from connectors.lifecycle import start_heartbeats
 from connectors.publisher import Publisher
+from schemas.records import EventState
 
 SERVICE = "espn-connector"
 log = structlog.get_logger(__name__)
@@ -30,7 +31,8 @@ log = structlog.get_logger(__name__)
 
 def recover_pregame(pipeline: EspnPipeline, bootstrap: str) -> int:
     """Read `events.pregame` (compacted: one line per event) back into the pipeline before polling."""
-    return pipeline.recover(TopicReplay(bootstrap, topic=PREGAME_TOPIC, group_id="espn-pregame-recovery"))  # type: ignore[arg-type]
+    records = TopicReplay(bootstrap, topic=PREGAME_TOPIC, group_id="espn-pregame-recovery")
+    return pipeline.recover(r for r in records if isinstance(r, EventState))
 
 
 def make_publisher(bootstrap: str, service: str = SERVICE) -> Publisher:

@@ -347,3 +347,17 @@ def test_hockey_records_are_not_read_as_wins_losses() -> None:
     e["competitions"][0].pop("situation")
     (s,) = event_states(league("nhl"), e, T_2025_12_07_19)
     assert not any(k.startswith("record_") for k in s.features) and s.features["neutral_site"] == 0.0
+
+
+def test_individual_sport_odds_are_put_on_a_side_only_when_competitors_say_home_and_away() -> None:
+    """Made-up: the recorded HOU @ KC competition read as a UFC bout (no MMA scoreboard is recorded)."""
+    from connectors.espn.normalize import competition_state
+
+    event = copy.deepcopy(next(e for e in load(NFL_LIVE)["events"] if e["id"] == "401772932"))
+    comp = event["competitions"][0]
+    sided = competition_state(league("ufc"), event, comp, T_2025_12_07_19, per_match=True)
+    assert sided.features["p_pregame_a"] == pytest.approx(0.636904, abs=1e-6)
+    for c in comp["competitors"]:
+        del c["homeAway"]
+    unsided = competition_state(league("ufc"), event, comp, T_2025_12_07_19, per_match=True)
+    assert "p_pregame_a" not in unsided.features and "moneyline_a" not in unsided.features
