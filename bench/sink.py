@@ -55,6 +55,8 @@ def fresh_database(server_url: str) -> Iterator[str]:
     admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+        # no background retention on the (old, recorded) bench rows: see migration 0002's PAUSE_JOBS_FOR_STACK
+        conn.execute(text(f"ALTER DATABASE \"{name}\" SET arbees.maintenance = 'stack'"))
     url = make_url(server_url).set(database=name).render_as_string(hide_password=False)
     try:
         db.migrate(url)

@@ -152,10 +152,20 @@ def _meta(key: str, value: str) -> None:
     )
 
 
+#: With `arbees.maintenance = 'stack'` (a database setting) the policy jobs are left paused for TimescaleDB's
+#: scheduler, in the transaction that creates them: the stack runs them (ops/sink/maintenance.py). The test
+#: databases use it, so no background job drops a test's old rows under it.
+PAUSE_JOBS_FOR_STACK = """
+    SELECT count(*) FROM timescaledb_information.jobs j, LATERAL alter_job(j.job_id, scheduled => false) AS altered
+    WHERE j.proc_schema = '_timescaledb_functions' AND j.proc_name <> 'policy_telemetry' AND j.scheduled
+      AND current_setting('arbees.maintenance', true) = 'stack'
+"""
+
+
 def upgrade() -> None:
     # Aggregates created WITH NO DATA may be created inside a transaction: the whole revision is one.
     on, reason = timescale_path()
-    statements = (("CREATE EXTENSION IF NOT EXISTS timescaledb", *TIMESCALE_STATEMENTS) if on
+    statements = (("CREATE EXTENSION IF NOT EXISTS timescaledb", *TIMESCALE_STATEMENTS, PAUSE_JOBS_FOR_STACK) if on
                   else PLAIN_STATEMENTS)
     for stmt in statements:
         op.execute(stmt)

@@ -113,7 +113,7 @@ def upgrade() -> None:
     previous = _revision_0002()
     _drop_view("quote_ohlc_hourly", timescale)
     policy = next(s for s in previous.TIMESCALE_STATEMENTS if "add_continuous_aggregate_policy('quote_ohlc_hourly'" in s)
-    for stmt in (OHLC, policy, *compression_statements()):
+    for stmt in (OHLC, policy, *compression_statements(), previous.PAUSE_JOBS_FOR_STACK):
         op.execute(stmt)
     with op.get_context().autocommit_block():
         op.execute("CALL refresh_continuous_aggregate('quote_ohlc_hourly', NULL, NULL)")
@@ -141,3 +141,5 @@ def downgrade() -> None:
     for stmt in previous.TIMESCALE_STATEMENTS if timescale else previous.PLAIN_STATEMENTS:
         if any(view in stmt for view in mine):
             op.execute(stmt)
+    if timescale:
+        op.execute(previous.PAUSE_JOBS_FOR_STACK)

@@ -39,6 +39,9 @@ HOW_TO_GET = (
     f"{SOURCE_ENV} to it, or put it in ../shared/vendor/ next to the repository; `arbees stack down` "
     "and `arbees stack up` then build it once (about a minute)"
 )
+#: One scheduler per database with the extension, plus the jobs it starts (PostgreSQL's default, 8, runs out
+#: as soon as a few databases exist: jobs then fail with "failed to start a background worker").
+WORKER_PROCESSES = 32
 #: True when the server has the TimescaleDB library loaded (its loader registers this setting).
 LOADED_SQL = "SELECT EXISTS (SELECT 1 FROM pg_settings WHERE name = 'timescaledb.max_background_workers')"
 #: cmake switches: no regression/TAP harness and no linter, which the build does not need.
@@ -66,8 +69,14 @@ class Plan:
         """`postgres -c` options that load the extension (from the stack's folder when staged there)."""
         if not self.timescaledb or self.library is None:
             return ""
-        destdir = f" -c extension_destdir={self.destdir}" if self.destdir is not None else ""
-        return f"{destdir} -c shared_preload_libraries={self.library} -c timescaledb.telemetry_level=off"
+        if self.destdir is None:
+            return (f" -c shared_preload_libraries={self.library} -c timescaledb.telemetry_level=off"
+                    f" -c max_worker_processes={WORKER_PROCESSES}")
+        # Background workers load their library by bare name ("timescaledb"), which only the library path
+        # finds: without the staged folder on it, the job scheduler's launcher exits at every start.
+        return (f" -c extension_destdir={self.destdir} -c shared_preload_libraries={self.library}"
+                f" -c dynamic_library_path='$libdir:{self.library.parent}' -c timescaledb.telemetry_level=off"
+                f" -c max_worker_processes={WORKER_PROCESSES}")
 
 
 def cache_dir() -> Path:

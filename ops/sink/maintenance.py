@@ -9,8 +9,10 @@ pass ends in a heartbeat (service `db-maintenance`, on `health`) and every faile
 job in an alert, so maintenance that does not happen is seen.
 
 Modes: "scheduler" (TimescaleDB runs its jobs; the stack only watches), "stack"
-(the stack runs them), "auto" (stack on a server version known to break the
-scheduler, or as soon as any policy job's background run has failed).
+(the stack runs them), "auto": stack when the jobs are paused for the scheduler
+(database setting `arbees.maintenance = 'stack'` at migration time), on a server
+version known to break the scheduler, when no scheduler runs for the database,
+or as soon as any policy job's background run has failed.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ POLICY_JOBS = """
     WHERE proc_schema = '_timescaledb_functions' AND proc_name LIKE 'policy\\_%' AND proc_name <> 'policy_telemetry'
     ORDER BY job_id
 """
+PAUSED = """
+    SELECT count(*) FROM timescaledb_information.jobs
+    WHERE proc_schema = '_timescaledb_functions' AND proc_name <> 'policy_telemetry' AND NOT scheduled
+"""
+SCHEDULER_RUNNING = (
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE backend_type = 'TimescaleDB Background Worker Scheduler' AND datname = current_database()"
+)
 FAILED_IN_BACKGROUND = """
     SELECT count(*) FROM timescaledb_information.job_stats s JOIN timescaledb_information.jobs j USING (job_id)
     WHERE j.proc_schema = '_timescaledb_functions' AND j.proc_name <> 'policy_telemetry'
@@ -126,13 +136,21 @@ class Maintainer:
         """("stack" | "scheduler", why)."""
         if self.mode != "auto":
             return self.mode, "configured"
-        version = int(self.conn.execute("SHOW server_version_num").fetchone()[0])  # type: ignore[index]
+        paused = self._count(PAUSED)
+        if paused:
+            return "stack", f"{paused} policy jobs are paused for TimescaleDB's scheduler (arbees.maintenance)"
+        version = self._count("SHOW server_version_num")
         if server_breaks_scheduler(version):
             return "stack", f"TimescaleDB's scheduler fails on PostgreSQL {version // 10000}.{version % 100}"
-        failed = int(self.conn.execute(FAILED_IN_BACKGROUND).fetchone()[0])  # type: ignore[index]
+        if not self._count(SCHEDULER_RUNNING):
+            return "stack", "no TimescaleDB scheduler runs for this database"
+        failed = self._count(FAILED_IN_BACKGROUND)
         if failed:
             return "stack", f"{failed} policy jobs failed in TimescaleDB's scheduler"
         return "scheduler", "TimescaleDB's scheduler runs the policies"
+
+    def _count(self, sql: str) -> int:
+        return int(self.conn.execute(sql).fetchone()[0])  # type: ignore[index]
 
     def run_pass(self, now: float | None = None) -> Pass:
         """Run every policy job that is due (each once at the first pass, then every schedule interval)."""

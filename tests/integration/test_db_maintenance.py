@@ -120,3 +120,19 @@ def test_a_failing_job_is_an_alert_and_a_degraded_heartbeat(fresh_db: str) -> No
     alerts = done.alerts("arbees")
     assert len(alerts) == len(done.failed) and all(a.severity.value == "ERROR" for a in alerts)
     assert {a.dedupe_key for a in alerts} == {f"db-maintenance:arbees:{r.job.job_id}" for r in done.failed}
+
+
+def test_jobs_left_to_the_stack_are_paused_for_the_scheduler_and_run_by_the_sink(fresh_db: str) -> None:
+    """`arbees.maintenance = 'stack'` (set on every test database by conftest) pauses the policies at migration
+    time, in the transaction that creates them; the sink's auto mode then runs them itself."""
+    db.migrate(fresh_db)
+    with psycopg.connect(store.conninfo(fresh_db), autocommit=True) as conn:
+        assert conn.execute("SELECT current_setting('arbees.maintenance', true)").fetchone()[0] == "stack"
+        if conn.execute("SELECT value FROM arbees_meta WHERE key = 'timescaledb'").fetchone()[0] != "on":
+            assert conn.execute("SELECT to_regclass('timescaledb_information.jobs')").fetchone()[0] is None
+            return
+        scheduled = conn.execute("SELECT proc_name, scheduled FROM timescaledb_information.jobs "
+                                 "WHERE proc_name LIKE 'policy\\_%' AND proc_name <> 'policy_telemetry'").fetchall()
+        assert len(scheduled) == 9 and not any(s for _, s in scheduled)  # 5 retention, 1 refresh, 2 compression, history
+        mode, reason = Maintainer(conn).decide()
+    assert mode == "stack" and "paused" in reason

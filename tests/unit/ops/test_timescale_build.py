@@ -59,9 +59,11 @@ def test_server_options_load_the_staged_build_without_telemetry() -> None:
     staged = Plan(True, "built", "2.28.3", Path("/s/root"), Path("/s/root/usr/lib/postgresql/15/lib/timescaledb"))
     assert staged.server_options() == (" -c extension_destdir=/s/root"
                                        " -c shared_preload_libraries=/s/root/usr/lib/postgresql/15/lib/timescaledb"
-                                       " -c timescaledb.telemetry_level=off")
+                                       " -c dynamic_library_path='$libdir:/s/root/usr/lib/postgresql/15/lib'"
+                                       " -c timescaledb.telemetry_level=off -c max_worker_processes=32")
     system = Plan(True, "system-wide", library=Path("timescaledb"))
-    assert system.server_options() == " -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off"
+    assert system.server_options() == (" -c shared_preload_libraries=timescaledb -c timescaledb.telemetry_level=off"
+                                       " -c max_worker_processes=32")
 
 
 def test_the_release_version_comes_from_the_file_name() -> None:
