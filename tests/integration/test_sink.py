@@ -266,7 +266,8 @@ def _ledger_chain(acct: str, n: int, ts0: int) -> list[LedgerEntry]:
 
 def _start_sink(bootstrap: str, url: str, t: Topics, log: Path, *extra: str) -> subprocess.Popen[bytes]:
     args = [sys.executable, "-m", "ops.sink", "--bootstrap", bootstrap, "--database-url", url, "--consumer", "sink-kill",
-            "--batch-size", "400", "--batch-wait", "0.1", "--retention-every", "0", *extra]
+            "--batch-size", "400", "--batch-wait", "0.1", "--retention-every", "0",
+            "--maintenance-every", "0", *extra]  # retention off on both paths: the recorded quotes are old
     for name in t.all:
         args += ["--topic", name]
     return subprocess.Popen(args, cwd=ROOT, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
