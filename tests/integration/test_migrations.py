@@ -352,3 +352,33 @@ def test_installed_but_not_preloaded_takes_the_plain_path_and_says_what_to_do(pl
         admin.dispose()
         if made_up is not None:
             shutil.rmtree(made_up, ignore_errors=True)
+
+
+def test_down_to_0001_and_up_again_keeps_the_rows_even_compressed(fresh_db: str) -> None:
+    """With data: on TimescaleDB the 2-day-old quotes chunk is compressed first, so going down decompresses it."""
+    db.migrate(fresh_db)
+    old = (datetime.now(timezone.utc) - timedelta(days=5)).replace(minute=10, second=0, microsecond=0)
+    engine = create_engine(fresh_db, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        for i, mid in enumerate((450_000, None, 470_000)):
+            conn.execute(text(QUOTE_ROW), {"id": f"q{i}", "ts": old + timedelta(minutes=i), "m": "M", "i": i,
+                                           "mid": mid})
+        timescale = conn.execute(text("SELECT value FROM arbees_meta WHERE key = 'timescaledb'")).scalar() == "on"
+        if timescale:
+            conn.execute(text("SELECT compress_chunk(c) FROM show_chunks('quotes') c"))
+            assert conn.execute(text("SELECT bool_and(is_compressed) FROM timescaledb_information.chunks "
+                                     "WHERE hypertable_name = 'quotes'")).scalar() is True
+    db.downgrade(fresh_db, "0001")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT array_agg(yes_mid_micros ORDER BY ts) FROM quotes")).scalar() == [
+            450_000, None, 470_000]
+        if timescale:  # the tables stay hypertables, uncompressed
+            assert conn.execute(text("SELECT count(*) FROM timescaledb_information.chunks "
+                                     "WHERE hypertable_name = 'quotes' AND is_compressed")).scalar() == 0
+    db.migrate(fresh_db)
+    assert db.status(fresh_db).current == HEAD
+    refresh_aggregates(fresh_db)
+    with engine.connect() as conn:
+        bar = conn.execute(text("SELECT open_micros, close_micros, quotes FROM quote_ohlc_hourly")).all()
+    engine.dispose()
+    assert [tuple(b) for b in bar] == [(450_000, 470_000, 3)]
