@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from confluent_kafka import KafkaException
@@ -12,6 +13,7 @@ from confluent_kafka.admin import (
     ConfigResource,
     NewPartitions,
     NewTopic,
+    TopicMetadata,
 )
 
 from schemas.topics import TOPICS, TopicSpec
@@ -51,12 +53,19 @@ def ensure_topics(bootstrap: str, topics: tuple[TopicSpec, ...] = TOPICS, timeou
                 report.created.append(name)
             except KafkaException as exc:
                 report.problems.append(f"{name}: {exc}")
-        if report.created:
-            # creation returns before leaders are elected; readers right after would see NOT_LEADER
-            report.problems += await_leaders(admin, report.created, timeout)
     present = [t for t in topics if t.name in existing]
-    if not present:
-        return report
+    if present:
+        _reconcile(admin, present, existing, report)
+    # Every topic, not only the new ones: creation and growth return before leaders serve, and a
+    # broker restarted on existing data leads its partitions a few seconds after it answers metadata.
+    # A reader in between gets NOT_LEADER_FOR_PARTITION.
+    served = [t.name for t in topics if t.name in existing or t.name in report.created]
+    report.problems += await_leaders(admin, served, timeout)
+    return report
+
+
+def _reconcile(admin: AdminClient, present: list[TopicSpec], existing: Mapping[str, TopicMetadata], report: TopicsReport) -> None:
+    """Grow partition counts and fix configs that drifted on topics that exist."""
     grow = [t for t in present if len(existing[t.name].partitions) < t.partitions]
     for t in present:
         if len(existing[t.name].partitions) > t.partitions:
@@ -83,4 +92,3 @@ def ensure_topics(bootstrap: str, topics: tuple[TopicSpec, ...] = TOPICS, timeou
             report.altered.append(f"{t.name} ({', '.join(sorted(drift))})")
         elif t.name not in [g.name for g in grow]:
             report.unchanged.append(t.name)
-    return report
