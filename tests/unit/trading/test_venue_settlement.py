@@ -17,10 +17,10 @@ from connectors.polymarket.gamma import event_of_market, parse_gamma_market
 from connectors.polymarket.normalize import listing_from_gamma
 from schemas.enums import Action, EventStatus, PositionStatus, Severity, Side, Venue
 from schemas.records import Alert, Fill, LedgerEntry, MarketLink, PositionEvent, Quote, ShardInput
-from streams.trading.config import TradingConfig
 from streams.trading.loop import TradingLoop
 from streams.trading.positions_processor import PositionsProcessor
 from tests.unit.trading import recorded_game as game
+from tests.unit.trading.test_positions_settlement import played_loop
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 T = game.KICKOFF_MS + 3_600_000
@@ -41,13 +41,8 @@ def listing_input(ticker: str, listing, ts: int = SETTLED_AT) -> ShardInput:  # 
 
 
 def played() -> TradingLoop:
-    loop = TradingLoop(TradingConfig(accounts=("paper",)))
-    loop.feed(game.deposit("paper"))
-    for ticker in (game.GB, game.DET):
-        loop.feed(game.quote_input(ticker, T))
-    loop.feed(game.gb_signal(T + 1_000))
-    loop.feed(game.det_signal(T + 2_000))
-    return loop
+    """Both positions open, the game not yet final."""
+    return played_loop(final=False)
 
 
 def entries(loop: TradingLoop) -> list[LedgerEntry]:
