@@ -2,7 +2,7 @@
 
 `polls:<race>:<poll id>`, market_type POLITICS, league = the race, entity a/b the
 two candidates, start_ts the poll's end date, features: `pct_a`, `pct_b` (percent),
-`sample_size` (0 when unpublished), `lv` (1 for likely voters); the pollster is the
+`sample_size` (0 when unpublished), `lv` (1 for likely voters), `election_ts`; the pollster is the
 state's `name`, so house effects can be estimated downstream (streams/probability/polls.py).
 A row that cannot be read is returned as rejected with the reason (dead-lettered).
 """
@@ -94,6 +94,7 @@ def poll_states(src: PollSource, body: str, fetched_at: int) -> tuple[list[Event
                 "pct_b": _pct(row.get(b.column), f"rows[{i}].{b.column}"),
                 "sample_size": size,
                 "lv": 1.0 if str(row.get(src.population, "")).lower() == "lv" else 0.0,
+                "election_ts": float(_ms(src.election_date)),
             }
         except (BadPoll, ValueError) as exc:
             err = exc if isinstance(exc, BadPoll) else BadPoll(f"rows[{i}]", str(exc))

@@ -1,4 +1,5 @@
-"""Target agents: venue listings plus feed states in, target EventStates out (crypto prices, economic releases).
+"""Target agents: venue listings plus feed states in, target EventStates out (crypto prices, economic releases,
+politics races from polls).
 
 Listings (keyed by market) and feed states (keyed by their own event) do not share
 keys, so for each processor a first agent re-keys what it uses (by asset, by
@@ -24,6 +25,7 @@ from streams.crypto.targets import TargetsProcessor as CryptoTargets
 from streams.deadletter import good_records, send_dead_letter
 from streams.economics.targets import IndicatorState
 from streams.economics.targets import TargetsProcessor as EconTargets
+from streams.politics.races import RacesProcessor, RaceState
 from streams.tables import table
 from streams.topics import topic
 
@@ -74,3 +76,4 @@ def _agents(name: str, processor: Processor, load: Callable[[bytes], Any]) -> No
 
 _agents("crypto", CryptoTargets(), AssetState.from_bytes)
 _agents("econ", EconTargets(), IndicatorState.from_bytes)
+_agents("politics", RacesProcessor(), RaceState.from_bytes)

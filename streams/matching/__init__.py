@@ -1,6 +1,6 @@
 """Entity matching: which event a venue market is about, and which entity its YES side backs.
 
-`default_registry()` gives the matcher per market type (sports, crypto, economics); other
+`default_registry()` gives the matcher per market type (sports, crypto, economics, politics); other
 market types raise `UnsupportedMarketType` until their matcher exists.
 """
 
@@ -21,6 +21,7 @@ from streams.matching.base import (
 from streams.matching.errors import AliasTableError, MatchingError, UnsupportedMarketType
 from streams.matching.crypto import CryptoMatcher
 from streams.matching.economics import EconomicsMatcher
+from streams.matching.politics import PoliticsMatcher
 from streams.matching.sports import SportsMatcher
 
 
@@ -30,6 +31,7 @@ def default_registry(table: AliasTable | None = None) -> MatcherRegistry:
         MarketType.SPORT: SportsMatcher(table),
         MarketType.CRYPTO: CryptoMatcher(),
         MarketType.ECONOMICS: EconomicsMatcher(),
+        MarketType.POLITICS: PoliticsMatcher(),
     })
 
 
@@ -37,6 +39,7 @@ __all__ = [
     "AliasTable",
     "CryptoMatcher",
     "EconomicsMatcher",
+    "PoliticsMatcher",
     "AliasTableError",
     "Ambiguous",
     "EntityMatcher",

@@ -8,6 +8,7 @@ factories: a model's parameter tables load only when its league is asked for.
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from typing import Callable
 
@@ -82,6 +83,12 @@ def _release(indicator: str) -> WinProbabilityModel:
     return ReleaseModel(indicator)
 
 
+def _race(race: str) -> WinProbabilityModel:
+    from streams.probability.race import RaceModel
+
+    return RaceModel(race)
+
+
 def supported_leagues(market_type: MarketType = MarketType.SPORT) -> tuple[str, ...]:
     """Leagues with a model for this market type, sorted."""
     if market_type == MarketType.CRYPTO:
@@ -112,6 +119,8 @@ def _cached(market_type: MarketType, league: str, regulation_only: bool) -> WinP
 
         if league in SETTLES_ON and not regulation_only:
             return _release(league)
+    if market_type == MarketType.POLITICS and re.fullmatch(r"[a-z]+(-[a-z0-9]+)*-\d{4}(-[a-z0-9]+)*", league) and not regulation_only:
+        return _race(league)  # a race key ("us-president-2016-popular-vote"); the model refuses states without a forecast
     if market_type != MarketType.SPORT or league not in _SPORTS:
         raise UnknownLeague(f"no win-probability model for {market_type.value} league {league!r}")
     if regulation_only:
