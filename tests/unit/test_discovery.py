@@ -153,10 +153,10 @@ def test_unlinked_listing_is_given_up_after_its_day(proc: DiscoveryProcessor) ->
 
 
 def test_unsupported_market_type_alerts_once_with_the_reason(proc: DiscoveryProcessor) -> None:
-    pol = MarketListing(listing_id="KALSHI:KXPRES-X", venue=Venue.KALSHI, market_id="KXPRES-X", ts=1, market_type=MarketType.POLITICS)
-    state, outputs = run(proc, [pol, replace(pol, ts=2, listing_id="KALSHI:KXPRES-Y")])
+    other = MarketListing(listing_id="KALSHI:KXALIENS-X", venue=Venue.KALSHI, market_id="KXALIENS-X", ts=1, market_type=MarketType.OTHER)
+    state, outputs = run(proc, [other, replace(other, ts=2, listing_id="KALSHI:KXALIENS-Y")])
     (alert,) = alerts(outputs)
-    assert "no entity matcher for POLITICS" in alert.message and alert.severity is Severity.WARNING
+    assert "no entity matcher for OTHER" in alert.message and alert.severity is Severity.WARNING
     assert state.pending == {}
 
 
