@@ -23,7 +23,7 @@ from ops.sink.tables import TABLES
 
 pytestmark = pytest.mark.integration
 
-HEAD = "0007"  # the newest revision in migrations/versions
+HEAD = "0008"  # the newest revision in migrations/versions
 
 
 def test_upgrade_downgrade_upgrade(fresh_db: str) -> None:
