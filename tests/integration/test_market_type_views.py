@@ -15,7 +15,6 @@ from ops.sink.store import connect
 from ops.sink.writer import Batch, CopyWriter
 from streams.crypto.targets import TargetsProcessor as CryptoTargets
 from streams.economics.targets import TargetsProcessor as EconTargets
-from streams.politics.races import RacesProcessor
 
 from tests.unit.coingecko.test_connector import Sink as CgSink
 from tests.unit.coingecko.test_connector import chart_raw
