@@ -12,7 +12,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from schemas.enums import PositionStatus, RiskKind
+from schemas.enums import MarketType, PositionStatus, RiskKind
 from schemas.records import (
     Alert,
     EventState,
@@ -55,6 +55,22 @@ class Beat:
     metrics_port: str
 
 
+#: Sources whose states feed the target/race events rather than being events markets link to.
+FEED_SOURCES = frozenset({"coingecko", "fred", "polls"})
+
+
+def state_summary(state: EventState) -> str:
+    """The score column: the score for games, what the model reads for the other market types."""
+    f = state.features
+    if state.market_type is MarketType.CRYPTO and "spot" in f:
+        return f"spot {f['spot']:,.2f} sigma {f.get('sigma', 0.0):.2f}"
+    if state.market_type is MarketType.ECONOMICS and "threshold" in f:
+        return f"published {f['published']:g}" if "published" in f else f"forecast {f.get('mean', float('nan')):.2f}"
+    if state.market_type is MarketType.POLITICS and "mean" in f:
+        return f"margin {f['mean']:+.1f} +- {f.get('sigma', 0.0):.1f}"
+    return f"{state.score_b}-{state.score_a}"
+
+
 @dataclass
 class EventRow:
     event_id: str
@@ -85,10 +101,12 @@ class Board:
         if isinstance(record, Heartbeat):
             self._beat(record)
         elif isinstance(record, EventState):
+            if record.source in FEED_SOURCES:
+                return  # a price, an observation or a poll: an input of the target events, counted only
             row = self.events.setdefault(record.event_id, EventRow(record.event_id))
             row.name = record.name or f"{record.entity_b} @ {record.entity_a}"
             row.status = record.status.value
-            row.score = f"{record.score_b}-{record.score_a}"
+            row.score = state_summary(record)
         elif isinstance(record, Probability):
             row = self.events.setdefault(record.event_id, EventRow(record.event_id))
             if "a" in record.outcomes:
