@@ -31,7 +31,7 @@ from connectors.kalshi.normalize import (
     series_of,
 )
 from connectors.kalshi.rest import Fetched, KalshiRest
-from connectors.kalshi.ws import MARKET_CHANNELS, DeadOut, KalshiWs, MessageOut, QuoteOut, ResubscribeOut, WsProcessor
+from connectors.kalshi.ws import MARKET_CHANNELS, DeadOut, KalshiWs, MessageOut, QuoteOut, RelistOut, ResubscribeOut, WsProcessor
 from schemas.records import MarketListing, Quote, RawFeed
 
 log = structlog.get_logger(__name__)
@@ -267,6 +267,12 @@ class KalshiFeed:
             again = out.tickers or tuple(t for t in self._wanted if self._processor.books.book(t) is None)
             if again:
                 await ws.subscribe(("orderbook_delta",), again)
+        elif isinstance(out, RelistOut):
+            # closed, determined or settled: its listing (status, result, settlement value) onto the catalog now
+            try:
+                await self.refresh([out.ticker])
+            except KalshiError as exc:  # the next discovery round re-reads it anyway
+                log.warning("kalshi relist failed", ticker=out.ticker, event=out.event_type, error=str(exc))
         elif isinstance(out, MessageOut):
             return
         else:  # pragma: no cover - the Output union is closed

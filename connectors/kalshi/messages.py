@@ -101,7 +101,18 @@ class PublicTrade:
     taker_side: Side
 
 
-WsMessage = Union[Subscribed, Unsubscribed, Ok, ErrorReply, BookSnapshot, BookDelta, TickerUpdate, PublicTrade]
+@dataclass(frozen=True)
+class MarketLifecycle:
+    """A `market_lifecycle_v2` event: a market was created, activated, deactivated, closed, determined or settled."""
+
+    sid: int
+    ticker: str
+    event_type: str
+    result: str  # "yes"/"no" once determined, else ""
+
+
+WsMessage = Union[Subscribed, Unsubscribed, Ok, ErrorReply, BookSnapshot, BookDelta, TickerUpdate, PublicTrade,
+                  MarketLifecycle]
 
 
 class UnknownMessageType(BadPayload):
@@ -294,6 +305,19 @@ def _trade(frame: dict[str, Any]) -> PublicTrade:
     )
 
 
+def _lifecycle(frame: dict[str, Any]) -> MarketLifecycle:
+    msg = _req(frame, "msg", "market_lifecycle_v2")
+    if not isinstance(msg, dict):
+        raise BadPayload("market_lifecycle_v2.msg", "expected an object")
+    w = "market_lifecycle_v2.msg"
+    return MarketLifecycle(
+        sid=_int(_req(frame, "sid", "market_lifecycle_v2"), "market_lifecycle_v2.sid"),
+        ticker=_str(_req(msg, "market_ticker", w), f"{w}.market_ticker"),
+        event_type=_str(_req(msg, "event_type", w), f"{w}.event_type"),
+        result=str(msg.get("result") or ""),
+    )
+
+
 def _subscribed(frame: dict[str, Any]) -> Subscribed:
     msg = _req(frame, "msg", "subscribed")
     return Subscribed(
@@ -340,6 +364,7 @@ _PARSERS: dict[str, Callable[[dict[str, Any]], WsMessage]] = {
     "orderbook_delta": _book_delta,
     "ticker": _ticker,
     "trade": _trade,
+    "market_lifecycle_v2": _lifecycle,
 }
 
 HANDLED_TYPES = frozenset(_PARSERS)

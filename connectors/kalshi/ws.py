@@ -29,6 +29,7 @@ from connectors.kalshi.messages import (
     BookDelta,
     BookSnapshot,
     ErrorReply,
+    MarketLifecycle,
     Subscribed,
     Unsubscribed,
     WsMessage,
@@ -42,7 +43,9 @@ log = structlog.get_logger(__name__)
 
 PROD_WS_URL = "wss://api.elections.kalshi.com/trade-api/ws/v2"
 DEMO_WS_URL = "wss://demo-api.kalshi.co/trade-api/ws/v2"
-MARKET_CHANNELS = ("orderbook_delta", "ticker", "trade")
+MARKET_CHANNELS = ("orderbook_delta", "ticker", "trade", "market_lifecycle_v2")
+#: Lifecycle events after which the market's listing must be read again (its close, result or settlement).
+RELIST_EVENTS = frozenset({"deactivated", "closed", "determined", "settled"})
 
 
 # ------------------------------------------------------------------ outputs
@@ -67,13 +70,21 @@ class ResubscribeOut:
 
 
 @dataclass(frozen=True)
+class RelistOut:
+    """The venue says a market closed, was determined or settled: read its listing again."""
+
+    ticker: str
+    event_type: str
+
+
+@dataclass(frozen=True)
 class MessageOut:
     """A parsed frame with no book effect (ticker, trade, acks); kept on `raw.kalshi` only."""
 
     message: WsMessage
 
 
-Output = Union[QuoteOut, DeadOut, ResubscribeOut, MessageOut]
+Output = Union[QuoteOut, DeadOut, ResubscribeOut, RelistOut, MessageOut]
 
 
 class WsProcessor:
@@ -101,6 +112,8 @@ class WsProcessor:
             return self._book(self.books.on_snapshot(msg, recv_ts))
         if isinstance(msg, BookDelta):
             return self._book(self.books.on_delta(msg, msg.ts if msg.ts is not None else recv_ts))
+        if isinstance(msg, MarketLifecycle) and msg.event_type in RELIST_EVENTS:
+            return [RelistOut(msg.ticker, msg.event_type)]
         return [MessageOut(msg)]
 
     def _book(self, outcome: BookChanged | Resync | Ignored) -> list[Output]:

@@ -14,8 +14,11 @@ from connectors.kalshi.simulator import KalshiSimulator, ladder
 from connectors.kalshi.ws import KalshiWs
 from schemas.records import MarketListing, Quote, RawFeed
 
-GARBAGE = ["garbage{", '{"type":"market_lifecycle_v2","sid":99,"msg":{"market_ticker":"X","event_type":"created"}}']
 SCRIPTED = ("KXNFLGAME-25DEC27BALGB-GB", "KXNFLGAME-25NOV27GBDET-GB")
+#: Garbage, a message type the feed does not handle, and (made up, in the doc example's shape) a market determined.
+GARBAGE = ["garbage{", '{"type":"market_position","sid":99,"msg":{"market_ticker":"X"}}',
+           '{"type":"market_lifecycle_v2","sid":98,"msg":{"market_ticker":"%s","event_type":"determined","result":"yes"}}'
+           % SCRIPTED[1]]
 
 
 @dataclass
@@ -85,7 +88,10 @@ async def test_feed_publishes_raw_first_then_listings_and_correct_quotes(key_pem
     # every websocket frame went to raw.kalshi; garbage and unknown types were dead-lettered
     assert sum(1 for t, k, _ in sink.published if t == "raw.kalshi" and k == "kalshi:ws") == stats.frames
     errors = [e for _, _, e in sink.dead]
-    assert any("not JSON" in e for e in errors) and any("market_lifecycle_v2" in e for e in errors)
+    assert any("not JSON" in e for e in errors) and any("market_position" in e for e in errors)
+    # the lifecycle event made the feed read that market's listing again, after the discovery ones
+    catalog = [r for t, _, r in sink.published if t == "markets.catalog"]
+    assert len(catalog) == len(listings) + 1 and catalog[-1].market_id == SCRIPTED[1]
 
 
 async def test_refresh_rereads_named_markets_with_the_fees_discovery_read(key_pem: bytes) -> None:

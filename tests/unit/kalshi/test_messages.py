@@ -13,6 +13,7 @@ from connectors.kalshi.messages import (
     PublicTrade,
     Subscribed,
     TickerUpdate,
+    MarketLifecycle,
     UnknownMessageType,
     parse_frame,
 )
@@ -63,7 +64,13 @@ def test_every_recorded_live_trade_frame_parses() -> None:
     assert all(t.yes_price_micros + t.no_price_micros == 1_000_000 for t in trades)
 
 
-@pytest.mark.parametrize("kind", ["fill", "user_order", "market_position", "market_lifecycle_v2", "command"])
+def test_market_lifecycle_doc_example_parses() -> None:
+    msg = parse_frame(DOC["market_lifecycle_v2"])
+    assert isinstance(msg, MarketLifecycle)
+    assert (msg.sid, msg.ticker, msg.event_type, msg.result) == (13, "INXD-23SEP14-B4487", "created", "")
+
+
+@pytest.mark.parametrize("kind", ["fill", "user_order", "market_position", "command"])
 def test_unhandled_types_are_refused(kind: str) -> None:
     with pytest.raises(UnknownMessageType):
         parse_frame(DOC[kind])
