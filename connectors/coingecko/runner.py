@@ -22,8 +22,10 @@ from connectors.coingecko.client import CoinGeckoClient, make_client
 from connectors.coingecko.errors import TransientCoinGeckoError
 from connectors.coingecko.pipeline import CoinGeckoPipeline
 from connectors.coingecko.tiers import tier_named
+from connectors.lifecycle import start_heartbeats
 from connectors.publisher import Publisher
 from connectors.rest import replay_files
+from telemetry import heartbeat
 
 SERVICE = "coingecko-connector"
 log = structlog.get_logger(__name__)
@@ -40,7 +42,9 @@ async def poll(client: CoinGeckoClient, coins: Sequence[str], stop: asyncio.Even
                     await client.market_chart(coin, days=7)
                 next_history = loop.time() + history_every_s
             await client.simple_price(coins)
+            heartbeat.reach.ok()
         except TransientCoinGeckoError as exc:
+            heartbeat.reach.failed(f"CoinGecko: {exc}")
             log.warning("coingecko poll skipped", error=str(exc))
         try:
             await asyncio.wait_for(stop.wait(), timeout=every_s)
@@ -55,9 +59,11 @@ async def run_live(bootstrap: str, coins: Sequence[str], tier: str, every_s: flo
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    beater = start_heartbeats(publisher)
     try:
         await poll(client, coins, stop, every_s, history_every_s)
     finally:
+        beater.stop()
         await client.http.aclose()
         publisher.flush()
 

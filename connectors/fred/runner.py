@@ -20,8 +20,10 @@ from connectors.fred.client import FredClient, make_client
 from connectors.fred.errors import TransientFredError
 from connectors.fred.pipeline import FredPipeline
 from connectors.fred.series import SERIES
+from connectors.lifecycle import start_heartbeats
 from connectors.publisher import Publisher
 from connectors.rest import replay_files
+from telemetry import heartbeat
 
 SERVICE = "fred-connector"
 log = structlog.get_logger(__name__)
@@ -34,7 +36,9 @@ async def poll(client: FredClient, series: Sequence[str], stop: asyncio.Event, e
                 await client.release_dates(release_id)
             for s in series:
                 await client.observations(s)
+            heartbeat.reach.ok()
         except TransientFredError as exc:
+            heartbeat.reach.failed(f"FRED: {exc}")
             log.warning("fred poll skipped", error=str(exc))
         try:
             await asyncio.wait_for(stop.wait(), timeout=every_s)
@@ -49,9 +53,11 @@ async def run_live(bootstrap: str, series: Sequence[str], every_s: float) -> Non
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    beater = start_heartbeats(publisher)
     try:
         await poll(client, series, stop, every_s)
     finally:
+        beater.stop()
         await client.http.aclose()
         publisher.flush()
 

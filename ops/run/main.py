@@ -21,7 +21,7 @@ from rich.live import Live
 
 from ops.run.board import SUPERVISOR, Board, PartRow, Snapshot, health_of, positions_lines
 from ops.run.observer import Observer
-from ops.run.parts import Part, plan
+from ops.run.parts import Part, missing_keys, plan
 from ops.run.screen import render
 from ops.run.supervisor import PartRun, RunLock, State, Supervisor
 
@@ -40,7 +40,8 @@ def run_dir(state_dir: Path) -> Path:
     return state_dir / "run"
 
 
-def snapshot(sup: Supervisor, board: Board, replay: str, kill_file: Path, now_ms: int) -> Snapshot:
+def snapshot(sup: Supervisor, board: Board, replay: str, kill_file: Path, now_ms: int,
+             fixed_notes: tuple[str, ...] = ()) -> Snapshot:
     rows = []
     now_mono = time.monotonic()
     for run in sup.runs.values():
@@ -55,7 +56,7 @@ def snapshot(sup: Supervisor, board: Board, replay: str, kill_file: Path, now_ms
             records_in=beat.records_in if beat else 0, records_out=beat.records_out if beat else 0,
             lag=beat.lag if beat else 0, heartbeat_age_s=age, metrics_port=run.part.metrics_port,
         ))
-    notes = []
+    notes = list(fixed_notes)
     unreachable = [r for r in rows if "unreachable" in r.health]
     if unreachable:
         from ops.run.replay import sessions
@@ -141,6 +142,8 @@ def run(options: RunOptions, console: Console) -> int:
         observer = Observer(bootstrap)
         observer.start()
         sup = Supervisor(parts, folder, env, on_crash=_crash_reporter(bootstrap))
+        if not options.replay and not options.only:
+            sup.notes = tuple(f"{feed} not started: set {var} to run it" for feed, var in missing_keys(os.environ).items())
         sup.start_all()
         console.print(f"started   {len(parts)} parts: {', '.join(p.name for p in parts)}; logs in {folder / 'logs'}")
         try:
@@ -160,7 +163,7 @@ def run(options: RunOptions, console: Console) -> int:
 
 def _snap(sup: Supervisor, observer: Observer, replay: str, kill_file: Path) -> Snapshot:
     with observer.lock:
-        return snapshot(sup, observer.board, replay, kill_file, int(time.time() * 1000))
+        return snapshot(sup, observer.board, replay, kill_file, int(time.time() * 1000), sup.notes)
 
 
 def _watch(sup: Supervisor, observer: Observer, replay: str, kill_file: Path, folder: Path, console: Console,

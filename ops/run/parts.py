@@ -10,6 +10,7 @@ the very same process set.
 
 from __future__ import annotations
 
+import os
 import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -17,8 +18,11 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-AGENT_GROUPS = ("discovery", "router", "shard", "trading", "alerts")
-FEEDS = ("espn", "kalshi", "polymarket")
+#: One consumer group per agent module of streams.app.AGENT_MODULES (a test keeps the two equal).
+AGENT_GROUPS = ("discovery", "targets", "router", "shard", "trading", "alerts")
+FEEDS = ("espn", "kalshi", "polymarket", "coingecko", "fred")
+#: Feeds that cannot start without a key: left out (and said so) when the variable is unset.
+FEED_KEYS = {"fred": "FRED_API_KEY"}
 
 
 class Kind(str, Enum):
@@ -69,11 +73,13 @@ def _agent_part(group: str, app_prefix: str) -> Part:
 
 def _feed_part(feed: str) -> Part:
     if feed == "espn":
-        args = ("live", "--leagues", ",".join(espn_leagues()))
+        args: tuple[str, ...] = ("live", "--leagues", ",".join(espn_leagues()))
     elif feed == "kalshi":
         args = ("live", "--series", ",".join(kalshi_series()))
-    else:
+    elif feed == "polymarket":
         args = ("live", "--tags", ",".join(polymarket_tags()))
+    else:
+        args = ("live",)  # CoinGecko: its default coins; FRED: every series in connectors/fred
     return Part(name=feed, kind=Kind.FEED, argv=(sys.executable, "-m", f"connectors.{feed}", *args))
 
 
@@ -96,8 +102,13 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def missing_keys(env: Mapping[str, str]) -> dict[str, str]:
+    """Feeds left out for want of their key: feed -> variable."""
+    return {feed: var for feed, var in FEED_KEYS.items() if not env.get(var, "").strip()}
+
+
 def plan(only: Sequence[str] = (), replay: Part | None = None, port: Callable[[], int] = free_port,
-         app_prefix: str = "arbees") -> tuple[Part, ...]:
+         app_prefix: str = "arbees", env: Mapping[str, str] | None = None) -> tuple[Part, ...]:
     """Every part to run, in start order (sink and agents before the feeds that wake them).
 
     `only` keeps the named parts; `replay` replaces the live feeds. Each part gets
@@ -110,7 +121,8 @@ def plan(only: Sequence[str] = (), replay: Part | None = None, port: Callable[[]
     if unknown:
         raise PlanError(f"unknown part(s) {', '.join(unknown)}; parts are {', '.join(all_names())}")
     parts: list[Part] = [_sink_part(app_prefix), *(_agent_part(g, app_prefix) for g in AGENT_GROUPS)]
-    parts += [replay] if replay is not None else [_feed_part(f) for f in FEEDS]
+    unkeyed = missing_keys(os.environ if env is None else env)
+    parts += [replay] if replay is not None else [_feed_part(f) for f in FEEDS if f not in unkeyed]
     if wanted:
         parts = [p for p in parts if p.name in wanted]
     out = []

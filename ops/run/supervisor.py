@@ -131,6 +131,7 @@ class Supervisor:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.runs = {p.name: PartRun(p) for p in parts}
+        self.notes: tuple[str, ...] = ()  # what the screen should always say about this run (e.g. a feed left out)
         self.run_dir = run_dir
         self.env = dict(env)
         self.on_crash = on_crash

@@ -19,9 +19,20 @@ def _ports():  # noqa: ANN202
     return lambda: next(counter)
 
 
+def test_agent_groups_are_the_apps_agent_modules() -> None:
+    from streams.app import AGENT_MODULES
+
+    assert sorted(AGENT_GROUPS) == sorted(m.rsplit(".", 1)[-1] for m in AGENT_MODULES)
+
+
+def test_fred_runs_only_with_its_key() -> None:
+    assert "fred" not in [p.name for p in plan(port=_ports(), env={})]
+    assert "fred" in [p.name for p in plan(port=_ports(), env={"FRED_API_KEY": "k"})]
+
+
 def test_every_part_with_every_league_and_series() -> None:
-    parts = {p.name: p for p in plan(port=_ports())}
-    assert list(parts) == ["sink", *AGENT_GROUPS, "espn", "kalshi", "polymarket"]
+    parts = {p.name: p for p in plan(port=_ports(), env={"FRED_API_KEY": "k"})}
+    assert list(parts) == ["sink", *AGENT_GROUPS, "espn", "kalshi", "polymarket", "coingecko", "fred"]
     for group in AGENT_GROUPS:
         env = parts[group].env
         assert env["ARBEES_AGENTS"] == group and env["ARBEES_APP_ID"] == f"arbees-{group}"
@@ -36,8 +47,8 @@ def test_every_part_with_every_league_and_series() -> None:
 def test_only_and_replay_select() -> None:
     assert [p.name for p in plan(["shard", "trading"], port=_ports())] == ["shard", "trading"]
     replay = Part("replay", Kind.REPLAY, ("python", "-m", "ops.run.replay", "x"), finite=True)
-    names = [p.name for p in plan((), replay, port=_ports())]
-    assert "replay" in names and not {"espn", "kalshi", "polymarket"} & set(names)
+    names = [p.name for p in plan((), replay, port=_ports(), env={"FRED_API_KEY": "k"})]
+    assert "replay" in names and not {"espn", "kalshi", "polymarket", "coingecko", "fred"} & set(names)
     with pytest.raises(PlanError, match="unknown part.*shrad"):
         plan(["shrad"], port=_ports())
 
