@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,7 +79,8 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _crash_reporter(bootstrap: str):  # noqa: ANN202 - a closure over the publisher
+def _crash_reporter(bootstrap: str) -> Callable[[PartRun, str], None]:
+    """Tell `health` that a part died: a DOWN heartbeat in its name, which the alerts agent turns into an alert."""
     from connectors.publisher import Publisher
     from schemas.enums import HealthStatus
     from schemas.records import Heartbeat

@@ -52,7 +52,7 @@ class Observer(threading.Thread):
                         self.errors += 1
                         continue
                     with self.lock:
-                        self.board.apply(msg.topic(), record)
+                        self.board.apply(msg.topic() or "", record)
         finally:
             consumer.close()
 

@@ -90,7 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     publisher = Publisher(bootstrap, service="replay")
     beater = start_heartbeats(publisher, live=False)
     try:
-        stats = replay_session(folder, bootstrap, clock=SettlingClock(ReplayClock(speed=args.speed), args.settle_s, args.floor_s), service="replay")
+        clock = SettlingClock(ReplayClock(speed=args.speed), args.settle_s, args.floor_s)
+        stats = replay_session(folder, bootstrap, clock=clock, service="replay")  # type: ignore[arg-type]
         print(f"replayed {stats.payloads} payloads of {folder.name} in {stats.seconds:.1f}s: "
               + ", ".join(f"{t} {n}" for t, n in sorted(stats.published.items())), flush=True)
     finally:
