@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test test-unit bench bench-models stop clean
+.PHONY: install run test test-unit bench bench-models fuzz stop clean
 
 $(STAMP): pyproject.toml
 	@command -v python3.11 >/dev/null || command -v python3 >/dev/null || { echo "python 3.11 is required"; exit 1; }
@@ -34,6 +34,12 @@ bench: install
 
 bench-models: install
 	$(PY) -m bench.models
+
+# Mutated recorded payloads through every connector and the codec (FUZZ_EXAMPLES per target, ~6 min at 500);
+# writes fuzz.inputs / fuzz.escaped into bench/results.json and fails on any escape.
+FUZZ_EXAMPLES ?= 500
+fuzz: install
+	$(PY) -m bench.fuzz --examples $(FUZZ_EXAMPLES)
 
 clean:
 	rm -rf $(VENV) .stack ops/kafka/lib ops/kafka/target

@@ -10,12 +10,29 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 from connectors.espn.errors import BadPayload
 
 _MISSING = object()
+
+
+#: What reading a value of an unexpected shape raises (`x.get` on a string, `int("x" * 5000)`, ...).
+SHAPE_ERRORS = (AttributeError, TypeError, ValueError, KeyError, IndexError, OverflowError, RecursionError)
+
+
+@contextmanager
+def reading(where: str) -> Iterator[None]:
+    """A shape the typed readers did not anticipate still becomes `BadPayload` at `where`, never a crash."""
+    try:
+        yield
+    except BadPayload:
+        raise
+    except SHAPE_ERRORS as exc:
+        raise BadPayload(where, f"unreadable: {type(exc).__name__}: {exc}"[:500]) from exc
 
 
 def obj(value: Any, where: str) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from connectors.espn.baseball import from_scoreboard
 from connectors.espn.errors import BadPayload
-from connectors.espn.fields import american_odds, arr, integer, iso_ms, number, obj, req, text
+from connectors.espn.fields import american_odds, arr, integer, iso_ms, number, obj, reading, req, text
 from connectors.espn.leagues import FOOTBALL, League
 from connectors.espn.pregame import line_prior, provider_source
 from schemas.enums import EventStatus, MarketType
@@ -122,7 +122,8 @@ def scoreboard_states(lg: League, payload: dict[str, Any], received_ms: int) -> 
     for i, event in enumerate(events):
         where = f"events[{i}]"
         try:
-            states.extend(event_states(lg, obj(event, where), received_ms, where))
+            with reading(where):
+                states.extend(event_states(lg, obj(event, where), received_ms, where))
         except BadPayload as exc:
             ref = str(event.get("id", "")) if isinstance(event, dict) else ""
             value = json.dumps(event, sort_keys=True).encode()

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 import structlog
 
 from connectors.espn.errors import BadPayload, EspnError
+from connectors.espn.fields import reading
 from connectors.espn.leagues import LEAGUES, League
 from connectors.espn.normalize import content_digest, parse_body, scoreboard_states, state_key
 from connectors.espn.pregame import PregameLine, carry, line_of
@@ -108,16 +109,17 @@ class EspnPipeline:
         if raw.status != 200 or raw.endpoint == "teams":
             return Outcome(raw.raw_id)  # kept on raw.espn; nothing to normalize
         try:
-            lg = league_of(raw)
-            payload = parse_body(raw.body)
-            if raw.endpoint == "scoreboard":
-                sb = scoreboard_states(lg, payload, raw.fetched_at)
-                states, plays, rejected = sb.states, (), sb.rejected
-            elif raw.endpoint == "summary":
-                sm = summary(lg, payload, raw.fetched_at)
-                states, plays, rejected = (sm.state,), sm.plays, sm.rejected
-            else:
-                raise BadPayload("endpoint", f"unknown ESPN endpoint {raw.endpoint!r}")
+            with reading("response"):
+                lg = league_of(raw)
+                payload = parse_body(raw.body)
+                if raw.endpoint == "scoreboard":
+                    sb = scoreboard_states(lg, payload, raw.fetched_at)
+                    states, plays, rejected = sb.states, (), sb.rejected
+                elif raw.endpoint == "summary":
+                    sm = summary(lg, payload, raw.fetched_at)
+                    states, plays, rejected = (sm.state,), sm.plays, sm.rejected
+                else:
+                    raise BadPayload("endpoint", f"unknown ESPN endpoint {raw.endpoint!r}")
         except EspnError as exc:
             self._dead(raw, raw.body.encode(), exc)
             return Outcome(raw.raw_id, dead_letters=1)

@@ -19,7 +19,7 @@ from typing import Any
 
 from connectors.espn.baseball import Situation, settled_by
 from connectors.espn.errors import BadPayload
-from connectors.espn.fields import arr, display_clock_seconds, integer, iso_ms, number, obj, req, text
+from connectors.espn.fields import arr, display_clock_seconds, integer, iso_ms, number, obj, reading, req, text
 from connectors.espn.leagues import League
 from connectors.espn.normalize import Rejected, competition_state, event_id_of, state_key
 from schemas.enums import EventStatus
@@ -128,8 +128,9 @@ def summary(lg: League, payload: dict[str, Any], received_ms: int) -> SummaryRes
     for i, p in enumerate(raw_plays(s)):
         where = f"plays[{i}]"
         try:
-            play = play_record(lg, event_id, obj(p, where), wp, received_ms, where)
-            sit = settled_by(p, where) if lg.family == "baseball" else None
+            with reading(where):
+                play = play_record(lg, event_id, obj(p, where), wp, received_ms, where)
+                sit = settled_by(p, where) if lg.family == "baseball" else None
         except BadPayload as exc:
             ref = str(p.get("id", "")) if isinstance(p, dict) else ""
             rejected.append(Rejected(where=where, ref=ref, value=json.dumps(p, sort_keys=True).encode(), error=exc))

@@ -52,6 +52,17 @@ class ClobMarketInfo:
     neg_risk: bool | None  # absent from the documented example; None = not stated
 
 
+def parse_book_answer(raw: RawResponse) -> BookMsg:
+    """A /book answer as a snapshot; BadPayload when it is not one."""
+    obj = _json(raw)
+    if not isinstance(obj, dict):
+        raise BadPayload(f"book answer is a {type(obj).__name__}, not an object")
+    try:
+        return parse_book(obj)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise BadPayload(f"malformed book answer: {exc}") from exc
+
+
 def _json(raw: RawResponse) -> Any:
     try:
         return json.loads(raw.body)
@@ -114,8 +125,12 @@ class ClobClient:
         self._clock = clock
 
     async def book(self, token_id: str) -> tuple[RawResponse, BookMsg]:
-        raw = await get_raw(self._http, self.base_url, "/book", "book", {"token_id": token_id}, self._clock)
-        return raw, parse_book(_json(raw))
+        raw = await self.book_answer(token_id)
+        return raw, parse_book_answer(raw)
+
+    async def book_answer(self, token_id: str) -> RawResponse:
+        """The /book answer unparsed (the feed publishes it before reading it)."""
+        return await get_raw(self._http, self.base_url, "/book", "book", {"token_id": token_id}, self._clock)
 
     async def prices_history(self, token_id: str, *, start_ts: int | None = None, end_ts: int | None = None,
                              interval: str | None = None, fidelity: int | None = None,

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 import structlog
 
 from connectors.polymarket.book import LocalBook
-from connectors.polymarket.clob import ClobClient
+from connectors.polymarket.clob import ClobClient, parse_book_answer
 from connectors.polymarket.errors import BadPayload, BookNotReady, LegacyPriceChange, ResyncRequired
-from connectors.polymarket.gamma import GammaClient, event_of_market, parse_gamma_event, parse_gamma_market
+from connectors.polymarket.gamma import GammaClient, GammaPage, event_of_market, parse_gamma_event, parse_gamma_market
 from connectors.polymarket.http import RawResponse, wall_clock_ms
 from connectors.polymarket.messages import (
     BestBidAskMsg,
@@ -99,11 +99,20 @@ class PolymarketFeed:
 
     # -------------------------------------------------------------- discovery
 
+    def _page(self, page: GammaPage) -> bool:
+        """Publish a gamma page raw; an unreadable one is dead-lettered too (False: nothing to list)."""
+        self._raw(page.raw)
+        if page.error is not None:
+            self._dead(page.raw.body.encode(), page.error, page.raw.fetched_at, f"polymarket:{page.raw.endpoint}")
+            return False
+        return True
+
     async def discover(self, **filters: Any) -> list[MarketListing]:
         """Page through active events; publish raw pages, then one listing per binary market."""
         listings: list[MarketListing] = []
         async for page in self._gamma.events(**filters):
-            self._raw(page.raw)
+            if not self._page(page):
+                continue
             for item in page.items:
                 try:
                     event = parse_gamma_event(item)
@@ -128,7 +137,8 @@ class PolymarketFeed:
         listings: list[MarketListing] = []
         for i in range(0, len(condition_ids), REFRESH_BATCH):
             async for page in self._gamma.markets(condition_ids=condition_ids[i:i + REFRESH_BATCH]):
-                self._raw(page.raw)
+                if not self._page(page):
+                    continue
                 for item in page.items:
                     try:
                         listing = listing_from_gamma(parse_gamma_market(item), event_of_market(item), page.raw.fetched_at)
@@ -159,9 +169,18 @@ class PolymarketFeed:
         self.stats.resyncs += 1
         self.stats.resync_reasons.append(reason)
         log.info("polymarket book resync", asset=asset_id[:12], reason=reason)
-        raw, snap = await self._clob.book(asset_id)
+        raw = await self._clob.book_answer(asset_id)
         self._raw(raw)
-        self.books[asset_id].apply_snapshot(snap, from_rest=True)
+        book = self.books[asset_id]
+        try:
+            snap = parse_book_answer(raw)
+            if snap.asset_id != asset_id:
+                raise BadPayload(f"book answer for token {asset_id[:12]}… is the book of {snap.asset_id[:12]}…")
+            book.apply_snapshot(snap, from_rest=True)
+        except (BadPayload, ResyncRequired) as exc:
+            # the book stays failed (no quote) until a snapshot it can trust arrives on the stream
+            book.fail(f"REST book refused: {exc}")
+            self._dead(raw.body.encode(), exc, raw.fetched_at, f"polymarket:{raw.endpoint}")
 
     def _publish_quote(self, market: str) -> None:
         yes_token, no_token = self._markets[market]

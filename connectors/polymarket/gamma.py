@@ -109,6 +109,12 @@ def _json_list(value: Any, name: str) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+def _opt_str(value: Any, name: str) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise BadPayload(f"{name} is a {type(value).__name__}, not a string")
+
+
 def parse_fee_params(m: dict[str, Any]) -> FeeParams:
     """Read the market's own fee fields; never default to zero.
 
@@ -176,7 +182,7 @@ def parse_gamma_market(m: dict[str, Any], event_id: str = "") -> GammaMarket:
             end_ts=iso_ms(m.get("endDate")),
             closed_ts=iso_ms(m.get("closedTime")),
             outcome_prices=_json_list(m.get("outcomePrices"), "outcomePrices"),
-            sports_market_type=m.get("sportsMarketType"),
+            sports_market_type=_opt_str(m.get("sportsMarketType"), "sportsMarketType"),
             event_id=event_id,
             uma_status=str(m.get("umaResolutionStatus") or ""),
             game_start_ts=iso_ms(m.get("gameStartTime")),
@@ -228,8 +234,11 @@ def event_of_market(m: dict[str, Any]) -> GammaEvent:
 
 @dataclass(frozen=True)
 class GammaPage:
+    """One page as answered; `error` says why an unreadable page has no items (it ends the paging)."""
+
     raw: RawResponse
     items: list[Any] = field(default_factory=list)
+    error: BadPayload | None = None
 
 
 class GammaClient:
@@ -249,10 +258,12 @@ class GammaClient:
                                 {**params, "limit": self.page_limit, "offset": offset}, self._clock)
             try:
                 items = json.loads(raw.body)
-            except json.JSONDecodeError as exc:
-                raise BadPayload(f"{endpoint} page at offset {offset} is not JSON") from exc
+            except (json.JSONDecodeError, RecursionError):
+                yield GammaPage(raw, error=BadPayload(f"{endpoint} page at offset {offset} is not JSON"))
+                return
             if not isinstance(items, list):
-                raise BadPayload(f"{endpoint} page at offset {offset} is not a list")
+                yield GammaPage(raw, error=BadPayload(f"{endpoint} page at offset {offset} is not a list"))
+                return
             yield GammaPage(raw, items)
             if len(items) < self.page_limit:
                 return

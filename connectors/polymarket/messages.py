@@ -32,6 +32,8 @@ def to_micros(text: Any, what: str = "price") -> int:
         value = Decimal(str(text)) * MICROS
     except (InvalidOperation, ValueError) as exc:
         raise BadPayload(f"{what} {text!r} is not a decimal number") from exc
+    if not value.is_finite():
+        raise BadPayload(f"{what} {text!r} is not finite")
     if value != value.to_integral_value():
         raise BadPayload(f"{what} {text!r} is finer than a micro-dollar")
     micros = int(value)

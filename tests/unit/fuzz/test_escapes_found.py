@@ -1,0 +1,67 @@
+"""The escapes the fuzzer found, each as its minimal input (shrunk by hypothesis) on a recorded payload."""
+
+from __future__ import annotations
+
+import json
+
+from bench.fuzz import FIXTURES, check, targets
+
+TARGETS = {t.name: t for t in targets()}
+
+
+def _last_trade() -> dict:
+    return json.loads((FIXTURES / "polymarket/ws_market_last_trade_price_frames.ndjson").read_text().splitlines()[0])
+
+
+def test_a_websocket_price_of_infinity_is_dead_lettered() -> None:
+    """Was: OverflowError (Decimal('Infinity') to int) out of the Polymarket feed."""
+    frame = _last_trade() | {"price": "Infinity"}
+    sink = check(TARGETS["polymarket.ws"], json.dumps(frame))
+    assert [d.error for d in sink.dead] == ["price 'Infinity' is not finite"]
+
+
+def test_a_gamma_page_that_is_not_json_is_published_raw_and_dead_lettered() -> None:
+    """Was: BadPayload out of discover()/refresh() with the page neither on raw.polymarket nor dead-lettered."""
+    for name in ("polymarket.gamma.events", "polymarket.gamma.markets"):
+        sink = check(TARGETS[name], "")
+        assert len(sink.encoded) == 2  # the raw page, then its dead letter
+        assert [d.error for d in sink.dead] == [f"{name.rsplit('.', 1)[1]} page at offset 0 is not JSON"]
+    sink = check(TARGETS["polymarket.gamma.events"], "{}")
+    assert [d.error for d in sink.dead] == ["events page at offset 0 is not a list"]
+
+
+def test_a_rest_book_that_is_garbage_or_of_another_token_is_dead_lettered_and_the_book_stays_void() -> None:
+    """Was: BadPayload / ValueError out of on_frame (the resync after a refused change), killing the stream."""
+    target = TARGETS["polymarket.clob.book"]
+    sink = check(target, "")
+    assert [d.error for d in sink.dead][-1] == "book answer is not JSON"
+    other = json.loads((FIXTURES / "polymarket/clob_book_2026-01-04.json").read_text())  # recorded, for its own token
+    sink = check(target, json.dumps(other))
+    assert "is the book of 638763548106" in sink.dead[-1].error
+    crossed = json.loads(target.seeds[0]) | {"bids": [{"price": "0.9", "size": "1"}], "asks": [{"price": "0.1", "size": "1"}]}
+    sink = check(target, json.dumps(crossed))
+    assert "crossed" in sink.dead[-1].error
+
+
+def test_a_gamma_market_whose_sports_type_is_a_number_is_dead_lettered() -> None:
+    """Was: AttributeError ('float' has no .lower) from the rules reader, out of refresh()."""
+    market = json.loads(TARGETS["polymarket.gamma.markets"].seeds[0])[0] | {"sportsMarketType": 0.0}
+    sink = check(TARGETS["polymarket.gamma.markets"], json.dumps([market]))
+    assert [d.error for d in sink.dead] == ["sportsMarketType is a float, not a string"]
+
+
+def test_an_espn_event_of_an_unexpected_shape_is_dead_lettered_and_the_others_flow() -> None:
+    """Was: AttributeError ('str' has no .get) out of the pipeline for a string where lastPlay's object was."""
+    board = json.loads(TARGETS["espn.scoreboard"].seeds[0])
+    board["events"][0]["competitions"][0]["situation"]["lastPlay"] = "x"
+    sink = check(TARGETS["espn.scoreboard"], json.dumps(board))
+    assert len(sink.dead) == 1 and "unreadable: AttributeError" in sink.dead[0].error
+    assert len(sink.encoded) == 1 + (len(board["events"]) - 1) + 1  # raw, the other events' states, the dead letter
+
+
+def test_espn_pick_center_odds_of_an_unexpected_shape_are_dead_lettered() -> None:
+    """Was: AttributeError out of the pipeline (summary pickcenter provider a string)."""
+    game = json.loads(TARGETS["espn.summary"].seeds[0])
+    game["gamepackageJSON"]["pickcenter"][0]["provider"] = "x"
+    sink = check(TARGETS["espn.summary"], json.dumps(game))
+    assert len(sink.dead) == 1 and "response" in sink.dead[0].error and "AttributeError" in sink.dead[0].error
