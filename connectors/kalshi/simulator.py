@@ -18,6 +18,7 @@ import copy
 import itertools
 import json
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,8 @@ class KalshiSimulator:
         unreadable_create_replies: int = 0,
         fill_on_create: bool = False,
         list_lag: int = 0,
+        throttled: int = 0,
+        retry_after_s: float = 0.3,
     ) -> None:
         self.dir = fixtures_dir or default_fixtures_dir()
         self.public_key_pem = public_key_pem
@@ -126,6 +129,11 @@ class KalshiSimulator:
         self.fill_on_create = fill_on_create
         #: the next n order-list queries do not show the orders yet (the venue's list lagging its creates)
         self.list_lag = list_lag
+        #: the next n REST requests get 429 with `Retry-After: retry_after_s` (a rate-limit storm)
+        self.throttled = throttled
+        self.retry_after_s = retry_after_s
+        #: (monotonic arrival time, path, status answered) of every REST request, to measure bursts
+        self.requests: list[tuple[float, str, int]] = []
         self.books, self.script = load_script(self.dir / "ws_book_script.ndjson")
         self.markets_pages = [
             json.loads((self.dir / name).read_text())
@@ -150,7 +158,7 @@ class KalshiSimulator:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._rate_limit])
         app.router.add_get(f"{API}/series/{{series}}", self._series)
         app.router.add_get(f"{API}/markets", self._markets)
         app.router.add_get(f"{API}/markets/{{ticker}}/orderbook", self._orderbook)
@@ -186,6 +194,23 @@ class KalshiSimulator:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+    # ------------------------------------------------------------ rate limit
+
+    @web.middleware
+    async def _rate_limit(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path == WS_PATH:
+            return await handler(request)
+        arrived = time.monotonic()
+        if self.throttled > 0:
+            self.throttled -= 1
+            resp: web.StreamResponse = web.json_response(
+                {"error": {"code": "too_many_requests", "message": "rate limit exceeded"}}, status=429,
+                headers={"Retry-After": f"{self.retry_after_s:g}"})
+        else:
+            resp = await handler(request)
+        self.requests.append((arrived, request.path, resp.status))
+        return resp
 
     # ------------------------------------------------------------ auth
 
