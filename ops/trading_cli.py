@@ -113,16 +113,9 @@ def positions(account: str = typer.Option(None, help="only this account"),
 @trading_app.command("pnl")
 def pnl(account: str = typer.Option(None, help="only this account")) -> None:
     """Bankroll and P&L per account from the `ledger` topic (optimistic-version rule applied)."""
-    from streams.trading.ledger import EntryKind, kind_of
+    from ops.board.state import fold_ledger
 
-    entries = [e for e in read_topic(_bootstrap(), "ledger", account) if isinstance(e, LedgerEntry)]
-    states = ledger_states(entries)
-    sums: dict[str, dict[EntryKind, int]] = defaultdict(lambda: defaultdict(int))
-    for acc, st in states.items():
-        booked = {eid for _, eid in st.recent}
-        for e in entries:
-            if e.account == acc and e.entry_id in booked:
-                sums[acc][kind_of(e)] += e.delta_micros
+    books = fold_ledger([e for e in read_topic(_bootstrap(), "ledger", account) if isinstance(e, LedgerEntry)])
     unreal: dict[str, int] = defaultdict(int)
     latest: dict[str, PositionEvent] = {}
     for ev in read_topic(_bootstrap(), "positions", account):
@@ -132,11 +125,10 @@ def pnl(account: str = typer.Option(None, help="only this account")) -> None:
         if ev.status not in CLOSED:
             unreal[ev.account] += ev.unrealized_pnl_micros
     table = Table("account", "bankroll", "version", "deposits", "realized", "fees", "net P&L", "unrealized")
-    for acc, st in sorted(states.items()):
-        s = sums[acc]
-        capital = s[EntryKind.DEPOSIT] + s[EntryKind.WITHDRAWAL]
-        table.add_row(acc, _money(st.balance.value), str(st.version), _money(capital), _money(s[EntryKind.REALIZED]),
-                      _money(s[EntryKind.FEE]), _money(s[EntryKind.REALIZED] + s[EntryKind.FEE]), _money(unreal[acc]))
+    for acc, book in sorted(books.items()):
+        s = book.pnl()
+        table.add_row(acc, _money(s["bankroll"]), str(s["version"]), _money(s["deposits"]), _money(s["realized"]),
+                      _money(s["fees"]), _money(s["net"]), _money(unreal[acc]))
     console.print(table)
 
 
@@ -186,17 +178,33 @@ def _accounts(account: list[str] | None) -> list[str]:
     return list(load_config().trading.accounts)
 
 
-@trading_app.command("kill")
-def kill(account: list[str] = typer.Option(None, help="accounts (default: ARBEES_ACCOUNTS)"),
-         reason: str = typer.Option("operator kill", help="why")) -> None:
-    """Stop new orders at once: the kill-switch file, and a kill record per account on risk.state."""
+def switch_kill_on(accounts: list[str], reason: str) -> Path:
+    """The kill switch: the file that stops new orders at once, and a kill record per account on risk.state."""
     from streams.trading.risk import OPERATOR_KILL
 
     path = kill_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {reason}\n")
+    _publish("risk.state", [(a, _operator_record(a, RiskKind.KILL_SWITCH, OPERATOR_KILL, reason)) for a in accounts])
+    return path
+
+
+def reset_risk(accounts: list[str], reason: str) -> Path:
+    """Breaker and kill switch reset: the kill file removed, a reset record per account on risk.state."""
+    from streams.trading.risk import OPERATOR_RESET
+
+    path = kill_file()
+    path.unlink(missing_ok=True)
+    _publish("risk.state", [(a, _operator_record(a, RiskKind.BREAKER_RESET, OPERATOR_RESET, reason)) for a in accounts])
+    return path
+
+
+@trading_app.command("kill")
+def kill(account: list[str] = typer.Option(None, help="accounts (default: ARBEES_ACCOUNTS)"),
+         reason: str = typer.Option("operator kill", help="why")) -> None:
+    """Stop new orders at once: the kill-switch file, and a kill record per account on risk.state."""
     accs = _accounts(account)
-    _publish("risk.state", [(a, _operator_record(a, RiskKind.KILL_SWITCH, OPERATOR_KILL, reason)) for a in accs])
+    path = switch_kill_on(accs, reason)
     console.print(f"[red]kill switch ON[/red] ({path}); kill records written for {', '.join(accs)}")
 
 
@@ -204,13 +212,8 @@ def kill(account: list[str] = typer.Option(None, help="accounts (default: ARBEES
 def risk_reset(account: list[str] = typer.Option(None, help="accounts (default: ARBEES_ACCOUNTS)"),
                reason: str = typer.Option("operator reset", help="why")) -> None:
     """Reset the breaker and the kill switch: remove the kill file, write reset records."""
-    from streams.trading.risk import OPERATOR_RESET
-
-    path = kill_file()
-    if path.exists():
-        path.unlink()
     accs = _accounts(account)
-    _publish("risk.state", [(a, _operator_record(a, RiskKind.BREAKER_RESET, OPERATOR_RESET, reason)) for a in accs])
+    path = reset_risk(accs, reason)
     console.print(f"[green]risk reset[/green] for {', '.join(accs)} (kill file {path} removed)")
 
 

@@ -30,6 +30,7 @@ class Kind(str, Enum):
     FEED = "feed"  # a connector reaching an outside service
     SINK = "sink"
     REPLAY = "replay"  # a recorded session played onto the feed topics
+    BOARD = "board"  # the web board (ops.board), served on ARBEES_BOARD_PORT
 
 
 @dataclass(frozen=True)
@@ -87,8 +88,18 @@ def _sink_part(app_prefix: str) -> Part:
     return Part(name="sink", kind=Kind.SINK, argv=(sys.executable, "-m", "ops.sink", "--consumer", f"{app_prefix}-sink"))
 
 
+def board_port(env: Mapping[str, str]) -> int:
+    """ARBEES_BOARD_PORT (default 8765): fixed, so the operator knows where to open it."""
+    return int(env.get("ARBEES_BOARD_PORT", "") or 8765)
+
+
+def _board_part(env: Mapping[str, str]) -> Part:
+    return Part(name="board", kind=Kind.BOARD,
+                argv=(sys.executable, "-m", "ops.cli", "board", "--port", str(board_port(env))))
+
+
 def all_names() -> tuple[str, ...]:
-    return (*FEEDS, *AGENT_GROUPS, "sink")
+    return (*FEEDS, *AGENT_GROUPS, "sink", "board")
 
 
 class PlanError(ValueError):
@@ -123,6 +134,7 @@ def plan(only: Sequence[str] = (), replay: Part | None = None, port: Callable[[]
     parts: list[Part] = [_sink_part(app_prefix), *(_agent_part(g, app_prefix) for g in AGENT_GROUPS)]
     unkeyed = missing_keys(os.environ if env is None else env)
     parts += [replay] if replay is not None else [_feed_part(f) for f in FEEDS if f not in unkeyed]
+    parts.append(_board_part(os.environ if env is None else env))
     if wanted:
         parts = [p for p in parts if p.name in wanted]
     out = []

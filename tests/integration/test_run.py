@@ -21,11 +21,12 @@ from pathlib import Path
 import pytest
 
 from ops.kafka.process import pid_alive
+from ops.run.parts import free_port
 from ops.postgres import cluster
 
 REPO = Path(__file__).resolve().parents[2]
 FEEDS = ("espn", "kalshi", "polymarket", "coingecko")  # FRED needs FRED_API_KEY: left out, and the screen says so
-OTHERS = ("sink", "discovery", "targets", "router", "shard", "trading", "alerts")
+OTHERS = ("sink", "discovery", "targets", "router", "shard", "trading", "alerts", "board")
 
 
 def arbees(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -37,7 +38,7 @@ def run_env(kafka_bootstrap: str, database_url: str, state_dir: Path) -> dict[st
     env = {k: v for k, v in os.environ.items() if k != "FRED_API_KEY"}
     return {**env, "KAFKA_BOOTSTRAP": kafka_bootstrap, "DATABASE_URL": database_url,
             "ARBEES_STACK_DIR": str(state_dir), "ARBEES_APP_ID": f"run-{uuid.uuid4().hex[:8]}",
-            "ARBEES_HEARTBEAT_S": "1", "ARBEES_SCREEN_EVERY_S": "2"}
+            "ARBEES_HEARTBEAT_S": "1", "ARBEES_SCREEN_EVERY_S": "2", "ARBEES_BOARD_PORT": str(free_port())}
 
 
 class Running:

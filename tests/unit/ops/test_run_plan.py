@@ -31,8 +31,9 @@ def test_fred_runs_only_with_its_key() -> None:
 
 
 def test_every_part_with_every_league_and_series() -> None:
-    parts = {p.name: p for p in plan(port=_ports(), env={"FRED_API_KEY": "k"})}
-    assert list(parts) == ["sink", *AGENT_GROUPS, "espn", "kalshi", "polymarket", "coingecko", "fred"]
+    parts = {p.name: p for p in plan(port=_ports(), env={"FRED_API_KEY": "k", "ARBEES_BOARD_PORT": "18099"})}
+    assert list(parts) == ["sink", *AGENT_GROUPS, "espn", "kalshi", "polymarket", "coingecko", "fred", "board"]
+    assert parts["board"].argv[-4:] == ("ops.cli", "board", "--port", "18099")
     for group in AGENT_GROUPS:
         env = parts[group].env
         assert env["ARBEES_AGENTS"] == group and env["ARBEES_APP_ID"] == f"arbees-{group}"
