@@ -65,6 +65,27 @@ def topics_create() -> None:
         console.print(f"all {len(report.unchanged)} topics already exist with their settings; nothing changed")
     if report.problems:
         raise typer.Exit(1)
+    if os.environ.get("SCHEMA_REGISTRY_URL", "").strip():
+        schemas_register()
+
+
+@topics_app.command("register")
+def schemas_register(url: str = typer.Option("", "--url", help="registry URL (default SCHEMA_REGISTRY_URL)")) -> None:
+    """Register every record type and every topic's `<topic>-value` subject (FULL_TRANSITIVE) on the schema registry."""
+    from schemas.errors import RegistryError
+    from schemas.subjects import COMPATIBILITY, register_all
+
+    url = url or os.environ.get("SCHEMA_REGISTRY_URL", "").strip()
+    if not url:
+        fail("no registry: give --url or set SCHEMA_REGISTRY_URL (docker compose runs one on http://localhost:8081)")
+    try:
+        done = register_all(url)
+    except RegistryError as exc:
+        fail(f"schema registry at {url}: {exc}")
+        return
+    topics = [r for r in done if r.subject.endswith("-value")]
+    console.print(f"registered {len(done) - len(topics)} record subjects and {len(topics)} topic subjects "
+                  f"(<topic>-value, {COMPATIBILITY}) on {url}")
 
 
 @topics_app.command("list")
