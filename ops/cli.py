@@ -333,7 +333,8 @@ def run(
 def board(
     port: int = typer.Option(int(os.environ.get("ARBEES_BOARD_PORT", "") or 8765), "--port", help="HTTP port (ARBEES_BOARD_PORT)"),
     host: str = typer.Option("127.0.0.1", "--host", help="address to listen on (loopback by default)"),
-    window_h: float = typer.Option(24.0, "--window-h", help="hours of event topics (states, prices, quotes, signals) read at start"),
+    window_h: float = typer.Option(float(os.environ.get("ARBEES_BOARD_WINDOW_H", "") or 24.0), "--window-h",
+                                   help="hours of event topics (states, prices, quotes, signals) read at start (ARBEES_BOARD_WINDOW_H)"),
     read_only: bool = typer.Option(False, "--read-only", help="refuse the kill switch and breaker reset too"),
 ) -> None:
     """The web board: games with model vs market, edges, positions, P&L, exposure, risk, health; live over SSE."""

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,9 @@ class Browser:
             time.sleep(0.1)
         port = int(port_file.read_text().split()[0])
         pages = [t for t in httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json() if t["type"] == "page"]
-        self.ws = connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024, open_timeout=30)
+        self._exit = ExitStack()
+        self.ws = self._exit.enter_context(connect(pages[0]["webSocketDebuggerUrl"], max_size=64 * 1024 * 1024,
+                                                   open_timeout=30))
         self._ids = itertools.count(1)
 
     def call(self, method: str, **params: Any) -> dict[str, Any]:
@@ -82,8 +85,8 @@ class Browser:
 
     def close(self) -> None:
         try:
-            if getattr(self, "ws", None) is not None:
-                self.ws.close()
+            if getattr(self, "_exit", None) is not None:
+                self._exit.close()
         finally:
             if self.proc.poll() is None:
                 self.proc.terminate()
