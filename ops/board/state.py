@@ -42,10 +42,8 @@ RECENT = 50  # rows kept of signals, orders, fills, alerts, risk events
 
 
 def _append(series: list[list[float]], ts: int, value: float) -> None:
-    if series and series[-1][1] == value:
-        return  # flat: the chart draws steps, the repeat adds nothing
-    if series and ts < series[-1][0]:
-        ts = int(series[-1][0])  # out-of-order arrival across partitions: keep the x axis monotone
+    if series and (series[-1][1] == value or ts < series[-1][0]):
+        return  # flat (the chart draws steps), or older than the path: a replay of records already drawn
     series.append([ts, value])
     if len(series) > MAX_POINTS:
         del series[1:-1:2]

@@ -49,7 +49,7 @@ function render(s) {
       td(money(v.realized), "num", `data-account="${esc(a)}" data-field="realized"`), td(money(v.fees), "num", `data-account="${esc(a)}" data-field="fees"`),
       td(money(v.net), "num", `data-account="${esc(a)}" data-field="net"`), td(money(v.unrealized), "num", `data-account="${esc(a)}" data-field="unrealized"`),
       td(v.open_positions, "num", `data-account="${esc(a)}" data-field="open_positions"`), td(money(v.drawdown), "num"), td(money(v.max_drawdown), "num")]), "no ledger entries yet");
-  for (const [a, v] of accs) if (v.equity.length) chart("equity-" + a.replace(/\W/g, "_"), $("equity-charts"), `equity ${a} (bankroll + unrealized)`, ["equity $"], merge([v.equity]));
+  for (const [a, v] of accs) if (v.equity.length > 1) chart("equity-" + a.replace(/\W/g, "_"), $("equity-charts"), `equity ${a} (bankroll + unrealized)`, ["equity $"], merge([v.equity]));
 
   const games = $("games");
   if (!s.games.length) games.innerHTML = '<p class="empty">no priced event in the window yet</p>';
