@@ -194,7 +194,8 @@ def test_replay_on_a_fresh_stack_every_part_flows_a_killed_part_restarts_ctrl_c_
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP", "DATABASE_URL")}
     env.update({"ARBEES_STACK_DIR": str(tmp_path), "ARBEES_KAFKA_PORT": str(kafka),
                 "ARBEES_KAFKA_CONTROLLER_PORT": str(controller), "ARBEES_PG_PORT": str(pg),
-                "ARBEES_HEARTBEAT_S": "1", "ARBEES_SCREEN_EVERY_S": "3", "ARBEES_REPLAY_SETTLE_S": "0"})
+                "ARBEES_HEARTBEAT_S": "1", "ARBEES_SCREEN_EVERY_S": "3", "ARBEES_REPLAY_SETTLE_S": "0",
+                "ARBEES_BOARD_PORT": str(free_port())})
     try:
         _replay_kill_and_stop(env, tmp_path, kafka)
     finally:
@@ -210,12 +211,13 @@ def _replay_kill_and_stop(env: dict[str, str], tmp_path: Path, kafka: int) -> No
         def flowing(snap: dict) -> bool:
             p = parts(snap)
             seen_pids.update(run.pids())
-            return (len(p) == 8 and all(x["state"] in ("running", "done") for x in p.values())
+            return (len(p) == 9 and all(x["state"] in ("running", "done") for x in p.values())
                     and all(p[n]["records_in"] > 0 for n in ("sink", "discovery", "targets", "router", "shard", "trading", "alerts"))
                     and p["shard"]["records_out"] > 0 and snap["counts"].get("signals", 0) > 0)
 
         snap = run.wait_for("records through every part and signals", flowing, timeout=240)
-        assert set(parts(snap)) == {"sink", "discovery", "targets", "router", "shard", "trading", "alerts", "replay"}
+        assert set(parts(snap)) == {"sink", "discovery", "targets", "router", "shard", "trading", "alerts", "replay",
+                                    "board"}
 
         shard = parts(snap)["shard"]["pid"]
         os.kill(shard, signal.SIGKILL)
