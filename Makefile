@@ -42,4 +42,4 @@ fuzz: install
 	$(PY) -m bench.fuzz --examples $(FUZZ_EXAMPLES)
 
 clean:
-	rm -rf $(VENV) .stack ops/kafka/lib ops/kafka/target
+	rm -rf $(VENV) .stack .stack-test ops/kafka/lib ops/kafka/target

@@ -244,6 +244,9 @@ def _replay_kill_and_stop(env: dict[str, str], tmp_path: Path, kafka: int) -> No
         assert not pid_alive(pid), f"pid {pid} outlived Ctrl-C"
     assert "San Antonio Spurs at New York Knicks" in screen and "espn:nba:401859965: KALSHI" in screen  # a signal line
     assert "shard killed by signal 9; restarting in" in screen and "stopped   no part is running" in screen
+    # the crash went on `health` as a DOWN heartbeat and the alerts agent delivered it (stdout of its process)
+    alerts_log = (tmp_path / "run" / "logs" / "alerts.log").read_text(errors="replace")
+    assert "ALERT [CRITICAL] shard: shard is DOWN: crashed; shard killed by signal 9" in alerts_log
     assert final["counts"]["model.probabilities"] > 0 and final["counts"]["signals"] > 0
 
     # every signal the trading group has committed past in its account inbox (signals are forwarded there
