@@ -58,3 +58,22 @@ def pure_shard_outputs(child: demo.Child, reader: demo.LogReader, event_id: str)
         st, out = proc.step(st, s.record)
         outs += out
     return [o for o in outs if isinstance(o, Probability)], [o for o in outs if isinstance(o, Signal)]
+
+
+def settled_outputs(child: demo.Child, reader: demo.LogReader, event_id: str, timeout_s: float = 90.0
+                    ) -> tuple[list[Probability], list[Signal], list[Probability], list[Signal]]:
+    """(got probabilities, got signals, pure probabilities, pure signals) once they agree or time runs out.
+
+    Feed states keep flowing after the condition a test waited for (a quote can overtake the
+    last target state), so the shard's outputs are compared once it has caught up with its inputs.
+    """
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        reader.poll(1.0)
+        want_p, want_s = pure_shard_outputs(child, reader, event_id)
+        got_p = [p for p in reader.of("model.probabilities", Probability) if p.event_id == event_id]
+        got_s = [s for s in reader.of("signals", Signal) if s.event_id == event_id]
+        if (got_p == want_p and got_s == want_s) or time.monotonic() > deadline or not child.alive():
+            return got_p, got_s, want_p, want_s

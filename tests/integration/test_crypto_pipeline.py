@@ -27,10 +27,10 @@ from connectors.rest import Fetched
 from connectors.coingecko.pipeline import CoinGeckoPipeline
 from connectors.publisher import Publisher
 from ops import demo
-from schemas.records import DeadLetter, EventState, MarketLink, Probability, Signal
+from schemas.records import DeadLetter, EventState, MarketLink, Signal
 from streams.crypto.parse import parse_listing
 
-from tests.integration.target_worker import pure_shard_outputs, target_worker
+from tests.integration.target_worker import settled_outputs, target_worker
 from tests.unit.crypto.venues import KALSHI_FRAME_TS, kalshi_frames, kalshi_listing, kalshi_quote
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -97,9 +97,7 @@ def test_recorded_coingecko_and_kalshi_crypto_through_one_worker(kafka_bootstrap
     assert not [lk for lk in reader.of("markets.links", MarketLink) if lk.market_id in frames and lk.market_id != BTC]
 
     # The shard's outputs are exactly the pure processor's on the inputs it received, in log order.
-    want_probs, want_sigs = pure_shard_outputs(child, reader, target_id)
-    got_probs = [p for p in reader.of("model.probabilities", Probability) if p.event_id == target_id]
-    got_sigs = [s for s in reader.of("signals", Signal) if s.event_id == target_id]
+    got_probs, got_sigs, want_probs, want_sigs = settled_outputs(child, reader, target_id)
     assert got_probs == want_probs and got_sigs == want_sigs and got_sigs
     assert got_probs[-1].model == "crypto-lognormal" and got_probs[-1].outcomes["a"] < 0.001
     assert got_sigs[0].legs[0].market_id == BTC and got_sigs[0].legs[0].price_micros == 980_000

@@ -22,9 +22,9 @@ from connectors.fred.pipeline import FredPipeline
 from connectors.publisher import Publisher
 from ops import demo
 from schemas.enums import Venue
-from schemas.records import DeadLetter, EventState, Level, MarketLink, Probability, Quote, ShardInput, Signal
+from schemas.records import DeadLetter, EventState, Level, MarketLink, Probability, Quote, ShardInput
 
-from tests.integration.target_worker import pure_shard_outputs, target_worker
+from tests.integration.target_worker import settled_outputs, target_worker
 from tests.unit.economics.test_release_targets import FETCHED, kalshi, polymarket
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -84,9 +84,7 @@ def test_recorded_fred_unrate_to_linked_release_target_probabilities_and_signals
     assert links[Venue.KALSHI].yes_role == "a" and links[Venue.POLYMARKET].yes_role == "b"
     assert target.features["threshold"] == 14.1 and "mean" in target.features and "published" not in target.features
 
-    want_probs, want_sigs = pure_shard_outputs(child, reader, EVENT)
-    got_probs = [p for p in reader.of("model.probabilities", Probability) if p.event_id == EVENT]
-    got_sigs = [s for s in reader.of("signals", Signal) if s.event_id == EVENT]
+    got_probs, got_sigs, want_probs, want_sigs = settled_outputs(child, reader, EVENT)
     assert got_probs == want_probs and got_probs[-1].model == "econ-ar1-empirical"
     assert got_sigs == want_sigs
     assert got_probs[-1].outcomes["a"] > 0.5  # after 14.7 % in April, >= 14.1 % in May is likely to the model

@@ -21,9 +21,9 @@ from connectors.publisher import Publisher
 from connectors.rest import Fetched
 from ops import demo
 from schemas.enums import Venue
-from schemas.records import DeadLetter, EventState, Level, MarketLink, Probability, Quote, Signal
+from schemas.records import DeadLetter, EventState, Level, MarketLink, Quote, Signal
 
-from tests.integration.target_worker import pure_shard_outputs, target_worker
+from tests.integration.target_worker import settled_outputs, target_worker
 from tests.unit.politics.test_polls import CSV, ELECTION
 from tests.unit.politics.test_races import RACE, listing
 
@@ -72,9 +72,7 @@ def test_recorded_polls_to_race_link_probabilities_and_signals(kafka_bootstrap: 
     reader.poll(3.0)
     (link,) = [lk for lk in reader.of("markets.links", MarketLink) if lk.market_id == market]
     assert (link.event_id, link.yes_role, link.yes_entity) == (EVENT, "a", "Hillary Clinton")
-    want_probs, want_sigs = pure_shard_outputs(child, reader, EVENT)
-    got_probs = [p for p in reader.of("model.probabilities", Probability) if p.event_id == EVENT]
-    got_sigs = [s for s in reader.of("signals", Signal) if s.event_id == EVENT]
+    got_probs, got_sigs, want_probs, want_sigs = settled_outputs(child, reader, EVENT)
     assert got_probs == want_probs and got_probs[-1].model == "polls-race" and got_probs[-1].outcomes["a"] > 0.6
     assert got_sigs == want_sigs and got_sigs[0].legs[0].side.value == "YES"
     dead_letters = [d for d in reader.of("deadletter", DeadLetter) if d.topic == "raw.polls" and "rawpoll_clinton" in d.error]
