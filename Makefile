@@ -35,7 +35,7 @@ bench: install
 bench-models: install
 	$(PY) -m bench.models
 
-# Mutated recorded payloads through every connector and the codec (FUZZ_EXAMPLES per target, ~6 min at 500);
+# Mutated recorded payloads through every connector and the codec (FUZZ_EXAMPLES per target: 6-14 min at 500 on 2 cores);
 # writes fuzz.inputs / fuzz.escaped into bench/results.json and fails on any escape.
 FUZZ_EXAMPLES ?= 500
 fuzz: install
