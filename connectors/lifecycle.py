@@ -6,7 +6,7 @@ import asyncio
 import random
 import signal
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -73,6 +73,21 @@ def start_heartbeats(publisher: Publisher, *, live: bool = True) -> heartbeat.Be
     beater = heartbeat.Beater(make, send, every)
     beater.start()
     return beater
+
+
+async def run_until_stopped(publisher: Publisher, work: Callable[[asyncio.Event], Awaitable[None]],
+                            close: Callable[[], Awaitable[None]]) -> None:
+    """A polling feed's life: stop on SIGINT/SIGTERM, heartbeats while it runs, then close and flush."""
+    stop = asyncio.Event()
+    for sig in STOP_SIGNALS:
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    beater = start_heartbeats(publisher)
+    try:
+        await work(stop)
+    finally:
+        beater.stop()
+        await close()
+        publisher.flush()
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

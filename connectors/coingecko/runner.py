@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from connectors.coingecko.client import CoinGeckoClient, make_client
 from connectors.coingecko.errors import TransientCoinGeckoError
 from connectors.coingecko.pipeline import CoinGeckoPipeline
 from connectors.coingecko.tiers import tier_named
-from connectors.lifecycle import start_heartbeats
+from connectors.lifecycle import run_until_stopped
 from connectors.publisher import Publisher
 from connectors.rest import replay_files
 from telemetry import heartbeat
@@ -56,16 +55,8 @@ async def run_live(bootstrap: str, coins: Sequence[str], tier: str, every_s: flo
     publisher = Publisher(bootstrap, service=SERVICE)
     pipeline = CoinGeckoPipeline(publisher)
     client = make_client(tier_named(tier), observer=lambda f: pipeline.on_raw(f.raw_feed()))
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    beater = start_heartbeats(publisher)
-    try:
-        await poll(client, coins, stop, every_s, history_every_s)
-    finally:
-        beater.stop()
-        await client.http.aclose()
-        publisher.flush()
+    await run_until_stopped(publisher, lambda stop: poll(client, coins, stop, every_s, history_every_s),
+                            client.http.aclose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,7 +20,7 @@ from connectors.espn.client import make_client
 from connectors.espn.pipeline import PREGAME_TOPIC, EspnPipeline
 from connectors.espn.poller import EspnPoller, PollIntervals, leagues_of
 from connectors.espn.replay import FileReplay, TopicReplay, replay
-from connectors.lifecycle import start_heartbeats
+from connectors.lifecycle import run_until_stopped
 from connectors.publisher import Publisher
 from schemas.records import EventState
 
@@ -47,17 +46,7 @@ async def run_live(bootstrap: str, league_keys: Sequence[str], intervals: PollIn
     recovered = recover_pregame(pipeline, bootstrap)
     log.info("pregame lines recovered", events=recovered, topic=PREGAME_TOPIC)
     poller = EspnPoller(client, pipeline, leagues, intervals=intervals)
-    beater = start_heartbeats(publisher)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    try:
-        await poller.run(stop)
-    finally:
-        beater.stop()
-        await client.http.aclose()
-        publisher.flush()
+    await run_until_stopped(publisher, poller.run, client.http.aclose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from connectors.fred.client import FredClient, make_client
 from connectors.fred.errors import TransientFredError
 from connectors.fred.pipeline import FredPipeline
 from connectors.fred.series import SERIES
-from connectors.lifecycle import start_heartbeats
+from connectors.lifecycle import run_until_stopped
 from connectors.publisher import Publisher
 from connectors.rest import replay_files
 from telemetry import heartbeat
@@ -50,16 +49,7 @@ async def run_live(bootstrap: str, series: Sequence[str], every_s: float) -> Non
     publisher = Publisher(bootstrap, service=SERVICE)
     pipeline = FredPipeline(publisher)
     client = make_client(observer=lambda f: pipeline.on_raw(f.raw_feed()))
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    beater = start_heartbeats(publisher)
-    try:
-        await poll(client, series, stop, every_s)
-    finally:
-        beater.stop()
-        await client.http.aclose()
-        publisher.flush()
+    await run_until_stopped(publisher, lambda stop: poll(client, series, stop, every_s), client.http.aclose)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
