@@ -110,6 +110,7 @@ class KalshiSimulator:
         *,
         public_key_pem: bytes | None = None,
         gap_at: int | None = None,
+        drop_at: int | None = None,
         delta_interval_s: float = 0.005,
         extra_frames: list[str] | None = None,
         unreadable_create_replies: int = 0,
@@ -121,6 +122,9 @@ class KalshiSimulator:
         self.dir = fixtures_dir or default_fixtures_dir()
         self.public_key_pem = public_key_pem
         self.gap_at = gap_at
+        #: the drop_at-th delta is applied but its connection is closed instead (a dropped websocket)
+        self.drop_at = drop_at
+        self.drops_injected = 0
         self.delta_interval_s = delta_interval_s
         self.extra_frames = list(extra_frames or [])
         #: the next n create answers are cut short after the order is booked (a reply lost in transit)
@@ -407,6 +411,10 @@ class KalshiSimulator:
                         sub.seq += 1
                         if n == self.gap_at:
                             self.gaps_injected += 1  # applied, numbered, never sent: the client must notice
+                        elif n == self.drop_at:
+                            self.drops_injected += 1  # applied, and the connection goes down with it
+                            sub.live = False
+                            await ws.close()
                         else:
                             msg: dict[str, Any] = {
                                 "market_ticker": delta.ticker, "price_dollars": fp.micros_to_dollars(delta.price_micros),

@@ -82,3 +82,43 @@ def test_a_storm_longer_than_the_retry_budget_gives_up_without_a_burst(signer: K
     assert isinstance(outcome, TransientKalshiError) and outcome.status == 429
     assert [s for _, _, s in sim.requests] == [429] * 4  # the retry policy's four attempts, then the caller backs off
     assert min(_gaps(sim)) >= RETRY_AFTER_S * 0.95
+
+
+def test_a_dropped_websocket_is_reconnected_and_the_books_end_true_on_the_broker(kafka_bootstrap: str, signer: KalshiSigner) -> None:
+    """The simulator closes the connection with a delta applied but unsent; the service reconnects, the
+    fresh snapshots carry it, and the last quote of each market on the broker equals the venue's true book."""
+    from connectors.kalshi.service import KalshiService, ServiceConfig
+    from connectors.lifecycle import Backoff
+    from schemas.records import Quote
+    from tests.unit.kalshi.test_feed import books_match
+
+    ensure_topics(kafka_bootstrap)
+    start = _ends(kafka_bootstrap, "markets.quotes")
+    publisher = Publisher(kafka_bootstrap, service="kalshi-faults-it")
+
+    async def run() -> tuple[KalshiSimulator, Any, Any]:
+        async with KalshiSimulator(public_key_pem=signer.public_key_pem(), drop_at=4) as sim:
+            async with KalshiRest(sim.rest_url, signer=signer) as rest:
+                feed = KalshiFeed(publisher, rest, ws_factory=lambda: KalshiWs(sim.ws_url, signer=signer), clock=lambda: 1)
+                svc = KalshiService(feed, ServiceConfig(series=("KXNFLGAME",), backoff=Backoff(base_s=0.05, cap_s=0.2)),
+                                    use_websocket=True)
+                stop = asyncio.Event()
+                task = asyncio.ensure_future(svc.run(stop))
+                for _ in range(600):
+                    if books_match(sim, feed.stats) or task.done():
+                        break
+                    await asyncio.sleep(0.05)
+                stop.set()
+                await asyncio.wait_for(task, 10)
+        return sim, feed, svc
+
+    sim, feed, svc = asyncio.run(run())
+    publisher.flush(30)
+    assert sim.drops_injected == 1 and svc.stats.reconnects >= 1 and svc.stats.connections >= 2
+    assert books_match(sim, feed.stats)
+    end = _ends(kafka_bootstrap, "markets.quotes")
+    last: dict[str, Quote] = {}
+    for _, _, q in _read(kafka_bootstrap, "markets.quotes", start, end):
+        if isinstance(q, Quote) and q.market_id in sim.books:
+            last[q.market_id] = q  # one partition per market key: offset order is publish order
+    assert set(last) == set(sim.books) and all(last[t] == feed.stats.last_quotes[t] for t in last)
