@@ -12,6 +12,9 @@ from schemas import records as r
 
 DAY_MS = 24 * 3600 * 1000
 EVENT_PARTITIONS = 12
+#: Record header naming the Faust app id (consumer group) whose worker produced the record. Every worker of
+#: the same code on a broker emits the same deterministic outputs for the same inputs; this tells whose they are.
+ORIGIN_HEADER = "arbees-app"
 
 
 @dataclass(frozen=True)

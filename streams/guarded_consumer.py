@@ -1,16 +1,16 @@
-"""Faust's aiokafka consumer with the rewind guard of `streams.rewind` wired in."""
+"""Faust's aiokafka consumer with the rewind guard of `streams.rewind` wired in, and a producer stamping its origin."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Mapping
 from typing import Any
 
 import structlog
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from schemas.topics import TOPICS
+from schemas.topics import ORIGIN_HEADER, TOPICS
 from streams.rewind import RewindTracker
 
 log = structlog.get_logger(__name__)
@@ -63,5 +63,21 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         await self._seek(tp, want)  # type: ignore[arg-type]
 
 
+class OriginProducer(faust_aiokafka.Producer):
+    """Stamps every record with the app id that produced it (`ORIGIN_HEADER`).
+
+    Outputs are deterministic, so two workers of different groups reading the same input write
+    identical records; a reader that wants one worker's outputs (the Kafka backtest) needs this.
+    """
+
+    async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None,
+                   timestamp: float | None, headers: Any, *, transactional_id: str | None = None) -> Any:
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+        if not any(k == ORIGIN_HEADER for k, _ in pairs):
+            pairs.append((ORIGIN_HEADER, str(self.app.conf.id).encode()))
+        return await super().send(topic, key, value, partition, timestamp, pairs, transactional_id=transactional_id)
+
+
 class GuardedTransport(faust_aiokafka.Transport):
     Consumer = GuardedConsumer
+    Producer = OriginProducer

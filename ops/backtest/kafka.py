@@ -8,8 +8,10 @@ The worker is `python -m streams.agents.worker` with ARBEES_AGENTS naming the
 groups (discovery, router, shard, trading by default) and ARBEES_TRADING_EVENTS
 restricting the account to the input's events. The agents read fixed registry
 topic names, so a run cannot use run-scoped copies of them; outputs are picked
-from the shared output topics by the run's events (shard outputs) and account
-(trading outputs).
+from the shared output topics by the worker that wrote them (every worker stamps
+its app id in the `arbees-app` header, schemas.topics.ORIGIN_HEADER: another
+worker on the broker reading the same inputs writes the same records), then by
+the run's events (shard outputs) and account (trading outputs).
 
 `phases` are event-time cut points: records before the first cut are produced,
 the engine waits until the worker is idle (every partition it consumes committed
@@ -53,7 +55,7 @@ from schemas.records import (
     ShardInput,
     Signal,
 )
-from schemas.topics import TOPICS, spec
+from schemas.topics import ORIGIN_HEADER, TOPICS, spec
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_AGENTS = "discovery,router,shard,trading"
@@ -174,7 +176,7 @@ class KafkaEngine:
             ends = self._ends(OUTPUT_TOPICS)
         finally:
             _stop(worker)
-        result, last_ms = self._collect(ordered, starts, ends, produced)
+        result, last_ms = self._collect(ordered, starts, ends, produced, app_id)
         result.inputs = len(ordered)
         result.seconds = max(last_ms - wall_start_ms, 1) / 1000
         self.info = KafkaRunInfo(app_id, folder / "worker.log", sent, produce_s)
@@ -273,12 +275,18 @@ class KafkaEngine:
     # ------------------------------------------------------------------ outputs
 
     def _collect(self, inputs: Sequence[InputRecord], starts: dict[str, dict[int, int]], ends: dict[str, dict[int, int]],
-                 produced: _Produced) -> tuple[BacktestResult, int]:
-        """Read the run's outputs back: shard outputs by the run's events, trading outputs by its account."""
+                 produced: _Produced, app_id: str) -> tuple[BacktestResult, int]:
+        """Read the run's outputs back: records this run's worker wrote (their `ORIGIN_HEADER` is the run's app id),
+        shard outputs by the run's events, trading outputs by its account.
+
+        Events and account alone are not enough: any other worker on the broker consuming the same topics
+        (a running stack, another test's worker, a worker left behind by a killed run) writes the same
+        deterministic outputs for this run's inputs, and they would count twice.
+        """
         codec = default_codec()
         markets = {r.key for r in inputs if r.topic != "events.state"}
         events = {r.value.event_id for r in inputs if r.topic in ("events.state", "markets.links")}  # type: ignore[union-attr]
-        account = self.config.account
+        account, origin = self.config.account, app_id.encode()
         raw: dict[str, list[Any]] = {t: [] for t in OUTPUT_TOPICS}
         last_ms = 0
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"backtest-read-{uuid.uuid4().hex}",
@@ -298,6 +306,8 @@ class KafkaEngine:
                     remaining.pop((topic, part), None)
                 if (topic, part, off) in produced.coords:
                     continue  # our own input (links) or deposit, not an output
+                if dict(msg.headers() or ()).get(ORIGIN_HEADER) != origin:
+                    continue  # another worker's output (or another producer's record), not this run's worker's
                 try:
                     rec = codec.decode(msg.value())
                 except DecodeError:

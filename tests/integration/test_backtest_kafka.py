@@ -13,16 +13,35 @@ from pathlib import Path
 
 import pytest
 
+from connectors.publisher import make_producer
 from ops.backtest.compare import by_event, check_shard_stage, compare_runs
 from ops.backtest.inprocess import BacktestConfig, InProcessEngine
 from ops.backtest.kafka import KafkaEngine
 from ops.backtest.records import INPUT_TOPICS
 from ops.backtest.source import read_inputs
 from ops.topics import ensure_topics
-from schemas.records import EventState
+from schemas.codec import default_codec
+from schemas.records import EventState, Probability, Signal
 from tests.unit.test_backtest_inprocess import GAME_TS, recorded_input
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
+
+
+class OtherWorker:
+    """Writes, once the run's first phase is out, what another shard worker on the broker writes for it."""
+
+    def __init__(self, bootstrap: str, probabilities: list[Probability], signals: list[Signal]) -> None:
+        self.bootstrap, self.records, self.written = bootstrap, [*probabilities, *signals], 0
+
+    def on_progress(self, stage: str, done: int, total: int) -> None:
+        if self.written:
+            return
+        producer, codec = make_producer(self.bootstrap), default_codec()
+        for r in self.records:
+            topic = "signals" if isinstance(r, Signal) else "model.probabilities"
+            producer.produce(topic, key=r.event_id.encode(), value=codec.encode(r))
+        assert producer.flush(30) == 0
+        self.written = len(self.records)
 
 
 def test_inprocess_and_kafka_engines_emit_identical_signals(kafka_bootstrap: str, tmp_path: Path) -> None:
@@ -36,7 +55,12 @@ def test_inprocess_and_kafka_engines_emit_identical_signals(kafka_bootstrap: str
     engine = KafkaEngine(kafka_bootstrap, config, work_dir=tmp_path, timeout_s=120)
     ensure_topics(kafka_bootstrap)
     starts = engine._ends(INPUT_TOPICS)
-    kafka = engine.run(records, phases=(GAME_TS, GAME_TS + 1))
+    # While the run's worker works, another worker of the same code on this broker (a running stack, another
+    # test's worker, one left behind by a killed run) writes the very same shard outputs for these events: the
+    # in-process run's. The engine must read its own worker's outputs only (it counted these twice before).
+    other = OtherWorker(kafka_bootstrap, inprocess.probabilities, inprocess.signals)
+    kafka = engine.run(records, phases=(GAME_TS, GAME_TS + 1), progress=other.on_progress)
+    assert other.written == len(inprocess.probabilities) + len(inprocess.signals)
 
     # the replayed input reads back from the topics as the same records, on the partitions murmur2 gave them
     keys = {r.key for r in records}
