@@ -1,15 +1,14 @@
-"""`arbees demo`: the whole pipeline on recorded data, and the pieces the end-to-end test drives.
+"""`arbees demo`: a recorded real session through the whole pipeline, and the pieces the end-to-end test drives.
 
-The recorded NFL timeline is played in order: week 13's scoreboard (fetched
-2025-12-01 03:56 UTC: the Thanksgiving games final), then the Kalshi simulator
-serving the recorded KXNFLGAME listings and scripted books on a replay clock that
-starts a minute after that fetch, then week 14's scoreboard (8 games live). The
-broker is shared, so a run records the log end offsets of what it reads before it
-publishes anything and reads outputs from there on; a worker group of its own
-starts at those offsets too. Nothing here talks to a venue: the Kalshi feed runs
-against the simulator on 127.0.0.1, and workers run without --live (paper).
-The recorded Polymarket payloads are crypto, politics and esports markets, which
-no ESPN event matches, so the demo runs no Polymarket feed.
+The session (default data/sessions/nba-2026-finals-g3: 2026 NBA Finals G3, real scores and
+venue prices) is replayed through the connectors' normalizers onto the real topics, with a
+Faust worker of its own (fresh app id and paper account; every agent group) reading them.
+The broker is shared, so a run records the log end offsets of what it reads before it
+publishes anything and reads outputs from there on; the worker's group starts at those
+offsets too. The replay runs in lockstep with the in-process backtest engine's run of the
+same session (ops/sessions/lockstep.py), so the pipeline sees the streams in event-time
+order, and the report says whether the two agree. Nothing here talks to a venue: workers
+run without --live (paper).
 """
 
 from __future__ import annotations
@@ -109,7 +108,7 @@ class LogReader:
         stored = 0
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            msg = self.consumer.poll(0.2)
+            msg = self.consumer.poll(min(0.2, max(0.001, deadline - time.monotonic())))
             if msg is None or msg.error() is not None:
                 continue
             try:
@@ -122,6 +121,15 @@ class LogReader:
                 self.records[seen.topic].append(seen)
                 stored += 1
         return stored
+
+    def read_until(self, done: Callable[[LogReader], bool], timeout_s: float) -> bool:
+        """Read until `done(self)` holds (checked after every fetch) or `timeout_s` passes; whether it held."""
+        deadline = time.monotonic() + timeout_s
+        while not done(self):
+            if time.monotonic() > deadline:
+                return False
+            self.poll(0.01)
+        return True
 
     def of(self, topic: str, cls: type | tuple[type, ...] = object) -> list[Any]:
         return [s.record for s in self.records[topic] if isinstance(s.record, cls)]
@@ -194,20 +202,10 @@ class Child:
         return self.log.read_text(errors="replace")[-chars:] if self.log.exists() else ""
 
 
-def kalshi_simulator_feed(bootstrap: str, log: Path, *, delta_interval_s: float = 0.2, clock_start_ms: int | None = None,
-                          series: str = "KXNFLGAME") -> Child:
-    """`python -m connectors.kalshi simulate`: the venue simulator on 127.0.0.1 and the market-data service on it."""
-    argv = ["-m", "connectors.kalshi", "--bootstrap", bootstrap, "simulate", "--series", series,
-            "--delta-interval-s", str(delta_interval_s)]
-    if clock_start_ms is not None:
-        argv += ["--clock-start-ms", str(clock_start_ms)]
-    return Child(argv, log, env={"KALSHI_API_KEY_ID": "", "KALSHI_PRIVATE_KEY_PATH": ""})
-
-
 def worker(bootstrap: str, app_id: str, folder: Path, *, accounts: str, web_port: int,
-           trading_events: str = "", agents: str = "") -> Child:
+           trading_events: str = "", agents: str = "", extra_env: dict[str, str] | None = None) -> Child:
     """One Faust worker (paper mode: `streams.agents.worker` without --live) under its own app id."""
-    env = {
+    env = {**(extra_env or {}),
         "KAFKA_BOOTSTRAP": bootstrap, "ARBEES_APP_ID": app_id, "ARBEES_AGENTS": agents, "ARBEES_ACCOUNTS": accounts,
         "ARBEES_TRADING_EVENTS": trading_events, "ARBEES_MODE": "paper", "ARBEES_KILL_FILE": str(folder / "KILL"),
         "APP_DATADIR": str(folder / "data"), "ARBEES_WEB_PORT": str(web_port),
@@ -228,14 +226,13 @@ def wait_ready(child: Child, timeout_s: float = 90.0) -> None:
     raise RuntimeError(f"the worker was not ready after {timeout_s:.0f}s:\n{child.tail()}")
 
 
-# ------------------------------------------------------------------ the recorded timeline
+# ------------------------------------------------------------------ recorded NFL scoreboards (tests)
 
 FIXTURES = REPO / "tests" / "fixtures" / "e2e"
 WEEK13 = FIXTURES / "manifest_nfl_week13.json"
 WEEK14 = FIXTURES / "manifest_nfl_week14.json"
-#: When the week 13 scoreboard was fetched (its manifest); the Kalshi replay clock starts a minute later.
+#: When the week 13 scoreboard was fetched (its manifest).
 WEEK13_FETCHED_MS = 1_764_561_360_000
-KALSHI_CLOCK_START_MS = WEEK13_FETCHED_MS + 60_000
 
 
 def wait_for(reader: LogReader, done: Callable[[LogReader], bool], timeout_s: float,
@@ -308,6 +305,10 @@ def linked_markets(reader: LogReader) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ `arbees demo`
 
+SESSIONS = REPO / "data" / "sessions"
+DEFAULT_SESSION = SESSIONS / "nba-2026-finals-g3"
+SESSION_EVENT = "espn:nba:401859965"
+
 console = Console()
 
 
@@ -317,140 +318,184 @@ def _money(micros: int | None) -> str:
     return money(micros)
 
 
-def _counts_table(reader: LogReader, phase: str, started: float) -> Table:
-    table = Table(title=f"{phase}  ({time.monotonic() - started:.0f}s)", show_header=True)
+def _progress_table(progress: Any, want: Any, phase: str, started: float) -> Table:
+    table = Table(title=f"{phase}  ({time.monotonic() - started:.0f}s)")
     table.add_column("topic")
-    table.add_column("records since start", justify="right")
-    for t, n in reader.counts().items():
-        table.add_row(t, str(n))
+    table.add_column("pipeline", justify="right")
+    table.add_column("in-process engine", justify="right")
+    engine = {"shard.inputs": len(want.shard_inputs), "model.probabilities": len(want.probabilities),
+              "signals": len(want.signals), "orders": len(want.orders), "fills": len(want.fills),
+              "positions": len(want.positions), "ledger": len(want.ledger), "risk.state": len(want.risk)}
+    for topic, n in progress.counts().items():
+        table.add_row(topic, str(n), str(engine[topic]))
     return table
 
 
-def _report(reader: LogReader, account: str, probs: dict[str, Any], links: dict[str, Any]) -> None:
-    from schemas.records import EventState, Fill, Order, OrderStatus, Probability, Signal
-    from ops import trading_cli
+@dataclass(frozen=True)
+class DemoRun:
+    """What one `arbees demo` run read back: the session's event and the demo account only."""
 
-    states: dict[str, EventState] = {}
-    for st in reader.of("events.state", EventState):
-        states[st.event_id] = st
-    links = {**links, **linked_markets(reader)}
-    table = Table("venue market", "event", "status", "YES entity", "confidence", "method", title="markets.links")
-    for key, lk in sorted(links.items()):
-        st = states.get(lk.event_id)
-        table.add_row(key, f"{lk.event_id} {st.name if st else ''}", st.status.value if st else "?", lk.yes_entity,
-                      f"{lk.confidence:.2f}", lk.method)
+    account: str
+    bankroll_micros: int
+    states: list[Any]
+    probabilities: list[Any]
+    signals: list[Any]
+    orders: list[Any]
+    fills: list[Any]
+    statuses: list[Any]
+    positions: list[Any]
+    ledger: list[Any]
+
+    @property
+    def final_balance_micros(self) -> int:
+        return max(self.ledger, key=lambda e: e.version).balance_micros if self.ledger else self.bankroll_micros
+
+    @property
+    def pnl_micros(self) -> int:
+        return self.final_balance_micros - self.bankroll_micros
+
+
+def collect(reader: LogReader, account: str, bankroll_micros: int, event_id: str = SESSION_EVENT) -> DemoRun:
+    from schemas.records import EventState, Fill, LedgerEntry, Order, OrderStatus, PositionEvent, Probability, Signal
+
+    def unique(records: list[Any], key: str) -> list[Any]:
+        return list({getattr(r, key): r for r in records}.values())
+
+    def mine(topic: str, cls: type) -> list[Any]:
+        return [x for x in reader.of(topic, cls) if x.account == account]
+
+    return DemoRun(
+        account=account, bankroll_micros=bankroll_micros,
+        states=unique([s for s in reader.of("events.state", EventState) if s.event_id == event_id], "state_id"),
+        probabilities=unique([p for p in reader.of("model.probabilities", Probability) if p.event_id == event_id], "prob_id"),
+        signals=unique([s for s in reader.of("signals", Signal) if s.event_id == event_id], "signal_id"),
+        orders=mine("orders", Order), fills=mine("fills", Fill), statuses=mine("fills", OrderStatus),
+        positions=mine("positions", PositionEvent), ledger=mine("ledger", LedgerEntry),
+    )
+
+
+def _report(run: DemoRun, want: Any) -> None:
+    from schemas.enums import EventStatus
+
+    live = [s for s in run.states if s.status is EventStatus.LIVE]
+    final = next((s for s in run.states if s.status is EventStatus.FINAL), None)
+    summary = Table("", "count", title="the recorded session through the pipeline")
+    summary.add_row("states (live)", f"{len(run.states)} ({len(live)})")
+    summary.add_row("model probabilities", str(len(run.probabilities)))
+    summary.add_row("signals", str(len(run.signals)))
+    summary.add_row("paper orders", str(len(run.orders)))
+    summary.add_row("fills", f"{len(run.fills)} ({sum(f.count for f in run.fills):g} contracts)")
+    summary.add_row("position events", str(len(run.positions)))
+    summary.add_row("ledger entries", str(len(run.ledger)))
+    summary.add_row("final P&L", f"{_money(run.pnl_micros)} on {_money(run.bankroll_micros)} "
+                                 f"(balance {_money(run.final_balance_micros)})")
+    console.print(summary)
+    if final is not None:
+        console.print(f"final: {final.entity_b} {final.score_b} at {final.entity_a} {final.score_a}")
+
+    table = Table("time (UTC)", "kind", "legs", "model p", "edge", title="signals")
+    for sg in sorted(run.signals, key=lambda s: s.ts):
+        legs = ", ".join(f"{lg.action.value} {lg.side.value} {lg.market_id} @ {_money(lg.price_micros)}" for lg in sg.legs)
+        table.add_row(_utc(sg.ts), sg.kind.value, legs, "-" if sg.model_p is None else f"{sg.model_p:.3f}", f"{sg.edge:+.3f}")
     console.print(table)
 
-    fresh = [pr for pr in reader.of("model.probabilities", Probability) if pr.event_id in states]
-    for pr in fresh:
-        probs[pr.event_id] = pr
-    console.print(f"model probabilities: {len(fresh)} emitted during this run; {len(probs)} of the {len(states)} "
-                  "replayed events have one on the log (a state priced by an earlier run is not priced again: "
-                  "the shard emits a probability only when it moves)")
-    table = Table("event", "game", "status", "score", "P(a)", "P(b)", "model", title="model.probabilities (latest per event)")
-    linked_events = {lk.event_id for lk in links.values()}
-    for eid, pr in sorted(probs.items(), key=lambda kv: (kv[0] not in linked_events, kv[0])):
-        st = states.get(eid)
-        game = f"{st.entity_a_abbr} v {st.entity_b_abbr}" if st else ""
-        score = f"{st.score_a}-{st.score_b} Q{st.period}" if st else ""
-        mark = " (linked)" if eid in linked_events else ""
-        table.add_row(eid + mark, game, st.status.value if st else "?", score, f"{pr.outcomes.get('a', float('nan')):.3f}",
-                      f"{pr.outcomes.get('b', float('nan')):.3f}", f"{pr.model}@{pr.version}")
-    console.print(table)
-
-    signals = [s for s in reader.of("signals", Signal) if s.event_id in states]
-    table = Table("event", "kind", "legs", "model p", "edge", "EV/contract", "size", title="signals (recorded events)")
-    for sg in signals:
-        legs = ", ".join(f"{lg.side.value} {lg.market_id} @ {_money(lg.price_micros)}" for lg in sg.legs)
-        table.add_row(sg.event_id, sg.kind.value, legs, "-" if sg.model_p is None else f"{sg.model_p:.3f}",
-                      f"{sg.edge:+.3f}", _money(sg.ev_micros), f"{sg.size:g}")
-    console.print(table)
-    if not signals:
-        ended = sorted(e for e in linked_events if e in states and states[e].status.value in ("FINAL", "CANCELED"))
-        console.print(f"no signal: every linked event is over ({', '.join(ended) or 'none'}), and no live game of the "
-                      "recordings has a recorded venue market; the shard never signals on a finished event")
-
-    orders = [o for o in reader.of("orders", Order) if o.account == account]
-    outcome = {s.order_id: s for s in reader.of("fills", OrderStatus) if s.account == account}
-    fills = [f for f in reader.of("fills", Fill) if f.account == account]
-    table = Table("order", "market", "side", "count", "limit", "state", "filled", "avg", title=f"paper orders of {account}")
-    for o in orders:
+    outcome = {s.order_id: s for s in run.statuses}
+    table = Table("time (UTC)", "market", "action", "count", "limit", "state", "filled", "avg", "why",
+                  title=f"paper orders of {run.account}")
+    for o in sorted(run.orders, key=lambda o: o.ts):
         s = outcome.get(o.order_id)
-        table.add_row(o.order_id, o.market_id, o.side.value, f"{o.count:g}", _money(o.limit_price_micros),
+        table.add_row(_utc(o.ts), o.market_id, f"{o.action.value} {o.side.value}", f"{o.count:g}", _money(o.limit_price_micros),
                       s.state.value if s else "pending", f"{s.filled_count:g}" if s else "-",
-                      _money(s.avg_price_micros) if s else "-")
+                      _money(s.avg_price_micros) if s else "-", o.reason.split(":", 1)[0])
     console.print(table)
-    console.print(f"fills: {len(fills)}, fees {_money(sum(f.fee_micros for f in fills))}")
-    trading_cli.positions(account=account, all_=True)
-    trading_cli.pnl(account=account)
+    same = (sorted(p.prob_id for p in run.probabilities) == sorted(p.prob_id for p in want.probabilities)
+            and sorted(s.signal_id for s in run.signals) == sorted(s.signal_id for s in want.signals)
+            and sorted(o.order_id for o in run.orders) == sorted(o.order_id for o in want.orders)
+            and run.final_balance_micros == max(want.ledger, key=lambda e: e.version).balance_micros)
+    console.print("the in-process backtest engine on the same session: " + (
+        "[green]the same probabilities, signals, orders and final bankroll[/green]" if same else
+        "[yellow]different results (see the counts above)[/yellow]"))
 
 
-def _ensure_worker(bootstrap: str) -> None:
-    """The `arbees run` worker, started the way `arbees run` starts it when none is running."""
-    from ops import worker
-    from ops.stack import StackConfig
-
-    st = worker.state(StackConfig.from_env().state_dir)
-    if st.running:
-        console.print(f"worker    running, pid {st.pid}")
-        return
-    console.print("no worker is running: starting the stack and the worker as `arbees run` does")
-    from ops.cli import run
-
-    run()
+def _utc(ms: int) -> str:
+    return time.strftime("%H:%M:%S", time.gmtime(ms / 1000)) + f".{ms % 1000:03d}"
 
 
 def demo(
-    seconds: float = typer.Option(30.0, help="how long the Kalshi simulator feed runs"),
-    account: str = typer.Option(None, help="paper account to report (default: the first of ARBEES_ACCOUNTS)"),
-    bankroll: float = typer.Option(1000.0, help="USD deposited when the account has no ledger yet"),
+    session: Path = typer.Option(DEFAULT_SESSION, help="the recorded session folder (data/sessions/<name>)"),
+    bankroll: float = typer.Option(1000.0, help="USD deposited in the run's fresh paper account"),
+    timeout: float = typer.Option(60.0, help="seconds to wait for the pipeline at any one step"),
 ) -> None:
-    """Replay the recorded ESPN NFL scoreboards and the Kalshi simulator through the running pipeline (paper only)."""
-    from ops import trading_cli
+    """Replay a recorded real session (default: 2026 NBA Finals G3) through the pipeline, paper only, and show it trade.
+
+    The broker comes up if it is not running; the replay gets a worker of its own (fresh app id
+    and paper account), so every run starts from the same empty state and trades the same way.
+    """
+    from ops import stack_cli
+    from ops.backtest.inprocess import BacktestConfig, InProcessEngine, first_ts
+    from ops.sessions.lockstep import Lockstep, LockstepTimeout, Progress
+    from ops.sessions.replay import ReplayClock, load_payloads, load_session, replay_session
+    from ops.stack import StackConfig, kafka_bootstrap
     from ops.topics import ensure_topics
-    from schemas.records import EventState, LedgerEntry, MarketLink
-    from streams.config_file import load as load_config
+    from connectors.publisher import Publisher
 
     if os.environ.get("ARBEES_MODE", "paper").lower() != "paper":
         console.print("[red]error:[/red] the demo runs in paper mode only; unset ARBEES_MODE")
         raise typer.Exit(1)
-    bootstrap = kafka_bootstrap()
-    _ensure_worker(bootstrap)
+    stack_cli.up(broker=True, database=False)
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP") or kafka_bootstrap()
     report = ensure_topics(bootstrap)
     if report.problems:
         console.print(f"[red]error:[/red] topics: {report.problems}")
         raise typer.Exit(1)
-    account = account or load_config().trading.accounts[0]
-    if not [e for e in trading_cli.read_topic(bootstrap, "ledger", account) if isinstance(e, LedgerEntry)]:
-        trading_cli.deposit(account, bankroll)
 
-    start = log_ends(bootstrap, OUTPUTS)
-    reader = LogReader(bootstrap, start)
-    from ops.stack import StackConfig
+    tag = uuid.uuid4().hex[:8]
+    config = BacktestConfig(account=f"demo-{tag}", bankroll_micros=int(round(bankroll * 1_000_000)), events=(SESSION_EVENT,))
+    inputs = load_session(session)
+    want = InProcessEngine(config).run(inputs)
+    console.print(f"session {session.name}: {len(inputs)} input records; paper account {config.account}")
 
-    folder = StackConfig.from_env().state_dir / "demo"
-    feed = kalshi_simulator_feed(bootstrap, folder / "kalshi-simulator.log", delta_interval_s=0.5,
-                                 clock_start_ms=KALSHI_CLOCK_START_MS)
+    folder = StackConfig.from_env().state_dir / "demo" / tag
+    app_id = f"demo-{tag}"
+    start = log_ends(bootstrap, OUTPUTS + WORKER_SOURCES)
+    start_group_at(bootstrap, app_id, {t: start[t] for t in WORKER_SOURCES})
+    progress = Progress(SESSION_EVENT, config.account)
+    reader = LogReader(bootstrap, start, keep=progress.keep)
+    child = worker(bootstrap, app_id, folder, accounts=config.account, web_port=_free_port(),
+                   trading_events=SESSION_EVENT, extra_env=config.worker_env())
     started = time.monotonic()
     try:
-        with Live(_counts_table(reader, "starting", started), console=console, refresh_per_second=4) as live:
-            def show(phase: str) -> Callable[[LogReader], None]:
-                return lambda r: live.update(_counts_table(r, phase, started))
+        pub = Publisher(bootstrap, service="arbees-demo")
+        pub.publish("ledger", config.account, config.deposit(first_ts(inputs) - 1))
+        pub.flush()
+        child.start()
+        console.print(f"worker {app_id} starting (log {child.log})")
+        wait_ready(child, 120)
+        payloads = load_payloads(session)
+        step = Lockstep(want, payloads, SESSION_EVENT, config.settings().trading.paper.latency_ms)
+        with Live(_progress_table(progress, want, "replaying", started), console=console, refresh_per_second=4) as live:
+            def wait(targets: dict[str, int]) -> bool:
+                ok = reader.read_until(lambda _r: all(progress.count(t) >= n for t, n in targets.items())
+                                       or not child.alive(), timeout)
+                live.update(_progress_table(progress, want, "replaying", started))
+                return ok and child.alive()
 
-            week13 = replay_espn(bootstrap, WEEK13, service="arbees-demo")
-            wait_for(reader, lambda r: len(r.records["events.state"]) >= week13.states, 30, show("ESPN week 13 replayed"))
-            feed.start()
-            wait_for(reader, lambda r: len(r.of("markets.links", MarketLink)) >= 5, seconds / 2,
-                     show("Kalshi simulator feed: listings and books"), feed.alive)
-            week14 = replay_espn(bootstrap, WEEK14, service="arbees-demo")
-            wait_for(reader, lambda r: False, max(0.0, seconds - (time.monotonic() - started)),
-                     show(f"ESPN week 14 replayed ({week14.states} states); feed running"), feed.alive)
-            feed.stop()
-            wait_for(reader, lambda r: False, 5, show("feed stopped; reading the last outputs"))
-        if feed.proc is not None and feed.proc.returncode not in (0, None):
-            console.print(f"[yellow]the Kalshi feed exited with {feed.proc.returncode}; see {feed.log}[/yellow]")
-        replayed = {st.event_id for st in reader.of("events.state", EventState)}
-        _report(reader, account, latest_probabilities(bootstrap, replayed), latest_links(bootstrap, replayed))
+            try:
+                replay_session(session, bootstrap, clock=ReplayClock(min_gap_s=0.0), service="arbees-demo",
+                               barrier=step.barrier(wait))
+            except LockstepTimeout as exc:
+                console.print(f"[yellow]the pipeline fell behind: {exc}; see {child.log}[/yellow]")
+            reader.poll(2.0)
+            live.update(_progress_table(progress, want, "replayed", started))
+        _report(collect(reader, config.account, config.bankroll_micros), want)
     finally:
-        feed.stop()
+        child.stop()
         reader.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

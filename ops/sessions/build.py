@@ -15,8 +15,8 @@ the rules below (also in the folder's PROVENANCE.md). Nothing comes from our mod
 - Kalshi: websocket `orderbook_snapshot` then `orderbook_delta` frames (one sid for
   both markets). Top of book = the recorded yes bid/ask (REST and websocket
   recorders, before and after each scoring play) and, between them, the digitized
-  mid path rounded to a 1-cent spread. Depth = five 1-cent levels per side sized
-  from the recorded visible depth (REST `premium` = Σ price·size within 1¢ / 5¢ of
+  mid path rounded to a 1-cent spread. Depth = two 1-cent levels per side sized
+  from the recorded visible depth (REST `premium_1c` = Σ price·size within 1¢ of
   the best), per market the median over the recording.
 - Polymarket: market-channel `book` messages for both tokens whenever the recorded
   1-minute price of the Spurs token moves; the price is the mid, spread one tick
@@ -69,14 +69,15 @@ FINAL_AFTER_LAST_PLAY_MS = 60_000
 KALSHI_WS_URL = "wss://api.elections.kalshi.com/trade-api/ws/v2"
 KALSHI_TICKERS = ("KXNBAGAME-26JUN08SASNYK-NYK", "KXNBAGAME-26JUN08SASNYK-SAS")
 KALSHI_SID = 1
-#: Levels per side: the best and the one a cent behind (the 1¢ band), then four more (the rest of the 5¢ band).
-KALSHI_LEVELS = 6
+#: Levels per side: the best and the one a cent behind (the recorded 1¢ band). The 5¢ band is left out: six
+#: levels tripled the frames a top move takes, and the paper orders of a session never reach past 1¢ of depth.
+KALSHI_LEVELS = 2
 #: An exact recorded book wins over the digitized path within this window (the path's x error is < 1 s).
 EXACT_WINDOW_MS = 3_000
 #: The digitized mid must move this far from the quoted mid before the rounded book moves (no flicker on a boundary).
 DIGITIZED_HYSTERESIS = 0.0075
 #: At most one digitized book per market in this long (the chart's 1.6 s points would swamp the exact ones).
-DIGITIZED_EVERY_MS = 10_000
+DIGITIZED_EVERY_MS = 30_000
 
 POLY_WS_URL = "wss://ws-subscriptions-clob.polymarket.com/ws/market"
 POLY_MARKET = "2415863"  # gamma market id (the recorded prices-history cache names it)
@@ -288,7 +289,7 @@ def kalshi_book(top: Top, depth: tuple[int, int, int, int]) -> tuple[dict[Decima
     """(yes bids, no bids) price → contracts. A YES ask at a is a NO bid at 1 − a."""
     bid1, bid5, ask1, ask5 = depth
     yes = {top.bid - CENT * i: (bid1 if i < 2 else bid5) for i in range(KALSHI_LEVELS)}
-    no = {Decimal(1) - top.ask - CENT * i: (ask1 if i < 2 else ask5) for i in range(KALSHI_LEVELS)}
+    no = {Decimal(1) - top.ask - CENT * i: (ask1 if i < 2 else ask5) for i in range(KALSHI_LEVELS)}  # 1 − ask: NO bids
     keep = lambda side: {p: n for p, n in side.items() if Decimal("0") < p < Decimal("1") and n > 0}  # noqa: E731
     return keep(yes), keep(no)
 

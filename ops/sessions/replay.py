@@ -12,9 +12,12 @@ Entry points (what `arbees run --replay`, `arbees demo` and the end-to-end test 
         the backtest inputs among those (events.state, markets.catalog, markets.quotes) in the
         backtest engines' replay order; feed `InProcessEngine.run` with it.
     replay_session(path: Path, bootstrap: str, *, clock: ReplayClock = ReplayClock(), service: str = "session-replay",
-                   after: Callable[[Payload], None] | None = None) -> ReplayStats
-        the same records published onto the real topics, payload by payload on `clock`
-        (`after(payload)` runs once each payload's records are flushed).
+                   barrier: Callable[[Payload, Payload | None], None] | None = None) -> ReplayStats
+        the same records published onto the real topics, payload by payload on `clock`.
+        `barrier(payload, next_payload)` runs after each payload, its records flushed (next is
+        None after the last): a caller that waits there until the workers have caught up with
+        `payload.at` makes them see the streams in event-time order, as the in-process engine
+        does (`Payload.stream` tells where the next payload switches stream).
 
 Every payload's receive time is its event time, so a replay writes the same records
 (same ids, same bytes) whenever it runs. Payload times are distinct across markets
@@ -247,7 +250,7 @@ class _Counting:
 
 
 def replay_session(path: Path, bootstrap: str, *, clock: ReplayClock = ReplayClock(), service: str = "session-replay",
-                   after: Callable[[Payload], None] | None = None) -> ReplayStats:
+                   barrier: Callable[[Payload, Payload | None], None] | None = None) -> ReplayStats:
     """Publish the session through the connectors onto `bootstrap`'s topics, in feed order, on `clock`."""
     from connectors.publisher import Publisher
 
@@ -255,19 +258,19 @@ def replay_session(path: Path, bootstrap: str, *, clock: ReplayClock = ReplayClo
     publisher = Publisher(bootstrap, service=service)
     connectors = SessionConnectors(_Counting(publisher, stats))
     began = time.monotonic()
-    prev: Payload | None = None
-    for p in load_payloads(path):
-        if prev is not None:
-            wait = clock.gap_s(prev, p)
+    payloads = load_payloads(path)
+    for i, p in enumerate(payloads):
+        connectors.on_payload(p)
+        stats.payloads += 1
+        nxt = payloads[i + 1] if i + 1 < len(payloads) else None
+        if barrier is not None:
+            publisher.flush()
+            barrier(p, nxt)
+        if nxt is not None:
+            wait = clock.gap_s(p, nxt)
             if wait > 0:
                 publisher.flush()
                 time.sleep(wait)
-        connectors.on_payload(p)
-        stats.payloads += 1
-        if after is not None:
-            publisher.flush()
-            after(p)
-        prev = p
     publisher.flush()
     stats.seconds = time.monotonic() - began
     return stats

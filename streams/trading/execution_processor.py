@@ -139,7 +139,10 @@ class ExecState:
     blocked_by: tuple[str, ...] = ()  # order ids whose outcome is unknown
     inflight: dict[str, Order] = field(default_factory=dict)  # live submits awaiting their answer
     groups: dict[str, dict[str, LegResult]] = field(default_factory=dict)
-    parked: dict[str, Order] = field(default_factory=dict)  # paper orders waiting for their market's first book
+    parked: dict[str, Order] = field(default_factory=dict)  # paper orders waiting for the book as of their time
+    #: The latest event time of the market data read (inputs of one event arrive in order): every
+    #: book up to it is known, so a paper order at t fills once this passes t + latency.
+    watermark: int = 0
     retries: tuple[Retry, ...] = ()  # lookups of blocked orders (a tuple default: older pickles still load)
 
 
@@ -212,8 +215,10 @@ class ExecutionProcessor:
         books = view.books(market_key(order.venue, order.market_id))
         latency = self.config.paper.latency_ms
         book = paper_engine.book_as_of(books.history, order.ts + latency) if books else None
-        if book is None and order.order_id not in state.parked:
-            # the market's book has not reached this worker yet (another topic): wait for it, in event time
+        if (book is None or state.watermark <= order.ts + latency) and order.order_id not in state.parked:
+            # the book as of order time + latency is not known yet: market data comes on another topic and
+            # may still be on its way (a book at the same instant, or the market's first). Wait for it, in
+            # event time, so the fill is the same whichever topic a worker happened to read first.
             return replace(state, parked={**state.parked, order.order_id: order}), []
         state = replace(state, parked={k: v for k, v in state.parked.items() if k != order.order_id})
         fees: FeeSchedule | None = None
@@ -226,13 +231,15 @@ class ExecutionProcessor:
         return self._finished(state, order, result.status, result.fills, view)
 
     def _market(self, state: ExecState, rec: ShardInput, view: ExecView) -> tuple[ExecState, list[Output]]:
-        """Market data: fill parked orders whose book arrived; reject those that waited too long."""
+        """Market data: fill parked orders whose book is now known; reject those that waited too long."""
         out: list[Output] = []
         wait = self.config.paper.max_book_wait_ms
+        state = replace(state, watermark=max(state.watermark, rec.ts))
         for oid, order in sorted(state.parked.items()):
             books = view.books(market_key(order.venue, order.market_id))
-            ready = books is not None and paper_engine.book_as_of(books.history, order.ts + self.config.paper.latency_ms)
-            if ready or rec.ts > order.ts + self.config.paper.latency_ms + wait:
+            at = order.ts + self.config.paper.latency_ms
+            ready = books is not None and rec.ts > at and paper_engine.book_as_of(books.history, at)
+            if ready or rec.ts > at + wait:
                 state, more = self._paper(replace(state, parked={**state.parked, oid: order}), order, view)
                 out += more
         return state, out

@@ -65,13 +65,40 @@ def order(oid: str = "o-1", mode: TradingMode = TradingMode.PAPER, **kw: object)
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
+def read_past(proc: ExecutionProcessor, ts: int = T + 5_000):  # type: ignore[no-untyped-def]
+    """An account state that has read market data up to `ts` (past the orders' time + latency)."""
+    return replace(proc.initial("paper"), watermark=ts)
+
+
 def test_an_order_id_already_handled_is_refused_whatever_the_replay() -> None:
     proc, v = ExecutionProcessor(), view_with_books()
-    st, outs = proc.step(proc.initial("paper"), order(), v)
+    st, outs = proc.step(read_past(proc), order(), v)
     v.absorb(outs)
     assert [type(o).__name__ for o in outs] == ["Fill", "OrderStatus", "MarkHandled"]
     st, again = proc.step(st, order(count=3.0), v)  # a replay, even re-sized, is not executed twice
     assert again == []
+
+
+def test_a_paper_order_fills_against_the_book_of_its_own_time_even_when_that_book_comes_after_it() -> None:
+    """A worker reads orders and market data from different topics, so an order can overtake the book of
+    its own instant. It waits until market data past its time + latency is read, then fills against the
+    book as of that time: the same fill whichever topic a worker (or the in-process engine) read first."""
+    proc, v = ExecutionProcessor(), view_with_books()  # books at T: GB asks $0.44 × 17
+    o = order(limit_price_micros=440_000)  # at T + 1 s
+    st, outs = proc.step(proc.initial("paper"), o, v)
+    assert outs == [] and o.order_id in st.parked  # was: filled at once against the T book
+    moved = game.quote_input(game.GB, T + 1_000)  # the book of the order's instant: asks now $0.45
+    assert moved.quote is not None
+    q = moved.quote
+    q = replace(q, quote_id="moved", yes_ask_micros=450_000, yes_asks=[q.yes_asks[0].__class__(450_000, 17.0)])
+    key = market_key(Venue.KALSHI, game.GB)
+    v.market[key] = observe_book(v.market[key], key, q, moved.listing, moved.link, 8)
+    st, outs = proc.step(st, replace(moved, quote=q), v)
+    assert outs == []  # T + 1 s is not past T + 1.25 s: a later book of that instant may still come
+    st, outs = proc.step(st, game.quote_input(game.DET, T + 2_000), v)
+    status = next(x for x in outs if isinstance(x, OrderStatus))
+    assert status.state is OrderState.CANCELED and "nothing within limit" in status.reason and not st.parked
+    assert not [x for x in outs if isinstance(x, Fill)]
 
 
 def test_live_rejection_becomes_rejected_status_and_alert_never_a_crash() -> None:
@@ -116,7 +143,7 @@ def test_arbitrage_leg_that_filled_alone_is_unwound_at_the_bid_and_recorded() ->
     gid = group_id("sig-arb", 2)
     yes = order("o-a", tif=TimeInForce.FOK, group_id=gid, count=10.0)  # 0.44 × 17 on the book: fills
     no = order("o-b", tif=TimeInForce.FOK, group_id=gid, market_id=game.DET, side=Side.NO, limit_price_micros=400_000)
-    st, outs = proc.step(proc.initial("paper"), yes, v)
+    st, outs = proc.step(read_past(proc), yes, v)
     assert not any(isinstance(o, Order) for o in outs)  # waits for the other leg
     st, outs = proc.step(st, no, v)  # DET NO asks start at 0.44 > 0.40: FOK cancels
     unwind = [o for o in outs if isinstance(o, Order)]

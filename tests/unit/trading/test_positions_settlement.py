@@ -25,6 +25,7 @@ def played_loop(final: bool = True) -> TradingLoop:
         loop.feed(game.quote_input(ticker, T))
     loop.feed(game.gb_signal(T + 1_000))
     loop.feed(game.det_signal(T + 2_000))
+    loop.feed(game.quote_input(game.DET, T + 3_000))  # market data past the orders' time + latency: they fill
     if final:
         loop.feed(game.final_input())
     return loop
@@ -62,6 +63,7 @@ def test_stop_loss_emits_an_exit_signal_that_sizing_turns_into_a_sell_that_fills
     # GB YES bid collapses to $0.20 (≤ 0.44 × 0.5): stop-loss
     q = replace(q, quote_id="crash", yes_bid_micros=200_000, yes_bid_size=50.0, yes_bids=[q.yes_bids[0].__class__(200_000, 50.0)])
     loop.feed(replace(crash, quote=q, input_id="crash"))
+    loop.feed(game.quote_input(game.DET, T + 61_000))  # market data past the sell's time + latency: it fills
     exits = [s for s in loop.log["signals"] if isinstance(s, Signal) and s.kind is SignalKind.EXIT]
     assert len(exits) == 1 and exits[0].legs[0].action is Action.SELL
     sells = [o for o in loop.log["orders"] if isinstance(o, Order) and o.action is Action.SELL]
