@@ -450,7 +450,9 @@ def demo(
         raise typer.Exit(1)
 
     tag = uuid.uuid4().hex[:8]
-    config = BacktestConfig(account=f"demo-{tag}", bankroll_micros=int(round(bankroll * 1_000_000)), events=(SESSION_EVENT,))
+    # record by record, as the lockstepped worker prices (the shard's 500-record batches differ: see tests/unit/sessions)
+    config = BacktestConfig(account=f"demo-{tag}", bankroll_micros=int(round(bankroll * 1_000_000)), events=(SESSION_EVENT,),
+                            shard_batch=1)
     inputs = load_session(session)
     want = InProcessEngine(config).run(inputs)
     console.print(f"session {session.name}: {len(inputs)} input records; paper account {config.account}")
@@ -471,12 +473,18 @@ def demo(
         child.start()
         console.print(f"worker {app_id} starting (log {child.log})")
         wait_ready(child, 120)
+        inbox = f"{app_id}-trading-inbox"  # created by the worker: read from its start
+        inbox_reader = LogReader(bootstrap, {inbox: dict.fromkeys(log_ends(bootstrap, [inbox])[inbox], 0)},
+                                 keep=progress.keep, topics=(inbox,))
         payloads = load_payloads(session)
         step = Lockstep(want, payloads, SESSION_EVENT, config.settings().trading.paper.latency_ms)
         with Live(_progress_table(progress, want, "replaying", started), console=console, refresh_per_second=4) as live:
             def wait(targets: dict[str, int]) -> bool:
-                ok = reader.read_until(lambda _r: all(progress.count(t) >= n for t, n in targets.items())
-                                       or not child.alive(), timeout)
+                def done(_r: LogReader) -> bool:
+                    inbox_reader.poll(0.002)
+                    return all(progress.count(t) >= n for t, n in targets.items()) or not child.alive()
+
+                ok = reader.read_until(done, timeout)
                 live.update(_progress_table(progress, want, "replaying", started))
                 return ok and child.alive()
 

@@ -11,7 +11,9 @@ Each engine output is traced to the shard input that caused it (a probability's 
 signal's trigger, an order's signal or exit quote, a fill's order), so a burst of frames at
 one instant is waited on frame by frame only where one of them trades. Within one stream (one
 market's frames, in order on one partition) nothing else is waited for; where the stream
-changes, the shard inputs too, so the next stream's records cannot overtake.
+changes, the shard inputs too, so the next stream's records cannot overtake. After every
+payload the trading inbox must hold its shard inputs: two agents write that inbox (inputs and
+signals), and a signal must not overtake the input it came from.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from schemas.records import (
     Fill, LedgerEntry, MarketLink, Order, OrderStatus, PositionEvent, Probability, RiskEvent, ShardInput, Signal,
 )
 
-TOPICS = ("markets.links", "shard.inputs", "model.probabilities", "signals", "orders", "fills", "positions", "ledger", "risk.state")
+INBOX = "inbox"  # the worker's `<app id>-trading-inbox`: shard inputs and signals, per account, as trading reads them
+TOPICS = (INBOX, "markets.links", "shard.inputs", "model.probabilities", "signals", "orders", "fills", "positions", "ledger", "risk.state")
+
+
+#: Records of the session's event, and of the run's account, with the field that identifies each.
+EVENT_IDS: tuple[tuple[type, str], ...] = (
+    (MarketLink, "link_id"), (ShardInput, "input_id"), (Probability, "prob_id"), (Signal, "signal_id"))
+ACCOUNT_IDS: tuple[tuple[type, str], ...] = (
+    (Order, "order_id"), (Fill, "fill_id"), (OrderStatus, "status_id"), (PositionEvent, "position_event_id"),
+    (LedgerEntry, "entry_id"), (RiskEvent, "risk_id"))
 
 
 class Progress:
@@ -39,33 +50,18 @@ class Progress:
 
     def keep(self, seen: Any) -> bool:
         ident = self._identity(seen.record)
-        if ident is not None and seen.topic in self.ids:
-            self.ids[seen.topic].add(ident)
+        topic = INBOX if seen.topic.endswith("-trading-inbox") else seen.topic
+        if ident is not None and topic in self.ids and (topic != INBOX or isinstance(seen.record, ShardInput)):
+            self.ids[topic].add(ident)
         return True
 
     def _identity(self, r: Any) -> str | None:
-        if isinstance(r, MarketLink):
-            return r.link_id if r.event_id == self.event_id else None
-        if isinstance(r, ShardInput):
-            return r.input_id if r.event_id == self.event_id else None
-        if isinstance(r, Probability):
-            return r.prob_id if r.event_id == self.event_id else None
-        if isinstance(r, Signal):
-            return r.signal_id if r.event_id == self.event_id else None
-        if getattr(r, "account", None) != self.account:
-            return None
-        if isinstance(r, Order):
-            return r.order_id
-        if isinstance(r, Fill):
-            return r.fill_id
-        if isinstance(r, OrderStatus):
-            return r.status_id
-        if isinstance(r, PositionEvent):
-            return r.position_event_id
-        if isinstance(r, LedgerEntry):
-            return r.entry_id
-        if isinstance(r, RiskEvent):
-            return r.risk_id
+        for cls, attr in EVENT_IDS:
+            if isinstance(r, cls):
+                return str(getattr(r, attr)) if getattr(r, "event_id") == self.event_id else None
+        for cls, attr in ACCOUNT_IDS:
+            if isinstance(r, cls):
+                return str(getattr(r, attr)) if getattr(r, "account") == self.account else None
         return None
 
     def count(self, topic: str) -> int:
@@ -136,7 +132,7 @@ class Lockstep:
     def after(self, k: int) -> dict[str, int]:
         """Records per topic due once payload `k` is in."""
         upto = self.upto[k]
-        return {"shard.inputs": upto + 1, "markets.links": bisect.bisect_right(self.link_times, self.payloads[k].at),
+        return {"shard.inputs": upto + 1, INBOX: upto + 1, "markets.links": bisect.bisect_right(self.link_times, self.payloads[k].at),
                 **{t: bisect.bisect_right(c, upto) for t, c in self.causes.items()}}
 
     def barrier(self, wait: Callable[[dict[str, int]], bool],
