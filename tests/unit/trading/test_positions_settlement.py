@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from schemas.enums import Action, PositionStatus, Severity, SignalKind
-from schemas.records import Alert, Fill, LedgerEntry, Order, PositionEvent, Signal
+from schemas.records import Alert, Fill, LedgerEntry, Order, PositionEvent, ShardInput, Signal
 from streams.trading import ledger as L
 from streams.trading.config import TradingConfig
 from streams.trading.loop import TradingLoop
@@ -18,14 +18,20 @@ from tests.unit.trading import recorded_game as game
 T = game.KICKOFF_MS + 3_600_000
 
 
+def unchanged_book(ticker: str, ts: int) -> ShardInput:
+    """Market data at `ts` with the book of T unchanged: a paper order fills once data past its time is read."""
+    return replace(game.quote_input(ticker, T), input_id=f"tick:{ticker}:{ts}", ts=ts)
+
+
 def played_loop(final: bool = True) -> TradingLoop:
     loop = TradingLoop(TradingConfig(accounts=("paper",)))
     loop.feed(game.deposit("paper"))
     for ticker in (game.GB, game.DET):
         loop.feed(game.quote_input(ticker, T))
     loop.feed(game.gb_signal(T + 1_000))
+    loop.feed(unchanged_book(game.GB, T + 1_500))  # market data past the order's time + latency: it fills
     loop.feed(game.det_signal(T + 2_000))
-    loop.feed(game.quote_input(game.DET, T + 3_000))  # market data past the orders' time + latency: they fill
+    loop.feed(unchanged_book(game.DET, T + 3_000))
     if final:
         loop.feed(game.final_input())
     return loop
