@@ -82,8 +82,12 @@ class Plan:
 def cache_dir() -> Path:
     """ARBEES_TIMESCALEDB_CACHE, else `.stack/timescaledb` of the main checkout: git worktrees of one
     clone (and private stacks, ARBEES_STACK_DIR) share one build rather than each compiling it again."""
+    from ops.postgres.cluster import reachable_state_dir  # cluster imports this module
+
     raw = os.environ.get(CACHE_ENV, "").strip()
-    return Path(raw).resolve() if raw else _main_checkout(REPO_ROOT) / ".stack" / "timescaledb"
+    wanted = Path(raw).resolve() if raw else _main_checkout(REPO_ROOT) / ".stack" / "timescaledb"
+    # The server loads the staged library as `postgres`: a clone in root's private folder keeps it elsewhere.
+    return reachable_state_dir(wanted)
 
 
 def _main_checkout(repo: Path) -> Path:

@@ -100,3 +100,17 @@ def test_root_in_a_private_folder_relocates_the_cluster(open_dir: Path) -> None:
     assert moved.parent == cluster.RELOCATED_ROOT and moved == cluster.reachable_state_dir(wanted)
     os.chmod(private, 0o755)
     assert cluster.reachable_state_dir(wanted) == wanted
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the relocation applies to root only; as a user the cache stays put")
+def test_root_in_a_private_folder_keeps_the_timescaledb_build_where_postgres_reads_it(
+        open_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ops.postgres import timescale
+
+    private = open_dir / "clone"
+    private.mkdir()
+    os.chmod(private, stat.S_IRWXU)
+    monkeypatch.setenv(timescale.CACHE_ENV, str(private / ".stack" / "timescaledb"))
+    assert timescale.cache_dir().parent == cluster.RELOCATED_ROOT  # the server loads the library as `postgres`
+    os.chmod(private, 0o755)
+    assert timescale.cache_dir() == private / ".stack" / "timescaledb"
