@@ -323,11 +323,12 @@ def _progress_table(progress: Any, want: Any, phase: str, started: float) -> Tab
     table.add_column("topic")
     table.add_column("pipeline", justify="right")
     table.add_column("in-process engine", justify="right")
-    engine = {"shard.inputs": len(want.shard_inputs), "model.probabilities": len(want.probabilities),
+    engine = {"inbox": len(want.shard_inputs), "markets.links": len(want.links),
+              "shard.inputs": len(want.shard_inputs), "model.probabilities": len(want.probabilities),
               "signals": len(want.signals), "orders": len(want.orders), "fills": len(want.fills),
               "positions": len(want.positions), "ledger": len(want.ledger), "risk.state": len(want.risk)}
     for topic, n in progress.counts().items():
-        table.add_row(topic, str(n), str(engine[topic]))
+        table.add_row(topic if topic != "inbox" else "trading inbox", str(n), str(engine.get(topic, "")))
     return table
 
 
