@@ -434,8 +434,8 @@ def demo(
     """
     from ops import stack_cli
     from ops.backtest.inprocess import BacktestConfig, InProcessEngine, first_ts
-    from ops.sessions.lockstep import Lockstep, LockstepTimeout, Progress
-    from ops.sessions.replay import ReplayClock, load_payloads, load_session, replay_session
+    from ops.sessions.lockstep import LockstepTimeout, Progress, replay_in_lockstep
+    from ops.sessions.replay import load_session
     from ops.stack import StackConfig, kafka_bootstrap
     from ops.topics import ensure_topics
     from connectors.publisher import Publisher
@@ -474,24 +474,12 @@ def demo(
         child.start()
         console.print(f"worker {app_id} starting (log {child.log})")
         wait_ready(child, 120)
-        inbox = f"{app_id}-trading-inbox"  # created by the worker: read from its start
-        inbox_reader = LogReader(bootstrap, {inbox: dict.fromkeys(log_ends(bootstrap, [inbox])[inbox], 0)},
-                                 keep=progress.keep, topics=(inbox,))
-        payloads = load_payloads(session)
-        step = Lockstep(want, payloads, SESSION_EVENT, config.settings().trading.paper.latency_ms)
         with Live(_progress_table(progress, want, "replaying", started), console=console, refresh_per_second=4) as live:
-            def wait(targets: dict[str, int]) -> bool:
-                def done(_r: LogReader) -> bool:
-                    inbox_reader.poll(0.002)
-                    return all(progress.count(t) >= n for t, n in targets.items()) or not child.alive()
-
-                ok = reader.read_until(done, timeout)
-                live.update(_progress_table(progress, want, "replaying", started))
-                return ok and child.alive()
-
             try:
-                replay_session(session, bootstrap, clock=ReplayClock(min_gap_s=0.0), service="arbees-demo",
-                               barrier=step.barrier(wait))
+                replay_in_lockstep(session, bootstrap, want, reader, progress, f"{app_id}-trading-inbox",
+                                   latency_ms=config.settings().trading.paper.latency_ms, service="arbees-demo",
+                                   timeout_s=timeout, alive=child.alive,
+                                   tick=lambda: live.update(_progress_table(progress, want, "replaying", started)))
             except LockstepTimeout as exc:
                 console.print(f"[yellow]the pipeline fell behind: {exc}; see {child.log}[/yellow]")
             reader.poll(2.0)

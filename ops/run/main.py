@@ -135,8 +135,9 @@ def run(options: RunOptions, console: Console) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        replay: Part | None = replay_part(options.replay, options.speed) if options.replay else None
-        parts = plan(options.only, replay, app_prefix=os.environ.get("ARBEES_APP_ID", "").strip() or "arbees")
+        prefix = os.environ.get("ARBEES_APP_ID", "").strip() or "arbees"
+        replay: Part | None = replay_part(options.replay, options.speed, prefix) if options.replay else None
+        parts = plan(options.only, replay, app_prefix=prefix)
         bootstrap, database_url = prepare(console)
         kill_file = config.state_dir / "KILL"
         env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "DATABASE_URL": database_url, "ARBEES_MODE": "paper",

@@ -21,10 +21,11 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ops.backtest.records import BacktestResult
-from ops.sessions.replay import Collect, Payload, SessionConnectors
+from ops.sessions.replay import Collect, Payload, ReplayClock, ReplayStats, SessionConnectors, load_payloads, replay_session
 from schemas.records import (
     Fill, LedgerEntry, MarketLink, Order, OrderStatus, PositionEvent, Probability, RiskEvent, ShardInput, Signal,
 )
@@ -169,3 +170,44 @@ class LockstepTimeout(RuntimeError):
         super().__init__(f"after the payload at {payload.at} ({payload.source} {payload.endpoint}) the workers had not "
                          f"written {targets}")
         self.payload, self.targets = payload, targets
+
+
+def replay_in_lockstep(session: Path, bootstrap: str, want: BacktestResult, reader: Any, progress: Progress, inbox: str, *,
+                       latency_ms: int, service: str, timeout_s: float, alive: Callable[[], bool] = lambda: True,
+                       tick: Callable[[], None] = lambda: None, strict: bool = True) -> ReplayStats:
+    """Play `session` onto the topics, after each payload waiting until the workers wrote what `want` had by then.
+
+    `reader` (an `ops.demo.LogReader` keeping through `progress.keep`) reads the outputs from
+    before the first payload; `inbox` is the trading worker's `<app id>-trading-inbox`, read
+    from its start. The workers may be one process (`arbees demo`) or one per agent group
+    (`arbees run --replay`): only what they wrote counts. `alive()` false ends a wait early.
+    A wait past `timeout_s` raises `LockstepTimeout`; not `strict`, it is printed and the rest plays unpaced.
+    """
+    from ops.demo import LogReader, log_ends
+
+    inbox_reader = LogReader(bootstrap, {inbox: dict.fromkeys(log_ends(bootstrap, [inbox])[inbox], 0)},
+                             keep=progress.keep, topics=(inbox,))
+    step = Lockstep(want, load_payloads(session), progress.event_id, latency_ms)
+
+    lost: list[dict[str, int]] = []
+
+    def wait(targets: dict[str, int]) -> bool:
+        def done(_r: Any) -> bool:
+            inbox_reader.poll(0.002)
+            return all(progress.count(t) >= n for t, n in targets.items()) or not alive()
+
+        if lost:
+            return True
+        ok = bool(reader.read_until(done, timeout_s) and alive())
+        tick()
+        if not ok and not strict:
+            lost.append(targets)
+            print(f"lockstep: the workers had not written {targets} after {timeout_s:.0f}s; the rest plays unpaced", flush=True)
+            return True
+        return ok
+
+    try:
+        return replay_session(session, bootstrap, clock=ReplayClock(min_gap_s=0.0), service=service,
+                              barrier=step.barrier(wait))
+    finally:
+        inbox_reader.close()

@@ -251,14 +251,19 @@ def _replay_kill_and_stop(env: dict[str, str], tmp_path: Path, kafka: int) -> No
 
     # every signal the trading group has committed past in its account inbox (signals are forwarded there
     # by account before sizing) was decided: an order, or a refusal naming the signal
-    from schemas.records import Signal
+    from schemas.records import Fill, Order, Signal
 
     inbox = "arbees-trading-trading-inbox"
     done = _committed(bootstrap, "arbees-trading", inbox)
     read = _read(bootstrap, inbox, with_offsets=True)
     signals = {r.signal_id for r, partition, offset in read if isinstance(r, Signal) and offset < done.get(partition, 0)}
     assert signals, f"the trading group decided none of the {len(read)} records in its inbox"
-    orders = _read(bootstrap, "orders")
+    orders = [o for o in _read(bootstrap, "orders") if isinstance(o, Order)]
+    # the replay runs in lockstep with the agent groups (ops/sessions/lockstep.py): sizing sees the quotes of
+    # a signal's time, not minutes later, so the session trades (compressed without it, the band refused all)
+    assert any(o.signal_id in signals for o in orders), f"no paper order for any of {len(signals)} signals"
+    fills = [f for f in _read(bootstrap, "fills") if isinstance(f, Fill)]
+    assert fills and {f.order_id for f in fills} <= {o.order_id for o in orders}, f"{len(fills)} fills of {len(orders)} orders"
     refused = {r.ref for r in _read(bootstrap, "risk.state") if r.ref}  # a refusal of any kind names its signal
     by_id: dict[str, set] = {}
     for o in orders:
