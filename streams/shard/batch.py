@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from schemas.records import EventState, MarketLink, MarketListing, Quote
+from streams.listings import is_open
 from streams.shard.ladders import QuoteLadders
 from streams.shard.prior import PregamePrice
 from streams.shard.state import ShardState
@@ -59,6 +60,9 @@ class EventWork:
     quotes: list[Quote]
     pregame: PregamePrice | None = None
     dirty_books: bool = False
+    #: Per market: is it open as of the record being planned? Read when a row is planned, never at the
+    #: segment's end, so a listing that closes later in the batch cannot drop an earlier record's signal.
+    open: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
 
     @classmethod
     def enter(cls, st: ShardState, offset: int) -> "EventWork":
@@ -66,6 +70,7 @@ class EventWork:
         return cls(
             st, offset, st.state, st.probs, st.model, st.version, st.emitted, st.model_error,
             list(b.links), list(b.listings), list(b.quotes), st.pregame,
+            open=np.fromiter((is_open(x) for x in b.listings), bool, len(b.listings)),
         )
 
 

@@ -9,7 +9,7 @@ replay of the same input emits byte-identical signals; time is the record's `ts`
 
 `run_batch` applies many records in order and prices all their rows in one numpy
 pass; its outputs are exactly those of calling `step` record by record (each row
-is priced on the books as its record left them: `streams.shard.batch`). Rows that
+is priced on the books and listings as its record left them: `streams.shard.batch`). Rows that
 cannot produce a signal — stale, no ask, best ask alone already past the edge or
 profit threshold, not enough size — are dropped before the edge arithmetic; the
 bounds are exact (fees are never negative), so no signal is lost.
@@ -193,6 +193,8 @@ class _Run:
             p = probs.get(role)
             if keys[m] == excluded:
                 continue  # the prior is this market's own pregame price: an edge against it would be its echo
+            if not work.open[m]:
+                continue  # closed, paused or settled at the venue as of this record: nothing can be bought there
             if p is not None and p == p:  # a market on an outcome the model does not price is skipped
                 self.e_k.append(k)
                 self.e_g.append(work.offset + m)
@@ -246,6 +248,7 @@ class _Run:
         else:
             work = work or self._work(eid)
             work.quotes[m], work.links[m], work.listings[m] = q, link, listing  # type: ignore[index]
+            work.open[m] = is_open(listing)
             self.seg.quote(work, m, self.row[k], k)  # type: ignore[arg-type]
         assert books is not None and m is not None
         cfg, ev, now = self.cfg, work.state, rec.ts
@@ -257,6 +260,7 @@ class _Run:
             ev is not None
             and work.probs is not None
             and not blocked
+            and work.open[m]
             and excluded_market(ev) != books.keys[m]
             and now - ev.ts <= cfg.stale_state_ms
             and now - q.ts <= cfg.stale_quote_ms
@@ -268,10 +272,15 @@ class _Run:
                 self.e_p.append(p)
                 self.models[k] = f"{work.model}@{work.version}"
         if not blocked and len(books.touch_yes[m]):
-            self.a_k.append(k)
-            self.a_off.append(work.offset)
-            self.a_y.append(books.touch_yes[m])
-            self.a_n.append(books.touch_no[m])
+            ty, tn = books.touch_yes[m], books.touch_no[m]
+            both = work.open[ty] & work.open[tn]  # both legs open as of this record, not as of the segment's end
+            if not both.all():
+                ty, tn = ty[both], tn[both]
+            if len(ty):
+                self.a_k.append(k)
+                self.a_off.append(work.offset)
+                self.a_y.append(ty)
+                self.a_n.append(tn)
 
     # ------------------------------------------------------------- pricing
 
@@ -325,9 +334,7 @@ class _Run:
         for r, (price, fee, size, edge, ev_micros) in enumerate(cols):
             kr = kk[r]
             rec, work = records[kr], order[evs[r]]
-            m = gg[r] - work.offset
-            if not is_open(work.listings[m]):
-                continue  # closed, paused or settled at the venue: nothing can be bought there
+            m = gg[r] - work.offset  # a market not open as of record kr was never planned (`_state`, `_quote`)
             link = work.links[m]
             side_e = _SIDES[sides[r]]
             leg = _record(SignalLeg, {
@@ -380,9 +387,7 @@ class _Run:
         for r, (size, y_price, n_price, y_fee, n_fee, profit) in enumerate(cols):
             kr = kk[r]
             rec, work = records[kr], order[evs[r]]
-            my, mn = yy[r] - work.offset, nn[r] - work.offset
-            if not (is_open(work.listings[my]) and is_open(work.listings[mn])):
-                continue  # one leg's market is not open: the pair cannot be locked in
+            my, mn = yy[r] - work.offset, nn[r] - work.offset  # pairs with a leg not open were never planned
             ly, ln = work.links[my], work.links[mn]
             legs = [
                 _record(SignalLeg, {

@@ -200,3 +200,23 @@ def test_snapshot_round_trip_prices_like_the_original() -> None:
                   quote=replace(nxt.quote, market_id="K-3"),
                   listing=replace(nxt.listing, market_id="K-3", listing_id="KALSHI:K-3"))
     assert proc.step(st, nxt)[1] == proc.step(back, nxt)[1]
+
+
+def test_a_listing_closed_later_in_the_batch_does_not_drop_an_earlier_signal() -> None:
+    """Made-up inputs: the open check is as of each record, not as of the batch's end (batch == step)."""
+    from schemas.enums import ListingStatus
+
+    from tests.unit.shard.books import listing
+
+    proc = ShardProcessor(ShardConfig(min_edge=0.15), lookup=fixed_lookup({"a": 0.65, "b": 0.35}))
+    yes, no = kalshi_book()
+    closed = replace(listing(Venue.KALSHI, "KXNFLGAME-X-H", 0.07), lifecycle=ListingStatus.CLOSED, status="closed")
+    recs = [
+        state_input(game_state(EV)),
+        kalshi_quote(GAME_TS + 1_000),
+        quote_input(EV, Venue.KALSHI, "KXNFLGAME-X-H", yes, no, GAME_TS + 2_000, role="a", seq=1, lst=closed),
+    ]
+    _, stepped = run(proc, recs)
+    _, batched = proc.step_batch({}, recs)
+    assert [len(signals(o)) for o in batched] == [0, 1, 0]  # the closed market's own quote is not traded
+    assert [s.signal_id for s in signals(stepped)] == [s.signal_id for o in batched for s in signals(o)]
