@@ -195,6 +195,9 @@ def test_recorded_game_signals_to_settlement_final_bankroll_to_the_cent(trading_
     worker.start()
     pub.publish("signals", ev, game.gb_signal(t + 1_000, ev))
     pub.publish("signals", ev, game.det_signal(t + 2_000, ev))
+    # Market data keeps flowing live: a paper order fills once data past its time + latency is read.
+    for ticker in (game.GB, game.DET):
+        pub.publish("shard.inputs", ev, game.quote_input(ticker, t + 3_000, ev))
     pub.flush()
 
     reader.until(lambda r: len([s for s in r.of("fills", OrderStatus) if s.state is OrderState.FILLED]) >= 2, 150, worker)
