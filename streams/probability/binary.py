@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Sequence
 
 import numpy as np
@@ -9,7 +10,7 @@ import numpy as np
 from schemas.records import EventState
 
 
-class BinaryTargetModel:
+class BinaryTargetModel(ABC):
     """Subclasses implement `p_yes(state)`; outcomes, the probability dict and the batch form follow."""
 
     name = ""
@@ -18,8 +19,9 @@ class BinaryTargetModel:
     def __init__(self, league: str) -> None:
         self.league = league
 
+    @abstractmethod
     def p_yes(self, state: EventState) -> float:
-        raise NotImplementedError
+        """P(YES) of the target described by `state`."""
 
     def outcomes(self, state: EventState) -> tuple[str, ...]:
         return ("a", "b")
