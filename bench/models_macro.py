@@ -35,8 +35,8 @@ from rich.table import Table
 from streams.probability.economics import NormalForecast, at_least_level
 from streams.probability.lognormal import YEAR_MS, EwmaVolatility, p_above_batch
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
-DATA = SHARED if SHARED.exists() else Path("/work/shared/data")
+#: The recorded series, copied from shared/data with their provenance (bench/data/PROVENANCE.md).
+DATA = Path(__file__).resolve().parent / "data"
 HOUR_MS, DAY_MS = 3_600_000, 86_400_000
 MONEYNESS = np.array([-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5])
 HALF_LIVES_DAYS = (1.0, 3.0, 7.0, 14.0, 30.0, 60.0)

@@ -1,6 +1,6 @@
 """Build `data/sessions/nba-2026-finals-g3/feed.ndjson`: the recorded session's raw payloads, deterministically.
 
-    python -m ops.sessions.build [--shared ../shared] [--out data/sessions/nba-2026-finals-g3]
+    python -m ops.sessions.build [--shared data/sessions/nba-2026-finals-g3/inputs] [--out data/sessions/nba-2026-finals-g3]
 
 The game: 2026 NBA Finals Game 3, San Antonio at New York, 2026-06-08 (ESPN 401859965,
 SA won 115-111). Every fact comes from a recording; what was not recorded as a
@@ -40,7 +40,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 SESSION = REPO / "data" / "sessions" / "nba-2026-finals-g3"
-SHARED = REPO.parent.parent / "shared" if (REPO.parent.parent / "shared").is_dir() else REPO.parent / "shared"
+#: The builder inputs, copied from `shared/` with their provenance (relative paths kept), so the repo stands alone.
+SHARED = SESSION / "inputs"
 G3 = "data/venue_paths/kalshi_nba_finals_2026/game3_SAS-at-NYK_2026-06-08"
 POLY_PATH = "data/venue_paths/polymarket_clob/g3_nba-sas-nyk-2026-06-08_market2415863_winner-token_1min.csv"
 POLY_DEPTH_BOOK = "fixtures/polymarket/clob_book_2026-01-04.json"
