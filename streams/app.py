@@ -8,6 +8,7 @@ from typing import Any
 
 import faust
 
+from schemas.topics import Family, partitions
 from streams.codecs import AVRO, UTF8, register
 from streams.config import Settings
 
@@ -72,7 +73,7 @@ app = ArbeesApp(
     store=settings.store,
     key_serializer=UTF8,
     value_serializer=AVRO,
-    topic_partitions=12,
+    topic_partitions=partitions(Family.EVENT),  # internal topics and tables not given a family
     topic_disable_leader=True,
     web_port=settings.web_port,
     web_enabled=False,

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from confluent_kafka import KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic, OffsetSpec
+from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 
 
 def await_leaders(admin: AdminClient, names: list[str], timeout: float) -> list[str]:
@@ -62,6 +62,28 @@ def internal_topic_specs(app: Any) -> dict[str, tuple[int, dict[str, str]]]:
     return specs
 
 
+def grow_internal_topics(admin: AdminClient, specs: dict[str, tuple[int, dict[str, str]]], existing: Any, timeout: float) -> list[str]:
+    """Grow changelogs and internal topics that have fewer partitions than their family now has.
+
+    A changelog grows with its source topic (Faust refuses a table whose changelog and source counts differ).
+    Growing in place only keeps keys where they are on an empty topic; a running system with state grows by a
+    new generation instead (`arbees scale`, ops/scale), whose internal topics are new and created at the new count.
+    """
+    problems: list[str] = []
+    grow = [NewPartitions(n, p) for n, (p, _) in specs.items() if n in existing and len(existing[n].partitions) < p]
+    for n, (p, _) in specs.items():
+        if n in existing and len(existing[n].partitions) > p:
+            problems.append(f"{n}: has {len(existing[n].partitions)} partitions, the registry says {p}; Kafka cannot shrink a topic")
+    if grow:
+        for name, fut in admin.create_partitions(grow, operation_timeout=timeout).items():
+            try:
+                fut.result()
+            except KafkaException as exc:
+                if "INVALID_PARTITIONS" not in str(exc):  # another worker of the group grew it first
+                    problems.append(f"{name}: {exc}")
+    return problems
+
+
 def ensure_internal_topics(bootstrap: str, app: Any, timeout: float = 30.0) -> list[str]:
     """Create the missing internal topics of `app`; return problems (empty when all are served)."""
     specs = internal_topic_specs(app)
@@ -70,7 +92,7 @@ def ensure_internal_topics(bootstrap: str, app: Any, timeout: float = 30.0) -> l
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     existing = admin.list_topics(timeout=timeout).topics
     missing = [NewTopic(n, num_partitions=p, replication_factor=1, config=c) for n, (p, c) in specs.items() if n not in existing]
-    problems: list[str] = []
+    problems: list[str] = grow_internal_topics(admin, specs, existing, timeout)
     if missing:
         for name, fut in admin.create_topics(missing, operation_timeout=timeout).items():
             try:

@@ -11,13 +11,17 @@ from typing import Any, Literal
 
 from faust.tables.table import Table
 
+from schemas.topics import Family, partitions
 from streams.app import app
 from streams.codecs import AVRO, UTF8
 
 
-def table(name: str, *, values: Literal["avro", "raw"] = "avro", partitions: int = 12, **kwargs: Any) -> Table:
-    """A changelog-backed table keyed by UTF-8 strings holding records (avro) or bytes (raw)."""
+def table(name: str, *, values: Literal["avro", "raw"] = "avro", family: Family = Family.EVENT, **kwargs: Any) -> Table:
+    """A changelog-backed table keyed by UTF-8 strings holding records (avro) or bytes (raw).
+
+    Its changelog has the partition count of the topic family of the source it is co-partitioned with.
+    """
     return app.Table(  # type: ignore[no-any-return]
-        name, default=None, partitions=partitions, key_serializer=UTF8,
+        name, default=None, partitions=partitions(family), key_serializer=UTF8,
         value_serializer=AVRO if values == "avro" else "raw", **kwargs,
     )

@@ -14,6 +14,7 @@ import faust
 import structlog
 
 from schemas.records import Alert, EventState, MarketLink, MarketListing
+from schemas.topics import Family, partitions
 from streams.app import MAX_VALUE_BYTES, app, settings
 from streams.codecs import AVRO, UTF8
 from streams.tables import table
@@ -28,7 +29,7 @@ processor = DiscoveryProcessor()
 sources = app.topic("markets.catalog", "events.state", key_serializer=UTF8, value_serializer=AVRO)
 by_scope = app.topic(
     f"{settings.app_id}-discovery-by-scope",
-    partitions=12,
+    partitions=partitions(Family.EVENT),
     internal=True,
     key_serializer=UTF8,
     value_serializer=AVRO,

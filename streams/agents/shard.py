@@ -25,6 +25,7 @@ import faust
 import structlog
 
 from schemas.records import ShardInput, Signal
+from schemas.topics import spec
 from streams.app import app
 from streams.codecs import Undecodable
 from streams.deadletter import send_dead_letter
@@ -46,7 +47,7 @@ processor = ShardProcessor(load_config().shard)  # arbees.toml or ARBEES_CONFIG
 states_table = app.Table(
     "shard-state",
     default=None,
-    partitions=12,
+    partitions=spec("shard.inputs").partitions,  # co-partitioned with its source
     key_type=bytes,  # raw UTF-8 event id, as on shard.inputs
     value_type=bytes,
     help="Per-event shard snapshot: latest state, emitted probability, every market's latest quote.",

@@ -18,6 +18,7 @@ import faust
 import structlog
 
 from schemas.records import EventState, MarketListing
+from schemas.topics import Family, partitions
 from streams.app import app, settings
 from streams.codecs import AVRO, UTF8
 from streams.crypto.targets import AssetState
@@ -44,7 +45,7 @@ class Processor(Protocol):
 def _agents(name: str, processor: Processor, load: Callable[[bytes], Any]) -> None:
     """Declare the re-key agent, the internal topic, the table and the stepping agent of one processor."""
     service = f"{name}-targets"
-    by_key = app.topic(f"{settings.app_id}-{name}-targets-by-key", partitions=12, internal=True, key_serializer=UTF8, value_serializer=AVRO)
+    by_key = app.topic(f"{settings.app_id}-{name}-targets-by-key", partitions=partitions(Family.EVENT), internal=True, key_serializer=UTF8, value_serializer=AVRO)
     states = table(f"{name}-targets", values="raw")
 
     async def rekey(stream: faust.StreamT) -> None:

@@ -1,6 +1,6 @@
 """Trading agents: thin Faust wrappers over the sizing, execution and positions processors.
 
-Topology (all account-keyed streams have 6 partitions, so one account's tables,
+Topology (all account-keyed streams have the account family's partition count, so one account's tables,
 inbox, orders, fills, positions, ledger and risk records live on one partition):
 - `route_signals` / `route_inputs` fan `signals` and `shard.inputs` out to every
   configured account on the internal `<app id>-trading-inbox` topic;
@@ -38,6 +38,7 @@ from schemas.records import (
     ShardInput,
     Signal,
 )
+from schemas.topics import Family, partitions
 from streams.agents.live import PolymarketLive
 from streams.app import app, settings
 from streams.codecs import AVRO, UTF8
@@ -54,7 +55,7 @@ from telemetry.meter import observe_trading
 
 log = structlog.get_logger(__name__)
 
-ACCOUNT_PARTITIONS = 6
+ACCOUNT_PARTITIONS = partitions(Family.ACCOUNT)
 CONFIG = load_config().trading  # arbees.toml or ARBEES_CONFIG, accounts scoped by ARBEES_ACCOUNTS
 KILL_FILE = Path(os.environ.get("ARBEES_KILL_FILE", ".stack/KILL"))
 INBOX = f"{settings.app_id}-trading-inbox"

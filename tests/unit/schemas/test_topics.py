@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from schemas.records import RECORD_TYPES, EventState, Fill, MarketLink, MarketListing, OrderStatus, ShardInput
-from schemas.topics import TOPICS, spec
+from schemas.topics import TOPICS, Family, partitions, spec
 
 DESIGN_TOPICS = {
     "raw.espn", "raw.kalshi", "raw.polymarket", "raw.coingecko", "raw.fred", "raw.polls",
@@ -33,5 +33,7 @@ def test_compacted_topics_and_value_types() -> None:
 
 
 def test_event_keyed_topics_are_co_partitioned() -> None:
-    counts = {spec(n).partitions for n in ("events.state", "shard.inputs", "model.probabilities", "signals")}
-    assert counts == {12}
+    counts = {spec(n).partitions for n in ("events.state", "events.plays", "markets.quotes", "model.probabilities", "signals")}
+    assert counts == {partitions(Family.EVENT)}
+    assert spec("shard.inputs").family is Family.SHARD  # scaled on its own (arbees scale)
+    assert {spec(n).partitions for n in ("orders", "fills", "positions", "ledger", "risk.state")} == {partitions(Family.ACCOUNT)}
