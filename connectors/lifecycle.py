@@ -10,6 +10,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import structlog
+
+from connectors.rest import TransientHttpError
 from schemas.records import Heartbeat
 from telemetry import heartbeat
 
@@ -17,6 +20,7 @@ if TYPE_CHECKING:
     from connectors.publisher import Publisher
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,29 @@ async def run_until_stopped(publisher: Publisher, work: Callable[[asyncio.Event]
         beater.stop()
         await close()
         publisher.flush()
+
+
+async def poll_every(stop: asyncio.Event, every_s: float, once: Callable[[], Awaitable[None]], source: str) -> None:
+    """Run one polling round every `every_s` seconds until `stop`.
+
+    A transient failure (HTTP 429/5xx, a timeout) never ends the feed: it marks the service
+    unreachable on the heartbeat, is logged, and the next round comes after `every_s` or the
+    server's Retry-After, whichever is longer. Anything else is a bug and ends the process
+    (the supervisor restarts it with an alert).
+    """
+    while not stop.is_set():
+        wait_s = every_s
+        try:
+            await once()
+            heartbeat.reach.ok()
+        except TransientHttpError as exc:
+            heartbeat.reach.failed(f"{source}: {exc}")
+            log.warning("poll skipped", source=source, error=str(exc), retry_after_s=exc.retry_after_s)
+            wait_s = max(every_s, exc.retry_after_s or 0.0)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=wait_s)
+        except asyncio.TimeoutError:
+            pass
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:

@@ -129,3 +129,9 @@ class Getter:
 def replay_files(paths: Iterable[Path], on_raw: Callable[[RawFeed], Any]) -> list[Any]:
     """Feed recorded RawFeed JSON files (one record each) to a pipeline, in order."""
     return [on_raw(RawFeed(**json.loads(Path(p).read_text()))) for p in paths]
+
+
+def log_replayed(outcomes: list[Any]) -> None:
+    """One line per replay: how many answers, the states they made and what went to the deadletter."""
+    log.info("replayed", answers=len(outcomes), states=sum(len(o.states) for o in outcomes),
+             dead_letters=sum(o.dead_letters for o in outcomes))

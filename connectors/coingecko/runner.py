@@ -15,40 +15,30 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import structlog
-
 from connectors.coingecko.client import CoinGeckoClient, make_client
-from connectors.coingecko.errors import TransientCoinGeckoError
 from connectors.coingecko.pipeline import CoinGeckoPipeline
 from connectors.coingecko.tiers import tier_named
-from connectors.lifecycle import run_until_stopped
+from connectors.lifecycle import poll_every, run_until_stopped
 from connectors.publisher import Publisher
-from connectors.rest import replay_files
-from telemetry import heartbeat
+from connectors.rest import log_replayed, replay_files
 
 SERVICE = "coingecko-connector"
-log = structlog.get_logger(__name__)
 
 
 async def poll(client: CoinGeckoClient, coins: Sequence[str], stop: asyncio.Event, every_s: float, history_every_s: float) -> None:
     """Fetch until `stop`; each answer reaches the pipeline through the client's observer."""
     loop = asyncio.get_running_loop()
     next_history = 0.0
-    while not stop.is_set():
-        try:
-            if loop.time() >= next_history:
-                for coin in coins:
-                    await client.market_chart(coin, days=7)
-                next_history = loop.time() + history_every_s
-            await client.simple_price(coins)
-            heartbeat.reach.ok()
-        except TransientCoinGeckoError as exc:
-            heartbeat.reach.failed(f"CoinGecko: {exc}")
-            log.warning("coingecko poll skipped", error=str(exc))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=every_s)
-        except asyncio.TimeoutError:
-            pass
+
+    async def once() -> None:
+        nonlocal next_history
+        if loop.time() >= next_history:
+            for coin in coins:
+                await client.market_chart(coin, days=7)
+            next_history = loop.time() + history_every_s
+        await client.simple_price(coins)
+
+    await poll_every(stop, every_s, once, "CoinGecko")
 
 
 async def run_live(bootstrap: str, coins: Sequence[str], tier: str, every_s: float, history_every_s: float) -> None:
@@ -77,7 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     publisher = Publisher(args.bootstrap, service=SERVICE)
     pipeline = CoinGeckoPipeline(publisher)
-    outcomes = replay_files(args.paths, pipeline.on_raw)
+    log_replayed(replay_files(args.paths, pipeline.on_raw))
     publisher.flush()
-    log.info("replayed", answers=len(outcomes), states=sum(len(o.states) for o in outcomes), dead_letters=sum(o.dead_letters for o in outcomes))
     return 0

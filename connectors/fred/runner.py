@@ -13,36 +13,25 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import structlog
-
 from connectors.fred.client import FredClient, make_client
-from connectors.fred.errors import TransientFredError
 from connectors.fred.pipeline import FredPipeline
 from connectors.fred.series import SERIES
-from connectors.lifecycle import run_until_stopped
+from connectors.lifecycle import poll_every, run_until_stopped
 from connectors.publisher import Publisher
-from connectors.rest import replay_files
-from telemetry import heartbeat
+from connectors.rest import log_replayed, replay_files
 
 SERVICE = "fred-connector"
-log = structlog.get_logger(__name__)
 
 
 async def poll(client: FredClient, series: Sequence[str], stop: asyncio.Event, every_s: float) -> None:
-    while not stop.is_set():
-        try:
-            for release_id in sorted({SERIES[s].release_id for s in series if s in SERIES}):
-                await client.release_dates(release_id)
-            for s in series:
-                await client.observations(s)
-            heartbeat.reach.ok()
-        except TransientFredError as exc:
-            heartbeat.reach.failed(f"FRED: {exc}")
-            log.warning("fred poll skipped", error=str(exc))
-        try:
-            await asyncio.wait_for(stop.wait(), timeout=every_s)
-        except asyncio.TimeoutError:
-            pass
+    """Each release's calendar, then each series' observations, every `every_s` until `stop`."""
+    async def once() -> None:
+        for release_id in sorted({SERIES[s].release_id for s in series if s in SERIES}):
+            await client.release_dates(release_id)
+        for s in series:
+            await client.observations(s)
+
+    await poll_every(stop, every_s, once, "FRED")
 
 
 async def run_live(bootstrap: str, series: Sequence[str], every_s: float) -> None:
@@ -67,7 +56,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     publisher = Publisher(args.bootstrap, service=SERVICE)
     pipeline = FredPipeline(publisher)
-    outcomes = replay_files(args.paths, pipeline.on_raw)
+    log_replayed(replay_files(args.paths, pipeline.on_raw))
     publisher.flush()
-    log.info("replayed", answers=len(outcomes), states=sum(len(o.states) for o in outcomes), dead_letters=sum(o.dead_letters for o in outcomes))
     return 0

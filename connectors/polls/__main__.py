@@ -12,15 +12,19 @@ import httpx
 from connectors.polls.pipeline import PollsPipeline, client, fetch
 from connectors.polls.source import FTE_2016_NATIONAL
 from connectors.publisher import Publisher
+from connectors.lifecycle import poll_every, run_until_stopped
 from connectors.rest import replay_files
 
 
-async def _live(pipeline: PollsPipeline, every_s: float) -> None:
-    async with httpx.AsyncClient(timeout=30.0, follow_redirects=False) as http:
-        getter = client(http, observer=lambda f: pipeline.on_raw(f.raw_feed()))
-        while True:
-            await fetch(getter, pipeline.source)
-            await asyncio.sleep(every_s)
+async def _live(publisher: Publisher, pipeline: PollsPipeline, every_s: float) -> None:
+    """Fetch the source every `every_s` until SIGINT/SIGTERM; a 429/5xx waits for the next round."""
+    http = httpx.AsyncClient(timeout=30.0, follow_redirects=False)
+    getter = client(http, observer=lambda f: pipeline.on_raw(f.raw_feed()))
+
+    async def once() -> None:
+        await fetch(getter, pipeline.source)
+
+    await run_until_stopped(publisher, lambda stop: poll_every(stop, every_s, once, "polls"), http.aclose)
 
 
 def main() -> int:
@@ -36,7 +40,7 @@ def main() -> int:
     pipeline = PollsPipeline(publisher, FTE_2016_NATIONAL)
     try:
         if args.mode == "live":
-            asyncio.run(_live(pipeline, args.every))
+            asyncio.run(_live(publisher, pipeline, args.every))
         else:
             replay_files(args.paths, pipeline.on_raw)
     finally:

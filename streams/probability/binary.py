@@ -3,11 +3,28 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import numpy as np
 
+from schemas.enums import EventStatus
 from schemas.records import EventState
+from streams.probability.base import P_MAX, P_MIN, StateNotModelable
+
+T = TypeVar("T")
+
+
+def read_target(state: EventState, parse: Callable[[EventState], T], what: str) -> T:
+    """The target a state's features describe, or StateNotModelable saying which feature was wrong."""
+    try:
+        return parse(state)
+    except (KeyError, ValueError) as exc:
+        raise StateNotModelable(f"{state.event_id}: not a {what} state ({exc})") from exc
+
+
+def bounded(state: EventState, p: float) -> float:
+    """Never quote certainty before the outcome is known; a settled target is its indicator."""
+    return p if state.status is EventStatus.FINAL else min(P_MAX, max(P_MIN, p))
 
 
 class BinaryTargetModel(ABC):

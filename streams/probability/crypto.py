@@ -14,11 +14,10 @@ from __future__ import annotations
 import math
 from scipy.special import ndtr
 
-from schemas.enums import EventStatus
 from schemas.records import EventState
 from streams.crypto.target import PricedTarget, TargetKind, from_state
-from streams.probability.base import P_MAX, P_MIN, StateNotModelable
-from streams.probability.binary import BinaryTargetModel
+from streams.probability.base import StateNotModelable
+from streams.probability.binary import BinaryTargetModel, bounded, read_target
 from streams.probability.lognormal import p_above, p_below, p_between, p_touch, years
 
 
@@ -56,14 +55,10 @@ class CryptoModel(BinaryTargetModel):
     version = "1"
 
     def _target(self, state: EventState) -> PricedTarget:
-        try:
-            t = from_state(state)
-        except (KeyError, ValueError) as exc:
-            raise StateNotModelable(f"{state.event_id}: not a price-target state ({exc})") from exc
+        t = read_target(state, from_state, "price-target")
         if not (t.spot > 0 and t.sigma >= 0 and math.isfinite(t.sigma)):
             raise StateNotModelable(f"{state.event_id}: spot {t.spot} / sigma {t.sigma} unusable")
         return t
 
     def p_yes(self, state: EventState) -> float:
-        p = p_yes(self._target(state), state.ts)
-        return p if state.status is EventStatus.FINAL else min(P_MAX, max(P_MIN, p))
+        return bounded(state, p_yes(self._target(state), state.ts))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from schemas.records import EventState
 from streams.economics.target import from_state
-from streams.probability.base import P_MAX, P_MIN, StateNotModelable
-from streams.probability.binary import BinaryTargetModel
+from streams.probability.base import StateNotModelable
+from streams.probability.binary import BinaryTargetModel, bounded, read_target
 
 
 class ReleaseModel(BinaryTargetModel):
@@ -18,12 +18,9 @@ class ReleaseModel(BinaryTargetModel):
     version = "1"
 
     def p_yes(self, state: EventState) -> float:
-        try:
-            r = from_state(state)
-        except (KeyError, ValueError) as exc:
-            raise StateNotModelable(f"{state.event_id}: not a release-target state ({exc})") from exc
+        r = read_target(state, from_state, "release-target")
         if r.published is not None:
             return 1.0 if r.published >= r.threshold - 1e-9 else 0.0
         if r.forecast is not None:
-            return min(P_MAX, max(P_MIN, r.forecast.p_at_least(r.threshold, r.step)))
+            return bounded(state, r.forecast.p_at_least(r.threshold, r.step))
         raise StateNotModelable(f"{state.event_id}: neither a forecast nor a published figure")
