@@ -56,6 +56,7 @@ from schemas.records import (
     Signal,
 )
 from schemas.topics import ORIGIN_HEADER, TOPICS, spec
+from streams.internal_topics import await_leaders
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_AGENTS = "discovery,router,shard,trading"
@@ -251,6 +252,13 @@ class KafkaEngine:
     # ------------------------------------------------------------------ offsets
 
     def _ends(self, topics: tuple[str, ...]) -> dict[str, dict[int, int]]:
+        """Each partition's log end, once its leader serves it (a fresh or restarted broker names a leader
+        seconds before that broker answers for the partition: NOT_LEADER_FOR_PARTITION in between)."""
+        meta = self._admin.list_topics(timeout=10).topics
+        present = [t for t in topics if t in meta]
+        unserved = await_leaders(self._admin, present, min(self.timeout_s, 60))
+        if unserved:
+            raise BacktestError("; ".join(unserved))
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"probe-{uuid.uuid4().hex}", "log_level": 0})
         try:
             out: dict[str, dict[int, int]] = {}

@@ -75,3 +75,18 @@ def test_topics_are_readable_right_after_a_broker_restart(private_broker: Broker
     ends = _end_offsets(bootstrap)
     assert len(ends) == sum(t.partitions for t in TOPICS)
     assert set(ends.values()) == {0}
+
+
+def test_kafka_backtest_reads_log_ends_right_after_a_broker_restart(private_broker: BrokerConfig) -> None:
+    """The Kafka engine's first offset read (`python -m bench.backtest` on a fresh stack) waits for leaders."""
+    from ops.backtest.kafka import KafkaEngine
+
+    bootstrap = f"127.0.0.1:{private_broker.port}"
+    broker.start(private_broker)
+    assert not ensure_topics(bootstrap).problems
+    broker.stop(private_broker)
+    broker.start(private_broker)  # no ensure_topics this time: the engine's own read must wait
+    names = tuple(t.name for t in TOPICS)
+    ends = KafkaEngine(bootstrap)._ends(names)
+    assert {(t, p) for t, parts in ends.items() for p in parts} == {(t.name, p) for t in TOPICS for p in range(t.partitions)}
+    assert {o for parts in ends.values() for o in parts.values()} == {0}
