@@ -22,7 +22,7 @@ import httpx
 
 from connectors.polymarket.errors import BadPayload, MissingFeeInfo
 from connectors.polymarket.gamma import FeeParams
-from connectors.polymarket.http import RawResponse, get_raw, wall_clock_ms
+from connectors.polymarket.http import RawResponse, Retry, get_raw, wall_clock_ms
 from connectors.polymarket.messages import BookMsg, parse_book, to_micros
 
 CLOB_URL = "https://clob.polymarket.com"
@@ -119,10 +119,11 @@ class ClobClient:
     """Public CLOB market data; every call returns the raw answer with the parsed one."""
 
     def __init__(self, http: httpx.AsyncClient, base_url: str = CLOB_URL,
-                 clock: Callable[[], int] = wall_clock_ms) -> None:
+                 clock: Callable[[], int] = wall_clock_ms, retry: Retry | None = None) -> None:
         self._http = http
         self.base_url = base_url
         self._clock = clock
+        self._retry = retry or Retry()
 
     async def book(self, token_id: str) -> tuple[RawResponse, BookMsg]:
         raw = await self.book_answer(token_id)
@@ -130,7 +131,7 @@ class ClobClient:
 
     async def book_answer(self, token_id: str) -> RawResponse:
         """The /book answer unparsed (the feed publishes it before reading it)."""
-        return await get_raw(self._http, self.base_url, "/book", "book", {"token_id": token_id}, self._clock)
+        return await get_raw(self._http, self.base_url, "/book", "book", {"token_id": token_id}, self._clock, self._retry)
 
     async def prices_history(self, token_id: str, *, start_ts: int | None = None, end_ts: int | None = None,
                              interval: str | None = None, fidelity: int | None = None,
@@ -145,10 +146,10 @@ class ClobClient:
             params["interval"] = interval
         if fidelity is not None:
             params["fidelity"] = fidelity
-        raw = await get_raw(self._http, self.base_url, "/prices-history", "prices-history", params, self._clock)
+        raw = await get_raw(self._http, self.base_url, "/prices-history", "prices-history", params, self._clock, self._retry)
         return raw, parse_prices_history(_json(raw))
 
     async def market_info(self, condition_id: str) -> tuple[RawResponse, ClobMarketInfo]:
         raw = await get_raw(self._http, self.base_url, f"/clob-markets/{condition_id}", "clob-markets", None,
-                            self._clock)
+                            self._clock, self._retry)
         return raw, parse_clob_market_info(condition_id, _json(raw))

@@ -13,7 +13,12 @@ class PolymarketError(Exception):
 
 
 class TransientError(PolymarketError):
-    """Network trouble or a 5xx/429: the same call may succeed later."""
+    """Network trouble or a 5xx/429: the same call may succeed later, not before `retry_after_s` (the venue's Retry-After)."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after_s: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after_s = retry_after_s
 
 
 class BadPayload(PolymarketError):

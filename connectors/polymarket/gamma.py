@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from connectors.polymarket.errors import BadPayload, MissingFeeInfo, NotBinary
-from connectors.polymarket.http import RawResponse, get_raw, wall_clock_ms
+from connectors.polymarket.http import RawResponse, Retry, get_raw, wall_clock_ms
 from connectors.polymarket.messages import to_micros
 
 GAMMA_URL = "https://gamma-api.polymarket.com"
@@ -245,8 +245,9 @@ class GammaClient:
     """Async Gamma client; it never opens a connection in its constructor's caller's stead."""
 
     def __init__(self, http: httpx.AsyncClient, base_url: str = GAMMA_URL, clock: Callable[[], int] = wall_clock_ms,
-                 page_limit: int = PAGE_LIMIT) -> None:
+                 page_limit: int = PAGE_LIMIT, retry: Retry | None = None) -> None:
         self._http = http
+        self._retry = retry or Retry()
         self.base_url = base_url
         self._clock = clock
         self.page_limit = page_limit
@@ -255,7 +256,7 @@ class GammaClient:
         offset = 0
         while True:
             raw = await get_raw(self._http, self.base_url, path, endpoint,
-                                {**params, "limit": self.page_limit, "offset": offset}, self._clock)
+                                {**params, "limit": self.page_limit, "offset": offset}, self._clock, self._retry)
             try:
                 items = json.loads(raw.body)
             except (json.JSONDecodeError, RecursionError):

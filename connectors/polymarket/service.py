@@ -26,7 +26,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from connectors.polymarket.errors import PolymarketError
+from connectors.polymarket.errors import PolymarketError, TransientError
 from connectors.polymarket.feed import FeedStats
 from connectors.lifecycle import Backoff, first_of
 from connectors.polymarket.ws import MarketStream
@@ -190,7 +190,8 @@ class PolymarketService:
                 heartbeat.reach.failed(f"Polymarket: {exc}")
                 failures += 1
                 self.stats.discovery_failures += 1
-                wait = self.config.backoff.delay(failures, self._rng)
+                # never sooner than the venue asked (a 429's Retry-After the client did not wait out in the call)
+                wait = max(self.config.backoff.delay(failures, self._rng), (exc.retry_after_s or 0.0) if isinstance(exc, TransientError) else 0.0)
                 log.warning("polymarket discovery failed", error=str(exc), attempt=failures, retry_in_s=round(wait, 2))
             await self._pause(stop, wait)
 

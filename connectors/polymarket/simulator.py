@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -106,8 +107,13 @@ class PolymarketSimulator:
 
     def __init__(self, *, events: list[Any], books: list[dict[str, Any]], script: list[str] | None = None,
                  markets: list[Any] | None = None, prices_history: dict[str, Any] | None = None,
-                 frame_interval_s: float = 0.0) -> None:
+                 frame_interval_s: float = 0.0, throttled: int = 0, retry_after: str = "0.3") -> None:
         self._frame_interval_s = frame_interval_s
+        #: the next n REST requests get 429 with `Retry-After: retry_after` (a rate-limit storm)
+        self.throttled = throttled
+        self.retry_after = retry_after
+        #: (arrival monotonic s, path, status) of every REST request: the spacing a client kept, seen by the venue
+        self.requests: list[tuple[float, str, int]] = []
         self._events = events
         self._markets = markets or []
         self._prices_history = prices_history
@@ -146,7 +152,7 @@ class PolymarketSimulator:
         return f"ws://127.0.0.1:{self._port}/ws/market"
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[self._throttle])
         app.router.add_get("/events", self._list_handler(lambda: self._events))
         app.router.add_get("/markets", self._markets_handler)
         app.router.add_get("/book", self._book)
@@ -161,6 +167,19 @@ class PolymarketSimulator:
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+
+    @web.middleware
+    async def _throttle(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Stamp each REST request; answer 429 + Retry-After while a storm lasts."""
+        if request.path.startswith("/ws/"):
+            return await handler(request)
+        if self.throttled > 0:
+            self.throttled -= 1
+            self.requests.append((time.monotonic(), request.path, 429))
+            return web.json_response({"error": "Too Many Requests"}, status=429, headers={"Retry-After": self.retry_after})
+        response = await handler(request)
+        self.requests.append((time.monotonic(), request.path, response.status))
+        return response
 
     def _list_handler(self, items: Any) -> Any:
         async def handler(request: web.Request) -> web.Response:

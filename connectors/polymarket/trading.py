@@ -27,7 +27,7 @@ import structlog
 from eth_account import Account
 
 from connectors.polymarket.errors import BadPayload, CredentialsMissing, TradeStateError, TransientError, VenueRejected
-from connectors.polymarket.http import wall_clock_ms
+from connectors.polymarket.http import classify, wall_clock_ms
 from connectors.polymarket.signing import (
     POLYGON_CHAIN_ID,
     OrderSide,
@@ -204,10 +204,8 @@ class ClobTradingClient:
                                             params=params)
         except httpx.HTTPError as exc:
             raise TransientError(f"{method} {path}: {type(exc).__name__}") from exc
-        if resp.status_code == 429 or resp.status_code >= 500:
-            raise TransientError(f"{method} {path}: HTTP {resp.status_code}")
-        if resp.status_code >= 400:
-            raise VenueRejected(f"{method} {path}: HTTP {resp.status_code}: {resp.text[:200]}")
+        # a refused submit is not retried here (execution looks the order up first); the Retry-After travels up
+        classify(resp, path, self._clock(), method)
         return resp.json()
 
     # ----------------------------------------------------------------- orders

@@ -122,3 +122,40 @@ def test_a_dropped_websocket_is_reconnected_and_the_books_end_true_on_the_broker
         if isinstance(q, Quote) and q.market_id in sim.books:
             last[q.market_id] = q  # one partition per market key: offset order is publish order
     assert set(last) == set(sim.books) and all(last[t] == feed.stats.last_quotes[t] for t in last)
+
+
+def test_a_polymarket_429_storm_is_waited_out_per_retry_after_and_listings_reach_the_broker(kafka_bootstrap: str) -> None:
+    """The Polymarket simulator (recorded gamma events page, tests/fixtures/polymarket) refuses three requests
+    with 429 and Retry-After; the gamma client's retries arrive no sooner, and the listings reach the broker."""
+    import httpx
+
+    from connectors.polymarket.clob import ClobClient
+    from connectors.polymarket.feed import PolymarketFeed
+    from connectors.polymarket.gamma import GammaClient
+    from connectors.polymarket.simulator import PolymarketSimulator
+
+    ensure_topics(kafka_bootstrap)
+    start = _ends(kafka_bootstrap, "markets.catalog")
+    publisher = Publisher(kafka_bootstrap, service="polymarket-faults-it")
+
+    async def run() -> tuple[PolymarketSimulator, list[MarketListing]]:
+        sim = PolymarketSimulator.from_fixtures()
+        sim.throttled, sim.retry_after = 3, f"{RETRY_AFTER_S:g}"
+        await sim.start()
+        try:
+            async with httpx.AsyncClient() as http:
+                feed = PolymarketFeed(publisher, GammaClient(http, sim.base_url), ClobClient(http, sim.base_url))
+                return sim, await feed.discover()
+        finally:
+            await sim.stop()
+
+    sim, listings = asyncio.run(run())
+    publisher.flush(30)
+    assert [s for _, _, s in sim.requests][:4] == [429, 429, 429, 200]
+    times = [t for t, _, _ in sim.requests]
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert min(gaps[:3]) >= RETRY_AFTER_S * 0.95, gaps  # no burst: each retry waited the venue's Retry-After
+    assert len(listings) == 10
+    end = _ends(kafka_bootstrap, "markets.catalog")
+    on_broker = {r.listing_id for _, _, r in _read(kafka_bootstrap, "markets.catalog", start, end) if isinstance(r, MarketListing)}
+    assert {x.listing_id for x in listings} <= on_broker
