@@ -214,21 +214,44 @@ class ExecutionProcessor:
     def _paper(self, state: ExecState, order: Order, view: ExecView) -> tuple[ExecState, list[Output]]:
         books = view.books(market_key(order.venue, order.market_id))
         latency = self.config.paper.latency_ms
-        book = paper_engine.book_as_of(books.history, order.ts + latency) if books else None
-        if (book is None or state.watermark <= order.ts + latency) and order.order_id not in state.parked:
+        at = order.ts + latency
+        book = paper_engine.book_as_of(books.history, at) if books else None
+        if order.order_id not in state.parked and self._may_still_come(state, books, book, at):
             # the book as of order time + latency is not known yet: market data comes on another topic and
             # may still be on its way (a book at the same instant, or the market's first). Wait for it, in
             # event time, so the fill is the same whichever topic a worker happened to read first.
             return replace(state, parked={**state.parked, order.order_id: order}), []
         state = replace(state, parked={k: v for k, v in state.parked.items() if k != order.order_id})
+        if book is None and books is not None and self._evicted(books, at):
+            held = books.history[0].ts
+            return self._reject(state, order, at, f"paper: the book as of {at} is no longer held (history from {held}): "
+                                                  f"the order was read after {len(books.history)} later books", view)
         fees: FeeSchedule | None = None
         if books is not None and books.listing is not None:
             try:
                 fees = FeeSchedule.from_listing(books.listing)
             except FeeError as exc:
-                return self._reject(state, order, order.ts + latency, f"paper: {exc}", view)
+                return self._reject(state, order, at, f"paper: {exc}", view)
         result = paper_engine.execute(order, book, fees, latency)
         return self._finished(state, order, result.status, result.fills, view)
+
+    def _may_still_come(self, state: ExecState, books: MarketBooks | None, book: Quote | None, at: int) -> bool:
+        """Whether market data still to be read can change this order's book as of `at`.
+
+        Until data past `at` is read, a book of that instant may come. After it, a market with no
+        book yet may still get its first from another shard partition, for up to the wait; a book
+        the bounded history has already dropped never comes back, nor does anything past the wait.
+        """
+        if state.watermark <= at:
+            return True
+        if book is not None:
+            return False
+        gone = books is not None and self._evicted(books, at)
+        return not gone and state.watermark <= at + self.config.paper.max_book_wait_ms
+
+    def _evicted(self, books: MarketBooks, at: int) -> bool:
+        """The history is full and starts after `at`: the book of that time was dropped for newer ones."""
+        return len(books.history) >= self.config.paper.book_history and books.history[0].ts > at
 
     def _market(self, state: ExecState, rec: ShardInput, view: ExecView) -> tuple[ExecState, list[Output]]:
         """Market data: fill parked orders whose book is now known; reject those that waited too long."""
@@ -238,7 +261,8 @@ class ExecutionProcessor:
         for oid, order in sorted(state.parked.items()):
             books = view.books(market_key(order.venue, order.market_id))
             at = order.ts + self.config.paper.latency_ms
-            ready = books is not None and rec.ts > at and paper_engine.book_as_of(books.history, at)
+            ready = books is not None and rec.ts > at and (paper_engine.book_as_of(books.history, at) is not None
+                                                           or self._evicted(books, at))
             if ready or rec.ts > at + wait:
                 state, more = self._paper(replace(state, parked={**state.parked, oid: order}), order, view)
                 out += more

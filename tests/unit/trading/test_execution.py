@@ -199,3 +199,47 @@ def test_live_needs_credentials_even_with_the_flag() -> None:
             live.live_venues(Settings(mode=TradingMode.LIVE), env={})
     finally:
         live._requested = False
+
+
+def _gb_books(v: View, times: list[int], keep: int) -> None:
+    """The recorded GB book observed at each of `times` (the same levels, a new quote id each)."""
+    key = market_key(Venue.KALSHI, game.GB)
+    for ts in times:
+        rec = game.quote_input(game.GB, ts)
+        assert rec.quote is not None
+        v.market[key] = observe_book(v.market.get(key), key, rec.quote, rec.listing, rec.link, keep)
+
+
+def test_an_order_read_after_its_book_left_the_history_gets_a_terminal_status_at_once() -> None:
+    """A worker catching up after a restart can read an order after more market data of its market than
+    the history holds: the book as of its time is gone for good. It used to park until market data 10 s
+    past its time arrived (forever at the end of a stream, as under SIGKILLs in the crash test); now it is
+    rejected at once, saying why."""
+    proc = ExecutionProcessor()
+    keep = proc.config.paper.book_history
+    v = View()
+    _gb_books(v, [T + 2_000 + 100 * i for i in range(keep + 1)], keep)  # all after the order's T + 1.25 s
+    st, outs = proc.step(read_past(proc, T + 2_000 + 100 * keep), order(), v)
+    status = next(x for x in outs if isinstance(x, OrderStatus))
+    assert status.state is OrderState.REJECTED and "no longer held" in status.reason, status.reason
+    assert not st.parked
+
+
+def test_an_order_read_long_after_its_time_with_no_book_is_decided_without_waiting_for_more_data() -> None:
+    """Market data well past the order's time + latency + the wait has been read and no book of its
+    market is known: no later record can change that, so it is rejected now, not parked."""
+    proc = ExecutionProcessor()
+    wait = proc.config.paper.max_book_wait_ms
+    st, outs = proc.step(read_past(proc, T + 1_250 + wait + 1), order(), View())
+    status = next(x for x in outs if isinstance(x, OrderStatus))
+    assert status.state is OrderState.REJECTED and "no book" in status.reason and not st.parked
+
+
+def test_a_parked_order_whose_book_is_still_held_fills_on_the_next_market_record() -> None:
+    """The normal catch-up: the order's book is in the history, so it fills against it (not rejected)."""
+    proc = ExecutionProcessor()
+    keep = proc.config.paper.book_history
+    v = View()
+    _gb_books(v, [T + 1_000] + [T + 2_000 + 100 * i for i in range(keep - 2)], keep)
+    st, outs = proc.step(read_past(proc, T + 3_000), order(), v)
+    assert [type(o).__name__ for o in outs] == ["Fill", "OrderStatus", "MarkHandled"]
