@@ -336,11 +336,13 @@ def board(
     window_h: float = typer.Option(float(os.environ.get("ARBEES_BOARD_WINDOW_H", "") or 24.0), "--window-h",
                                    help="hours of event topics (states, prices, quotes, signals) read at start (ARBEES_BOARD_WINDOW_H)"),
     read_only: bool = typer.Option(False, "--read-only", help="refuse the kill switch and breaker reset too"),
+    sink: str = typer.Option((os.environ.get("ARBEES_APP_ID", "").strip() or "arbees") + "-sink", "--sink",
+                             help="the sink whose rows the board starts from (that of `arbees run`: <ARBEES_APP_ID>-sink)"),
 ) -> None:
     """The web board: games with model vs market, edges, positions, P&L, exposure, risk, health; live over SSE."""
     from ops.board.server import serve
 
-    serve(bootstrap(), host, port, window_h, read_only)
+    serve(bootstrap(), host, port, window_h, read_only, database_url(), sink)
 
 
 @app.command("status")

@@ -2,7 +2,8 @@
 
 Group-less (assign, never commit): the board moves no consumer group. Account
 topics and links are read from the beginning (balances and positions need the
-whole history); the busy event topics from `since_ms` on. The client reconnects
+whole history), or from where the database's history ends (`start`, see
+ops.board.history); the busy event topics from `since_ms` on. The client reconnects
 by itself when the broker goes away; the board keeps serving what it has and
 says how old it is.
 """
@@ -30,9 +31,11 @@ WINDOWED = ("events.state", "model.probabilities", "markets.quotes", "signals", 
 
 
 class Feed(threading.Thread):
-    def __init__(self, bootstrap: str, state: BoardState, since_ms: int, meter: Meter | None = None) -> None:
+    def __init__(self, bootstrap: str, state: BoardState, since_ms: int, meter: Meter | None = None,
+                 start: dict[tuple[str, int], int] | None = None) -> None:
         super().__init__(name="board-feed", daemon=True)
         self.bootstrap, self.state, self.since_ms, self.meter = bootstrap, state, since_ms, meter
+        self.start_offsets = dict(start or {})  # (topic, partition) -> offset: the database has what is before it
         self.lock = threading.Lock()
         self.version = 0  # bumped per batch folded: the page is pushed only when it moved
         self.last_read_wall = 0.0
@@ -50,7 +53,7 @@ class Feed(threading.Thread):
                 continue
             for p in topic.partitions:
                 if name in FROM_START:
-                    tps.append(TopicPartition(name, p, OFFSET_BEGINNING))
+                    tps.append(TopicPartition(name, p, self.start_offsets.get((name, p), OFFSET_BEGINNING)))
                 else:
                     windowed.append(TopicPartition(name, p, self.since_ms))
         if windowed:

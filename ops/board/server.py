@@ -50,20 +50,21 @@ class Actions:
         return f"breaker and kill switch reset for {', '.join(self.accounts)}"
 
 
-def snapshot(feed: Feed, kill_file: Path) -> dict[str, Any]:
+def snapshot(feed: Feed, kill_file: Path, history: str = "") -> dict[str, Any]:
     with feed.lock:
         view = feed.state.view(int(time.time() * 1000), kill_file.exists(), str(kill_file))
+    view["history"] = history
     view["feed"] = {"connected": feed.connected, "error": feed.error, "version": feed.version,
                     "last_read_age_s": round(time.time() - feed.last_read_wall, 1) if feed.last_read_wall else None}
     return view
 
 
-def create_app(feed: Feed, kill_file: Path, actions: Actions) -> Starlette:
+def create_app(feed: Feed, kill_file: Path, actions: Actions, history: str = "") -> Starlette:
     async def index(_: Request) -> Response:
         return FileResponse(STATIC / "index.html")
 
     async def state(_: Request) -> Response:
-        return JSONResponse(snapshot(feed, kill_file))
+        return JSONResponse(snapshot(feed, kill_file, history))
 
     async def stream(request: Request) -> Response:
         async def events():  # noqa: ANN202 - an async generator of SSE frames
@@ -71,7 +72,7 @@ def create_app(feed: Feed, kill_file: Path, actions: Actions) -> Starlette:
             while not await request.is_disconnected():
                 if feed.version != sent or time.monotonic() - last_push > 5:
                     sent, last_push = feed.version, time.monotonic()
-                    yield f"data: {json.dumps(snapshot(feed, kill_file))}\n\n"
+                    yield f"data: {json.dumps(snapshot(feed, kill_file, history))}\n\n"
                 await asyncio.sleep(0.5)
 
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
@@ -100,8 +101,28 @@ def create_app(feed: Feed, kill_file: Path, actions: Actions) -> Starlette:
     ])
 
 
-def serve(bootstrap: str, host: str, port: int, window_h: float = DEFAULT_WINDOW_H, read_only: bool = False) -> None:
-    """Fold the topics in the background and serve the board until interrupted."""
+def load_history(state: BoardState, database_url: str, sink_consumer: str) -> tuple[dict[tuple[str, int], int], str]:
+    """Fold what the sink has into `state`; the offsets the topics take over from, and a line saying where it came from.
+
+    No database (or one the sink never wrote) is not an error: the board then reads the topics from their start.
+    """
+    from ops.board.feed import FROM_START
+    from ops.board.history import load
+
+    if not database_url:
+        return {}, "topics only (no DATABASE_URL)"
+    try:
+        history = load(database_url, sink_consumer, FROM_START)
+    except Exception as exc:  # noqa: BLE001 - unreachable, not migrated: the topics still have it all
+        return {}, f"topics only (database: {type(exc).__name__}: {str(exc).strip()[:200]})"
+    for topic, record in history.records:
+        state.apply(topic, record)
+    return history.next_offsets, f"{history.rows} records from {history.source}, then the topics"
+
+
+def serve(bootstrap: str, host: str, port: int, window_h: float = DEFAULT_WINDOW_H, read_only: bool = False,
+          database_url: str = "", sink_consumer: str = "arbees-sink") -> None:
+    """Fold the sink's rows, then the topics in the background, and serve the board until interrupted."""
     import uvicorn
 
     from connectors.lifecycle import start_heartbeats
@@ -112,11 +133,12 @@ def serve(bootstrap: str, host: str, port: int, window_h: float = DEFAULT_WINDOW
     config = load_config().trading
     state = BoardState(caps=config.risk)
     publisher = Publisher(bootstrap, service="board")  # its heartbeats on `health`, like every part's
-    feed = Feed(bootstrap, state, int((time.time() - window_h * 3600) * 1000), publisher.meter)
+    start, history = load_history(state, database_url, sink_consumer)
+    feed = Feed(bootstrap, state, int((time.time() - window_h * 3600) * 1000), publisher.meter, start)
     feed.start()
     beater = start_heartbeats(publisher, live=False)
-    app = create_app(feed, kill_file(), Actions(list(config.accounts), read_only))
-    print(f"board     http://{host}:{port}/ (topics from {bootstrap}; pid {os.getpid()})", flush=True)
+    app = create_app(feed, kill_file(), Actions(list(config.accounts), read_only), history)
+    print(f"board     http://{host}:{port}/ (topics from {bootstrap}; {history}; pid {os.getpid()})", flush=True)
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning")
     finally:

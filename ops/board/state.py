@@ -118,6 +118,21 @@ class Health:
     ts: int
     interval_s: float
     error: str
+    last_record_ms: int = 0  # newest record the part handled (a feed: the newest it published)
+    stale_after_ms: int = 0  # a live feed's promise (ARBEES_FEED_STALE_S); 0: staleness means nothing for it
+
+    def shown(self, now_ms: int) -> tuple[str, bool]:
+        """What the health table says of the part at `now_ms`, and whether that is fine.
+
+        Silent (three beats missed: the process is gone or hung) wins over what its last beat said; a feed
+        that beats but has published nothing for longer than it promised is stale.
+        """
+        age = (now_ms - self.ts) / 1000
+        if self.interval_s > 0 and age > 3 * self.interval_s:
+            return f"silent for {age:.0f}s", False
+        if self.stale_after_ms > 0 and self.last_record_ms > 0 and now_ms - self.last_record_ms > self.stale_after_ms:
+            return f"stale: no record for {(now_ms - self.last_record_ms) // 1000}s", False
+        return self.state or self.status.lower(), self.status == "OK"
 
 
 @dataclass
@@ -265,7 +280,8 @@ class BoardState:
             return  # an older beat
         d = hb.detail
         self.health[hb.service] = Health(hb.service, hb.instance, hb.status.value, d.get("state", ""), hb.lag, hb.ts,
-                                         float(d.get("interval_s", "0") or 0), d.get("error", ""))
+                                         float(d.get("interval_s", "0") or 0), d.get("error", ""),
+                                         int(d.get("last_record_ms", "0") or 0), int(d.get("stale_after_ms", "0") or 0))
 
     def _open(self, account: str | None = None) -> list[PositionEvent]:
         return [p for p in self.positions.values()
@@ -322,11 +338,8 @@ class BoardState:
                           "model": g.model, "market": market})
         health = []
         for h in sorted(self.health.values(), key=lambda h: h.service):
-            age = (now_ms - h.ts) / 1000
-            silent = h.interval_s > 0 and age > 3 * h.interval_s
-            health.append({**jsonable(h), "age_s": round(age, 1),
-                           "shown": f"silent for {age:.0f}s" if silent else (h.state or h.status.lower()),
-                           "ok": h.status == "OK" and not silent})
+            shown, ok = h.shown(now_ms)
+            health.append({**jsonable(h), "age_s": round((now_ms - h.ts) / 1000, 1), "shown": shown, "ok": ok})
         orders = [{**o, **self.order_state.get(o["order_id"], {"state": "pending"})} for o in self.orders]
         return {
             "now": now_ms, "event_time": self.last_ts, "kill_switch": kill_switch, "kill_file": kill_file,

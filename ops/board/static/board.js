@@ -41,6 +41,7 @@ function render(s) {
   const feedOk = s.feed && s.feed.connected && !s.feed.error;
   $("conn").textContent = feedOk ? "live" : "broker: " + (s.feed && s.feed.error || "connecting…");
   $("conn").className = feedOk ? "ok" : "bad";
+  $("history").textContent = s.history ? "started from " + s.history : "";
   $("kill-state").innerHTML = s.kill_switch ? '<span class="bad" id="kill-on">KILL SWITCH ON</span>' : '<span id="kill-off">kill switch off</span>';
 
   const accs = Object.entries(s.accounts);

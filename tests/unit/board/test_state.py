@@ -88,3 +88,26 @@ def test_risk_health_and_a_record_it_cannot_fold() -> None:
     assert board.unfoldable and "events.state EventState" in board.unfoldable[0]
     board.apply("risk.state", RiskEvent(risk_id="r3", account="p", kind=RiskKind.KILL_SWITCH, ts=30))
     assert board.view(0, True)["risk"]["p"]["killed"] and board.view(0, True)["kill_switch"]
+
+
+def test_a_feed_that_stops_shows_as_silent_and_one_without_records_as_stale() -> None:
+    """Made-up beats in the shape telemetry.heartbeat.build gives a live feed (interval 5 s, stale after 900 s)."""
+    board = BoardState()
+    detail = {"state": "running", "interval_s": "5", "last_record_ms": "1000000", "stale_after_ms": "900000"}
+    board.apply("health", Heartbeat(heartbeat_id="h1", service="kalshi", instance="i", status=HealthStatus.OK,
+                                    ts=1_000_000, lag=0, detail=detail))
+    (h,) = board.view(1_004_000, False)["health"]
+    assert (h["shown"], h["ok"]) == ("running", True)
+    # still beating every 5 s, but its last record is 20 minutes old: stale, not fine
+    board.apply("health", Heartbeat(heartbeat_id="h2", service="kalshi", instance="i", status=HealthStatus.OK,
+                                    ts=2_200_000, lag=0, detail=detail))
+    (h,) = board.view(2_201_000, False)["health"]
+    assert (h["shown"], h["ok"]) == ("stale: no record for 1201s", False)
+    # it stops beating: silent wins
+    (h,) = board.view(2_260_000, False)["health"]
+    assert (h["shown"], h["ok"]) == ("silent for 60s", False)
+    # the supervisor's word that it crashed (a DOWN beat in its name)
+    board.apply("health", Heartbeat(heartbeat_id="h3", service="kalshi", instance="supervisor", status=HealthStatus.DOWN,
+                                    ts=2_261_000, lag=0, detail={"state": "crashed", "error": "killed by signal 9"}))
+    (h,) = board.view(2_262_000, False)["health"]
+    assert (h["shown"], h["ok"], h["error"]) == ("crashed", False, "killed by signal 9")
