@@ -3,17 +3,22 @@
 Records keep their real coordinates (partition, offset), which break event-time
 ties in the replay order. A record that does not decode is not replayed; it is
 returned as a DeadLetter with its coordinates, as the agents would have sent it.
+`scan` is the raw read both the backtest and `arbees record` use; `decode_input`
+turns one raw message into an input record, whether it came from the broker or
+from a recording file (ops/backtest/recording.py), so both replay the same records.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-from schemas.codec import default_codec
+from schemas.codec import Codec, default_codec
 from schemas.deadletters import dead_letter
 from schemas.errors import DecodeError
 from schemas.records import DeadLetter, EventState, MarketLink, MarketListing, Quote
@@ -23,32 +28,72 @@ from ops.backtest.records import INPUT_TOPICS, INPUT_TYPES, BacktestError, Input
 Progress = Callable[[int, int], None]
 
 
+@dataclass(frozen=True)
+class RawMessage:
+    """One Kafka record exactly as the broker holds it: coordinates, broker timestamp, key, headers, wire bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int  # broker timestamp, epoch ms
+    timestamp_type: int  # 1: producer's create time, 2: broker's log-append time
+    key: bytes | None
+    value: bytes | None
+    headers: tuple[tuple[str, bytes | None], ...] = ()
+
+
 @dataclass
 class ReadInput:
     records: list[InputRecord] = field(default_factory=list)
     dead: list[DeadLetter] = field(default_factory=list)
 
 
-def read_inputs(
+def decode_input(codec: Codec, msg: RawMessage) -> InputRecord | DeadLetter:
+    """The replayable input record a raw message holds, or the dead letter the agents would have sent for it."""
+    raw = msg.value or b""
+    try:
+        value = codec.decode(raw)
+    except DecodeError as exc:
+        return dead_letter(topic=msg.topic, value=raw, error=exc, service="backtest", ts=msg.timestamp,
+                           partition=msg.partition, offset=msg.offset, key=msg.key)
+    want = INPUT_TYPES.get(msg.topic)
+    if want is None or not isinstance(value, (EventState, MarketListing, MarketLink, Quote)) or not isinstance(value, want):
+        expected = want.__name__ if want is not None else "no backtest input"
+        return dead_letter(topic=msg.topic, value=raw, service="backtest", ts=msg.timestamp, partition=msg.partition,
+                           offset=msg.offset, key=msg.key,
+                           error=f"{msg.topic} carries {expected}, got {type(value).__name__}")
+    return InputRecord(msg.topic, (msg.key or b"").decode(errors="replace"), value, msg.partition, msg.offset)
+
+
+def collect_inputs(messages: Iterator[RawMessage] | list[RawMessage], codec: Codec,
+                   start_ms: int | None = None, end_ms: int | None = None) -> ReadInput:
+    """Input records with event time in [start_ms, end_ms); undecodable ones as dead letters (whatever their time)."""
+    out = ReadInput()
+    for msg in messages:
+        got = decode_input(codec, msg)
+        if isinstance(got, DeadLetter):
+            out.dead.append(got)
+        elif (start_ms is None or got.ts >= start_ms) and (end_ms is None or got.ts < end_ms):
+            out.records.append(got)
+    return out
+
+
+def scan(
     bootstrap: str,
+    topics: tuple[str, ...],
     start_ms: int | None = None,
-    end_ms: int | None = None,
     offsets: Mapping[str, Mapping[int, int]] | None = None,
-    topics: tuple[str, ...] = INPUT_TOPICS,
     progress: Progress | None = None,
     timeout_s: float = 300.0,
-) -> ReadInput:
-    """Input records with event time in [start_ms, end_ms) (either bound optional), up to the current log ends.
+) -> Iterator[RawMessage]:
+    """Every record of `topics` from the start points up to the log ends as of the call, per partition in order.
 
     Start offsets come from `offsets` (topic → partition → offset) where given, else from the
-    broker's time index at `start_ms`, else the beginning of the log.
+    broker's time index at `start_ms` (a lower bound: broker time is never before event time
+    for live data), else the beginning of the log.
     """
-    import time
-
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"backtest-src-{uuid.uuid4().hex}",
                   "enable.auto.commit": False, "log_level": 0})
-    codec = default_codec()
-    out = ReadInput()
     try:
         meta = c.list_topics(timeout=15).topics
         missing = [t for t in topics if t not in meta]
@@ -77,7 +122,7 @@ def read_inputs(
                 total += high - first
         todo = [tp for tp in starts if (tp.topic, tp.partition) in remaining]
         if not todo:
-            return out
+            return
         c.assign(todo)
         seen = 0
         deadline = time.monotonic() + timeout_s
@@ -94,28 +139,25 @@ def read_inputs(
             seen += 1
             if progress is not None and seen % 1000 == 0:
                 progress(seen, total)
-            key = (msg.key() or b"").decode(errors="replace")
-            raw = msg.value() or b""
-            when = msg.timestamp()[1]
-            try:
-                value = codec.decode(raw)
-            except DecodeError as exc:
-                out.dead.append(dead_letter(topic=topic, value=raw, error=exc, service="backtest", ts=when,
-                                            partition=part, offset=off, key=msg.key()))
-                continue
-            if not isinstance(value, (EventState, MarketListing, MarketLink, Quote)) or not isinstance(value, INPUT_TYPES[topic]):
-                out.dead.append(dead_letter(topic=topic, value=raw, service="backtest", ts=when, partition=part,
-                                            offset=off, key=msg.key(),
-                                            error=f"{topic} carries {INPUT_TYPES[topic].__name__}, got {type(value).__name__}"))
-                continue
-            record = InputRecord(topic, key, value, part, off)
-            if (start_ms is not None and record.ts < start_ms) or (end_ms is not None and record.ts >= end_ms):
-                continue
-            out.records.append(record)
+            kind, when = msg.timestamp()
+            headers = tuple((str(k), None if v is None else bytes(v)) for k, v in (msg.headers() or ()))
+            yield RawMessage(topic, part, off, int(when), int(kind), msg.key(), msg.value(), headers)
         if remaining:
             raise BacktestError(f"reading the input timed out after {timeout_s:.0f}s; unread: {sorted(remaining)[:5]}")
         if progress is not None:
             progress(total, total)
-        return out
     finally:
         c.close()
+
+
+def read_inputs(
+    bootstrap: str,
+    start_ms: int | None = None,
+    end_ms: int | None = None,
+    offsets: Mapping[str, Mapping[int, int]] | None = None,
+    topics: tuple[str, ...] = INPUT_TOPICS,
+    progress: Progress | None = None,
+    timeout_s: float = 300.0,
+) -> ReadInput:
+    """Input records with event time in [start_ms, end_ms) (either bound optional), up to the current log ends."""
+    return collect_inputs(scan(bootstrap, topics, start_ms, offsets, progress, timeout_s), default_codec(), start_ms, end_ms)

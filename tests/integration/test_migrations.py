@@ -23,7 +23,7 @@ from ops.sink.tables import TABLES
 
 pytestmark = pytest.mark.integration
 
-HEAD = "0008"  # the newest revision in migrations/versions
+HEAD = "0009"  # the newest revision in migrations/versions
 
 
 def test_upgrade_downgrade_upgrade(fresh_db: str) -> None:
@@ -36,7 +36,8 @@ def test_upgrade_downgrade_upgrade(fresh_db: str) -> None:
         tables = set(inspect(conn).get_table_names())
         views = set(inspect(conn).get_view_names()) | set(inspect(conn).get_materialized_view_names())
     assert {"quotes", "fills", "ledger_entries", "bankroll", "bankroll_audit", "archived_games",
-            "archived_trades", "archived_signals", "market_listings", "dead_letters"} <= tables
+            "archived_trades", "archived_signals", "market_listings", "dead_letters", "backtest_runs", "backtest_trades",
+            "backtest_outputs"} <= tables
     assert {"quote_ohlc_hourly", "daily_performance"} <= views
     engine.dispose()
     db.downgrade(fresh_db, "base")
