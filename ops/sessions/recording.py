@@ -1,4 +1,4 @@
-"""The recorded session as a recording file: `data/sessions/<name>/inputs.avro`, what `arbees record` would write.
+"""The recorded session as a recording file: `data/sessions/<name>/recording.avro`, what `arbees record` would write.
 
     python -m ops.sessions.recording [--session data/sessions/nba-2026-finals-g3]
 
@@ -21,7 +21,7 @@ from schemas.topics import spec
 
 REPO = Path(__file__).resolve().parents[2]
 SESSION = REPO / "data" / "sessions" / "nba-2026-finals-g3"
-FILE = "inputs.avro"
+FILE = "recording.avro"
 
 
 def build(session: Path = SESSION, out: Path | None = None) -> Path:

@@ -1,6 +1,6 @@
 """`arbees backtest --input` on the shipped session recording: a run of its own, deterministic, reported, swept.
 
-Input: data/sessions/nba-2026-finals-g3/inputs.avro (the recorded real session; see its PROVENANCE.md).
+Input: data/sessions/nba-2026-finals-g3/recording.avro (the recorded real session; see its PROVENANCE.md).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from ops.backtest.recording import read_recording
 from ops.backtest.runner import RunSpec, run_inprocess
 from ops.backtest.inprocess import BacktestConfig
 
-SESSION_FILE = Path(__file__).resolve().parents[3] / "data" / "sessions" / "nba-2026-finals-g3" / "inputs.avro"
+SESSION_FILE = Path(__file__).resolve().parents[3] / "data" / "sessions" / "nba-2026-finals-g3" / "recording.avro"
 RUN_ID = re.compile(r"bt-\d{8}T\d{6}-[0-9a-f]{6}")
 
 

@@ -90,7 +90,7 @@ def test_topic_globs_expand_against_the_registry() -> None:
 
 
 def test_the_shipped_session_recording_is_the_session(session_records, tmp_path: Path) -> None:
-    """data/sessions/nba-2026-finals-g3/inputs.avro holds what the feed gives (rebuild: python -m ops.sessions.recording)."""
+    """data/sessions/nba-2026-finals-g3/recording.avro holds what the feed gives (rebuild: python -m ops.sessions.recording)."""
     shipped = read_recording(SESSION / session_recording.FILE)
     read = shipped.inputs()
     assert [(r.topic, r.key, r.partition, r.offset, r.value) for r in read.records] == [
