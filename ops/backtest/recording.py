@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fastavro import parse_schema, reader, writer
+from fastavro import reader, writer
 
 from schemas.codec import Codec, default_codec
 from schemas.errors import DecodeError, RegistryError
@@ -62,7 +62,6 @@ ENTRY_SCHEMA: dict[str, Any] = {
         {"name": "value", "type": ["null", "bytes"], "default": None},
     ],
 }
-_PARSED = parse_schema(ENTRY_SCHEMA)
 
 
 def expand_topics(patterns: Iterable[str]) -> tuple[str, ...]:
@@ -190,8 +189,9 @@ def write_recording(path: Path, messages: list[RawMessage], event_ts: list[int |
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     with tmp.open("wb") as out:
-        # a sync marker from the content (fastavro draws a random one): the same recording gives the same bytes
-        writer(out, _PARSED, _entries(messages, event_ts), codec="deflate", metadata=meta,
+        # a sync marker from the content (fastavro draws a random one), and the schema as written here (a parsed
+        # schema's key order varies with the process's hash seed): the same recording gives the same bytes
+        writer(out, ENTRY_SCHEMA, _entries(messages, event_ts), codec="deflate", metadata=meta,
                sync_marker=digest.digest(), sync_interval=64 * 1024)
     tmp.replace(path)
     return path
