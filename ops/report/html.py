@@ -43,6 +43,11 @@ def when(ms: int | None) -> str:
     return "-" if ms is None else datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def short(text: str, keep: int = 28) -> str:
+    """Long market ids (Polymarket condition ids) cut for the table; the full id is in summary.json."""
+    return text if len(text) <= keep else text[: keep - 10] + "…" + text[-9:]
+
+
 def _signed(text: str, value: float | int | None) -> str:
     cls = "" if not value else ("pos" if value > 0 else "neg")
     return f'<td class="{cls}">{escape(text)}</td>'
@@ -115,7 +120,7 @@ def render_run(report: RunReport, pngs: dict[str, bytes]) -> str:
     m, f = report.meta, report.figures
     cal = f.calibration
     trades = [(
-        t.event_id, t.venue, t.market_id, t.side, when(t.entry_ts), when(t.exit_ts), t.exit_kind, f"{t.quantity:g}",
+        t.event_id, t.venue, short(t.market_id), t.side, when(t.entry_ts), when(t.exit_ts), t.exit_kind, f"{t.quantity:g}",
         usd(t.entry_price_micros), usd(t.exit_price_micros), usd(t.fees_micros),
         _signed(usd(t.net_pnl_micros), t.net_pnl_micros), pct(t.realized_return), num(t.model_p, 3),
         num(t.market_p, 3), num(t.edge, 3),
