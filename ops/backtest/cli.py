@@ -140,7 +140,7 @@ def record(
         kept, times = select(messages, start_ms, end_ms)
         from confluent_kafka import Consumer
 
-        c = Consumer({"bootstrap.servers": servers, "group.id": "arbees-record-meta", "log_level": 0})
+        c = Consumer({"bootstrap.servers": servers, "group.id": f"arbees-record-{os.getpid()}", "log_level": 0})
         try:
             meta = c.list_topics(timeout=10).topics
             partitions = {t: len(meta[t].partitions) for t in names if t in meta}
