@@ -13,12 +13,15 @@ stopping exits would add risk, not remove it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Iterable
 from schemas.enums import Action, OrderState, PositionStatus, RiskKind, SignalKind, TimeInForce, TradingMode
 from schemas.records import Fill, LedgerEntry, Order, OrderStatus, PositionEvent, RiskEvent, ShardInput, Signal, SignalLeg
 from streams.fees import FeeSchedule, order_fee_micros
 from streams.trading import ledger as ledger_rule
 from streams.trading import risk
 from streams.trading.config import TradingConfig
+from streams.trading.exposure import Exposures, Holding, Working
+from streams.trading.memo import IdentityMemo
 from streams.trading.ids import fill_key, group_id, order_id, position_id
 from streams.trading.kelly import SizingError, floor_to_tick, kelly_size
 from streams.trading.market_view import Top, market_key, top_of
@@ -33,34 +36,6 @@ RECENT = 2048
 
 
 @dataclass(frozen=True)
-class Holding:
-    """Open contracts of one position and their cost (fees are in the ledger)."""
-
-    event_id: str
-    venue: str
-    market: str
-    qty: Contracts = Contracts(0)
-    cost: Micros = Micros(0)
-
-
-@dataclass(frozen=True)
-class Working:
-    """An order sent and not yet terminal: its unfilled part reserves exposure."""
-
-    pos: str
-    event_id: str
-    venue: str
-    market: str
-    action: Action
-    remaining: Contracts
-    limit: Micros
-
-    @property
-    def reserved(self) -> Micros:
-        return self.remaining.cost(self.limit) if self.action is Action.BUY else Micros(0)
-
-
-@dataclass(frozen=True)
 class SizingState:
     account: str
     risk: risk.RiskState = field(default_factory=risk.RiskState)
@@ -68,6 +43,8 @@ class SizingState:
     holdings: dict[str, Holding] = field(default_factory=dict)
     working: dict[str, Working] = field(default_factory=dict)
     tops: dict[str, Top] = field(default_factory=dict)
+    #: Recent signal, fill and status ids, oldest first (replays are ignored): an insertion-ordered
+    #: set, so a lookup is a hash, not a scan of 2,048 ids (a changelog written before held a tuple).
     seen: tuple[str, ...] = ()  # recent signal and fill ids (replays are ignored)
 
     @property
@@ -78,14 +55,45 @@ class SizingState:
         return sum((h.cost for h in self.holdings.values()), Micros(0))
 
 
-def _remember(state: SizingState, rid: str) -> SizingState:
-    return replace(state, seen=(*state.seen, rid)[-RECENT:])
-
-
 class SizingProcessor:
     def __init__(self, config: TradingConfig | None = None, mode: TradingMode = TradingMode.PAPER) -> None:
         self.config = config or TradingConfig()
         self.mode = mode
+        # Derived from a state's parts, kept beside it (never inside, never persisted): exposure
+        # sums per (holdings, working) and a set of each `seen` tuple, so a signal reads them instead
+        # of rescanning every holding per leg and 2,048 ids per record (issue 13).
+        self._sums: IdentityMemo[Exposures] = IdentityMemo()
+        self._seen: IdentityMemo[set[str]] = IdentityMemo()
+
+    def exposures(self, state: SizingState) -> Exposures:
+        """The state's exposure sums: kept ones when taken over its very holdings and working, else afresh."""
+        got = self._sums.get(state.holdings, state.working)
+        if got is None:
+            got = self._sums.put((state.holdings, state.working), Exposures.scan(state.holdings, state.working))
+        return got
+
+    def _rebook(self, state: SizingState, holdings: dict[str, Holding], working: dict[str, Working],
+                gone: Iterable[Holding | Working], came: Iterable[Holding | Working]) -> SizingState:
+        """New holdings and working orders; the sums moved by the entries that changed (`gone` → `came`)."""
+        self._sums.put((holdings, working), self.exposures(state).moved(gone, came))
+        return replace(state, holdings=holdings, working=working)
+
+    def _seen_before(self, state: SizingState, rid: str) -> bool:
+        ids = self._seen.get(state.seen)
+        if ids is None:
+            ids = self._seen.put((state.seen,), set(state.seen))
+        return rid in ids
+
+    def _remember(self, state: SizingState, rid: str) -> SizingState:
+        """`rid` appended to the recent ids (the oldest beyond RECENT dropped); the index moves along."""
+        seen = (*state.seen, rid)[-RECENT:]
+        ids = self._seen.pop(state.seen)
+        if ids is not None:
+            ids.add(rid)
+            ids.difference_update(state.seen[:max(0, len(state.seen) + 1 - RECENT)])
+            if len(ids) == len(seen):
+                self._seen.put((seen,), ids)
+        return replace(state, seen=seen)
 
     def initial(self, account: str) -> SizingState:
         return SizingState(account=account, risk=risk.RiskState(account=account),
@@ -129,9 +137,9 @@ class SizingProcessor:
 
     def _fill(self, state: SizingState, fill: Fill) -> tuple[SizingState, list[Output]]:
         fid = fill_key(fill.fill_id, fill.reversed)
-        if fid in state.seen:
+        if self._seen_before(state, fid):
             return state, []
-        state = _remember(state, fid)
+        state = self._remember(state, fid)
         pos = position_id(state.account, fill.venue.value, fill.market_id, fill.side.value)
         held = state.holdings.get(pos) or Holding(fill.event_id, fill.venue.value, fill.market_id)
         n = Contracts.of(fill.count)
@@ -141,29 +149,39 @@ class SizingProcessor:
         elif held.qty.is_positive():
             part = Micros(held.cost.value * min(n.centi, held.qty.centi) // held.qty.centi)
             held = replace(held, qty=held.qty - n.min(held.qty), cost=held.cost - part)
+        before = state.holdings.get(pos)
         holdings = {**state.holdings, pos: held} if held.qty.is_positive() else {k: v for k, v in state.holdings.items() if k != pos}
+        gone: list[Holding | Working] = [before] if before is not None else []
+        came: list[Holding | Working] = [held] if held.qty.is_positive() else []
         working = dict(state.working)
         w = working.get(fill.order_id)
         if w is not None and not fill.reversed:
             left = w.remaining - n.min(w.remaining)
             working[fill.order_id] = replace(w, remaining=left)
-        return replace(state, holdings=holdings, working=working), []
+            gone.append(w)
+            came.append(working[fill.order_id])
+        return self._rebook(state, holdings, working, gone, came), []
 
     def _status(self, state: SizingState, status: OrderStatus) -> tuple[SizingState, list[Output]]:
-        if status.status_id in state.seen:
+        if self._seen_before(state, status.status_id):
             return state, []
-        state = _remember(state, status.status_id)
+        state = self._remember(state, status.status_id)
         rs, events = risk.on_status(state.risk, self.config.risk, status)
-        working = state.working
-        if status.state in TERMINAL:
-            working = {k: v for k, v in working.items() if k != status.order_id}
-        return replace(state, risk=rs, working=working), list(events)
+        state = replace(state, risk=rs)
+        done = state.working.get(status.order_id) if status.state in TERMINAL else None
+        if done is not None:
+            working = {k: v for k, v in state.working.items() if k != status.order_id}
+            state = self._rebook(state, state.holdings, working, [done], [])
+        return state, list(events)
 
     def _position(self, state: SizingState, ev: PositionEvent) -> SizingState:
         if ev.status not in (PositionStatus.SETTLED, PositionStatus.CLOSED):
             return state
         pos = position_id(state.account, ev.venue.value, ev.market_id, ev.side.value)
-        return replace(state, holdings={k: v for k, v in state.holdings.items() if k != pos})
+        done = state.holdings.get(pos)
+        if done is None:
+            return state
+        return self._rebook(state, {k: v for k, v in state.holdings.items() if k != pos}, state.working, [done], [])
 
     def _ledger(self, state: SizingState, entry: LedgerEntry) -> tuple[SizingState, list[Output]]:
         led, verdict = ledger_rule.apply(state.ledger, entry)
@@ -179,9 +197,9 @@ class SizingProcessor:
                                 ref=sig.signal_id, value=r.value, limit=r.limit)]
 
     def _signal(self, state: SizingState, sig: Signal) -> tuple[SizingState, list[Output]]:
-        if sig.signal_id in state.seen:
+        if self._seen_before(state, sig.signal_id):
             return state, []
-        state = _remember(state, sig.signal_id)
+        state = self._remember(state, sig.signal_id)
         stale = risk.on_stale(state.risk, self.config.risk, sig.ts, sig.signal_id)
         out: list[Output] = []
         if stale is not None and sig.kind is not SignalKind.EXIT:
@@ -226,12 +244,14 @@ class SizingProcessor:
         count, note = sized
         orders = self._orders(state, sig, count, note, ts)
         working = dict(state.working)
+        gone = [working[o.order_id] for o in orders if o.order_id in working]
         for o, leg in zip(orders, sig.legs):
             pos = position_id(state.account, leg.venue.value, leg.market_id, leg.side.value)
             working[o.order_id] = Working(pos, sig.event_id, leg.venue.value, leg.market_id, leg.action,
                                           Contracts.of(o.count), Micros(o.limit_price_micros))
+        state = self._rebook(state, state.holdings, working, gone, [working[o.order_id] for o in orders])
         rs = risk.record_orders(state.risk, ts, len(orders))
-        return replace(state, working=working, risk=rs), out + list(orders)
+        return replace(state, risk=rs), out + list(orders)
 
     def _orders(self, state: SizingState, sig: Signal, count: Contracts, note: str, ts: int) -> list[Order]:
         gid = group_id(sig.signal_id, len(sig.legs)) if len(sig.legs) > 1 else None
@@ -267,23 +287,11 @@ class SizingProcessor:
         return top.tick if top is not None and top.tick else self.config.sizing.default_tick.value
 
     def _exposure(self, state: SizingState, leg: SignalLeg, event_id: str) -> risk.Exposure:
-        mk = market_key(leg.venue, leg.market_id)
-        ev = mk_cost = venue = total = Micros(0)
-        items = [(h.event_id, f"{h.venue}:{h.market}", h.venue, h.cost) for h in state.holdings.values()]
-        items += [(w.event_id, f"{w.venue}:{w.market}", w.venue, w.reserved) for w in state.working.values()]
-        for e, m, v, c in items:
-            total += c
-            if e == event_id:
-                ev += c
-            if m == mk:
-                mk_cost += c
-            if v == leg.venue.value:
-                venue += c
-        return risk.Exposure(ev, mk_cost, venue, total)
+        return self.exposures(state).of_leg(event_id, market_key(leg.venue, leg.market_id), leg.venue.value)
 
     def _cash(self, state: SizingState) -> Micros:
-        reserved = sum((w.reserved for w in state.working.values()), Micros(0))
-        return state.bankroll - state.open_cost() - reserved
+        exp = self.exposures(state)
+        return Micros(state.bankroll.value - exp.open_cost - exp.reserved)
 
     def _caps(self, state: SizingState, sig: Signal, legs: list[SignalLeg], unit_cost: Micros,
               want: Contracts, note: str) -> tuple[Contracts, str] | risk.Refusal:
