@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
+from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -17,6 +19,7 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -29,6 +32,9 @@ from ops.backtest.records import INPUT_TOPICS, BacktestError, BacktestResult, In
 from ops.backtest.source import ReadInput
 from ops.stack import kafka_bootstrap
 from streams.config_file import ConfigError
+
+if TYPE_CHECKING:
+    from ops.report.build import RunReport
 
 backtest_app = typer.Typer(help="Recordings and backtests over the input topics.")
 console = Console()
@@ -101,7 +107,7 @@ def _read(bar: Progress, servers: str, input_file: Path | None, start: int | Non
     if input_file is not None:
         rec = read_recording(input_file)
         read = rec.inputs(start, end)
-        label = f"{input_file.name}"
+        label = f"{input_file.name}" + (" (inputs rebuilt from its raw.* payloads)" if rec.raw_only else "")
     else:
         task = bar.add_task("read topics", total=None, events="-")
         read = read_inputs(servers, start, end, progress=lambda done, total: bar.update(task, completed=done, total=total))
@@ -216,7 +222,7 @@ def _single(run_id: str, config: BacktestConfig, engine: Engine, input_file: Pat
         counts = events_seen(read.records)
         total = len(read.records)
 
-        def tick(task: object) -> object:
+        def tick(task: TaskID) -> Callable[[int, int], None]:
             return lambda done, _total: bar.update(task, completed=done, events=counts[min(done, total) - 1] if done else 0)
 
         if engine in (Engine.inprocess, Engine.both):
@@ -225,8 +231,8 @@ def _single(run_id: str, config: BacktestConfig, engine: Engine, input_file: Pat
         if engine in (Engine.kafka, Engine.both):
             task = bar.add_task(f"{run_id} kafka: produce", total=total, events=0)
             kafka = KafkaEngine(servers, config, work_dir=work_dir)
-            results.append(("kafka", kafka.run(read.records,
-                                               progress=lambda _stage, done, _t: tick(task)(done, total))))  # type: ignore[operator]
+            produced = tick(task)
+            results.append(("kafka", kafka.run(read.records, progress=lambda _stage, done, _t: produced(done, total))))
             if kafka.info is not None:
                 console.print(f"kafka run {kafka.info.app_id}: worker log {kafka.info.log}")
     console.print(f"run [bold]{run_id}[/bold] · account {config.account} · input {label}")
@@ -297,12 +303,12 @@ def _sweep(specs: list[str], input_file: Path | None, servers: str, start_ms: in
         _store(database_url, done)
 
 
-def _store(database_url: str, runs: list[tuple[object, BacktestResult]]) -> None:
+def _store(database_url: str, runs: Sequence[tuple[RunReport, BacktestResult]]) -> None:
     from ops.backtest.runs import store_run
 
     for rep, result in runs:
-        rows = store_run(database_url, rep, result)  # type: ignore[arg-type]
-        console.print(f"stored run {rep.meta.run_id} in the database ({rows} rows)")  # type: ignore[attr-defined]
+        rows = store_run(database_url, rep, result)
+        console.print(f"stored run {rep.meta.run_id} in the database ({rows} rows)")
 
 
 def main() -> None:

@@ -129,8 +129,19 @@ class Recording:
         """A codec that knows only the file's schemas (never the registry of the machine reading it)."""
         return Codec(self.registry)
 
+    @property
+    def raw_only(self) -> bool:
+        """The file holds `raw.*` records and no backtest input: the inputs are rebuilt from the payloads."""
+        return not any(m.topic in INPUT_TOPICS for m in self.messages) and any(
+            m.topic.startswith("raw.") for m in self.messages)
+
     def inputs(self, start_ms: int | None = None, end_ms: int | None = None) -> ReadInput:
-        """The backtest input records in the file (event time in [start_ms, end_ms)), as the topics would give them."""
+        """The backtest input records in the file (event time in [start_ms, end_ms)), as the topics would give them;
+        from a `raw.*`-only file, what the connectors' normalizers make of its payloads (ops/backtest/raw_replay.py)."""
+        if self.raw_only:
+            from ops.backtest.raw_replay import inputs_from_raw
+
+            return inputs_from_raw(self.messages, self.codec(), start_ms, end_ms)
         wanted = [m for m in self.messages if m.topic in INPUT_TOPICS]
         return collect_inputs(wanted, self.codec(), start_ms, end_ms)
 
@@ -208,7 +219,8 @@ def read_recording(path: Path) -> Recording:
             schemas = [RegisteredSchema(int(s["id"]), s["subject"], json.loads(s["schema"]))
                        for s in json.loads(meta["arbees.schemas"])]
             rec = Recording(RecordingInfo.from_json(meta["arbees.info"]), EmbeddedRegistry(schemas))
-            for e in avro:
+            for entry in avro:
+                e: dict[str, Any] = entry  # type: ignore[assignment]  # records of ENTRY_SCHEMA
                 rec.messages.append(RawMessage(
                     e["topic"], e["partition"], e["offset"], e["timestamp"], e["timestamp_type"], e["key"], e["value"],
                     tuple((h["key"], h["value"]) for h in e["headers"])))

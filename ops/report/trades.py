@@ -132,6 +132,22 @@ def _latest(path: list[tuple[int, float]], ts: int) -> float | None:
     return best
 
 
+@dataclass
+class _Open:
+    """A trade being followed: its opening event, the position's running totals before it, its entry."""
+
+    n: int
+    first: PositionEvent
+    base_realized: int
+    base_fees: int
+    qty: float
+    avg: int
+    model_p: float | None
+    market_p: float | None
+    edge: float | None
+    kind: str = ""
+
+
 def trades(run: RunOutputs, account: str) -> list[Trade]:
     """The account's round trips in the order they opened, with the entry's model and market probabilities."""
     fills = {f.fill_id: f for f in run.fills if isinstance(f, Fill) and f.account == account}
@@ -140,7 +156,7 @@ def trades(run: RunOutputs, account: str) -> list[Trade]:
     labels = event_labels(run)
     mids = _mids_at(run)
     out: list[Trade] = []
-    open_: dict[str, dict[str, object]] = {}
+    open_: dict[str, _Open] = {}
     last: dict[str, PositionEvent] = {}
     counts: dict[str, int] = {}
     for ev in run.positions:
@@ -151,26 +167,23 @@ def trades(run: RunOutputs, account: str) -> list[Trade]:
         if cur is None and ev.quantity > 0:
             prev = last.get(pid)
             counts[pid] = counts.get(pid, 0) + 1
-            fid = ev.position_event_id[len(pid) + 1:]
-            fill = fills.get(fid)
+            fill = fills.get(ev.position_event_id[len(pid) + 1:])  # a fill's event id is "<position id>:<fill id>"
             order = orders.get(fill.order_id) if fill is not None else None
             signal = signals.get(order.signal_id) if order is not None else None
-            key = (ev.venue.value, ev.market_id, ev.side.value)
-            cur = open_[pid] = {
-                "n": counts[pid], "first": ev, "base_realized": prev.realized_pnl_micros if prev else 0,
-                "base_fees": prev.fees_micros if prev else 0, "qty": ev.quantity, "avg": ev.avg_price_micros,
-                "kind": "", "model_p": order.model_p if order is not None else None,
-                "market_p": _latest(mids.get(key, []), ev.ts), "edge": signal.edge if signal is not None else None,
-            }
+            cur = open_[pid] = _Open(
+                counts[pid], ev, prev.realized_pnl_micros if prev else 0, prev.fees_micros if prev else 0,
+                ev.quantity, ev.avg_price_micros, order.model_p if order is not None else None,
+                _latest(mids.get((ev.venue.value, ev.market_id, ev.side.value), []), ev.ts),
+                signal.edge if signal is not None else None)
         last[pid] = ev
         if cur is None:
             continue
-        if ev.quantity > float(cur["qty"]):  # type: ignore[arg-type]
-            cur["qty"], cur["avg"] = ev.quantity, ev.avg_price_micros
+        if ev.quantity > cur.qty:
+            cur.qty, cur.avg = ev.quantity, ev.avg_price_micros
         if ev.status in (PositionStatus.TAKE_PROFIT, PositionStatus.STOP_LOSS):
-            cur["kind"] = ev.status.value.lower()
+            cur.kind = ev.status.value.lower()
         if ev.status is PositionStatus.SETTLED or ev.quantity <= 0:
-            kind = "settled" if ev.status is PositionStatus.SETTLED else (str(cur["kind"]) or "sold")
+            kind = "settled" if ev.status is PositionStatus.SETTLED else (cur.kind or "sold")
             out.append(_trade(cur, ev, kind, labels))
             del open_[pid]
     for pid, cur in open_.items():
@@ -178,35 +191,32 @@ def trades(run: RunOutputs, account: str) -> list[Trade]:
     return sorted(out, key=lambda t: (t.entry_ts, t.trade_id))
 
 
-def _trade(cur: dict[str, object], end: PositionEvent, kind: str, labels: dict[str, tuple[str, str]]) -> Trade:
-    first: PositionEvent = cur["first"]  # type: ignore[assignment]
-    qty, avg = float(cur["qty"]), int(cur["avg"])  # type: ignore[arg-type]
-    gross = end.realized_pnl_micros - int(cur["base_realized"])  # type: ignore[arg-type]
+def _trade(cur: _Open, end: PositionEvent, kind: str, labels: dict[str, tuple[str, str]]) -> Trade:
+    first = cur.first
+    gross = end.realized_pnl_micros - cur.base_realized
     if kind == "open":
         gross += end.unrealized_pnl_micros
-    fees = end.fees_micros - int(cur["base_fees"])  # type: ignore[arg-type]
-    cost = round(qty * avg)
-    exit_price = None if kind == "open" or qty <= 0 else round(avg + gross / qty)
+    exit_price = None if kind == "open" or cur.qty <= 0 else round(cur.avg + gross / cur.qty)
     mtype, league = labels.get(first.event_id, ("-", "-"))
     return Trade(
-        trade_id=f"{first.position_id}#{cur['n']}", event_id=first.event_id, venue=first.venue.value,
+        trade_id=f"{first.position_id}#{cur.n}", event_id=first.event_id, venue=first.venue.value,
         market_id=first.market_id, side=first.side.value, market_type=mtype, league=league, entry_ts=first.ts,
-        exit_ts=None if kind == "open" else end.ts, exit_kind=kind, quantity=qty, entry_price_micros=avg,
-        exit_price_micros=exit_price, cost_micros=cost, gross_pnl_micros=gross, fees_micros=fees,
-        model_p=cur["model_p"], market_p=cur["market_p"], edge=cur["edge"],  # type: ignore[arg-type]
+        exit_ts=None if kind == "open" else end.ts, exit_kind=kind, quantity=cur.qty, entry_price_micros=cur.avg,
+        exit_price_micros=exit_price, cost_micros=round(cur.qty * cur.avg), gross_pnl_micros=gross,
+        fees_micros=end.fees_micros - cur.base_fees, model_p=cur.model_p, market_p=cur.market_p, edge=cur.edge,
     )
 
 
 def equity_path(run: RunOutputs, account: str) -> list[EquityPoint]:
     """Balance plus open positions marked to their side's best bid, at every ledger entry and every quote of a held
     market, in event time (ties: the record order the engine produced)."""
-    steps: list[tuple[int, int, int, object]] = []
+    steps: list[tuple[int, int, int, LedgerEntry | PositionEvent | ShardInput]] = []
     for i, e in enumerate(run.ledger):
         if e.account == account:
             steps.append((e.ts, 0, i, e))
-    for i, p in enumerate(run.positions):
-        if p.account == account:
-            steps.append((p.ts, 1, i, p))
+    for i, pe in enumerate(run.positions):
+        if pe.account == account:
+            steps.append((pe.ts, 1, i, pe))
     for i, si in enumerate(run.shard_inputs):
         if si.quote is not None:
             steps.append((si.ts, 2, i, si))
@@ -225,21 +235,18 @@ def equity_path(run: RunOutputs, account: str) -> list[EquityPoint]:
         return total
 
     for ts, kind, _, rec in steps:
-        if kind == 0:
-            balance = rec.balance_micros  # type: ignore[union-attr]
-        elif kind == 1:
-            p: PositionEvent = rec  # type: ignore[assignment]
-            if p.quantity > 0 and p.status is not PositionStatus.SETTLED:
-                held[p.position_id] = p
+        if isinstance(rec, LedgerEntry):
+            balance = rec.balance_micros
+        elif isinstance(rec, PositionEvent):
+            if rec.quantity > 0 and rec.status is not PositionStatus.SETTLED:
+                held[rec.position_id] = rec
             else:
-                held.pop(p.position_id, None)
-        else:
-            si: ShardInput = rec  # type: ignore[assignment]
-            assert si.quote is not None
+                held.pop(rec.position_id, None)
+        elif rec.quote is not None:
             changed = False
             for side in (Side.YES.value, Side.NO.value):
-                bid = side_bid(si, side)
-                key = (si.quote.venue.value, si.quote.market_id, side)
+                bid = side_bid(rec, side)
+                key = (rec.quote.venue.value, rec.quote.market_id, side)
                 if bid is not None and bids.get(key) != bid:
                     bids[key] = bid
                     changed = changed or any((h.venue.value, h.market_id, h.side.value) == key for h in held.values())

@@ -17,7 +17,9 @@ from ops.backtest.recording import (
 )
 from ops.backtest.source import RawMessage
 from ops.sessions import recording as session_recording
-from ops.sessions.replay import load_session
+from ops.sessions.replay import load_session, normalize
+from ops.backtest.records import partition_for
+from schemas.topics import spec
 from schemas.codec import Codec, default_codec
 from schemas.errors import DecodeError
 
@@ -101,3 +103,24 @@ def test_the_shipped_session_recording_is_the_session(session_records, tmp_path:
     from_file = InProcessEngine(config).run(read.records)
     assert from_file.digest() == InProcessEngine(config).run(session_records).digest()
     assert from_file.orders and from_file.fills
+
+
+def test_a_raw_only_recording_replays_through_the_connectors_into_the_same_run(session_records, tmp_path: Path) -> None:
+    """`arbees record --topics 'raw.*'` keeps the payloads; the backtest rebuilds the inputs from them."""
+    published = [p for p in normalize(SESSION) if p.topic.startswith("raw.")]
+    codec = default_codec()
+    offsets: dict[tuple[str, int], int] = {}
+    msgs = []
+    for p in published:
+        part = partition_for(p.key, spec(p.topic).partitions)
+        off = offsets[(p.topic, part)] = offsets.get((p.topic, part), -1) + 1
+        msgs.append(RawMessage(p.topic, part, off, p.record.ts, 1, p.key.encode(), codec.encode(p.record)))
+    msgs.append(RawMessage("raw.espn", 0, 10_000, 5, 1, b"espn", b"not avro"))
+    kept, times = select(msgs, None, None)
+    rec = read_recording(write_recording(tmp_path / "raw.avro", kept, times, _info()))
+    assert rec.raw_only
+    read = rec.inputs()
+    assert [(r.topic, r.key, r.value) for r in read.records] == [(r.topic, r.key, r.value) for r in session_records]
+    assert [d.offset for d in read.dead] == [10_000]
+    config = BacktestConfig(account="bt-unit")
+    assert InProcessEngine(config).run(read.records).digest() == InProcessEngine(config).run(session_records).digest()
