@@ -159,12 +159,26 @@ def on_operator(state: RiskState, event: RiskEvent) -> tuple[RiskState, list[Ris
     return state, []
 
 
-def on_stale(state: RiskState, cfg: RiskConfig, signal_ts: int, ref: str) -> tuple[RiskState, list[RiskEvent]] | None:
-    """Trip on stale data: a signal lagging the account's event time by more than the limit."""
+def on_stale(state: RiskState, cfg: RiskConfig, signal_ts: int, ref: str,
+             venue_ts: int | None) -> tuple[RiskState, list[RiskEvent], Refusal] | None:
+    """A signal lagging the account's event time by more than the limit: refused, and why decides the breaker.
+
+    `venue_ts` is the time of the latest quote of the signal's markets as trading saw it (the oldest over
+    its legs; None when one has none). When that quote is stale too, the venue's data is stale: the breaker
+    trips. When the venue's data kept flowing and only the signal is late, our own pipeline paused (a
+    consumer-group rebalance, a worker restart): the late signal is refused, the breaker stays as it is,
+    so a rebalance longer than the limit does not stop trading for the breaker's cool-down.
+    """
     lag = state.now - signal_ts
     if lag <= cfg.stale_signal_ms:
         return None
-    return trip(state, "stale_data", f"signal {lag} ms behind event time", state.now, ref, lag, cfg.stale_signal_ms)
+    if venue_ts is not None and state.now - venue_ts <= cfg.stale_signal_ms:
+        return state, [], Refusal(RiskKind.ORDER_REFUSED, "late_signal",
+                                  f"signal is {lag} ms behind event time while the venue's data is "
+                                  f"{state.now - venue_ts} ms old: a pause of the pipeline, not stale data",
+                                  lag, cfg.stale_signal_ms)
+    new, events = trip(state, "stale_data", f"signal {lag} ms behind event time", state.now, ref, lag, cfg.stale_signal_ms)
+    return new, events, Refusal(RiskKind.ORDER_REFUSED, "stale_data", f"signal is {lag} ms behind event time")
 
 
 @dataclass(frozen=True)

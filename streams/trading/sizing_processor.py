@@ -200,14 +200,15 @@ class SizingProcessor:
         if self._seen_before(state, sig.signal_id):
             return state, []
         state = self._remember(state, sig.signal_id)
-        stale = risk.on_stale(state.risk, self.config.risk, sig.ts, sig.signal_id)
+        legs = [state.tops.get(market_key(leg.venue, leg.market_id)) for leg in sig.legs]
+        venue_ts = min((t.ts for t in legs if t is not None), default=None) if legs and None not in legs else None
+        stale = risk.on_stale(state.risk, self.config.risk, sig.ts, sig.signal_id, venue_ts)
         out: list[Output] = []
         if stale is not None and sig.kind is not SignalKind.EXIT:
-            rs, trip_events = stale
+            rs, trip_events, refusal = stale
             state = replace(state, risk=rs)
             out += trip_events
-            return state, out + self._refuse(state, sig, risk.Refusal(
-                RiskKind.ORDER_REFUSED, "stale_data", f"signal is {state.risk.now - sig.ts} ms behind event time"), state.risk.now)
+            return state, out + self._refuse(state, sig, refusal, state.risk.now)
         rs, adv = risk.advance(state.risk, self.config.risk, sig.ts)
         state = replace(state, risk=rs)
         out += adv

@@ -126,13 +126,27 @@ def test_breaker_trips_on_loss_rate_and_on_execution_errors_and_resets_by_operat
     assert refusals(outs)[0].rule == "execution_errors" and st.risk.breaker_tripped
 
 
-def test_stale_signal_trips_the_breaker_and_is_refused() -> None:
+def test_stale_venue_data_trips_the_breaker_and_is_refused() -> None:
+    """Event time moved on (the other market's quotes) while the signal's market has no quote past T: stale data."""
     proc, st = sizing(stale_signal_ms=30_000)
-    st, _ = proc.step(st, game.quote_input(game.GB, T + 120_000))
+    st, _ = proc.step(st, game.quote_input(game.DET, T + 120_000))
     st, outs = proc.step(st, signal(1, ts=T + 60_000))
     kinds = [(e.kind, e.rule) for e in refusals(outs)]
     assert (RiskKind.BREAKER_TRIPPED, "stale_data") in kinds and (RiskKind.ORDER_REFUSED, "stale_data") in kinds
-    assert not orders(outs)
+    assert not orders(outs) and st.risk.breaker_tripped
+
+
+def test_a_rebalance_pause_refuses_the_late_signal_without_tripping_the_breaker() -> None:
+    """The signal's own market kept quoting (fresh at T+120 s) while the signal of T+60 s was held up in our pipeline
+    (a rebalance of the shard group longer than the limit): that signal is refused as late, trading goes on."""
+    proc, st = sizing(stale_signal_ms=30_000)
+    st, _ = proc.step(st, game.quote_input(game.GB, T + 120_000))
+    st, outs = proc.step(st, signal(1, ts=T + 60_000))
+    (late,) = refusals(outs)
+    assert (late.kind, late.rule) == (RiskKind.ORDER_REFUSED, "late_signal") and "pause of the pipeline" in late.reason
+    assert not orders(outs) and not st.risk.breaker_tripped
+    st, outs = proc.step(st, signal(2, ts=T + 121_000))  # the first signal after the pause trades
+    assert len(orders(outs)) == 1 and not refusals(outs)
 
 
 def test_price_band_absolute_and_distance_from_the_latest_quote() -> None:
