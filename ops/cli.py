@@ -305,6 +305,30 @@ def sink(
         raise typer.Exit(code)
 
 
+@app.command("scale")
+def scale(
+    partitions: int = typer.Option(..., "--partitions", help="the family's new partition count (a multiple of the current)"),
+    family: str = typer.Option("shard", "--family", help="topic family to grow (schemas/topics.py Family)"),
+) -> None:
+    """Grow a topic family by a new generation: stop its workers first, start them (any number) after (README: Scaling)."""
+    from ops.scale.migrate import ScaleError
+    from ops.scale.migrate import scale as grow
+    from schemas.topics import Family
+
+    try:
+        report = grow(bootstrap(), partitions, Family(family))
+    except ScaleError as exc:
+        fail(str(exc))
+        return
+    console.print(f"{family}: generation {report.old.number} ({report.old.partitions} partitions) -> "
+                  f"generation {report.new.number} ({report.new.partitions} partitions) in {report.seconds:.1f}s")
+    for topic, n in report.copied.items():
+        console.print(f"  {topic}: {n} unconsumed records copied from the old generation's tail")
+    for log_name, n in report.states.items():
+        console.print(f"  {log_name}: {n} keys of table state rebuilt")
+    console.print(f"  groups moved: {', '.join(report.groups) or 'none'}; start the workers again")
+
+
 @app.command("run")
 def run(
     only: str = typer.Option("", "--only", help="comma list of parts to run (e.g. shard,trading); default every part"),

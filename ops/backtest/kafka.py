@@ -56,6 +56,7 @@ from schemas.records import (
     Signal,
 )
 from schemas.topics import ORIGIN_HEADER, TOPICS, spec
+from streams.generations import live_names
 from streams.internal_topics import await_leaders
 
 REPO = Path(__file__).resolve().parents[2]
@@ -134,6 +135,7 @@ class KafkaEngine:
         self.timeout_s = timeout_s
         self.info: KafkaRunInfo | None = None
         self._admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
+        self._live: dict[str, str] = {}
 
     # ------------------------------------------------------------------ the run
 
@@ -148,8 +150,9 @@ class KafkaEngine:
         app_id = f"backtest-{tag}"
         folder = Path(self.work_dir or tempfile.mkdtemp(prefix="arbees-backtest-")) / app_id
         folder.mkdir(parents=True, exist_ok=True)
-        registry = tuple(t.name for t in TOPICS if not t.name.startswith("raw."))
-        starts = self._ends(registry)
+        # the topics as the worker will name them: a scaled family's live generation (streams/generations.py)
+        self._live = live_names(self.bootstrap, tuple(t.name for t in TOPICS if not t.name.startswith("raw.")))
+        starts = self._ends(tuple(self._live.values()))
         self._commit(app_id, starts)
         produced = _Produced()
         pub = _Producer(self.bootstrap, produced)
@@ -174,7 +177,7 @@ class KafkaEngine:
                     self._wait_idle(app_id, worker, folder / "worker.log")
             produce_s = time.perf_counter() - began
             self._wait_idle(app_id, worker, folder / "worker.log")
-            ends = self._ends(OUTPUT_TOPICS)
+            ends = self._ends(tuple(self._live[t] for t in OUTPUT_TOPICS))
         finally:
             _stop(worker)
         result, last_ms = self._collect(ordered, starts, ends, produced, app_id)
@@ -300,7 +303,8 @@ class KafkaEngine:
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"backtest-read-{uuid.uuid4().hex}",
                       "enable.auto.commit": False, "log_level": 0})
         try:
-            assign = [TopicPartition(t, p, starts[t][p]) for t in OUTPUT_TOPICS for p in ends[t] if ends[t][p] > starts[t][p]]
+            base_of = {self._live[t]: t for t in OUTPUT_TOPICS}
+            assign = [TopicPartition(t, p, starts[t][p]) for t in base_of for p in ends[t] if ends[t][p] > starts[t][p]]
             remaining = {(tp.topic, tp.partition): ends[tp.topic][tp.partition] for tp in assign}
             if assign:
                 c.assign(assign)
@@ -309,10 +313,11 @@ class KafkaEngine:
                 msg = c.poll(0.5)
                 if msg is None or msg.error() is not None:
                     continue
-                topic, part, off = str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
-                if off + 1 >= remaining.get((topic, part), 0):
-                    remaining.pop((topic, part), None)
-                if (topic, part, off) in produced.coords:
+                live, part, off = str(msg.topic()), int(msg.partition() or 0), int(msg.offset() or 0)
+                if off + 1 >= remaining.get((live, part), 0):
+                    remaining.pop((live, part), None)
+                topic = base_of[live]
+                if (live, part, off) in produced.coords:
                     continue  # our own input (links) or deposit, not an output
                 if dict(msg.headers() or ()).get(ORIGIN_HEADER) != origin:
                     continue  # another worker's output (or another producer's record), not this run's worker's

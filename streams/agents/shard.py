@@ -25,10 +25,11 @@ import faust
 import structlog
 
 from schemas.records import ShardInput, Signal
-from schemas.topics import spec
+from schemas.topics import Family
 from streams.app import app
 from streams.codecs import Undecodable
 from streams.deadletter import send_dead_letter
+from streams.generations import current
 from streams.config_file import load as load_config
 from streams.shard.processor import ShardProcessor
 from streams.shard.snapshot import RawSnapshot, SnapshotError, framed, load
@@ -44,10 +45,11 @@ WITHIN_S = int(os.environ.get("ARBEES_SHARD_WITHIN_MS", "2")) / 1000
 
 processor = ShardProcessor(load_config().shard)  # arbees.toml or ARBEES_CONFIG
 
+GENERATION = current(Family.SHARD)  # the table is rebuilt under a new name when `arbees scale` grows shard.inputs
 states_table = app.Table(
-    "shard-state",
+    GENERATION.table("shard-state"),
     default=None,
-    partitions=spec("shard.inputs").partitions,  # co-partitioned with its source
+    partitions=GENERATION.partitions,  # co-partitioned with its source, shard.inputs of the same generation
     key_type=bytes,  # raw UTF-8 event id, as on shard.inputs
     value_type=bytes,
     help="Per-event shard snapshot: latest state, emitted probability, every market's latest quote.",

@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> None:
     if live.LIVE_FLAG in args:
         args.remove(live.LIVE_FLAG)
         live.request_live()
+    from streams.config import Settings
+    from streams.generations import export
+
+    export(Settings.from_env().kafka_bootstrap)  # the live topic generations, before any topic is declared
     from faust.cli.faust import cli
 
     sys.argv = ["faust", "-A", "streams.app", *args]

@@ -1,0 +1,1 @@
+"""Growing a running system: topic generations (`arbees scale`), membership and rebalance budget."""
