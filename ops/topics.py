@@ -18,6 +18,7 @@ from confluent_kafka.admin import (
 
 from schemas.topics import TOPICS, TopicSpec
 from streams.internal_topics import await_leaders
+from streams.replication import Replication
 
 
 @dataclass
@@ -39,12 +40,13 @@ def _admin(bootstrap: str) -> AdminClient:
 def ensure_topics(bootstrap: str, topics: tuple[TopicSpec, ...] = TOPICS, timeout: float = 30.0) -> TopicsReport:
     """Create missing topics, grow partition counts and fix configs that drifted."""
     admin = _admin(bootstrap)
+    rep = Replication.from_env()
     report = TopicsReport()
     existing = admin.list_topics(timeout=timeout).topics
     missing = [t for t in topics if t.name not in existing]
     if missing:
         futures = admin.create_topics(
-            [NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, config=t.broker_config()) for t in missing],
+            [NewTopic(t.name, num_partitions=t.partitions, replication_factor=rep.factor, config=_config(t, rep)) for t in missing],
             operation_timeout=timeout,
         )
         for name, fut in futures.items():
@@ -55,7 +57,7 @@ def ensure_topics(bootstrap: str, topics: tuple[TopicSpec, ...] = TOPICS, timeou
                 report.problems.append(f"{name}: {exc}")
     present = [t for t in topics if t.name in existing]
     if present:
-        _reconcile(admin, present, existing, report)
+        _reconcile(admin, present, existing, report, rep)
     # Every topic, not only the new ones: creation and growth return before leaders serve, and a
     # broker restarted on existing data leads its partitions a few seconds after it answers metadata.
     # A reader in between gets NOT_LEADER_FOR_PARTITION.
@@ -64,7 +66,12 @@ def ensure_topics(bootstrap: str, topics: tuple[TopicSpec, ...] = TOPICS, timeou
     return report
 
 
-def _reconcile(admin: AdminClient, present: list[TopicSpec], existing: Mapping[str, TopicMetadata], report: TopicsReport) -> None:
+def _config(t: TopicSpec, rep: Replication) -> dict[str, str]:
+    return {**t.broker_config(), **rep.topic_config()}
+
+
+def _reconcile(admin: AdminClient, present: list[TopicSpec], existing: Mapping[str, TopicMetadata], report: TopicsReport,
+               rep: Replication) -> None:
     """Grow partition counts and fix configs that drifted on topics that exist."""
     grow = [t for t in present if len(existing[t.name].partitions) < t.partitions]
     for t in present:
@@ -80,7 +87,7 @@ def _reconcile(admin: AdminClient, present: list[TopicSpec], existing: Mapping[s
     resources = [ConfigResource(ConfigResource.Type.TOPIC, t.name) for t in present]
     current = {res.name: fut.result() for res, fut in admin.describe_configs(resources).items()}
     for t in present:
-        wanted = t.broker_config()
+        wanted = _config(t, rep)
         have = current[t.name]
         drift = {k: v for k, v in wanted.items() if k not in have or have[k].value != v}
         if drift:

@@ -11,6 +11,7 @@ import faust
 from schemas.topics import Family, partitions
 from streams.codecs import AVRO, UTF8, register
 from streams.config import Settings
+from streams.replication import Replication
 
 register()
 settings = Settings.from_env()
@@ -75,10 +76,14 @@ app = ArbeesApp(
     value_serializer=AVRO,
     topic_partitions=partitions(Family.EVENT),  # internal topics and tables not given a family
     topic_disable_leader=True,
+    topic_replication_factor=Replication.from_env().factor,  # 3 on a production cluster (deploy/README.md)
     web_port=settings.web_port,
     web_enabled=False,
     autodiscover=(*AGENTS, *ALWAYS),
     consumer_auto_offset_reset="earliest",
+    # static membership (KIP-345) when the host gives a stable name: a worker restarted within the session timeout
+    # gets its partitions back without a rebalance. Unset (the default) a stopping worker leaves its group at once.
+    consumer_group_instance_id=os.environ.get("ARBEES_GROUP_INSTANCE_ID") or None,
     stream_wait_empty=False,
     Table="streams.faust_table:ArbeesTable",
     # throughput: let sends coalesce for a moment instead of one produce request per record

@@ -14,6 +14,8 @@ from typing import Any
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 
+from streams.replication import Replication
+
 
 def await_leaders(admin: AdminClient, names: list[str], timeout: float) -> list[str]:
     """Wait until every partition of `names` answers a ListOffsets at its leader.
@@ -91,7 +93,9 @@ def ensure_internal_topics(bootstrap: str, app: Any, timeout: float = 30.0) -> l
         return []
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
     existing = admin.list_topics(timeout=timeout).topics
-    missing = [NewTopic(n, num_partitions=p, replication_factor=1, config=c) for n, (p, c) in specs.items() if n not in existing]
+    rep = Replication.from_env()
+    missing = [NewTopic(n, num_partitions=p, replication_factor=rep.factor, config={**c, **rep.topic_config()})
+               for n, (p, c) in specs.items() if n not in existing]
     problems: list[str] = grow_internal_topics(admin, specs, existing, timeout)
     if missing:
         for name, fut in admin.create_topics(missing, operation_timeout=timeout).items():
