@@ -2,7 +2,8 @@
 
 The same realistic quote stream through one shard worker, then through two
 workers in one consumer group, each owning half of `shard.inputs`' partitions
-→ `scale.two_workers_vs_one` (throughput ratio, same run, same broker).
+→ `scale.two_workers_vs_one` (throughput ratio, same run, same broker); then the rebalance budget
+(`bench.rebalance`: `scale.rebalance_pause_ms`, p99 over repeated joins and leaves of a worker).
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from bench.rebalance import bench_rebalance
 from bench.shard import bench_throughput, merge
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quotes", type=int, default=100_000)
+    ap.add_argument("--cycles", type=int, default=5, help="joins and leaves for the rebalance budget")
     args = ap.parse_args()
 
     from bench.stack import kafka_bootstrap, log_dir
@@ -25,8 +28,9 @@ def main() -> None:
         ensure_topics(bootstrap)
         one = bench_throughput(bootstrap, args.quotes, log_dir(), workers=1)["shard.quotes_per_s"]
         two = bench_throughput(bootstrap, args.quotes, log_dir(), workers=2)["shard.quotes_per_s"]
+        rebalance = bench_rebalance(bootstrap, args.cycles, 200, log_dir())
     results = {"scale.one_worker_quotes_per_s": one, "scale.two_workers_quotes_per_s": two,
-               "scale.two_workers_vs_one": round(two / one, 3)}
+               "scale.two_workers_vs_one": round(two / one, 3), **rebalance}
     print(json.dumps(results), flush=True)
     merge(results)
 
