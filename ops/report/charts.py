@@ -114,8 +114,9 @@ def overlay_chart(paths: Sequence[tuple[str, Sequence[EquityPoint]]]) -> bytes:
     """Equity of several runs (a sweep's variants) on one axis."""
     fig, ax = plt.subplots(figsize=(9, 4.5))
     for i, (label, path) in enumerate(paths):
+        # dashes differ too: variants that trade alike draw one line over another
         ax.step(_times(path), [p.equity_micros / 1e6 for p in path], where="post", label=label,
-                color=PALETTE[i % len(PALETTE)])
+                color=PALETTE[i % len(PALETTE)], linestyle=("-", "--", ":", "-.")[i % 4], linewidth=1.6)
     ax.set_ylabel("USD")
     ax.set_title("Equity by variant")
     _time_axis(ax)

@@ -257,5 +257,8 @@ def equity_path(run: RunOutputs, account: str) -> list[EquityPoint]:
             out[-1] = point
         elif not out or out[-1].equity_micros != point.equity_micros or kind == 0:
             out.append(point)
+    end = max((s[0] for s in steps), default=None)
+    if out and end is not None and end > out[-1].ts:  # the path runs to the run's last record, flat or not
+        out.append(EquityPoint(end, out[-1].balance_micros, out[-1].unrealized_micros))
     return out
 
