@@ -66,6 +66,9 @@ class ArbeesApp(faust.App):
         problems = await asyncio.to_thread(ensure_internal_topics, settings.kafka_bootstrap, self)
         if problems:
             raise SystemExit("internal topics are not ready: " + "; ".join(problems))
+        from streams.gc_tuning import tune_for_service
+
+        tune_for_service()  # everything built so far lives as long as the worker: out of every collection
 
 
 app = ArbeesApp(

@@ -18,6 +18,8 @@ import structlog
 from connectors.lifecycle import start_heartbeats
 from connectors.publisher import Publisher
 
+from streams.gc_tuning import tune_for_service
+
 from ops.sink.errors import SinkFatal
 from ops.sink.maintenance import MODES
 from ops.sink.runner import SINK_TOPICS, WRITERS, Sink, SinkConfig
@@ -73,6 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     beater = None if until_caught_up else start_heartbeats(Publisher(config.bootstrap, service=part_name("sink")), live=False)
     try:
         with Sink(config) as sink:
+            tune_for_service()  # decoded batches are many tracked objects: keep full collections rare
             stats = sink.run(stop, until_caught_up=until_caught_up)
     except SinkFatal as exc:
         print(f"sink stopped: {exc}", file=sys.stderr)
