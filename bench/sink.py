@@ -13,8 +13,18 @@ On TimescaleDB the written quotes are then compressed (migration 0007's columnst
 settings: segment by venue and market, order by time) and the on-disk size before
 over after is `sink.compression_ratio`; on plain PostgreSQL that key is not written.
 
+End to end (`sink.end_to_end_rows_per_s`): the same quotes framed and produced to
+`markets.quotes` on the real broker first, then the sink itself (`ops.sink.runner.Sink`,
+COPY writer, default batch) started on a fresh database whose stored offsets are the
+topic's end before the run, timed from `run` to caught up: consume, decode, map,
+COPY, upsert and commit with offsets. `sink.decode_map_rows_per_s` is the decode and
+row mapping of those frames alone, in process, the part of that path COPY never sees,
+per CPU second; `sink.end_to_end_rows_per_cpu_s` divides by the sink process's CPU time
+(its consumer threads included, the database server not), which a loaded machine skews less.
+
 Keys merged into bench/results.json (read, update, write): `sink.copy_rows_per_s`,
-`sink.copy_vs_insert`, `sink.insert_rows_per_s` and `sink.compression_ratio`.
+`sink.copy_vs_insert`, `sink.insert_rows_per_s`, `sink.compression_ratio`,
+`sink.end_to_end_rows_per_s`, `sink.end_to_end_rows` and `sink.decode_map_rows_per_s`.
 """
 
 from __future__ import annotations
@@ -176,20 +186,80 @@ def compression_ratio(url: str) -> dict[str, float]:
     return {"sink.compression_ratio": before / after}
 
 
+def end_to_end(url: str, bootstrap: str, n: int) -> dict[str, float]:
+    """n distinct recorded-book quotes through the broker and the sink into `url` (see the module doc)."""
+    from confluent_kafka import TopicPartition
+    from confluent_kafka.admin import AdminClient
+
+    from connectors.publisher import Publisher
+    from ops.sink.runner import Sink, SinkConfig
+    from ops.topics import ensure_topics
+    from schemas.codec import default_codec
+
+    run_id = uuid.uuid4().hex[:8]
+    consumer = f"bench-e2e-{run_id}"
+    quotes = [clob_quote(i, f"0xe2e{run_id}{i % MARKETS:02d}") for i in range(n)]
+    frames = [default_codec().encode(q) for q in quotes]
+    t0 = time.process_time()
+    for i, frame in enumerate(frames):
+        to_row(default_codec().decode(frame), SourceRef(TOPIC, 0, i))
+    decode_map = n / (time.process_time() - t0)
+
+    from confluent_kafka import Consumer
+
+    ensure_topics(bootstrap)
+    probe = Consumer({"bootstrap.servers": bootstrap, "group.id": consumer, "enable.auto.commit": False})
+    try:
+        parts = AdminClient({"bootstrap.servers": bootstrap}).list_topics(TOPIC, timeout=30).topics[TOPIC].partitions
+        ends = {p: probe.get_watermark_offsets(TopicPartition(TOPIC, p), timeout=30)[1] for p in parts}
+    finally:
+        probe.close()
+    with connect(url) as conn:  # start at the topic's end: only this run's quotes are read
+        for partition, end in ends.items():
+            conn.execute("INSERT INTO sink_offsets (consumer, topic, partition, next_offset) VALUES (%s, %s, %s, %s)",
+                         (consumer, TOPIC, partition, end))
+        conn.commit()
+    pub = Publisher(bootstrap, service="bench-sink")
+    for q in quotes:
+        pub.publish(TOPIC, f"POLYMARKET:{q.market_id}", q)
+    pub.flush()
+    config = SinkConfig(bootstrap=bootstrap, database_url=url, consumer=consumer, topics=(TOPIC,),
+                        retention_every_s=0, maintenance_every_s=0)
+    with Sink(config) as sink:
+        t0, c0 = time.perf_counter(), time.process_time()
+        stats = sink.run(until_caught_up=True)
+        seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
+    with connect(url) as conn:
+        row = conn.execute("SELECT count(*) FROM quotes WHERE market_id LIKE %s", (f"0xe2e{run_id}%",)).fetchone()
+    if row is None or row[0] != n or stats.rows_written < n:
+        raise RuntimeError(f"the sink wrote {stats.rows_written} rows, quotes holds {row}, expected {n}")
+    print(f"end to end: {n} quotes in {seconds:.2f}s ({n / seconds:,.0f} rows/s), {cpu:.2f}s CPU of the sink "
+          f"process ({n / cpu:,.0f} rows per CPU second); decode + map alone {decode_map:,.0f} rows per CPU second",
+          flush=True)
+    return {"sink.end_to_end_rows_per_s": n / seconds, "sink.end_to_end_rows": float(n),
+            "sink.end_to_end_rows_per_cpu_s": n / cpu, "sink.decode_map_rows_per_s": decode_map}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=8, help="COPY vs INSERT rounds (0: skip)")
     ap.add_argument("--batch", type=int, default=5_000, help="rows per batch (the sink's default batch size)")
     ap.add_argument("--depth-compression", choices=["as-migrated", "lz4", "pglz"], default="as-migrated",
                     help="TOAST method for quotes.depth (default: what migration 0003 set)")
+    ap.add_argument("--end-to-end", type=int, default=60_000, help="quotes through broker and sink (0: skip)")
     args = ap.parse_args()
 
-    from bench.stack import database_url
+    from bench.stack import database_url, kafka_bootstrap
 
-    with database_url() as server, fresh_database(server) as url:
-        print(f"quotes.depth compression: {set_depth_compression(url, args.depth_compression)}", flush=True)
-        figures = run(url, args.rounds, args.batch)
-        figures.update(compression_ratio(url))
+    figures: dict[str, float] = {}
+    if args.rounds:
+        with database_url() as server, fresh_database(server) as url:
+            print(f"quotes.depth compression: {set_depth_compression(url, args.depth_compression)}", flush=True)
+            figures = run(url, args.rounds, args.batch)
+            figures.update(compression_ratio(url))
+    if args.end_to_end:
+        with database_url() as server, fresh_database(server) as url, kafka_bootstrap() as bootstrap:
+            figures.update(end_to_end(url, bootstrap, args.end_to_end))
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}), flush=True)
     merge(figures)
 
