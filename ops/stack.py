@@ -80,8 +80,9 @@ class StackConfig:
 
     @property
     def plain_postgres(self) -> PostgresConfig:
-        return PostgresConfig(state_dir=self.state_dir / "postgres-plain", port=self.postgres.port,
-                              tcp=False, timescaledb=False)
+        # relocated like the main cluster: root in a private folder runs it as `postgres`, which cannot enter it
+        return PostgresConfig(state_dir=cluster.reachable_state_dir(self.state_dir / "postgres-plain"),
+                              port=self.postgres.port, tcp=False, timescaledb=False)
 
     @classmethod
     def from_env(cls) -> StackConfig:

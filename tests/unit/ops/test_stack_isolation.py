@@ -102,6 +102,21 @@ def test_root_in_a_private_folder_relocates_the_cluster(open_dir: Path) -> None:
     assert cluster.reachable_state_dir(wanted) == wanted
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="the relocation applies to root only; as a user the cluster stays put")
+def test_root_in_a_private_folder_relocates_the_plain_cluster_too(open_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite's second cluster (the plain-db path) runs as `postgres` as well: `make test` as root in a private clone."""
+    private = open_dir / "clone"
+    (private / ".stack-test").mkdir(parents=True)
+    os.chmod(private, stat.S_IRWXU)
+    monkeypatch.setenv(stack.STACK_DIR_ENV, str(private / ".stack-test"))
+    config = stack.StackConfig.from_env()
+    for state in (config.postgres.state_dir, config.plain_postgres.state_dir):
+        assert state.parent == cluster.RELOCATED_ROOT, state
+    assert config.postgres.state_dir != config.plain_postgres.state_dir
+    os.chmod(private, 0o755)
+    assert stack.StackConfig.from_env().plain_postgres.state_dir == private / ".stack-test" / "postgres-plain"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="the relocation applies to root only; as a user the cache stays put")
 def test_root_in_a_private_folder_keeps_the_timescaledb_build_where_postgres_reads_it(
         open_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
