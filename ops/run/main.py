@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -81,6 +82,8 @@ def _write_atomic(path: Path, text: str) -> None:
 
 def _crash_reporter(bootstrap: str) -> Callable[[PartRun, str], None]:
     """Tell `health` that a part died: a DOWN heartbeat in its name, which the alerts agent turns into an alert."""
+    from confluent_kafka import KafkaException
+
     from connectors.publisher import Publisher
     from schemas.enums import HealthStatus
     from schemas.records import Heartbeat
@@ -93,7 +96,12 @@ def _crash_reporter(bootstrap: str) -> Callable[[PartRun, str], None]:
                        instance=SUPERVISOR, status=HealthStatus.DOWN, ts=ts, lag=0,
                        detail={"state": "crashed", "error": message, "restarts": str(run.restarts)})
         publisher.publish("health", f"{run.part.name}:{SUPERVISOR}", hb)
-        publisher.flush(10)
+        try:
+            publisher.flush(1.0)
+        except KafkaException as exc:
+            # the broker is down (a restart, an outage): the heartbeat stays queued in the producer and goes out
+            # when it answers; the supervisor must keep restarting parts meanwhile, not die of it (it once did)
+            print(f"supervisor: {run.part.name}'s DOWN heartbeat is queued, not yet delivered: {exc}", file=sys.stderr)
 
     return report
 
