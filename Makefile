@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test test-unit bench bench-models fuzz stop clean
+.PHONY: install run test test-unit bench bench-models fuzz chaos stop clean
 
 $(STAMP): pyproject.toml
 	@command -v python3.11 >/dev/null || command -v python3 >/dev/null || { echo "python 3.11 is required"; exit 1; }
@@ -41,5 +41,12 @@ FUZZ_EXAMPLES ?= 500
 fuzz: install
 	$(PY) -m bench.fuzz --examples $(FUZZ_EXAMPLES)
 
+# The recorded session through `arbees run` on a stack of its own (.stack-chaos) while parts are SIGKILLed,
+# the broker restarted twice and the database stopped for 30 s, every broker connection delayed; then every
+# invariant. Writes chaos.* into bench/results.json; fails on any violation (~10-15 min on 2 busy cores).
+CHAOS_ARGS ?=
+chaos: install
+	$(PY) -m ops.chaos --results bench/results.json $(CHAOS_ARGS)
+
 clean:
-	rm -rf $(VENV) .stack .stack-test ops/kafka/lib ops/kafka/target
+	rm -rf $(VENV) .stack .stack-test .stack-chaos ops/kafka/lib ops/kafka/target

@@ -75,6 +75,9 @@ class BrokerConfig:
     controller_port: int = 9093
     start_timeout_s: float = 90.0
     stop_grace_s: float = 20.0
+    #: (listen port, advertised port): a second listener whose clients reach it through a proxy on the
+    #: advertised port (the chaos run's delaying proxy, ops/chaos/proxy.py); None: no such listener
+    proxied: tuple[int, int] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -205,6 +208,12 @@ def render_config(config: BrokerConfig) -> Path:
         controller_port=config.controller_port,
         data_dir=config.data_dir,
     )
+    if config.proxied is not None:
+        listen, advertised = config.proxied
+        for key, value in (("listeners", f"PROXIED://127.0.0.1:{listen}"),
+                           ("advertised.listeners", f"PROXIED://127.0.0.1:{advertised}"),
+                           ("listener.security.protocol.map", "PROXIED:PLAINTEXT")):
+            text = re.sub(rf"^{re.escape(key)}=", f"{key}={value},", text, count=1, flags=re.MULTILINE)
     config.state_dir.mkdir(parents=True, exist_ok=True)
     config.properties.write_text(text)
     return config.properties
