@@ -183,7 +183,8 @@ class ChaosRun:
             "ARBEES_APP_ID": self.prefix, "ARBEES_ACCOUNTS": ACCOUNT, "ARBEES_HEARTBEAT_S": "1",
             "ARBEES_SCREEN_EVERY_S": "30", "ARBEES_REPLAY_SETTLE_S": "0", "ARBEES_BOARD_PORT": str(self.ports.board),
             # a killed worker's partitions go to its restart at once (static membership), not after its session
-            "CONSUMER_GROUP_INSTANCE_ID": f"{self.prefix}-0", "BROKER_SESSION_TIMEOUT": "10",
+            "CONSUMER_GROUP_INSTANCE_ID": f"{self.prefix}-0", "ARBEES_GROUP_INSTANCE_ID": f"{self.prefix}-0",
+            "BROKER_SESSION_TIMEOUT": "10",
             "BROKER_HEARTBEAT_INTERVAL": "1",
         })
         return env
@@ -258,25 +259,31 @@ class ChaosRun:
     def _faults(self) -> None:
         plan = schedule(self.plan, self.rng)
         t0 = time.monotonic()
-        for fault in plan:
+        while plan:
+            fault = plan.pop(0)
             while time.monotonic() < t0 + fault.at_s:
                 self._alive()
                 self._note_recoveries()
                 time.sleep(0.1)
-            self._fire(fault)
+            if not self._fire(fault) and fault.kind is FaultKind.KILL:
+                # every part was waiting out its restart backoff: the kill is owed, try again a gap later
+                at = max(time.monotonic() - t0, fault.at_s) + self.rng.uniform(*self.plan.kill_gap_s)
+                plan = sorted([*plan, Fault(round(at, 3), FaultKind.KILL)], key=lambda f: f.at_s)
         if self._db_thread is not None:
             self._db_thread.join(self.plan.db_outage_s + 180)
 
-    def _fire(self, fault: Fault) -> None:
+    def _fire(self, fault: Fault) -> bool:
+        """Inject one fault; False when a kill found no running part to hit."""
         if fault.kind in (FaultKind.KILL, FaultKind.KILL_REPLAY):
-            self._kill(fault)
-        elif fault.kind in (FaultKind.BROKER_RESTART, FaultKind.BROKER_KILL):
+            return self._kill(fault)
+        if fault.kind in (FaultKind.BROKER_RESTART, FaultKind.BROKER_KILL):
             self._restart_broker(hard=fault.kind is FaultKind.BROKER_KILL)
         elif fault.kind is FaultKind.DB_OUTAGE:
             self._db_thread = threading.Thread(target=self._db_outage, name="db-outage", daemon=True)
             self._db_thread.start()
+        return True
 
-    def _kill(self, fault: Fault) -> None:
+    def _kill(self, fault: Fault) -> bool:
         from ops.kafka.process import pid_alive
 
         parts = self.parts()
@@ -289,18 +296,19 @@ class ChaosRun:
         if not target or fault.kind is FaultKind.KILL_REPLAY and target != REPLAY:
             self.tally.skipped.append(f"{fault.kind.value}@{fault.at_s:.0f}s (no running {fault.target or 'part'})")
             self.say(f"chaos: t+{fault.at_s:5.1f}s {fault.kind.value}: no running {fault.target or 'part'} to kill")
-            return
+            return False
         pid = int(parts[target]["pid"])
         try:
             os.killpg(pid, signal.SIGKILL)
         except ProcessLookupError:
             self.tally.skipped.append(f"{target}@{fault.at_s:.0f}s (pid {pid} gone)")
-            return
+            return False
         now = time.monotonic()
         self._killed.add(pid)
         self.tally.kills += 1
         self.tally.recoveries.append(Recovery(fault.kind, target, now, now, detail=str(pid)))
         self.say(f"chaos: t+{fault.at_s:5.1f}s SIGKILL {target} (pid {pid}); kill {self.tally.kills}")
+        return True
 
     def _restart_broker(self, hard: bool) -> None:
         from ops.kafka import broker

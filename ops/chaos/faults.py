@@ -33,12 +33,12 @@ class ChaosPlan:
     replay_kills: int = 1
     broker_restarts: int = 2
     db_outage_s: float = 30.0
-    latency_ms: float = 20.0
-    jitter_ms: float = 10.0
+    latency_ms: float = 5.0  # each way, on every broker connection (an agent awaits each output's ack)
+    jitter_ms: float = 5.0
     kill_gap_s: tuple[float, float] = (2.0, 5.0)
     seed: int = 20261206
     replay_timeout_s: float = 1200.0  # the session playing out (in lockstep, faults slow it)
-    recovery_timeout_s: float = 420.0  # then every group and the sink caught up, every fault recovered from
+    recovery_timeout_s: float = 600.0  # then every group and the sink caught up, every fault recovered from
 
     def __post_init__(self) -> None:
         if self.kills < len(KILLABLE):
