@@ -57,10 +57,12 @@ states_table = app.Table(
 
 _cache: dict[str, ShardState] = {}
 _raw: dict[str, RawSnapshot] = {}
+_revocations = [0]  # how many rebalances took partitions away; a batch that saw one is abandoned
 
 
 @app.on_partitions_revoked.connect  # type: ignore[misc]
 async def _drop_cache(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    _revocations[0] += 1
     _cache.clear()
     _raw.clear()
 
@@ -116,10 +118,13 @@ async def shard(stream: faust.StreamT) -> None:
         if not batch:
             continue
         records: list[ShardInput] = [e.value for e in batch]
+        epoch = _revocations[0]
         res = processor.run_batch({r.event_id: _state_for(r.event_id) for r in records}, records)
         raw_of: dict[int, bytes] = {}
         touched: dict[str, int] = {}
         for event, rec, outs, err, model_err in zip(batch, records, res.outputs, res.errors, res.model_errors):
+            if _revocations[0] != epoch:
+                break
             if err is not None:
                 await send_dead_letter(event, BadShardInput(err), SERVICE)
                 continue
@@ -129,6 +134,15 @@ async def shard(stream: faust.StreamT) -> None:
             touched[rec.event_id] = event.message.partition
             for out in outs:
                 await (signals if isinstance(out, Signal) else probabilities).send(key=rec.event_id, value=out)
+        if _revocations[0] != epoch:
+            # A rebalance revoked partitions while the batch sent its outputs (the worker does not wait for its
+            # streams to empty on a rebalance; the revocation dropped the cache this batch was reading). The offsets
+            # committed at the revocation stop before the batch (its records are acked only after this body), so
+            # their partitions' owner reads them again and sends the same deterministic outputs; saving this
+            # batch's states now would write over what that owner restores. Before this check the agent crashed
+            # on the dropped cache (KeyError) and was restarted, stalling its partitions.
+            log.info("batch abandoned: partitions were revoked while it ran", records=len(batch))
+            continue
         for eid, partition in touched.items():
             st = res.states[eid]
             if st is _cache[eid]:
