@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from bench.rebalance import bench_rebalance
+from bench.rebalance import RATE, bench_rebalance
 from bench.shard import bench_throughput, merge
 
 
@@ -28,7 +28,7 @@ def main() -> None:
         ensure_topics(bootstrap)
         one = bench_throughput(bootstrap, args.quotes, log_dir(), workers=1)["shard.quotes_per_s"]
         two = bench_throughput(bootstrap, args.quotes, log_dir(), workers=2)["shard.quotes_per_s"]
-        rebalance = bench_rebalance(bootstrap, args.cycles, 200, log_dir())
+        rebalance = bench_rebalance(bootstrap, args.cycles, RATE, log_dir())
     results = {"scale.one_worker_quotes_per_s": one, "scale.two_workers_quotes_per_s": two,
                "scale.two_workers_vs_one": round(two / one, 3), **rebalance}
     print(json.dumps(results), flush=True)
