@@ -114,6 +114,7 @@ def bench_rebalance(bootstrap: str, cycles: int, rate: int, tmp: Path) -> dict[s
             time.sleep(3.0)
         stop.set()
         pacer.join(timeout=10)
+        pub.flush(30)
         deadline = time.monotonic() + 180  # a backlog built up during the pauses drains first
         while len(got.keys() & sent.keys()) < len(sent) and time.monotonic() < deadline:
             answer(cons.poll(0.05))
@@ -126,8 +127,10 @@ def bench_rebalance(bootstrap: str, cycles: int, rate: int, tmp: Path) -> dict[s
     crashes = sum(log.read_text(errors="replace").count("Crashed reason=") for log in tmp.glob(f"{app_id}-*.log"))
     lost = [k for k in sent if k not in got]
     if lost or crashes:
-        raise RuntimeError(f"{len(lost)} of {len(sent)} quotes never answered, {crashes} agent crashes across the "
-                           f"rebalances (worker logs: {tmp}/{app_id}-*.log)")
+        where = [(k, round(sent[k] - windows[0][1], 2)) for k in lost[:5]]
+        raise RuntimeError(f"{len(lost)} of {len(sent)} quotes never answered ({where}: id, seconds after the first "
+                           f"change; changes at {[(kind, round(a - windows[0][1], 2)) for kind, a, _ in windows]}), "
+                           f"{crashes} agent crashes across the rebalances (worker logs: {tmp}/{app_id}-*.log)")
     latency = {k: (got[k] - sent[k]) * 1000 for k in sent}
     pauses = {"join": [], "leave": []}  # type: dict[str, list[float]]
     for kind, a, b in windows:
