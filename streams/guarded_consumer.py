@@ -11,6 +11,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
 from schemas.topics import ORIGIN_HEADER, TOPICS
+from streams.producer_buffer import DrainingBuffer
 from streams.rewind import RewindTracker
 
 log = structlog.get_logger(__name__)
@@ -64,11 +65,21 @@ class GuardedConsumer(faust_aiokafka.Consumer):
 
 
 class OriginProducer(faust_aiokafka.Producer):
-    """Stamps every record with the app id that produced it (`ORIGIN_HEADER`).
+    """Stamps every record with the app id that produced it (`ORIGIN_HEADER`), and flushes for real.
 
     Outputs are deterministic, so two workers of different groups reading the same input write
     identical records; a reader that wants one worker's outputs (the Kafka backtest) needs this.
+    Its buffer is a `DrainingBuffer`: the flush before each offset commit waits for every table
+    change (streams.producer_buffer says why Faust's own may not).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        threaded = getattr(self.buffer, "threaded_producer", None)
+        self.buffer = DrainingBuffer(loop=self.loop, beacon=self.beacon)
+        if threaded is not None:
+            self.buffer.threaded_producer = threaded
+        self.buffer.app = self.app
 
     async def send(self, topic: str, key: bytes | None, value: bytes | None, partition: int | None,
                    timestamp: float | None, headers: Any, *, transactional_id: str | None = None) -> Any:

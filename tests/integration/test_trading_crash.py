@@ -77,15 +77,19 @@ def every_fill_settled(reader) -> bool:
 
 
 @pytest.mark.xfail(strict=False, reason=(
-    "OPEN DEFECT (since 296f0d2, paper orders park until market data past their time + latency is read): "
-    "under SIGKILLs about 4 of 84 orders stay parked with no terminal status even after later market data; "
-    "a parked order's state write and its input's offset commit are not ordered across a kill. No order is "
-    "duplicated and no signal lost; the fix belongs in execution's crash-safety (closing note of 2026-12-06)."))
+    "OPEN DEFECT under heavy load (most of the 22 workers killed before they are ready): the final worker "
+    "consumes and commits every order and market record (committed = end offsets, checked while it waits) and "
+    "then idles, yet orders from some point on get no terminal status. Not yet explained; the commit/changelog "
+    "race (streams/producer_buffer.py) and parked orders whose book can no longer come (execution_processor) "
+    "were fixed on the way. Passes at low load (closing note of 2026-12-06)."))
 def test_sigkill_at_random_points_loses_and_duplicates_no_order(trading_env) -> None:
     worker, reader, pub = trading_env
     settings = worker.log_dir / "arbees.toml"
     settings.write_text("[trading.risk]\nmax_orders_per_minute = 100000\nmax_orders_per_hour = 1000000\n"
-                        "max_market_exposure_micros = 900000000\nmax_event_exposure_micros = 900000000\n")
+                        "max_market_exposure_micros = 900000000\nmax_event_exposure_micros = 900000000\n"
+                        # the routers read signals and market data from two topics; after kills one can run
+                        # 30 s of event time ahead of the other and every backlog signal looks stale
+                        "stale_signal_ms = 3600000\n")
     worker.extra_env.update({
         "ARBEES_CONFIG": str(settings),
         "BROKER_SESSION_TIMEOUT": "6",
@@ -138,8 +142,11 @@ def test_sigkill_at_random_points_loses_and_duplicates_no_order(trading_env) -> 
         done = {s.order_id for s in reader.of("fills", OrderStatus) if s.state in TERMINAL}
         no_order = [s.signal_id for s in signals if s.signal_id not in orders]
         open_orders = sorted({oid for oid in orders.values() if oid not in done})
+        index = {s.signal_id: i for i, s in enumerate(signals)}
+        open_at = sorted(index[sid] for sid, oid in orders.items() if oid not in done)
         states = [(s.order_id, s.state.value, s.reason) for s in reader.of("fills", OrderStatus) if s.order_id in open_orders]
         raise AssertionError(f"signals without an order: {no_order}\norders without a terminal status: {open_orders} "
+                             f"(signals #{open_at} of {len(signals)}) "
                              f"(their statuses: {states})\n{exc}") from None
     pub.publish("shard.inputs", ev, game.final_input(event_id=ev))
     pub.flush()

@@ -87,6 +87,7 @@ class Worker:
             "ARBEES_TRADING_EVENTS": self.event_id,
             "ARBEES_KILL_FILE": str(self.log_dir / "KILL"),
             "APP_DATADIR": str(self.log_dir / "data"),
+            "PYTHONUNBUFFERED": "1",  # a SIGKILLed worker's last lines are in its log, not lost in a buffer
             **self.extra_env,
         }
         self.starts += 1
