@@ -67,6 +67,10 @@ def _dollars(micros: int) -> str:
     return f"{sign}${abs(micros) / 1_000_000:,.2f}"
 
 
+def _score(x: float | None) -> str:
+    return "-" if x is None else f"{x:.4f}"
+
+
 def summary_table(rows: list[tuple[str, Summary]]) -> Table:
     table = Table(title="backtest")
     table.add_column("run")
@@ -245,6 +249,11 @@ def _single(run_id: str, config: BacktestConfig, engine: Engine, input_file: Pat
             console.print(f"  {line}")
     name, result = results[-1]
     rep = analyze(result, RunMeta(run_id, config.account, label, name, {}, result.inputs, result.digest()))
+    f, cal = rep.figures, rep.figures.calibration
+    console.print(f"net P&L {_dollars(f.net_pnl_micros)} · {f.trades} trades, hit rate "
+                  f"{'-' if f.hit_rate is None else f'{f.hit_rate:.0%}'} · fees {_dollars(f.fees_micros)} · "
+                  f"max drawdown {f.max_drawdown:.2%} · Brier model {_score(cal.model_brier_paired)} vs market "
+                  f"{_score(cal.market_brier_paired)} ({cal.paired} samples)")
     if report is not None:
         page = write_run_report(report, rep)
         console.print(f"report: {page}")
