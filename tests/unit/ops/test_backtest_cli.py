@@ -72,3 +72,22 @@ def test_a_sweep_runs_each_variant_as_its_own_run_and_compares_them(tmp_path: Pa
     assert (tmp_path / "equity_overlay.png").stat().st_size > 10_000
     for i in range(1, 5):
         assert (tmp_path / f"variant-{i}" / "report.html").exists()
+
+
+def test_the_readme_shows_this_sessions_headline_figures(tmp_path: Path) -> None:
+    """README "Backtests": the figures of the session's report as the code computes them today."""
+    _backtest("--report", str(tmp_path))
+    f = json.loads((tmp_path / "summary.json").read_text())["figures"]
+    cal = f["calibration"]
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme[readme.index("## Backtests: recordings, reports, sweeps"):readme.index("## The local stack")]
+    assert f"+${f['net_pnl_micros'] / 1e6:,.2f} (+{f['return_on_bankroll']:.2%})" in section
+    assert f"${f['realized_pnl_micros'] / 1e6:,.2f} / ${f['fees_micros'] / 1e6:,.2f}" in section
+    assert f"{f['signals']} / {f['orders']} / {f['fills']}" in section
+    assert f"{f['max_drawdown']:.2%}" in section
+    assert f"{cal['model_brier_paired']:.4f} vs {cal['market_brier_paired']:.4f}" in section
+    assert f"{cal['model_logloss_paired']:.4f} vs {cal['market_logloss_paired']:.4f}" in section
+    shown = Path(__file__).resolve().parents[3] / "docs" / "backtest-nba-2026-finals-g3-equity.png"
+    assert shown.read_bytes() == (tmp_path / "equity.png").read_bytes(), (
+        "the README's chart is not this run's: copy equity.png of `arbees backtest --input "
+        "data/sessions/nba-2026-finals-g3/recording.avro --report DIR` to docs/ and update the figures")
