@@ -35,7 +35,13 @@ def _zone(name: str) -> ZoneInfo:
 
 def trading_day(ts: int, tz: str, rollover_hour: int) -> str:
     """The trading day an event-time instant belongs to (ISO date), in `tz` with the rollover hour."""
-    local = datetime.fromtimestamp(ts / 1000, tz=timezone.utc).astimezone(_zone(tz))
+    return _day_of_minute(ts // 60_000, tz, rollover_hour)
+
+
+@lru_cache(maxsize=4096)
+def _day_of_minute(minute: int, tz: str, rollover_hour: int) -> str:
+    """Per minute: zone offsets and their changes fall on whole minutes, so a day never starts inside one."""
+    local = datetime.fromtimestamp(minute * 60, tz=timezone.utc).astimezone(_zone(tz))
     return (local - timedelta(hours=rollover_hour)).date().isoformat()
 
 

@@ -103,7 +103,8 @@ class SizingProcessor:
 
     def step(self, state: SizingState, record: Record) -> tuple[SizingState, list[Output]]:
         rs, out = risk.advance(state.risk, self.config.risk, record.ts) if not isinstance(record, Signal) else (state.risk, [])
-        state = replace(state, risk=rs)
+        if rs is not state.risk:  # most records leave the risk state as it was: no copy of the state then
+            state = replace(state, risk=rs)
         outputs: list[Output] = list(out)
         if isinstance(record, Signal):
             state, more = self._signal(state, record)
@@ -210,7 +211,8 @@ class SizingProcessor:
             out += trip_events
             return state, out + self._refuse(state, sig, refusal, state.risk.now)
         rs, adv = risk.advance(state.risk, self.config.risk, sig.ts)
-        state = replace(state, risk=rs)
+        if rs is not state.risk:
+            state = replace(state, risk=rs)
         out += adv
         ts = max(sig.ts, state.risk.now)
         entry = sig.kind is not SignalKind.EXIT

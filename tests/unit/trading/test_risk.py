@@ -183,3 +183,24 @@ def test_trading_day_uses_the_configured_zone_and_rollover() -> None:
     assert risk.trading_day(1_764_304_200_000, "America/New_York", 0) == "2025-11-27"
     assert risk.trading_day(1_764_327_540_000, "America/New_York", 6) == "2025-11-27"
     assert risk.trading_day(1_764_327_660_000, "America/New_York", 6) == "2025-11-28"
+
+
+def test_trading_day_kept_per_minute_equals_the_exact_instant_across_dst_and_rollover() -> None:
+    """Every 7 s over the New York DST end (2025-11-02 06:00Z) and a 6 h rollover, and over Kolkata's +5:30."""
+    from datetime import datetime, timedelta, timezone
+
+    from zoneinfo import ZoneInfo
+
+    def exact(ts: int, tz: str, hour: int) -> str:
+        local = datetime.fromtimestamp(ts / 1000, tz=timezone.utc).astimezone(ZoneInfo(tz))
+        return (local - timedelta(hours=hour)).date().isoformat()
+
+    crossed = 0
+    for tz, hour, around in (("America/New_York", 0, 1_762_063_200_000), ("America/New_York", 6, 1_762_063_200_000),
+                             ("America/New_York", 0, 1_762_059_600_000), ("Asia/Kolkata", 0, 1_762_021_800_000)):
+        days = set()
+        for ts in range(around - 7_200_000, around + 7_200_000, 7_001):
+            assert risk.trading_day(ts, tz, hour) == exact(ts, tz, hour), (tz, hour, ts)
+            days.add(exact(ts, tz, hour))
+        crossed += len(days) > 1
+    assert crossed >= 2  # the windows hold day changes (NY midnight at 04:00Z, Kolkata's at 18:30Z), not only mid-day
