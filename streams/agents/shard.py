@@ -18,6 +18,7 @@ back is always reloaded from its changelog.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
@@ -65,6 +66,13 @@ async def _drop_cache(sender: Any, revoked: Any, **kwargs: Any) -> None:
     _revocations[0] += 1
     _cache.clear()
     _raw.clear()
+
+
+def _hold(batch: list[faust.EventT]) -> None:
+    """Keep a batch from being acked: `take_events` acks every event it yielded once the agent moves on or is
+    cancelled, which would commit offsets past records whose state was never saved."""
+    for event in batch:
+        event.message.incref()
 
 
 def _state_for(event_id: str) -> ShardState:
@@ -122,25 +130,29 @@ async def shard(stream: faust.StreamT) -> None:
         res = processor.run_batch({r.event_id: _state_for(r.event_id) for r in records}, records)
         raw_of: dict[int, bytes] = {}
         touched: dict[str, int] = {}
-        for event, rec, outs, err, model_err in zip(batch, records, res.outputs, res.errors, res.model_errors):
-            if _revocations[0] != epoch:
-                break
-            if err is not None:
-                await send_dead_letter(event, BadShardInput(err), SERVICE)
-                continue
-            if model_err is not None:
-                log.warning("no model probability", event_id=rec.event_id, error=model_err)
-            raw_of[id(rec.state if rec.state is not None else rec.quote)] = framed(bytes(event.message.value))
-            touched[rec.event_id] = event.message.partition
-            for out in outs:
-                await (signals if isinstance(out, Signal) else probabilities).send(key=rec.event_id, value=out)
+        try:
+            for event, rec, outs, err, model_err in zip(batch, records, res.outputs, res.errors, res.model_errors):
+                if _revocations[0] != epoch:
+                    break
+                if err is not None:
+                    await send_dead_letter(event, BadShardInput(err), SERVICE)
+                    continue
+                if model_err is not None:
+                    log.warning("no model probability", event_id=rec.event_id, error=model_err)
+                raw_of[id(rec.state if rec.state is not None else rec.quote)] = framed(bytes(event.message.value))
+                touched[rec.event_id] = event.message.partition
+                for out in outs:
+                    await (signals if isinstance(out, Signal) else probabilities).send(key=rec.event_id, value=out)
+        except asyncio.CancelledError:  # the worker stops in the middle of the batch
+            _hold(batch)
+            raise
         if _revocations[0] != epoch:
             # A rebalance revoked partitions while the batch sent its outputs (the worker does not wait for its
-            # streams to empty on a rebalance; the revocation dropped the cache this batch was reading). The offsets
-            # committed at the revocation stop before the batch (its records are acked only after this body), so
-            # their partitions' owner reads them again and sends the same deterministic outputs; saving this
-            # batch's states now would write over what that owner restores. Before this check the agent crashed
-            # on the dropped cache (KeyError) and was restarted, stalling its partitions.
+            # streams to empty on a rebalance; the revocation dropped the cache this batch was reading). Before
+            # this check the agent crashed on the dropped cache (KeyError) and was restarted, stalling its
+            # partitions. The batch is held back instead: its partitions' owner reads it again from the committed
+            # offsets and sends the same deterministic outputs, and no state is saved over what that owner restores.
+            _hold(batch)
             log.info("batch abandoned: partitions were revoked while it ran", records=len(batch))
             continue
         for eid, partition in touched.items():

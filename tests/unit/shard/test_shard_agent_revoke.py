@@ -27,6 +27,10 @@ SESSION = Path(__file__).resolve().parents[3] / "data" / "sessions" / "nba-2026-
 class Message:
     value: bytes
     partition: int = 0
+    refcount: int = 0  # what keeps Faust from acking (committing) the record
+
+    def incref(self) -> None:
+        self.refcount += 1
 
 
 @dataclass
@@ -73,3 +77,27 @@ def test_a_revocation_during_a_batch_abandons_it_instead_of_crashing(monkeypatch
 
     assert len(sent) == 1  # the first output went out, then the batch stopped
     assert saved == [] and agent._cache == {}  # nothing written over what the next owner restores
+    assert [e.message.refcount for e in batch] == [1, 1]  # held back: never acked, so read again by the owner
+
+
+def test_a_worker_stopping_in_the_middle_of_a_batch_holds_it_back(monkeypatch: Any) -> None:
+    """Stopping cancels the agent; `take_events` would then ack the whole batch and the stop would commit offsets
+    past records whose state was never saved."""
+    import pytest
+
+    from streams.agents import shard as agent
+    from streams.topics import topic
+
+    codec = default_codec()
+    batch = [Event(rec, Message(codec.encode(rec))) for rec in live_inputs(2)]
+
+    async def cancelled(**_: Any) -> None:
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(topic("model.probabilities"), "send", cancelled)
+    monkeypatch.setattr(topic("signals"), "send", cancelled)
+    monkeypatch.setattr(agent, "_save", lambda eid, partition: pytest.fail("a cancelled batch saved its state"))
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(agent.shard.fun(Batches([batch])))
+    assert [e.message.refcount for e in batch] == [1, 1]
