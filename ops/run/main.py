@@ -215,6 +215,9 @@ def status_once(state_dir: Path, console: Console) -> int:
             console.print(render(Snapshot.from_json(path.read_text())))
         return 1
     console.print(f"arbees run, pid {pid}")
+    if not path.exists():  # the stack, topics and migrations come before the first screen
+        console.print("starting: the stack, topics and migrations come first; no status screen yet, ask again shortly")
+        return 0
     console.print(render(Snapshot.from_json(path.read_text())))
     return 0
 
