@@ -69,3 +69,23 @@ def test_server_options_load_the_staged_build_without_telemetry() -> None:
 def test_the_release_version_comes_from_the_file_name() -> None:
     assert timescale.tarball_version(Path("timescaledb-2.28.3.tar.gz")) == "2.28.3"
     assert timescale.tarball_version(Path("timescaledb-2.28.3-rc1.tar.gz")) is None
+
+
+def test_a_build_says_what_it_does_while_it_takes_minutes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Made-up source tree (a `bootstrap` that writes a no-op Makefile), not TimescaleDB: only the
+    progress lines of `build` are under test; the real build is exercised by the stack tests."""
+    import io
+    import tarfile
+
+    src = tmp_path / "timescaledb-9.9.9.tar.gz"
+    script = b"#!/bin/sh\nmkdir -p build && printf 'all:\\n\\ttrue\\ninstall:\\n\\ttrue\\n' > build/Makefile\n"
+    with tarfile.open(src, "w:gz") as tar:
+        info = tarfile.TarInfo("timescaledb-9.9.9/bootstrap")
+        info.size, info.mode = len(script), 0o755
+        tar.addfile(info, io.BytesIO(script))
+    target = tmp_path / "cache" / "9.9.9-pg15"
+    timescale.build(src, "9.9.9", Path("/usr/lib/postgresql/15/bin"), target)
+    err = capsys.readouterr().err
+    assert "TimescaleDB 9.9.9: building it once from timescaledb-9.9.9.tar.gz" in err
+    assert [w for w in ("configured", "compiled", "staged") if f"TimescaleDB 9.9.9: {w} (" in err] == \
+        ["configured", "compiled", "staged"]
