@@ -26,13 +26,12 @@ import sys
 import time
 from pathlib import Path
 
-from bench.shard import recorded_ladders, synth_ladder
+from bench.shard import merge, recorded_ladders, synth_ladder
 from schemas.codec import default_codec
 from schemas.enums import Venue
 from schemas.records import Quote
 
 ROOT = Path(__file__).resolve().parents[1]
-RESULTS = ROOT / "bench" / "results.json"
 ALIVE = 10_000
 DECODES = 60_000
 
@@ -84,12 +83,6 @@ def measure(mode: str) -> dict[str, float]:
         f"gc.pause_max_ms_{mode}": round(max(pauses, default=0.0) * 1e3, 2),
         f"gc.collections_{mode}": len(pauses),
     }
-
-
-def merge(results: dict[str, object]) -> None:
-    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    data.update(results)
-    RESULTS.write_text(json.dumps(dict(sorted(data.items())), indent=2) + "\n")
 
 
 def main() -> None:
