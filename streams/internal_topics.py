@@ -14,6 +14,7 @@ from typing import Any
 from confluent_kafka import KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewPartitions, NewTopic, OffsetSpec
 
+from schemas.topics import BY_NAME
 from streams.replication import Replication
 
 
@@ -60,7 +61,8 @@ def internal_topic_specs(app: Any) -> dict[str, tuple[int, dict[str, str]]]:
         channel = agent.channel
         if getattr(channel, "internal", False):
             for name in channel.topics:
-                specs[name] = (channel.partitions or default, {})
+                if name not in BY_NAME:  # a registry topic in an internal channel is created with its registry config
+                    specs[name] = (channel.partitions or default, {})
     return specs
 
 

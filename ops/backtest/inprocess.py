@@ -5,14 +5,15 @@ same processors the Faust agents wrap, wired the way the agents wire them:
 
     events.state ─┬─ discovery ── links ─┐
     markets.catalog ┘                    ├─ router ── shard.inputs ── shard ── probabilities, signals
-    markets.links / markets.quotes ──────┘                 └────────────── trading loop (sizing → execution → positions)
+    markets.links / markets.quotes ──────┘                 └────────────── trading topology (route → sizing, execution, positions)
 
 Each input's cascade through discovery and the router completes before the next
 input. Shard inputs are priced in batches (`ShardProcessor.step_batch`, whose
-outputs equal record-by-record stepping by design) and then handed to the trading
-loop input by input, each input followed by the signals it triggered — the order
-the agents see them in when nothing races. The trading loop never feeds back into
-the shard, so deferring it to the end of a batch changes nothing.
+outputs equal record-by-record stepping by design) and then published to the
+trading topology input by input, each input followed by the signals it triggered —
+the order the agents see them in when nothing races. The trading stages are the
+Faust agents' own (streams/topology.py, run in process by streams.local.LocalHost).
+Trading never feeds back into the shard, so deferring it to the end of a batch changes nothing.
 """
 
 from __future__ import annotations
@@ -34,7 +35,8 @@ from streams.shard.processor import Output as ShardOutput
 from streams.shard.processor import ShardProcessor
 from streams.shard.state import BadShardInput, ShardState
 from streams.trading.config import TradingConfig
-from streams.trading.loop import TradingLoop
+from streams.local import LocalHost
+from streams.trading.stages import Stages
 
 from ops.backtest.records import BacktestError, BacktestResult, InputRecord, replay_order
 
@@ -90,7 +92,7 @@ class _Pipeline:
     discovery: DiscoveryProcessor
     shard: ShardProcessor
     result: BacktestResult
-    loop: TradingLoop
+    trading: LocalHost
     discovery_states: dict[str, DiscoveryState] = field(default_factory=dict)
     routes: dict[str, router.MarketRoute] = field(default_factory=dict)
     shard_states: dict[str, ShardState] = field(default_factory=dict)
@@ -149,12 +151,9 @@ class _Pipeline:
                     signals.append(out)
                 else:
                     self.result.probabilities.append(out)
-            trading = self.loop.config
-            if (record.quote is not None or record.state is not None) and trading.trades(record.event_id):
-                self._trade(record)
+            self.trading.publish(record)  # the trading topology fans a traded event's market data out per account
             for sig in signals:
-                if trading.trades(sig.event_id):
-                    self._trade(sig)
+                self.trading.publish(sig)
 
     def _price(self, batch: list[ShardInput]) -> list[list[ShardOutput]] | list[list[ShardOutput]]:
         """One numpy pass for the batch; a refused record is dead-lettered and the batch re-run without it."""
@@ -185,17 +184,6 @@ class _Pipeline:
             out.append(outputs)
         return out
 
-    def _trade(self, record: ShardInput | Signal | LedgerEntry) -> None:
-        """One record's whole trading cascade; an error is dead-lettered as the agents do, and the run goes on."""
-        try:
-            self.loop.feed(record)
-        except Exception as exc:  # noqa: BLE001 - the trading agents dead-letter any failure and keep running
-            topic = "signals" if isinstance(record, Signal) else "shard.inputs" if isinstance(record, ShardInput) else "ledger"
-            self.result.deadletters.append(dead_letter(
-                topic=topic, value=default_codec().encode(record), error=exc, service="trading", ts=record.ts,
-            ))
-
-
 class InProcessEngine:
     """Runs a backtest in this process; two runs on the same input produce byte-identical outputs."""
 
@@ -208,10 +196,10 @@ class InProcessEngine:
         ordered = replay_order(list(records))
         start_ts = first_ts(ordered)
         result = BacktestResult(inputs=len(ordered))
-        loop = TradingLoop(config=self.config.trading())
-        pipe = _Pipeline(self.config, self.discovery, ShardProcessor(self.shard_config), result, loop)
+        trading = _trading(self.config)
+        pipe = _Pipeline(self.config, self.discovery, ShardProcessor(self.shard_config), result, trading)
         began = time.perf_counter()
-        pipe._trade(self.config.deposit(start_ts - 1))
+        trading.publish(self.config.deposit(start_ts - 1))
         every = max(1, len(ordered) // 200)
         for i, rec in enumerate(ordered, 1):
             pipe.feed(rec)
@@ -219,7 +207,7 @@ class InProcessEngine:
                 progress(i, len(ordered))
         pipe.flush()
         result.seconds = time.perf_counter() - began
-        _collect_trading(result, loop)
+        _collect_trading(result, trading)
         return result
 
     def run_shard_inputs(self, inputs: Sequence[ShardInput]) -> BacktestResult:
@@ -229,26 +217,32 @@ class InProcessEngine:
         over the `shard.inputs` a worker wrote must give the worker's signals and probabilities.
         """
         result = BacktestResult(inputs=len(inputs))
-        loop = TradingLoop(config=self.config.trading())
-        pipe = _Pipeline(self.config, self.discovery, ShardProcessor(self.shard_config), result, loop)
+        trading = _trading(self.config)
+        pipe = _Pipeline(self.config, self.discovery, ShardProcessor(self.shard_config), result, trading)
         began = time.perf_counter()
         if inputs:
-            pipe._trade(self.config.deposit(min(r.ts for r in inputs) - 1))
+            trading.publish(self.config.deposit(min(r.ts for r in inputs) - 1))
         for value in inputs:
             pipe.pending.append(value)
             if len(pipe.pending) >= self.config.shard_batch:
                 pipe.flush()
         pipe.flush()
         result.seconds = time.perf_counter() - began
-        _collect_trading(result, loop)
+        _collect_trading(result, trading)
         return result
 
 
-def _collect_trading(result: BacktestResult, loop: TradingLoop) -> None:
-    log = loop.log
+def _trading(config: BacktestConfig) -> LocalHost:
+    """The trading topology (streams/topology.py) in process, with the settings a worker would read."""
+    return LocalHost(Stages(config.trading()))
+
+
+def _collect_trading(result: BacktestResult, trading: LocalHost) -> None:
+    log = trading.log
     result.orders = [r for r in log["orders"] if isinstance(r, Order)]
     result.fills = [r for r in log["fills"] if isinstance(r, (Fill, OrderStatus))]
     result.positions = [r for r in log["positions"] if isinstance(r, PositionEvent)]
     result.ledger = [r for r in log["ledger"] if isinstance(r, LedgerEntry)]
     result.risk = [r for r in log["risk.state"] if isinstance(r, RiskEvent)]
     result.alerts += [r for r in log["alerts"] if isinstance(r, Alert)]
+    result.deadletters += trading.deadletters

@@ -27,6 +27,7 @@ from streams.fees import FeeSchedule
 from streams.shard.equivalence import PairingPolicy, Verdict, compare
 from streams.fees.fixed import PRICE_QUANTUM_MICROS, FeeError
 from streams.shard.prior import PregamePrice
+from streams.keys import market_key  # noqa: F401 - the one definition; shard modules import it from here
 
 YES, NO = 0, 1
 #: Deeper levels than this are dropped: no edge survives that far and arrays stay small.
@@ -48,10 +49,6 @@ class MarketEntry:
     listing: MarketListing
     quote: Quote | None
     fee: FeeSchedule
-
-
-def market_key(venue: Venue, market_id: str) -> str:
-    return f"{venue.value}:{market_id}"
 
 
 StructureKey = tuple[str, Venue, float, float, int | None, int | None, str, ResolutionRule | None, str | None]

@@ -13,12 +13,9 @@ from dataclasses import dataclass, replace
 from schemas.enums import Action, Side, Venue
 from schemas.records import Level, MarketLink, MarketListing, Quote
 from streams.fees import FeeError, FeeSchedule
+from streams.keys import market_key
 from streams.listings import is_open
 from streams.trading.units import Micros
-
-
-def market_key(venue: Venue, market_id: str) -> str:
-    return f"{venue.value}:{market_id}"
 
 
 @dataclass(frozen=True)

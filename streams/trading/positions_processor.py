@@ -126,11 +126,6 @@ class PositionsState:
     venue_results: dict[str, VenueResult] = field(default_factory=dict)  # market key → the venue's settlement
     halted: dict[str, str] = field(default_factory=dict)  # event id → the halting status already alerted
 
-    def __setstate__(self, saved: dict[str, object]) -> None:
-        """A state pickled before `finals`/`settled`/`venue_results`/`halted` existed (a changelog written by an
-        older worker) loads with them empty."""
-        self.__dict__.update({"finals": {}, "settled": {}, "venue_results": {}, "halted": {}, **saved})
-
     def tip(self) -> tuple[int, Micros]:
         if self.pending:
             last = self.pending[-1]

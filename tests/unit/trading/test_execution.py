@@ -24,7 +24,7 @@ from streams.trading.execution_processor import (
     SubmitOutcome,
 )
 from streams.trading.ids import group_id
-from streams.trading.loop import TradingLoop
+from tests.unit.trading.hosts import paper_host
 from streams.trading.market_view import MarketBooks, market_key, observe_book
 from tests.unit.trading import recorded_game as game
 
@@ -155,22 +155,33 @@ def test_arbitrage_leg_that_filled_alone_is_unwound_at_the_bid_and_recorded() ->
 
 
 def test_paper_loop_never_calls_a_live_client() -> None:
-    """The whole loop in paper mode, with a live handler that fails the test if it is ever called."""
-    def forbidden(effect: object) -> object:
-        pytest.fail(f"paper mode reached a live client: {effect}")
+    """The whole trading topology in paper mode, with a venue whose every call fails the test.
 
-    loop = TradingLoop(TradingConfig(accounts=("paper",)), live=forbidden)  # type: ignore[arg-type]
-    loop.feed(game.deposit("paper"))
+    Paper mode builds execution without live venues (streams.agents.live.live_venues is empty), so the
+    venue must never be asked; a stage that awaited it would also be dead-lettered by the in-process host."""
+    class Forbidden:
+        async def submit(self, *args: object) -> object:
+            pytest.fail(f"paper mode reached a live client: {args}")
+
+        lookup = submit
+
+    loop = paper_host()
+    loop.stages.venues = lambda: {}  # what a paper worker's live_venues() gives
+    never = Forbidden()
+    assert loop.stages.execution_processor.live_venues == frozenset()
+    loop.stages.venues = lambda: {Venue.KALSHI: never}  # had anything asked for a venue, this one answers
+    loop.publish(game.deposit("paper"))
     for ticker in (game.GB, game.DET):
-        loop.feed(game.quote_input(ticker, T))
-    loop.feed(game.gb_signal(T + 1_000))
+        loop.publish(game.quote_input(ticker, T))
+    loop.publish(game.gb_signal(T + 1_000))
     arb = Signal("sig-arb", game.EVENT_ID, SignalKind.CROSS_VENUE_ARB, T + 2_000, legs=[
         SignalLeg(Venue.KALSHI, game.GB, Side.YES, Action.BUY, 440_000, 17_648, 17.0, "b"),
         SignalLeg(Venue.KALSHI, game.DET, Side.NO, Action.BUY, 460_000, 17_400, 17.0, "a")], size=5.0, edge=0.06)
-    loop.feed(arb)
-    loop.feed(game.final_input())
+    loop.publish(arb)
+    loop.publish(game.final_input())
     assert all(o.mode is TradingMode.PAPER for o in loop.log["orders"])
-    assert len(loop.log["orders"]) >= 3 and loop.s["paper"].ledger.version >= 4
+    assert len(loop.log["orders"]) >= 3 and loop.state("trading-sizing", "paper").ledger.version >= 4
+    assert loop.deadletters == []
 
 
 def test_without_live_no_live_client_is_built_and_no_connector_is_imported() -> None:

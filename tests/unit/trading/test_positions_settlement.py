@@ -9,8 +9,9 @@ import pytest
 from schemas.enums import Action, PositionStatus, Severity, SignalKind
 from schemas.records import Alert, Fill, LedgerEntry, Order, PositionEvent, ShardInput, Signal
 from streams.trading import ledger as L
-from streams.trading.config import TradingConfig
-from streams.trading.loop import TradingLoop
+from streams.local import LocalHost
+from streams.topology import INBOX
+from tests.unit.trading.hosts import paper_host
 from streams.trading.positions_processor import PositionsProcessor
 from streams.trading.units import Micros
 from tests.unit.trading import recorded_game as game
@@ -23,17 +24,17 @@ def unchanged_book(ticker: str, ts: int) -> ShardInput:
     return replace(game.quote_input(ticker, T), input_id=f"tick:{ticker}:{ts}", ts=ts)
 
 
-def played_loop(final: bool = True) -> TradingLoop:
-    loop = TradingLoop(TradingConfig(accounts=("paper",)))
-    loop.feed(game.deposit("paper"))
+def played_loop(final: bool = True) -> LocalHost:
+    loop = paper_host()
+    loop.publish(game.deposit("paper"))
     for ticker in (game.GB, game.DET):
-        loop.feed(game.quote_input(ticker, T))
-    loop.feed(game.gb_signal(T + 1_000))
-    loop.feed(unchanged_book(game.GB, T + 1_500))  # market data past the order's time + latency: it fills
-    loop.feed(game.det_signal(T + 2_000))
-    loop.feed(unchanged_book(game.DET, T + 3_000))
+        loop.publish(game.quote_input(ticker, T))
+    loop.publish(game.gb_signal(T + 1_000))
+    loop.publish(unchanged_book(game.GB, T + 1_500))  # market data past the order's time + latency: it fills
+    loop.publish(game.det_signal(T + 2_000))
+    loop.publish(unchanged_book(game.DET, T + 3_000))
     if final:
-        loop.feed(game.final_input())
+        loop.publish(game.final_input())
     return loop
 
 
@@ -44,21 +45,21 @@ def test_settlement_pnl_to_the_cent_with_fees_on_the_recorded_game() -> None:
     assert (settled[game.GB].realized_pnl_micros, settled[game.GB].fees_micros) == (9_520_000, 300_000)
     # 13 YES DET at $0.58 pay $0 → −$7.54, fee $0.23
     assert (settled[game.DET].realized_pnl_micros, settled[game.DET].fees_micros) == (-7_540_000, 230_000)
-    ledger = loop.s["paper"].ledger
+    ledger = loop.state("trading-sizing", "paper").ledger
     assert ledger.balance == Micros(game.FINAL_BANKROLL_MICROS) == Micros(1_001_450_000) and ledger.version == 5
     # the fees were paid on game day; the settlements land on the day the final state was seen
-    assert loop.s["paper"].risk.day == "2025-11-30" and loop.s["paper"].risk.day_pnl == Micros(9_520_000 - 7_540_000)
+    assert loop.state("trading-sizing", "paper").risk.day == "2025-11-30" and loop.state("trading-sizing", "paper").risk.day_pnl == Micros(9_520_000 - 7_540_000)
 
 
 def test_undeterminable_outcome_keeps_the_position_open_and_alerts() -> None:
     loop = played_loop(final=False)
     no_winner = game.final_input()
     no_winner = replace(no_winner, state=replace(no_winner.state, winner=None))
-    loop.feed(no_winner)
+    loop.publish(no_winner)
     assert not [p for p in loop.log["positions"] if p.status is PositionStatus.SETTLED]
     alerts = [a for a in loop.log["alerts"] if isinstance(a, Alert)]
     assert len(alerts) == 2 and all(a.severity is Severity.CRITICAL and "stays open" in a.message for a in alerts)
-    assert len(loop.p["paper"].positions) == 2 and loop.s["paper"].ledger.version == 3
+    assert len(loop.state("trading-positions", "paper").positions) == 2 and loop.state("trading-sizing", "paper").ledger.version == 3
 
 
 def test_stop_loss_emits_an_exit_signal_that_sizing_turns_into_a_sell_that_fills_against_bids() -> None:
@@ -68,9 +69,9 @@ def test_stop_loss_emits_an_exit_signal_that_sizing_turns_into_a_sell_that_fills
     assert q is not None
     # GB YES bid collapses to $0.20 (≤ 0.44 × 0.5): stop-loss
     q = replace(q, quote_id="crash", yes_bid_micros=200_000, yes_bid_size=50.0, yes_bids=[q.yes_bids[0].__class__(200_000, 50.0)])
-    loop.feed(replace(crash, quote=q, input_id="crash"))
-    loop.feed(game.quote_input(game.DET, T + 61_000))  # market data past the sell's time + latency: it fills
-    exits = [s for s in loop.log["signals"] if isinstance(s, Signal) and s.kind is SignalKind.EXIT]
+    loop.publish(replace(crash, quote=q, input_id="crash"))
+    loop.publish(game.quote_input(game.DET, T + 61_000))  # market data past the sell's time + latency: it fills
+    exits = [s for s in loop.log[INBOX] if isinstance(s, Signal) and s.kind is SignalKind.EXIT]
     assert len(exits) == 1 and exits[0].legs[0].action is Action.SELL
     sells = [o for o in loop.log["orders"] if isinstance(o, Order) and o.action is Action.SELL]
     assert len(sells) == 1 and sells[0].count == 17.0 and sells[0].limit_price_micros == 180_000
