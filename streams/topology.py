@@ -159,15 +159,15 @@ def _tables() -> dict[str, TableSpec]:
 TABLES = _tables()
 
 STAGES: tuple[Stage, ...] = (
-    Stage(
-        "trading-route",
-        inputs={"signals": (Signal,), "shard.inputs": (ShardInput,)},
+    *(Stage(  # signals and market data reach the inbox through one agent each, as they arrive
+        f"trading-route-{source.split('.')[-1]}",
+        inputs={source: (cls,)},
         key="event",
         tables=(),
         routes={ToAccount: Route(INBOX, lambda _, out: out.account, lambda out: out.record)},
         handler="route",
         partitions=None,
-    ),
+    ) for source, cls in (("signals", Signal), ("shard.inputs", ShardInput))),
     Stage(
         "sizing",
         inputs={INBOX: (Signal, ShardInput), "fills": (Fill, OrderStatus), "positions": (PositionEvent,),

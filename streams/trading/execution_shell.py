@@ -1,7 +1,7 @@
 """The imperative shell of execution: runs the processor's effects against live venues, safely.
 
-The Faust agent (streams.agents.trading) hands every record of an account here with its tables;
-tests hand in dicts and a venue simulator. Order of writes for crash safety: records are sent and
+The execution stage (streams/trading/stages.py, run by the Faust runner or in process) hands every
+record of an account here with its tables; tests hand in dicts and a venue simulator. Order of writes for crash safety: records are sent and
 awaited, then handled marks written, then (producer flushed, so the `submitting` mark is durable)
 the venue is called and its answer stepped through the processor; the account's state is written
 last. A lookup that fails is not retried here (no waiting inside one account's record, which would

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from schemas.enums import Action, Side, Venue
+from schemas.enums import Action, Side
 from schemas.records import Level, MarketLink, MarketListing, Quote
 from streams.fees import FeeError, FeeSchedule
 from streams.keys import market_key

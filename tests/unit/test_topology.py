@@ -54,7 +54,7 @@ def test_account_stages_read_only_co_partitioned_topics_and_route_only_to_known_
         if s.key == "account":
             assert all(name == INBOX or BY_NAME[name].family is Family.ACCOUNT for name in s.inputs), s.name
             assert all(t.name in TABLES for t in s.tables)
-    assert stage("trading-route").route("espn:x", ToAccount("a1", game.gb_signal(T)))[:2] == (INBOX, "a1")
+    assert stage("trading-route-signals").route("espn:x", ToAccount("a1", game.gb_signal(T)))[:2] == (INBOX, "a1")
     assert stage("positions").route("a1", game.gb_signal(T))[:2] == (INBOX, "a1")  # exits go back through sizing
     assert ACCOUNT_ROUTES[OrderStatus].topic == "fills"
     with pytest.raises(TypeError, match="no route"):
