@@ -37,6 +37,7 @@ from streams.shard.state import BadShardInput, ShardState
 from streams.trading.config import TradingConfig
 from streams.local import LocalHost
 from streams.trading.stages import Stages
+from streams.keys import market_key
 
 from ops.backtest.records import BacktestError, BacktestResult, InputRecord, replay_order
 
@@ -122,7 +123,7 @@ class _Pipeline:
         for out in outputs:
             if isinstance(out, MarketLink):
                 self.result.links.append(out)
-                self._route(f"{out.venue.value}:{out.market_id}", out)
+                self._route(market_key(out.venue, out.market_id), out)
             elif isinstance(out, Alert):
                 self.result.alerts.append(out)
 

@@ -33,6 +33,7 @@ from schemas.records import (
 )
 from schemas.topics import spec
 from streams.trading import ledger as ledger_rule
+from streams.keys import market_key
 
 #: The topics a backtest replays, in the order that breaks event-time ties (reference data before prices).
 INPUT_TOPICS: tuple[str, ...] = ("events.state", "markets.catalog", "markets.links", "markets.quotes")
@@ -90,7 +91,7 @@ def key_of(topic: str, value: InputValue) -> str:
     if isinstance(value, MarketListing):
         return value.listing_id
     if isinstance(value, (MarketLink, Quote)):
-        return f"{value.venue.value}:{value.market_id}"
+        return market_key(value.venue, value.market_id)
     raise BacktestError(f"{topic} does not carry {type(value).__name__}")
 
 

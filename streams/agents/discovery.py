@@ -21,6 +21,7 @@ from streams.tables import table
 from streams.deadletter import good_records, send_dead_letter
 from streams.discovery import DiscoveryProcessor, DiscoveryState
 from streams.topics import topic
+from streams.keys import market_key
 
 log = structlog.get_logger(__name__)
 SERVICE = "discovery"
@@ -56,7 +57,7 @@ async def discover(stream: faust.StreamT) -> None:
         states[key] = state.to_bytes()
         for out in outputs:
             if isinstance(out, MarketLink):
-                await topic("markets.links").send(key=f"{out.venue.value}:{out.market_id}", value=out)
+                await topic("markets.links").send(key=market_key(out.venue, out.market_id), value=out)
             elif isinstance(out, Alert):
                 log.warning("discovery", message=out.message)
                 await topic("alerts").send(key=out.dedupe_key, value=out)

@@ -5,7 +5,7 @@ worker is SIGKILLed (no graceful stop: only what the changelog holds survives) a
 worker of the same group starts. Part B follows, whose outputs need what A left in the
 group's tables, and they must be exactly the records the group's processors give for A then
 B in one run (computed here without a broker). A worker that lost its state gives something
-else: discovery no links (the listings of A are forgotten), the shard no cross-venue
+else: discovery no links (the games of A are forgotten), the shard no cross-venue
 arbitrage (the Kalshi book of A is gone), trading no order (no bankroll) or a fill against
 the wrong book. The router's recovery is tests/integration/test_router_recovery.py; trading
 under twenty kills is tests/integration/test_trading_crash.py.
@@ -20,6 +20,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,7 @@ from tests.integration.test_shard_agent import free_port
 from tests.integration.test_shard_agent import inputs as shard_inputs
 from tests.integration.test_trading_loop import log_ends, start_group_at_end
 from tests.unit.matching.builders import espn_nfl_events, kalshi_listings
+from tests.unit.test_discovery import WEEK13
 from tests.unit.trading import recorded_game as game
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(420)]
@@ -135,20 +137,22 @@ def kill_and_restart(worker: GroupWorker) -> None:
     worker.start()
 
 
-def test_discovery_recovers_its_pending_listings(kafka_bootstrap: str, group_worker: Any) -> None:
-    listings, events = kalshi_listings(), espn_nfl_events()
+def test_discovery_recovers_its_event_index(kafka_bootstrap: str, group_worker: Any) -> None:
+    events = espn_nfl_events(WEEK13)  # A: the recorded scoreboard's games (kept in the league's index)
+    arrival = max(e.ts for e in events) + 3_600_000  # B: the recorded listings, an hour later
+    listings = [replace(lst, ts=arrival) for lst in kalshi_listings()]
     state, want = DiscoveryState(), []
     proc = DiscoveryProcessor()
-    for rec in [*listings, *events]:  # A: every listing (pending: no event yet); B: the scoreboards
+    for rec in [*events, *listings]:
         state, outs = proc.step(state, rec)
         want += [o for o in outs if isinstance(o, MarketLink)]
-    assert len(want) >= 4  # the recorded Thanksgiving games link once their events are seen
+    assert len(want) >= 4  # the recorded Thanksgiving games link once their listings arrive
     worker = group_worker("discovery", ("markets.catalog", "events.state"))
     out_starts = log_ends(kafka_bootstrap, ("markets.links",))
     worker.start()
-    publish(kafka_bootstrap, [("markets.catalog", lst.listing_id, lst) for lst in listings])
-    kill_and_restart(worker)
     publish(kafka_bootstrap, [("events.state", e.event_id, e) for e in events])
+    kill_and_restart(worker)
+    publish(kafka_bootstrap, [("markets.catalog", lst.listing_id, lst) for lst in listings])
     codec = default_codec()
     read_until(kafka_bootstrap, out_starts, {codec.encode(link) for link in want}, worker)
 
