@@ -23,6 +23,7 @@ from schemas.topics import spec
 from streams.app import app, settings
 from streams.codecs import AVRO, UTF8
 from streams.deadletter import good_records, send_dead_letter
+from streams.generations import resolve
 from streams.topics import topic
 from streams.topology import ACCOUNT_PARTITIONS, INBOX, Facts, Stage, TableSpec
 from telemetry.meter import observe_trading
@@ -33,11 +34,8 @@ INBOX_TOPIC = f"{settings.app_id}-trading-inbox"
 
 
 def topic_name(name: str) -> str:
-    return INBOX_TOPIC if name == INBOX else name
-
-
-def logical_name(name: str) -> str:
-    return INBOX if name == INBOX_TOPIC else name
+    """The broker topic of a declared input: the worker's inbox, or the registry topic in this worker's generation."""
+    return INBOX_TOPIC if name == INBOX else resolve(name)[0]
 
 
 def carries(name: str) -> tuple[type, ...]:
@@ -105,15 +103,15 @@ async def emit(stage: Stage, key: str, outputs: list[Any]) -> None:
 
 def build(stage: Stage, handlers: Any, facts: Callable[[], Facts]) -> Any:
     """The Faust agent of `stage`, its handler taken from `handlers` (streams.trading.stages.Stages)."""
-    names = [topic_name(t) for t in stage.inputs]
-    channel = app.topic(*names, partitions=stage.partitions, internal=INBOX in stage.inputs, key_serializer=UTF8,
+    declared = {topic_name(t): t for t in stage.inputs}  # broker name -> declared name
+    channel = app.topic(*declared, partitions=stage.partitions, internal=INBOX in stage.inputs, key_serializer=UTF8,
                         value_serializer=AVRO)
     tables = {t.name: state_table(t, stage.partitions) for t in stage.tables}
     handler = getattr(handlers, stage.handler)
 
     async def run(stream: faust.StreamT) -> None:
         async for event, record in good_records(stream, stage.name):
-            source = logical_name(event.message.topic)
+            source = declared.get(event.message.topic, event.message.topic)
             if not isinstance(record, carries(source)):
                 await send_dead_letter(event, f"{source} carries {[c.__name__ for c in carries(source)]}, "
                                               f"got {type(record).__name__}", stage.name)

@@ -58,7 +58,7 @@ def test_the_worker_declares_the_live_generation() -> None:
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["specs"]["arbees-test-shard-state-g1-changelog"] == 24
     assert "arbees-test-shard-state-changelog" not in out["specs"]
-    assert out["sources"]["shard"] == ["shard.inputs.g1"] and out["sources"]["route_inputs"] == ["shard.inputs.g1"]
+    assert out["sources"]["shard"] == ["shard.inputs.g1"] and out["sources"]["trading-route-inputs"] == ["shard.inputs.g1"]
     assert out["specs"]["arbees-test-router-links-changelog"] == partitions(Family.EVENT)
 
 
