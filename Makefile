@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 
-.PHONY: install run test test-unit bench bench-models fuzz chaos stop clean
+.PHONY: install run test test-unit bench bench-models fuzz chaos load stop clean
 
 $(STAMP): pyproject.toml
 	@command -v python3.11 >/dev/null || command -v python3 >/dev/null || { echo "python 3.11 is required"; exit 1; }
@@ -47,6 +47,12 @@ fuzz: install
 CHAOS_ARGS ?=
 chaos: install
 	$(PY) -m ops.chaos --results bench/results.json $(CHAOS_ARGS)
+
+# 1,000 live events x 3 markets on both venues through the agent groups and the sink for 10 minutes at the
+# recorded session's update pace (bench/load.py); writes load.* into bench/results.json (~15 min).
+LOAD_ARGS ?=
+load: install
+	$(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) .stack .stack-test .stack-chaos ops/kafka/lib ops/kafka/target
