@@ -52,7 +52,11 @@ class MeterSensor(Sensor):
             if tp.topic.startswith(app.conf.id):
                 continue
             high = consumer.highwater(tp)
-            behind = max(0, (high or 0) - (self.read.get(tp, -1) + 1)) if high is not None else 0
+            read = self.read.get(tp)
+            # a partition this process has read nothing from yet: it resumed at the group's committed offset (Faust's
+            # own record of it), not at 0; counting from 0 made a restarted worker report its whole log as lag forever
+            resumed = getattr(consumer, "_committed_offset", {}).get(tp) or 0
+            behind = max(0, (high or 0) - (read + 1 if read is not None else resumed)) if high is not None else 0
             out[f"{tp.topic}/{tp.partition}"] = behind
             LAG.labels(METER.part, tp.topic, str(tp.partition)).set(behind)
         return out
