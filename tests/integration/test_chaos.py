@@ -7,7 +7,7 @@ started again, the database stopped for a while; then every invariant on the
 topics and the database (ops/chaos/invariants.py). `make chaos` runs 50+ kills,
 two broker restarts and a 30 s database outage over the whole session. The
 session plays in lockstep with the agents (it waits for them after each payload),
-so faults stretch it: ~4 min on a quiet 2-core machine, 6-8 min when it is busy.
+so faults stretch it: ~4 min on a quiet 2-core machine, 10 min at load 25 (measured).
 """
 
 from __future__ import annotations
