@@ -13,8 +13,9 @@ processors. Per stage:
 - `routes`: which topic each output type goes to, and under which key;
 - `effects`: the venue calls it may ask for (performed by streams.trading.execution_shell).
 
-The shard, router and discovery stages keep their own agents (batching and snapshot handling
-are their shells' job); every stage takes its keys from streams/keys.py.
+The shard, router and discovery keep agents of their own (batching, snapshots and unawaited
+sends are their shells' job) but send by `UPSTREAM_ROUTES`; every stage takes its keys from
+streams/keys.py.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from schemas.records import Alert, Fill, LedgerEntry, Order, OrderStatus, PositionEvent, RiskEvent, ShardInput, Signal
+from schemas.records import (
+    Alert, Fill, LedgerEntry, MarketLink, Order, OrderStatus, PositionEvent, Probability, RiskEvent, ShardInput, Signal,
+)
 from schemas.topics import Family, partitions
-from streams.keys import account_key, event_key
+from streams.keys import account_key, event_key, market_key
 from streams.state_codec import StateCodec
 
 #: The trading inbox: signals and market data fanned out per account. A logical name; the Faust
@@ -119,11 +122,15 @@ class Stage:
 
     def route(self, key: str, out: Any) -> tuple[str, str, Any]:
         """(topic, key, value) of an output; an output type the stage does not declare is an error."""
-        for cls in type(out).__mro__:
-            r = self.routes.get(cls)
-            if r is not None:
-                return r.topic, r.key(key, out), r.value(out)
-        raise TypeError(f"stage {self.name} has no route for output {type(out).__name__}")
+        return _route(self.name, self.routes, key, out)
+
+
+def _route(name: str, routes: Mapping[type, Route], key: str, out: Any) -> tuple[str, str, Any]:
+    for cls in type(out).__mro__:
+        r = routes.get(cls)
+        if r is not None:
+            return r.topic, r.key(key, out), r.value(out)
+    raise TypeError(f"stage {name} has no route for output {type(out).__name__}")
 
 
 def _by_account(_: str, out: Any) -> str:
@@ -228,3 +235,23 @@ def source(record: Any) -> tuple[str, str]:
     except KeyError:
         raise TypeError(f"the trading topology takes no {type(record).__name__} input") from None
     return topic, key(record)
+
+
+# ------------------------------------------------------------------ upstream of trading
+
+#: Where the upstream processors' outputs go. Their agents (streams/agents/{discovery,router,shard}.py) keep
+#: shells of their own — discovery and the router attach each send to the offset commit instead of awaiting
+#: it, the shard prices in batches and saves snapshots — but send by this table, and the in-process engine
+#: (ops/backtest/inprocess.py) routes by it.
+UPSTREAM_ROUTES: Mapping[str, Mapping[type, Route]] = {
+    "discovery": {MarketLink: Route("markets.links", lambda _, out: market_key(out.venue, out.market_id)),
+                  Alert: Route("alerts", lambda _, out: out.dedupe_key)},
+    "router": {ShardInput: Route("shard.inputs", lambda _, out: event_key(out))},
+    "shard": {Signal: Route("signals", lambda _, out: event_key(out)),
+              Probability: Route("model.probabilities", lambda _, out: event_key(out))},
+}
+
+
+def upstream(stage: str, out: Any, key: str = "") -> tuple[str, str, Any]:
+    """(topic, key, value) of an output of the discovery, router or shard processor."""
+    return _route(stage, UPSTREAM_ROUTES[stage], key, out)

@@ -37,7 +37,7 @@ from streams.shard.state import BadShardInput, ShardState
 from streams.trading.config import TradingConfig
 from streams.local import LocalHost
 from streams.trading.stages import Stages
-from streams.keys import market_key
+from streams.topology import upstream
 
 from ops.backtest.records import BacktestError, BacktestResult, InputRecord, replay_order
 
@@ -121,11 +121,12 @@ class _Pipeline:
         state, outputs = self.discovery.step(self.discovery_states.get(key) or DiscoveryState(), record)
         self.discovery_states[key] = state
         for out in outputs:
-            if isinstance(out, MarketLink):
-                self.result.links.append(out)
-                self._route(market_key(out.venue, out.market_id), out)
-            elif isinstance(out, Alert):
-                self.result.alerts.append(out)
+            topic, key, value = upstream("discovery", out)
+            if topic == "markets.links":
+                self.result.links.append(value)
+                self._route(key, value)
+            else:
+                self.result.alerts.append(value)
 
     def _route(self, key: str, record: Quote | MarketLink | MarketListing) -> None:
         route, outputs = router.step(self.routes.get(key) or router.MarketRoute(), record)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import faust
 import structlog
 
-from schemas.records import Alert, EventState, MarketLink, MarketListing
+from schemas.records import Alert, EventState, MarketListing
 from schemas.topics import Family, partitions
 from streams.app import MAX_VALUE_BYTES, app, settings
 from streams.codecs import AVRO, UTF8
@@ -21,7 +21,7 @@ from streams.tables import table
 from streams.deadletter import good_records, send_dead_letter
 from streams.discovery import DiscoveryProcessor, DiscoveryState
 from streams.topics import topic
-from streams.keys import market_key
+from streams.topology import upstream
 
 log = structlog.get_logger(__name__)
 SERVICE = "discovery"
@@ -56,8 +56,7 @@ async def discover(stream: faust.StreamT) -> None:
         state, outputs = processor.step(state, record)
         states[key] = state.to_bytes()
         for out in outputs:
-            if isinstance(out, MarketLink):
-                await topic("markets.links").send(key=market_key(out.venue, out.market_id), value=out)
-            elif isinstance(out, Alert):
+            if isinstance(out, Alert):
                 log.warning("discovery", message=out.message)
-                await topic("alerts").send(key=out.dedupe_key, value=out)
+            name, out_key, value = upstream("discovery", out)
+            await topic(name).send(key=out_key, value=value)

@@ -15,6 +15,7 @@ from streams.codecs import AVRO, UTF8
 from streams.tables import table
 from streams.deadletter import good_records, send_dead_letter
 from streams.topics import topic
+from streams.topology import upstream
 
 SERVICE = "router"
 
@@ -41,8 +42,9 @@ async def route_markets(stream: faust.StreamT) -> None:
             links[key] = updated.link
         else:
             listings[key] = updated.listing
-        for out_key, value in outputs:
-            await topic("shard.inputs").send(key=out_key, value=value)
+        for _, routed in outputs:
+            name, out_key, value = upstream("router", routed)
+            await topic(name).send(key=out_key, value=value)
 
 
 @app.agent(topic("events.state"))
@@ -51,5 +53,5 @@ async def route_states(stream: faust.StreamT) -> None:
         if not isinstance(record, EventState):
             await send_dead_letter(event, f"events.state carries EventState, got {type(record).__name__}", SERVICE)
             continue
-        key, value = router.route_state(record)
-        await topic("shard.inputs").send(key=key, value=value)
+        name, key, value = upstream("router", router.route_state(record)[1])
+        await topic(name).send(key=key, value=value)

@@ -138,3 +138,24 @@ def test_no_table_or_topic_is_pickled() -> None:
     hits = [str(p.relative_to(REPO)) for d in ("streams", "ops", "schemas")
             for p in (REPO / d).rglob("*.py") if pickled.search(p.read_text())]
     assert hits == []
+
+
+def test_upstream_outputs_are_routed_by_the_declaration_with_the_keys_defined_once() -> None:
+    from schemas.enums import Severity
+    from schemas.records import Alert, Probability
+    from streams.keys import market_key
+    from streams.router import route_state
+    from streams.topology import upstream
+
+    link = game.link(game.GB)
+    assert upstream("discovery", link) == ("markets.links", market_key(link.venue, link.market_id), link)
+    routed = route_state(game.final_state())[1]
+    assert upstream("router", routed)[:2] == ("shard.inputs", game.EVENT_ID)
+    sig = game.gb_signal(T)
+    assert upstream("shard", sig)[:2] == ("signals", game.EVENT_ID)
+    prob = Probability(prob_id="p", event_id=game.EVENT_ID, ts=T)
+    assert upstream("shard", prob)[:2] == ("model.probabilities", game.EVENT_ID)
+    alert = Alert(alert_id="a", dedupe_key="k", severity=Severity.WARNING, ts=T)
+    assert upstream("discovery", alert)[:2] == ("alerts", "k")
+    with pytest.raises(TypeError, match="no route"):
+        upstream("router", sig)
