@@ -80,11 +80,50 @@ def parts(snap: dict) -> dict[str, dict]:
     return {p["name"]: p for p in snap.get("parts", [])}
 
 
+def _procs() -> dict[int, tuple[int, int]]:
+    """Every live (not zombie) process: pid -> (parent pid, session id), from /proc."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in ("Z", "X"):
+            out[int(d.name)] = (int(fields[1]), int(fields[3]))
+    return out
+
+
+def _family(root: int) -> set[int]:
+    """`root`, every process below it, and every process in a session a part of it leads (each part runs in a
+    session of its own, so a grandchild that was re-parented to init is still found by its session)."""
+    procs = _procs()
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid in found:
+            continue
+        found.add(pid)
+        todo += [p for p, (ppid, _) in procs.items() if ppid == pid]
+    sessions = {sid for p, (_, sid) in procs.items() if p in found} - {procs.get(root, (0, 0))[1]}
+    return found | {p for p, (_, sid) in procs.items() if sid in sessions}
+
+
+def _orphans(family: set[int], sessions: set[int]) -> list[str]:
+    """What is still alive of `family`, or of the part sessions `sessions`, with its command line."""
+    from ops.kafka.process import cmdline
+
+    alive = {p for p, (_, sid) in _procs().items() if p in family or sid in sessions}
+    return [f"{p}: {' '.join(cmdline(p))[:160]}" for p in sorted(alive)]
+
+
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
 
 
+@pytest.mark.timeout(900)
 def test_offline_feeds_retry_everything_else_runs_one_copy_and_stack_down_stops_all(
     kafka_bootstrap: str, database_url: str, run_dir: Path
 ) -> None:
@@ -120,12 +159,28 @@ def test_offline_feeds_retry_everything_else_runs_one_copy_and_stack_down_stops_
         assert second.returncode == 1
         assert f"already running here (pid {run.proc.pid})" in second.stdout
 
+        # a connector killed hard is restarted, and its death is delivered as an alert
+        kalshi = parts(run.status())["kalshi"]["pid"]
+        os.kill(kalshi, signal.SIGKILL)
+        snap = run.wait_for("the killed connector restarted and beating again", lambda s: (
+            parts(s)["kalshi"]["restarts"] == 1 and parts(s)["kalshi"]["state"] == "running"
+            and parts(s)["kalshi"]["pid"] not in (None, kalshi)
+            and parts(s)["kalshi"]["health"] == "unreachable, retrying"
+            and (parts(s)["kalshi"]["heartbeat_age_s"] or 99) < 3), timeout=120)
+        assert parts(snap)["kalshi"]["last_error"] == "killed by signal 9"
+        _alerted(run_dir, "kalshi")
+
+        family = _family(run.proc.pid)
+        sessions = set(run.pids())
+        assert sessions <= family and len(family) > len(sessions), (sessions, family)
         down = arbees("stack", "down", env=env, timeout=150)
         assert down.returncode == 0, down.stdout + down.stderr
         assert f"arbees run stopped (pid {run.proc.pid})" in down.stdout
         assert run.proc.wait(30) == 0
         for pid in pids:
             assert not pid_alive(pid), f"part pid {pid} outlived `arbees stack down`"
+        left = _orphans(family, sessions)
+        assert not left, f"`arbees stack down` left processes of the run: {left}"
         assert arbees("status", env=env).returncode == 1
     finally:
         if run.proc.poll() is None:
@@ -187,8 +242,26 @@ def _committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:
 
 
 SESSION = "nba-2026-finals-g3"
+#: The parts the replay test kills, one after the other.
+KILLED = ("shard", "router", "discovery", "targets", "trading", "alerts", "sink", "board")
 
 
+def _alerted(state_dir: Path, part: str, timeout: float = 90.0) -> None:
+    """The alerts agent printed the critical alert for `part`'s death (its DOWN heartbeat on `health`)."""
+    log = state_dir / "run" / "logs" / "alerts.log"
+    wanted = f"ALERT [CRITICAL] {part}: {part} is DOWN: crashed; {part} killed by signal 9"
+    deadline = time.monotonic() + timeout
+    while not (log.exists() and wanted in log.read_text(errors="replace")):
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(1)
+    else:
+        return
+    tail = log.read_text(errors="replace")[-2000:] if log.exists() else "(no alerts log)"
+    pytest.fail(f"no alert for the death of {part}: wanted {wanted!r}; alerts log tail:\n{tail}")
+
+
+@pytest.mark.timeout(1800)  # a whole session in lockstep, eight parts killed and restarted, on 2 shared cores
 def test_replay_on_a_fresh_stack_every_part_flows_a_killed_part_restarts_ctrl_c_leaves_nothing(tmp_path: Path) -> None:
     kafka, controller, pg = _free_ports(3)
     env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP", "DATABASE_URL")}
@@ -215,26 +288,38 @@ def _replay_kill_and_stop(env: dict[str, str], tmp_path: Path, kafka: int) -> No
                     and all(p[n]["records_in"] > 0 for n in ("sink", "discovery", "targets", "router", "shard", "trading", "alerts"))
                     and p["shard"]["records_out"] > 0 and snap["counts"].get("signals", 0) > 0)
 
-        snap = run.wait_for("records through every part and signals", flowing, timeout=240)
+        snap = run.wait_for("records through every part and signals", flowing, timeout=420)
         assert set(parts(snap)) == {"sink", "discovery", "targets", "router", "shard", "trading", "alerts", "replay",
                                     "board"}
 
-        shard = parts(snap)["shard"]["pid"]
-        os.kill(shard, signal.SIGKILL)
-        snap = run.wait_for("the killed shard restarted and beating again", lambda s: (
-            parts(s)["shard"]["restarts"] == 1 and parts(s)["shard"]["state"] == "running"
-            and parts(s)["shard"]["pid"] != shard and (parts(s)["shard"]["heartbeat_age_s"] or 99) < 3), timeout=120)
-        seen_pids.update(run.pids())
-        assert parts(snap)["shard"]["last_error"] == "killed by signal 9"
+        # SIGKILL every kind of part in turn, mid-session: each agent group, the sink and the board; each is
+        # restarted (a connector is killed in the offline test: a replay runs no connector process)
+        for name in KILLED:
+            killed = parts(run.status())[name]["pid"]
+            os.kill(killed, signal.SIGKILL)
+            snap = run.wait_for(f"the killed {name} restarted", lambda s, n=name, k=killed: (
+                parts(s)[n]["restarts"] == 1 and parts(s)[n]["state"] == "running"
+                and parts(s)[n]["pid"] not in (None, k)), timeout=120)
+            seen_pids.update(run.pids())
+            assert parts(snap)[name]["last_error"] == "killed by signal 9", parts(snap)[name]
+        run.wait_for("every killed part beating again", lambda s: all(
+            (parts(s)[n]["heartbeat_age_s"] or 99) < 3 and parts(s)[n]["health"] == "running" for n in KILLED),
+            timeout=180)
 
         def played(s: dict) -> bool:
             p = parts(s)
-            return p["replay"]["state"] == "done" and all(p[n]["lag"] == 0 for n in ("router", "shard"))
+            return p["replay"]["state"] == "done" and all(p[n]["lag"] == 0 for n in ("router", "shard", "sink"))
 
-        run.wait_for("the session played out, router and shard caught up", played, timeout=300)
+        run.wait_for("the session played out, router, shard and sink caught up", played, timeout=600)
         time.sleep(3)
         final = run.status()
         bootstrap = f"127.0.0.1:{kafka}"
+        # the stack's broker (started by this run's `stack up`, a child of it) stays up after Ctrl-C, as the
+        # stack does until `arbees stack down`: everything else of the run must go
+        from ops.kafka.process import read_pid
+
+        family, sessions = _family(run.proc.pid) - {read_pid(tmp_path / "kafka" / "kafka.pid")}, set(run.pids())
+        assert sessions <= family, (sessions, family)
         assert run.interrupt() == 0
     finally:
         if run.proc.poll() is None:
@@ -242,11 +327,14 @@ def _replay_kill_and_stop(env: dict[str, str], tmp_path: Path, kafka: int) -> No
         screen = run.screen.read_text()
     for pid in seen_pids:
         assert not pid_alive(pid), f"pid {pid} outlived Ctrl-C"
+    left = _orphans(family, sessions)
+    assert not left, f"Ctrl-C left processes of the run: {left}"
     assert "San Antonio Spurs at New York Knicks" in screen and "espn:nba:401859965: KALSHI" in screen  # a signal line
-    assert "shard killed by signal 9; restarting in" in screen and "stopped   no part is running" in screen
-    # the crash went on `health` as a DOWN heartbeat and the alerts agent delivered it (stdout of its process)
-    alerts_log = (tmp_path / "run" / "logs" / "alerts.log").read_text(errors="replace")
-    assert "ALERT [CRITICAL] shard: shard is DOWN: crashed; shard killed by signal 9" in alerts_log
+    assert "stopped   no part is running" in screen
+    for name in KILLED:
+        assert f"{name} killed by signal 9; restarting in" in screen
+        # the crash went on `health` as a DOWN heartbeat and the alerts agent delivered it (stdout of its process)
+        _alerted(tmp_path, name, timeout=0)
     assert final["counts"]["model.probabilities"] > 0 and final["counts"]["signals"] > 0
 
     # every signal the trading group has committed past in its account inbox (signals are forwarded there
@@ -275,3 +363,9 @@ def _replay_kill_and_stop(env: dict[str, str], tmp_path: Path, kafka: int) -> No
     assert all(len(ids) == 1 for ids in per_signal.values()), "a signal ordered twice"
     undecided = signals - set(per_signal) - refused
     assert not undecided, f"{len(undecided)} of {len(signals)} signals got no order and no refusal"
+    # the sink, killed mid-session too, lost no order and stored none twice
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:{env['ARBEES_PG_PORT']}/arbees") as conn:
+        stored = [r[0] for r in conn.execute("SELECT order_id FROM orders").fetchall()]
+    assert sorted(stored) == sorted(by_id), f"{len(stored)} orders in the database, {len(by_id)} on the topic"
