@@ -53,11 +53,14 @@ def read_topic(bootstrap: str, topic: str, account: str | None = None, timeout_s
     try:
         meta = consumer.list_topics(topic, timeout=10).topics[topic]
         ends: dict[int, int] = {}
+        starts: dict[int, int] = {}
         for p in meta.partitions:
             low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
             if high > low:
-                ends[p] = high
-        consumer.assign([TopicPartition(topic, p, 0) for p in ends])
+                ends[p], starts[p] = high, low
+        # from each partition's first record still held: offset 0 is out of range once retention (or
+        # delete-records) removed the oldest, and the consumer would then jump to the end and read nothing
+        consumer.assign([TopicPartition(topic, p, starts[p]) for p in ends])
         out: list[Any] = []
         deadline = time.monotonic() + timeout_s
         while ends and time.monotonic() < deadline:

@@ -201,7 +201,21 @@ def test_recorded_game_signals_to_settlement_final_bankroll_to_the_cent(trading_
         pub.publish("shard.inputs", ev, game.quote_input(ticker, t + 3_000, ev))
     pub.flush()
 
-    reader.until(lambda r: len([s for s in r.of("fills", OrderStatus) if s.state is OrderState.FILLED]) >= 2, 150, worker)
+    # Sizing stamps an order with the latest market time it has read, and the routers fill the inbox from two
+    # topics: when the t + 3 s quotes are read before a signal, its order is later than every quote so far and
+    # fills on the next one. A live feed keeps quoting (the same book, once a second of event time).
+    feed_ts, deadline = t + 4_000, time.monotonic() + 150
+
+    def both_filled(r: TopicReader) -> bool:
+        return len([s for s in r.of("fills", OrderStatus) if s.state is OrderState.FILLED]) >= 2
+
+    while not both_filled(reader) and time.monotonic() < deadline:
+        for ticker in (game.GB, game.DET):
+            pub.publish("shard.inputs", ev, game.quote_input(ticker, feed_ts, ev))
+        pub.flush()
+        feed_ts += 1_000
+        reader.poll(1.0)
+    reader.until(both_filled, 1.0, worker)  # says what it has, with the worker's log, if not both
     pub.publish("shard.inputs", ev, game.final_input(event_id=ev))
     pub.flush()
     reader.until(lambda r: len([p for p in r.of("positions", PositionEvent) if p.status is PositionStatus.SETTLED]) >= 2,
