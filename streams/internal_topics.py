@@ -78,14 +78,21 @@ def grow_internal_topics(admin: AdminClient, specs: dict[str, tuple[int, dict[st
     for n, (p, _) in specs.items():
         if n in existing and len(existing[n].partitions) > p:
             problems.append(f"{n}: has {len(existing[n].partitions)} partitions, the registry says {p}; Kafka cannot shrink a topic")
-    if grow:
-        for name, fut in admin.create_partitions(grow, operation_timeout=timeout).items():
-            try:
-                fut.result()
-            except KafkaException as exc:
-                if "INVALID_PARTITIONS" not in str(exc):  # another worker of the group grew it first
-                    problems.append(f"{name}: {exc}")
+    if grow:  # INVALID_PARTITIONS: another worker of the group grew it first
+        problems += _failures(admin.create_partitions(grow, operation_timeout=timeout), "INVALID_PARTITIONS")
     return problems
+
+
+def _failures(futures: dict[str, Any], raced: str) -> list[str]:
+    """What an admin request failed at, per topic; `raced` is the error another worker's win gives."""
+    out: list[str] = []
+    for name, fut in futures.items():
+        try:
+            fut.result()
+        except KafkaException as exc:
+            if raced not in str(exc):
+                out.append(f"{name}: {exc}")
+    return out
 
 
 def ensure_internal_topics(bootstrap: str, app: Any, timeout: float = 30.0) -> list[str]:
@@ -99,11 +106,6 @@ def ensure_internal_topics(bootstrap: str, app: Any, timeout: float = 30.0) -> l
     missing = [NewTopic(n, num_partitions=p, replication_factor=rep.factor, config={**c, **rep.topic_config()})
                for n, (p, c) in specs.items() if n not in existing]
     problems: list[str] = grow_internal_topics(admin, specs, existing, timeout)
-    if missing:
-        for name, fut in admin.create_topics(missing, operation_timeout=timeout).items():
-            try:
-                fut.result()
-            except KafkaException as exc:
-                if "TOPIC_ALREADY_EXISTS" not in str(exc):  # another worker of the group won the race
-                    problems.append(f"{name}: {exc}")
+    if missing:  # TOPIC_ALREADY_EXISTS: another worker of the group won the race
+        problems += _failures(admin.create_topics(missing, operation_timeout=timeout), "TOPIC_ALREADY_EXISTS")
     return problems + await_leaders(admin, list(specs), timeout)
