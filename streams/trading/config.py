@@ -68,8 +68,6 @@ class SizingConfig:
 class PaperConfig:
     #: The order reaches the book this long after its event time.
     latency_ms: int = 250
-    #: Books kept per market to look one up as of an order's time.
-    book_history: int = 16
     #: An order whose market has no book yet waits this long (event time) for one, then is rejected.
     max_book_wait_ms: int = 10_000
 
@@ -93,6 +91,16 @@ class TradingConfig:
     risk: RiskConfig = field(default_factory=RiskConfig)
     paper: PaperConfig = field(default_factory=PaperConfig)
     exits: ExitConfig = field(default_factory=ExitConfig)
+
+    @property
+    def book_window_ms(self) -> int:
+        """Event time of books execution keeps before a market's latest, to fill an order against the book as
+        of its time. A worker catching up runs execution ahead of sizing (it reads only market data; orders
+        come from sizing on another topic), so an order can be read after later books of its market: the
+        window covers as far behind the account's time as sizing still trades a signal (the stale-signal
+        limit), plus the paper latency. A count of books would not: a busy market's books of a few seconds
+        would push out the one an order needs."""
+        return self.risk.stale_signal_ms + self.paper.latency_ms
 
     def trades(self, event_id: str) -> bool:
         return not self.events or event_id.startswith(self.events)

@@ -30,7 +30,7 @@ from streams.fees.fixed import FeeError
 from streams.trading import paper_engine
 from streams.trading.config import TradingConfig
 from streams.trading.ids import legs_in_group, stable_id, unwind_order_id
-from streams.trading.market_view import MarketBooks, market_key
+from streams.trading.market_view import MarketBooks, held_from, market_key
 from streams.trading.risk import OPERATOR_RESET
 from streams.trading.units import Contracts, Micros
 
@@ -223,9 +223,10 @@ class ExecutionProcessor:
             return replace(state, parked={**state.parked, order.order_id: order}), []
         state = replace(state, parked={k: v for k, v in state.parked.items() if k != order.order_id})
         if book is None and books is not None and self._evicted(books, at):
-            held = books.history[0].ts
-            return self._reject(state, order, at, f"paper: the book as of {at} is no longer held (history from {held}): "
-                                                  f"the order was read after {len(books.history)} later books", view)
+            latest, window = books.history[-1].ts, self.config.book_window_ms
+            return self._reject(state, order, at, f"paper: the book as of {at} is no longer held (history from "
+                                                  f"{books.history[0].ts}, {window} ms before the latest book): the "
+                                                  f"order was read {latest - at} ms of market time late", view)
         fees: FeeSchedule | None = None
         if books is not None and books.listing is not None:
             try:
@@ -250,8 +251,9 @@ class ExecutionProcessor:
         return not gone and state.watermark <= at + self.config.paper.max_book_wait_ms
 
     def _evicted(self, books: MarketBooks, at: int) -> bool:
-        """The history is full and starts after `at`: the book of that time was dropped for newer ones."""
-        return len(books.history) >= self.config.paper.book_history and books.history[0].ts > at
+        """`at` is older than the history's window and its first book: the book of that time was dropped."""
+        held = held_from(books, self.config.book_window_ms)
+        return held is not None and at < held
 
     def _market(self, state: ExecState, rec: ShardInput, view: ExecView) -> tuple[ExecState, list[Output]]:
         """Market data: fill parked orders whose book is now known; reject those that waited too long."""

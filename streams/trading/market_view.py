@@ -104,14 +104,32 @@ class MarketBooks:
 
 
 def observe_book(books: MarketBooks | None, key: str, quote: Quote, listing: MarketListing | None,
-                 link: MarketLink | None, keep: int) -> MarketBooks:
-    """Add a book to the history (kept in (ts, seq) order, `keep` newest; a replayed quote is not added twice)."""
+                 link: MarketLink | None, window_ms: int) -> MarketBooks:
+    """Add a book to the history, kept in (ts, seq) order (a replayed quote is not added twice).
+
+    Bounded by event time, not by count: every book of the `window_ms` before the latest is kept,
+    and the newest one older than that, so the book as of any time in the window is still known.
+    """
     cur = books or MarketBooks(key)
     if any(q.quote_id == quote.quote_id for q in cur.history):
         hist = cur.history
     else:
-        hist = tuple(sorted((*cur.history, quote), key=lambda q: (q.ts, q.seq)))[-keep:]
+        hist = tuple(sorted((*cur.history, quote), key=lambda q: (q.ts, q.seq)))
+        cutoff = hist[-1].ts - window_ms
+        older = sum(1 for q in hist if q.ts < cutoff)
+        hist = hist[max(older - 1, 0):]
     return replace(cur, history=hist, listing=listing or cur.listing, link=link or cur.link)
 
 
-__all__ = ["LinkFacts", "MarketBooks", "Top", "link_facts", "market_key", "observe_book", "top_of"]
+def held_from(books: MarketBooks, window_ms: int) -> int | None:
+    """The earliest time whose book the history still answers for (None: it answers for any time).
+
+    Once books older than the window were dropped, a time before the first book held may have had
+    one of them; up to then, a time before the first book simply had no book yet.
+    """
+    if not books.history or books.history[0].ts >= books.history[-1].ts - window_ms:
+        return None
+    return books.history[0].ts
+
+
+__all__ = ["LinkFacts", "MarketBooks", "Top", "link_facts", "held_from", "market_key", "observe_book", "top_of"]

@@ -58,11 +58,11 @@ def books_key(account: str, record: ShardInput) -> str | None:
     return None if q is None else f"{account}|{market_key(q.venue, q.market_id)}"
 
 
-def track_book(books: MarketBooks | None, record: ShardInput, keep: int) -> MarketBooks:
+def track_book(books: MarketBooks | None, record: ShardInput, window_ms: int) -> MarketBooks:
     """Execution's history of one market's books, with the quote of `record` added."""
     q = record.quote
     assert q is not None
-    return observe_book(books, market_key(q.venue, q.market_id), q, record.listing, record.link, keep)
+    return observe_book(books, market_key(q.venue, q.market_id), q, record.listing, record.link, window_ms)
 
 
 def kill_refusal(record: Any, facts: Facts, handled: str | None) -> str:
@@ -123,7 +123,7 @@ class Stages:
     async def execution(self, ctx: Context, record: Any) -> None:
         books, handled = ctx.table("trading-books"), ctx.table("trading-handled-orders")
         if isinstance(record, ShardInput) and (key := books_key(ctx.key, record)) is not None:
-            books[key] = track_book(books.get(key), record, self.config.paper.book_history)
+            books[key] = track_book(books.get(key), record, self.config.book_window_ms)
         view = TableView(ctx.key, handled, books)
         refuse = kill_refusal(record, ctx.facts, view.handled(record.order_id) if isinstance(record, Order) else None)
 

@@ -105,11 +105,10 @@ def test_sigkill_at_random_points_loses_and_duplicates_no_order(trading_env) -> 
     settings.write_text("[trading.risk]\nmax_orders_per_minute = 100000\nmax_orders_per_hour = 1000000\n"
                         "max_market_exposure_micros = 900000000\nmax_event_exposure_micros = 900000000\n"
                         # the routers read signals and market data from two topics; after kills one can run
-                        # 30 s of event time ahead of the other and every backlog signal looks stale
-                        "stale_signal_ms = 3600000\n"
-                        # execution reads market data ahead of the orders sizing still has to write: a worker
-                        # catching up read 80 s of quotes past the first orders, and 16 books were too few
-                        "[trading.paper]\nbook_history = 512\n")
+                        # 30 s of event time ahead of the other and every backlog signal looks stale. Execution
+                        # keeps books over the same window: a worker catching up read 80 s of quotes past the
+                        # first orders (16 books per market, the old bound by count, were too few)
+                        "stale_signal_ms = 3600000\n")
     worker.extra_env.update({
         "ARBEES_CONFIG": str(settings),
         "BROKER_SESSION_TIMEOUT": "6",

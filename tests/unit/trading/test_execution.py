@@ -212,27 +212,29 @@ def test_live_needs_credentials_even_with_the_flag() -> None:
         live._requested = False
 
 
-def _gb_books(v: View, times: list[int], keep: int) -> None:
+def _gb_books(v: View, times: list[int], window_ms: int) -> None:
     """The recorded GB book observed at each of `times` (the same levels, a new quote id each)."""
     key = market_key(Venue.KALSHI, game.GB)
     for ts in times:
         rec = game.quote_input(game.GB, ts)
         assert rec.quote is not None
-        v.market[key] = observe_book(v.market.get(key), key, rec.quote, rec.listing, rec.link, keep)
+        v.market[key] = observe_book(v.market.get(key), key, rec.quote, rec.listing, rec.link, window_ms)
 
 
 def test_an_order_read_after_its_book_left_the_history_gets_a_terminal_status_at_once() -> None:
     """A worker catching up after a restart can read an order after more market data of its market than
-    the history holds: the book as of its time is gone for good. It used to park until market data 10 s
-    past its time arrived (forever at the end of a stream, as under SIGKILLs in the crash test); now it is
-    rejected at once, saying why."""
+    the history's window of event time holds: the book as of its time is gone for good. It used to park
+    until market data 10 s past its time arrived (forever at the end of a stream, as under SIGKILLs in the
+    crash test); now it is rejected at once, saying why."""
     proc = ExecutionProcessor()
-    keep = proc.config.paper.book_history
+    window = proc.config.book_window_ms
     v = View()
-    _gb_books(v, [T + 2_000 + 100 * i for i in range(keep + 1)], keep)  # all after the order's T + 1.25 s
-    st, outs = proc.step(read_past(proc, T + 2_000 + 100 * keep), order(), v)
+    _gb_books(v, [T + 1_000, T + 2_000, T + 3_000 + window], window)  # the order's book (T + 1 s) is dropped
+    assert [q.ts for q in v.market[market_key(Venue.KALSHI, game.GB)].history] == [T + 2_000, T + 3_000 + window]
+    st, outs = proc.step(read_past(proc, T + 3_000 + window), order(), v)
     status = next(x for x in outs if isinstance(x, OrderStatus))
     assert status.state is OrderState.REJECTED and "no longer held" in status.reason, status.reason
+    assert f"read {3_000 + window - 1_250} ms of market time late" in status.reason
     assert not st.parked
 
 
@@ -247,10 +249,11 @@ def test_an_order_read_long_after_its_time_with_no_book_is_decided_without_waiti
 
 
 def test_a_parked_order_whose_book_is_still_held_fills_on_the_next_market_record() -> None:
-    """The normal catch-up: the order's book is in the history, so it fills against it (not rejected)."""
+    """The normal catch-up: the order's book is within the window, so it fills against it (not rejected),
+    however many later books were read (a bound by count, 16, dropped it after 1.6 s of these)."""
     proc = ExecutionProcessor()
-    keep = proc.config.paper.book_history
+    window = proc.config.book_window_ms
     v = View()
-    _gb_books(v, [T + 1_000] + [T + 2_000 + 100 * i for i in range(keep - 2)], keep)
-    st, outs = proc.step(read_past(proc, T + 3_000), order(), v)
+    _gb_books(v, [T + 1_000] + [T + 2_000 + 100 * i for i in range(200)], window)
+    st, outs = proc.step(read_past(proc, T + 22_000), order(), v)
     assert [type(o).__name__ for o in outs] == ["Fill", "OrderStatus", "MarkHandled"]
