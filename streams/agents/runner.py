@@ -5,12 +5,14 @@ worker's internal `<app id>-trading-inbox`), declares its tables with their stat
 the changelog, and runs the stage's handler per record with a context whose `emit` routes each
 output by the declaration, sends it and waits until the broker has it. The handler writes
 its state only after that (streams/trading/stages.py), so a worker killed in between re-does
-the record. A record a topic never carries is dead-lettered; a record of another stage is
-left to it; a handler's exception is dead-lettered with its reason and the agent goes on.
+the record; a record a stopping worker leaves unfinished is never acked, so never committed.
+A record a topic never carries is dead-lettered; a record of another stage is left to it; a
+handler's exception is dead-lettered with its reason and the agent goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, MutableMapping
 from functools import lru_cache
 from typing import Any
@@ -101,6 +103,14 @@ async def emit(stage: Stage, key: str, outputs: list[Any]) -> None:
         await fut
 
 
+def hold(event: faust.EventT) -> None:
+    """Keep a record a stopping worker did not finish from being acked. Stopping cancels the agent in the
+    middle of it (sending its outputs, say), then closes the stream, which acks the record it was on, and
+    commits: the next worker would start after a record whose outputs and state were never all written
+    (tests/integration/test_trading_stop.py). Never acked, it is read again from the committed offset."""
+    event.message.incref()
+
+
 def build(stage: Stage, handlers: Any, facts: Callable[[], Facts]) -> Any:
     """The Faust agent of `stage`, its handler taken from `handlers` (streams.trading.stages.Stages)."""
     declared = {topic_name(t): t for t in stage.inputs}  # broker name -> declared name
@@ -109,21 +119,28 @@ def build(stage: Stage, handlers: Any, facts: Callable[[], Facts]) -> Any:
     tables = {t.name: state_table(t, stage.partitions) for t in stage.tables}
     handler = getattr(handlers, stage.handler)
 
+    async def one(event: faust.EventT, record: Any) -> None:
+        source = declared.get(event.message.topic, event.message.topic)
+        if not isinstance(record, carries(source)):
+            await send_dead_letter(event, f"{source} carries {[c.__name__ for c in carries(source)]}, "
+                                          f"got {type(record).__name__}", stage.name)
+            return
+        key = event.key if isinstance(event.key, str) else ""
+        if not key or not stage.takes(source, record):
+            return  # a record for another stage reading the same topic
+        try:
+            await handler(_Context(stage, key, facts(), tables), record)
+        except Exception as exc:  # noqa: BLE001 - dead-lettered with the reason; the agent goes on
+            log.error("stage record failed", stage=stage.name, error=f"{type(exc).__name__}: {exc}")
+            await send_dead_letter(event, f"{type(exc).__name__}: {exc}", stage.name)
+
     async def run(stream: faust.StreamT) -> None:
         async for event, record in good_records(stream, stage.name):
-            source = declared.get(event.message.topic, event.message.topic)
-            if not isinstance(record, carries(source)):
-                await send_dead_letter(event, f"{source} carries {[c.__name__ for c in carries(source)]}, "
-                                              f"got {type(record).__name__}", stage.name)
-                continue
-            key = event.key if isinstance(event.key, str) else ""
-            if not key or not stage.takes(source, record):
-                continue  # a record for another stage reading the same topic
             try:
-                await handler(_Context(stage, key, facts(), tables), record)
-            except Exception as exc:  # noqa: BLE001 - dead-lettered with the reason; the agent goes on
-                log.error("stage record failed", stage=stage.name, error=f"{type(exc).__name__}: {exc}")
-                await send_dead_letter(event, f"{type(exc).__name__}: {exc}", stage.name)
+                await one(event, record)
+            except asyncio.CancelledError:
+                hold(event)
+                raise
 
     run.__name__ = run.__qualname__ = stage.name.replace("-", "_")
     return app.agent(channel, name=stage.name)(run)

@@ -74,6 +74,7 @@ class Worker:
     log_dir: Path
     event_id: str
     extra_env: dict[str, str] = field(default_factory=dict)
+    worker_flags: tuple[str, ...] = ()  # streams.agents.worker's own switches (--live)
     proc: subprocess.Popen[bytes] | None = None
     starts: int = 0
 
@@ -93,7 +94,8 @@ class Worker:
         self.starts += 1
         log = open(self.log_dir / f"worker-{self.starts}.log", "wb")
         # streams.agents.worker is `faust -A streams.app` plus the --live switch (absent here: paper mode)
-        self.proc = subprocess.Popen([sys.executable, "-m", "streams.agents.worker", "worker", "-l", "info", "--without-web"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "streams.agents.worker", *self.worker_flags, "worker", "-l", "info",
+                                      "--without-web"],
                                      cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def kill(self) -> None:
