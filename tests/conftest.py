@@ -27,6 +27,12 @@ from ops.stack import StackConfig, StackError, UpResult
 # The suite's own stack folder and ports unless the environment names a stack: set
 # before any fixture or child process reads them (workers inherit this environment).
 os.environ.update(stack.isolated_test_env(os.environ))
+# Tests SIGKILL Faust workers and start a successor in the same group (the recovery, crash, run and board tests):
+# the successor is assigned only once the dead member's session expires, 60 s by Faust's default, and a lockstep
+# replay waits that long after each kill. Ten seconds (what `make chaos` uses) with a beat a second; workers
+# inherit it, `arbees run` passes it to its parts; a variable already set wins.
+os.environ.setdefault("BROKER_SESSION_TIMEOUT", "10")
+os.environ.setdefault("BROKER_HEARTBEAT_INTERVAL", "1")
 
 KAFKA_IMAGE = "apache/kafka:4.0.1"  # same broker version as ops/kafka/pom.xml
 TIMESCALE_IMAGE = "timescale/timescaledb:2.17.2-pg16"
