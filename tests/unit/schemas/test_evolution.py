@@ -8,6 +8,7 @@ local registry and (2) the last committed version of each `.avsc` file.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import subprocess
@@ -79,13 +80,19 @@ def test_current_schema_resolves_both_ways_with_every_registered_version(cls: ty
         _resolves(current, old.schema, _sample(current))  # new data, old reader
 
 
-def _committed(path: Path) -> dict | None:
-    rel = path.relative_to(REPO)
+@functools.cache
+def _committed_text(rel: Path) -> str | None:
+    """HEAD's text of a schema file, read once per run (the property test asks for each type on every example)."""
     proc = subprocess.run(["git", "show", f"HEAD:{rel}"], cwd=REPO, capture_output=True, text=True)
     if proc.returncode != 0:
         assert "exists on disk, but not in" in proc.stderr or "does not exist" in proc.stderr, proc.stderr
         return None  # a new record type: nothing to be compatible with
-    return json.loads(proc.stdout)
+    return proc.stdout
+
+
+def _committed(path: Path) -> dict | None:
+    text = _committed_text(path.relative_to(REPO))
+    return None if text is None else json.loads(text)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
