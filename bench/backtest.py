@@ -85,7 +85,7 @@ def synthetic_input(events: int, markets: int, quotes: int, run: str, seed: int 
         seq[mid] = seq.get(mid, 0) + 1
         items.append(("markets.quotes", Quote(
             quote_id=f"q:{mid}:{seq[mid]}", venue=venue, market_id=mid, ts=ts, seq=seq[mid], source="bench",
-            yes_asks=synth_ladder(rng, ladders[f"{pre}_yes"], 10), no_asks=synth_ladder(rng, ladders[f"{pre}_no"], 10),
+            yes_ask_depth=synth_ladder(rng, ladders[f"{pre}_yes"], 10), no_ask_depth=synth_ladder(rng, ladders[f"{pre}_no"], 10),
         )))
     return as_inputs(items)
 

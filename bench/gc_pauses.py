@@ -44,8 +44,8 @@ def framed_quotes(n: int, seed: int = 5) -> list[bytes]:
     for i in range(n):
         out.append(codec.encode(Quote(
             quote_id=f"gc:{i}", venue=Venue.POLYMARKET, market_id=f"m{i % 48}", ts=1_780_000_000_000 + i, seq=i,
-            source="bench", yes_asks=synth_ladder(rng, base["p_yes"], 20), no_asks=synth_ladder(rng, base["p_no"], 20),
-            yes_bids=synth_ladder(rng, base["p_no"], 20), no_bids=synth_ladder(rng, base["p_yes"], 20))))
+            source="bench", yes_ask_depth=synth_ladder(rng, base["p_yes"], 20), no_ask_depth=synth_ladder(rng, base["p_no"], 20),
+            yes_bid_depth=synth_ladder(rng, base["p_no"], 20), no_bid_depth=synth_ladder(rng, base["p_yes"], 20))))
     return out
 
 

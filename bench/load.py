@@ -35,6 +35,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results.json"
 PARTS = ("sink", "discovery", "targets", "router", "shard", "trading", "alerts")
@@ -96,16 +98,23 @@ def moved(book: Any, rng: random.Random, run: str, n: int, ts: int) -> Any:
     """The book shifted by -2..+2 ticks (1 cent), bid < ask kept, inside (0, 1)."""
     step = 10_000 * rng.randint(-2, 2)
 
-    def px(v: int | None) -> int | None:
-        return None if v is None else min(990_000, max(10_000, v + step))
+    def px(v: int | None, sign: int = 1) -> int | None:
+        return None if v is None else min(990_000, max(10_000, v + sign * step))
 
-    def lv(levels: list[Any]) -> list[Any]:
-        return [replace(x, price_micros=px(x.price_micros)) for x in levels]
+    def lv(packed: bytes, sign: int = 1) -> bytes:
+        prices, c100 = depth.unpack(packed)
+        return depth.pack(np.clip(prices + sign * step, 10_000, 990_000), c100)
+
+    from schemas import depth
+
+    # implied asks (Kalshi) are $1 minus the other side's bids: NO bids move against YES ones
+    no_sign = -1 if book.asks_implied else 1
 
     return replace(book, quote_id=f"load:{run}:{book.market_id}:{n}", ts=ts, seq=n,
                    yes_bid_micros=px(book.yes_bid_micros), yes_ask_micros=px(book.yes_ask_micros),
-                   no_bid_micros=px(book.no_bid_micros), no_ask_micros=px(book.no_ask_micros),
-                   yes_bids=lv(book.yes_bids), yes_asks=lv(book.yes_asks), no_bids=lv(book.no_bids), no_asks=lv(book.no_asks))
+                   no_bid_micros=px(book.no_bid_micros, no_sign), no_ask_micros=px(book.no_ask_micros, no_sign),
+                   yes_bid_depth=lv(book.yes_bid_depth), yes_ask_depth=lv(book.yes_ask_depth),
+                   no_bid_depth=lv(book.no_bid_depth, no_sign), no_ask_depth=lv(book.no_ask_depth, no_sign))
 
 
 @dataclass

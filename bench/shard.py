@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from schemas.enums import EventStatus, MarketType, Venue
-from schemas.records import EventState, Level, MarketLink, MarketListing, Quote, ShardInput, Signal
+from schemas import depth as packed_depth
+from schemas.records import EventState, MarketLink, MarketListing, Quote, ShardInput, Signal
 from streams.shard.arbitrage import arbitrage
 from streams.shard.config import ShardConfig
 from streams.shard.edges import model_edges
@@ -68,22 +69,22 @@ def recorded_ladders() -> dict[str, list[tuple[int, float]]]:
     }
 
 
-def synth_ladder(rng: random.Random, base: list[tuple[int, float]], depth: int) -> list[Level]:
-    """A recorded ladder shifted by a few ticks, sizes rescaled, cut to `depth` levels."""
+def synth_ladder(rng: random.Random, base: list[tuple[int, float]], depth: int) -> bytes:
+    """A recorded ladder shifted by a few ticks, sizes rescaled, cut to `depth` levels (packed)."""
     shift = rng.randint(-6, 6) * 10_000
     scale = rng.uniform(0.2, 3.0)
     out = []
     for p, c in base[:depth]:
         q = p + shift
         if 0 < q < 1_000_000:
-            out.append(Level(q, round(max(c * scale, 1.0), 2)))
-    return out
+            out.append((q, round(max(c * scale, 1.0), 2)))
+    return packed_depth.pack_levels(out)
 
 
 TICK = 10_000
 
 
-def fair_ladders(rng: random.Random, p_yes: float, sizes: list[float], depth: int) -> tuple[list[Level], list[Level]]:
+def fair_ladders(rng: random.Random, p_yes: float, sizes: list[float], depth: int) -> tuple[bytes, bytes]:
     """YES and NO ask ladders of a market quoted near a fair price, as liquid venues quote.
 
     The mid sits within a couple of cents of the fair probability, the spread is one
@@ -96,12 +97,12 @@ def fair_ladders(rng: random.Random, p_yes: float, sizes: list[float], depth: in
     best_ask = min(990_000, max(TICK, int(-(-(mid * 1e6 + half) // TICK)) * TICK))
     best_bid = max(TICK, min(best_ask - TICK, int((mid * 1e6 - half) // TICK) * TICK))
     scale = rng.uniform(0.2, 3.0)
-    yes_asks = [Level(best_ask + i * TICK, round(max(sizes[i % len(sizes)] * scale, 1.0), 2))
+    yes_asks = [(best_ask + i * TICK, round(max(sizes[i % len(sizes)] * scale, 1.0), 2))
                 for i in range(depth) if best_ask + i * TICK < 1_000_000]
     yes_bids = [(best_bid - i * TICK, round(max(sizes[(i + 3) % len(sizes)] * scale, 1.0), 2))
                 for i in range(depth) if best_bid - i * TICK > 0]
-    no_asks = [Level(1_000_000 - b, c) for b, c in yes_bids]
-    return yes_asks, no_asks
+    no_asks = [(1_000_000 - b, c) for b, c in yes_bids]
+    return packed_depth.pack_levels(yes_asks), packed_depth.pack_levels(no_asks)
 
 
 def make_event(rng: random.Random, e: int, markets: int, ladders: dict[str, list[tuple[int, float]]], depth: int,
@@ -131,7 +132,7 @@ def make_event(rng: random.Random, e: int, markets: int, ladders: dict[str, list
             yes, no = fair_ladders(rng, p_role, sizes[pre], depth)
         else:
             yes, no = synth_ladder(rng, ladders[f"{pre}_yes"], depth), synth_ladder(rng, ladders[f"{pre}_no"], depth)
-        q = Quote(quote_id=f"q:{mid}:0", venue=venue, market_id=mid, ts=T0 + 1, yes_asks=yes, no_asks=no)
+        q = Quote(quote_id=f"q:{mid}:0", venue=venue, market_id=mid, ts=T0 + 1, yes_ask_depth=yes, no_ask_depth=no)
         quotes.append(ShardInput(input_id=f"in:{mid}:0", event_id=eid, ts=T0 + 1, quote=q, link=lnk, listing=lst))
     return st, quotes
 
@@ -228,7 +229,7 @@ def fair_quote_stream(per_event_quotes: list[list[ShardInput]], states: dict[str
         p_role = states[base.event_id].probs[link.yes_role]  # type: ignore[index]
         yes, no = fair_ladders(rng, p_role, sizes["k" if q.venue is Venue.KALSHI else "p"], depth)
         ts = T0 + 2 + i
-        nq = replace(q, quote_id=f"q:{q.market_id}:{i}", ts=ts, seq=i, yes_asks=yes, no_asks=no)
+        nq = replace(q, quote_id=f"q:{q.market_id}:{i}", ts=ts, seq=i, yes_ask_depth=yes, no_ask_depth=no)
         out.append(replace(base, input_id=f"in:{q.market_id}:{i}", ts=ts, quote=nq))
     return out
 
@@ -333,8 +334,8 @@ def small_events(n_events: int, markets: int, run: str) -> tuple[list[ShardInput
             lnk = MarketLink(link_id=lst.listing_id, venue=venue, market_id=mid, event_id=eid, ts=T0, yes_role="a")
             q = Quote(
                 quote_id="", venue=venue, market_id=mid, ts=T0,
-                yes_asks=[Level(p, c) for p, c in ladders[f"{pre}_yes"][:10]],
-                no_asks=[Level(p, c) for p, c in ladders[f"{pre}_no"][:10]],
+                yes_ask_depth=packed_depth.pack_levels(ladders[f"{pre}_yes"][:10]),
+                no_ask_depth=packed_depth.pack_levels(ladders[f"{pre}_no"][:10]),
             )
             qs.append(ShardInput(input_id="", event_id=eid, ts=T0, quote=q, link=lnk, listing=lst))
         quotes.append(qs)

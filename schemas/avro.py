@@ -183,7 +183,14 @@ def _from_converter(tp: Any, logical: str | None) -> Converter:
         return lambda v: {k: conv(x) for k, x in v.items()}
     if tp is float:
         return float
+    if tp is bytes:
+        return _bytes
     return _identity
+
+
+def _bytes(v: Any) -> bytes:
+    """A bytes field's value: fastavro hands a resolved default over as the schema's JSON string."""
+    return v if v.__class__ is bytes else str(v).encode("latin-1")
 
 
 @lru_cache(maxsize=None)
@@ -236,6 +243,9 @@ def _from_expr(tp: Any, src: str, ns: dict[str, Any]) -> str:
     if origin is dict:
         item = _from_expr(typing.get_args(tp)[1], "x", ns)
         return src if item == "x" else f"{{k: {item} for k, x in {src}.items()}}"
+    if tp is bytes:
+        ns["_bytes"] = _bytes
+        return f"({src} if {src}.__class__ is bytes else _bytes({src}))"
     return src  # timestamps are read without their logical type: see `plain_schema`
 
 

@@ -15,6 +15,7 @@ from fastavro import parse_schema, schemaless_reader, schemaless_writer
 from fastavro.validation import validate
 
 from schemas.avro import field_converters, from_avro_fn, plain_schema, schema_of, to_avro_fn
+from schemas import legacy_depth
 from schemas.errors import DecodeError, RegistryError, SchemaViolation
 from schemas.records import RECORD_TYPES
 from schemas.registry import SchemaRegistry, default_registry
@@ -72,7 +73,12 @@ class Codec:
             writer = parse_schema(plain_schema(reg.schema))
             # schema resolution only when the writer used another version: it is the slow path
             reader = None if reg.schema == current else parse_schema(plain_schema(current))
-            self._readers[schema_id] = (cls, writer, reader, from_avro_fn(cls))
+            convert = from_avro_fn(cls)
+            if legacy_depth.has_legacy_depth(reg.schema):  # per-level ladders of old quotes: packed on read
+                reader = parse_schema(plain_schema(legacy_depth.reader_schema(current)))
+                build = convert
+                convert = lambda raw: build(legacy_depth.upgrade(raw))  # noqa: E731
+            self._readers[schema_id] = (cls, writer, reader, convert)
         return self._readers[schema_id]
 
     def decode(self, data: bytes | None) -> Any:

@@ -210,16 +210,14 @@ class MarketLink:
 
 
 @dataclass(frozen=True)
-class Level:
-    price_micros: int
-    size: float
-
-
-@dataclass(frozen=True)
 class Quote:
     """Top of book and depth for both sides of one binary market.
 
-    Bids are sorted best (highest) first, asks best (lowest) first.
+    Depth is one packed ladder per side and direction (`schemas.depth`: little-endian
+    int64 prices in micro-dollars, then sizes in hundredths of a contract), best level
+    first: bids highest first, asks lowest first. A venue that lists bids only (Kalshi)
+    sets `asks_implied` and leaves the ask ladders empty: a NO bid at q is the YES ask
+    at $1 − q, derived by `schemas.depth.ladder`.
     """
 
     quote_id: str
@@ -235,11 +233,12 @@ class Quote:
     no_bid_size: float = 0.0
     no_ask_micros: int | None = None
     no_ask_size: float = 0.0
-    yes_bids: list[Level] = field(default_factory=list)
-    yes_asks: list[Level] = field(default_factory=list)
-    no_bids: list[Level] = field(default_factory=list)
-    no_asks: list[Level] = field(default_factory=list)
     source: str = ""
+    yes_bid_depth: bytes = b""
+    yes_ask_depth: bytes = b""
+    no_bid_depth: bytes = b""
+    no_ask_depth: bytes = b""
+    asks_implied: bool = False
 
 
 @dataclass(frozen=True)

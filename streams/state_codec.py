@@ -13,6 +13,7 @@ not map, and state is internal, never a contract.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import hashlib
 import json
@@ -45,7 +46,7 @@ def describe(tp: Any, seen: frozenset[type] = frozenset()) -> str:
     """A canonical text of a type's structure (what the fingerprint hashes)."""
     if tp is type(None):
         return "null"
-    if tp in _PLAIN:
+    if tp in _PLAIN or tp is bytes:
         return tp.__name__
     if (args := _union_args(tp)) is not None:
         return "union[" + ",".join(describe(a, seen) for a in args) + "]"
@@ -94,6 +95,8 @@ def to_plain(value: Any, tp: Any) -> Any:
         raise StateCodecError(f"{type(value).__name__} is none of {tp!r}")
     if tp in _PLAIN:
         return value
+    if tp is bytes:  # packed depth ladders (schemas.depth): base64 text in the JSON
+        return base64.b64encode(value).decode("ascii")
     origin = typing.get_origin(tp)
     if origin is dict:
         k, v = typing.get_args(tp)
@@ -137,6 +140,13 @@ def from_plain(data: Any, tp: Any) -> Any:
         if not _matches(data, tp):
             raise StateCodecError(f"{data!r} is not a {tp.__name__}")
         return float(data) if tp is float else data
+    if tp is bytes:
+        if not isinstance(data, str):
+            raise StateCodecError(f"{data!r} is not base64 bytes")
+        try:
+            return base64.b64decode(data, validate=True)
+        except ValueError as exc:
+            raise StateCodecError(f"{data!r} is not base64 bytes: {exc}") from exc
     origin = typing.get_origin(tp)
     if origin is dict:
         k, v = typing.get_args(tp)

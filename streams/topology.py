@@ -158,7 +158,7 @@ def _tables() -> dict[str, TableSpec]:
         TableSpec("trading-sizing", SizingState, 1),
         TableSpec("trading-execution", ExecState, 1),
         TableSpec("trading-handled-orders", str, 1),  # order id → outcome: the dedupe set
-        TableSpec("trading-books", MarketBooks, 1),  # "<account>|<venue:market>" → recent books
+        TableSpec("trading-books", MarketBooks, 2),  # "<account>|<venue:market>" → recent books; v2: packed depth
         TableSpec("trading-positions", PositionsState, 1),
     )}
 

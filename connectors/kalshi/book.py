@@ -1,7 +1,8 @@
 """Local Kalshi order books from `orderbook_snapshot` + `orderbook_delta`, never wrong.
 
 Kalshi lists bids only, on both sides: a YES bid at p is the NO ask at 1 − p, and
-a NO bid at q is the YES ask at 1 − q (GetMarketOrderbook in Kalshi's OpenAPI).
+a NO bid at q is the YES ask at 1 − q (GetMarketOrderbook in Kalshi's OpenAPI); the
+book is kept and published as those bids, and `schemas.depth.ladder` derives asks.
 Each websocket subscription (`sid`) numbers its messages with one `seq` that
 runs across every market of that subscription ("Sequential number that should
 be checked if you want to guarantee you received all the messages", AsyncAPI
@@ -45,13 +46,6 @@ class MarketBook:
 
     def no_bids(self) -> list[Level]:
         return sorted(self.no.items(), reverse=True)
-
-    def yes_asks(self) -> list[Level]:
-        """Implied by NO bids: selling YES at 1 − q is buying NO at q. Best (lowest) first."""
-        return sorted((ONE_DOLLAR_MICROS - q, size) for q, size in self.no.items())
-
-    def no_asks(self) -> list[Level]:
-        return sorted((ONE_DOLLAR_MICROS - p, size) for p, size in self.yes.items())
 
     def crossed(self) -> bool:
         """A YES bid p and a NO bid q with p + q ≥ $1 would have matched; such a book is wrong."""

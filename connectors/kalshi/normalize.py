@@ -14,11 +14,11 @@ from typing import Any
 from connectors.kalshi import fixedpoint as fp
 from connectors.kalshi.book import MarketBook
 from connectors.kalshi.errors import BadPayload
-from connectors.kalshi.messages import Level as WireLevel
 from connectors.kalshi.messages import parse_levels, rfc3339_ms
 from connectors.kalshi.rules import kalshi_rule, settlement_source
 from schemas.enums import ListingStatus, MarketType, Side, Venue
-from schemas.records import Level, MarketListing, Quote
+from schemas import depth
+from schemas.records import MarketListing, Quote
 
 VENUE_PREFIX = "KALSHI"
 
@@ -239,8 +239,9 @@ def market_to_listing(market: dict[str, Any], ts: int, series: SeriesInfo | None
 # ------------------------------------------------------------------- quotes
 
 
-def _levels(levels: list[WireLevel]) -> list[Level]:
-    return [Level(price_micros=p, size=fp.centi_to_contracts(c)) for p, c in levels]
+def _packed(bids: list[tuple[int, int]]) -> bytes:
+    """A bid side of the book (price micro-dollars, hundredths of a contract), best first."""
+    return depth.pack([p for p, _ in bids], [c for _, c in bids])
 
 
 def quote_id(ticker: str, sid: int | str, seq: int) -> str:
@@ -249,28 +250,29 @@ def quote_id(ticker: str, sid: int | str, seq: int) -> str:
 
 
 def book_to_quote(book: MarketBook, source: str = "kalshi.ws", qid: str | None = None) -> Quote:
-    """All four ladders of a live book; asks are implied from the other side's bids."""
-    yes_bids, no_bids = _levels(book.yes_bids()), _levels(book.no_bids())
-    yes_asks, no_asks = _levels(book.yes_asks()), _levels(book.no_asks())
+    """The book as Kalshi lists it, bids of both sides (`asks_implied`): a NO bid at q is the YES
+    ask at $1 − q, derived from these by `schemas.depth.ladder` where an ask is needed."""
+    yes_bids, no_bids = book.yes_bids(), book.no_bids()
+    yes_ask = (depth.ONE_DOLLAR_MICROS - no_bids[0][0], no_bids[0][1]) if no_bids else None
+    no_ask = (depth.ONE_DOLLAR_MICROS - yes_bids[0][0], yes_bids[0][1]) if yes_bids else None
     return Quote(
         quote_id=qid or quote_id(book.ticker, book.sid, book.seq),
         venue=Venue.KALSHI,
         market_id=book.ticker,
         ts=book.ts,
         seq=book.seq,
-        yes_bid_micros=yes_bids[0].price_micros if yes_bids else None,
-        yes_bid_size=yes_bids[0].size if yes_bids else 0.0,
-        yes_ask_micros=yes_asks[0].price_micros if yes_asks else None,
-        yes_ask_size=yes_asks[0].size if yes_asks else 0.0,
-        no_bid_micros=no_bids[0].price_micros if no_bids else None,
-        no_bid_size=no_bids[0].size if no_bids else 0.0,
-        no_ask_micros=no_asks[0].price_micros if no_asks else None,
-        no_ask_size=no_asks[0].size if no_asks else 0.0,
-        yes_bids=yes_bids,
-        yes_asks=yes_asks,
-        no_bids=no_bids,
-        no_asks=no_asks,
+        yes_bid_micros=yes_bids[0][0] if yes_bids else None,
+        yes_bid_size=fp.centi_to_contracts(yes_bids[0][1]) if yes_bids else 0.0,
+        yes_ask_micros=yes_ask[0] if yes_ask else None,
+        yes_ask_size=fp.centi_to_contracts(yes_ask[1]) if yes_ask else 0.0,
+        no_bid_micros=no_bids[0][0] if no_bids else None,
+        no_bid_size=fp.centi_to_contracts(no_bids[0][1]) if no_bids else 0.0,
+        no_ask_micros=no_ask[0] if no_ask else None,
+        no_ask_size=fp.centi_to_contracts(no_ask[1]) if no_ask else 0.0,
         source=source,
+        yes_bid_depth=_packed(yes_bids),
+        no_bid_depth=_packed(no_bids),
+        asks_implied=True,
     )
 
 

@@ -19,7 +19,8 @@ from connectors.polymarket.errors import BookNotReady
 from connectors.polymarket.gamma import GammaEvent, GammaMarket
 from connectors.polymarket.rules import polymarket_rule
 from schemas.enums import ListingStatus, MarketType, Side, Venue
-from schemas.records import Level, MarketListing, Quote
+from schemas import depth
+from schemas.records import MarketListing, Quote
 
 VENUE = Venue.POLYMARKET
 SOURCE = "polymarket"
@@ -126,14 +127,19 @@ def listing_from_gamma(market: GammaMarket, event: GammaEvent, ts: int) -> Marke
 _CENT = Decimal("0.01")
 
 
-def _ladder(levels: tuple[tuple[int, Decimal], ...]) -> list[Level]:
-    """Venue sizes rounded to 0.01 contracts; a level that rounds to nothing is not depth."""
+def _ladder(levels: tuple[tuple[int, Decimal], ...]) -> list[tuple[int, int]]:
+    """(price micro-dollars, hundredths of a contract): venue sizes rounded to 0.01 contracts;
+    a level that rounds to nothing is not depth."""
     out = []
     for price, size in levels:
-        rounded = size.quantize(_CENT, rounding=ROUND_HALF_EVEN)
-        if rounded > 0:
-            out.append(Level(price_micros=price, size=float(rounded)))
+        centi = int(size.quantize(_CENT, rounding=ROUND_HALF_EVEN) * 100)
+        if centi > 0:
+            out.append((price, centi))
     return out
+
+
+def _packed(ladder: list[tuple[int, int]]) -> bytes:
+    return depth.pack([p for p, _ in ladder], [c for _, c in ladder])
 
 
 def quote_from_books(condition_id: str, yes: BookView, no: BookView, ts: int) -> Quote:
@@ -144,24 +150,24 @@ def quote_from_books(condition_id: str, yes: BookView, no: BookView, ts: int) ->
     no_bids, no_asks = _ladder(no.bids), _ladder(no.asks)
     digest = hashlib.sha1()
     for ladder in (yes_bids, yes_asks, no_bids, no_asks):
-        digest.update(b"|" + ";".join(f"{lv.price_micros}:{lv.size:.2f}" for lv in ladder).encode())
+        digest.update(b"|" + ";".join(f"{p}:{c / 100:.2f}" for p, c in ladder).encode())
     return Quote(
         quote_id=f"{listing_key(condition_id)}:{ts}:{digest.hexdigest()[:16]}",
         venue=VENUE,
         market_id=condition_id,
         ts=ts,
         seq=yes.seq + no.seq,
-        yes_bid_micros=yes_bids[0].price_micros if yes_bids else None,
-        yes_bid_size=yes_bids[0].size if yes_bids else 0.0,
-        yes_ask_micros=yes_asks[0].price_micros if yes_asks else None,
-        yes_ask_size=yes_asks[0].size if yes_asks else 0.0,
-        no_bid_micros=no_bids[0].price_micros if no_bids else None,
-        no_bid_size=no_bids[0].size if no_bids else 0.0,
-        no_ask_micros=no_asks[0].price_micros if no_asks else None,
-        no_ask_size=no_asks[0].size if no_asks else 0.0,
-        yes_bids=yes_bids,
-        yes_asks=yes_asks,
-        no_bids=no_bids,
-        no_asks=no_asks,
+        yes_bid_micros=yes_bids[0][0] if yes_bids else None,
+        yes_bid_size=yes_bids[0][1] / 100 if yes_bids else 0.0,
+        yes_ask_micros=yes_asks[0][0] if yes_asks else None,
+        yes_ask_size=yes_asks[0][1] / 100 if yes_asks else 0.0,
+        no_bid_micros=no_bids[0][0] if no_bids else None,
+        no_bid_size=no_bids[0][1] / 100 if no_bids else 0.0,
+        no_ask_micros=no_asks[0][0] if no_asks else None,
+        no_ask_size=no_asks[0][1] / 100 if no_asks else 0.0,
         source=SOURCE,
+        yes_bid_depth=_packed(yes_bids),
+        yes_ask_depth=_packed(yes_asks),
+        no_bid_depth=_packed(no_bids),
+        no_ask_depth=_packed(no_asks),
     )

@@ -20,6 +20,7 @@ from typing import Any
 
 from ops.sink import tables as t
 from ops.sink.errors import UnstorableRecord
+from schemas import depth
 from schemas import records as r
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -86,13 +87,13 @@ def to_json(value: Any) -> str:
     return _dumps(_plain(value))
 
 
-def ladder(levels: list[r.Level]) -> list[list[Any]]:
-    """A depth ladder as [[price_micros, size], ...], best level first.
+def ladder(packed: bytes) -> list[list[Any]]:
+    """A packed depth ladder as [[price_micros, size in contracts], ...], best level first.
 
-    Built flat rather than through `_plain`: quotes are the bulk of the log and this is their hot path.
+    Built from the int64 views (`schemas.depth`) rather than through `_plain`: quotes are the bulk of the log.
     """
-    isfinite = math.isfinite
-    return [[lv.price_micros, lv.size if isfinite(lv.size) else _float8_text(lv.size)] for lv in levels]
+    prices, c100 = depth.unpack(packed)
+    return [list(lv) for lv in zip(prices.tolist(), (c100 / 100).tolist())]
 
 
 def yes_mid(bid: int | None, ask: int | None) -> int | None:
@@ -123,11 +124,13 @@ def play(x: r.Play) -> tuple[Any, ...]:
 
 
 def quote(x: r.Quote) -> tuple[Any, ...]:
-    depth = {"yes_bids": ladder(x.yes_bids), "yes_asks": ladder(x.yes_asks),
-             "no_bids": ladder(x.no_bids), "no_asks": ladder(x.no_asks)}
+    try:
+        book = {name: ladder(packed) for name, packed in depth.all_ladders(x).items()}
+    except ValueError as exc:  # a packed ladder that is not pairs of int64
+        raise UnstorableRecord(f"quotes.depth of {x.quote_id}: {exc}") from exc
     return (x.quote_id, ts_to_datetime(x.ts), _enum(x.venue), x.market_id, x.seq, x.yes_bid_micros, x.yes_bid_size,
             x.yes_ask_micros, x.yes_ask_size, x.no_bid_micros, x.no_bid_size, x.no_ask_micros, x.no_ask_size,
-            yes_mid(x.yes_bid_micros, x.yes_ask_micros), _dumps(depth), x.source)
+            yes_mid(x.yes_bid_micros, x.yes_ask_micros), _dumps(book), x.source)
 
 
 def probability(x: r.Probability) -> tuple[Any, ...]:

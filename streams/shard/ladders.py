@@ -1,7 +1,7 @@
 """The ask ladders of a whole batch of quotes as padded arrays, built and checked in one numpy pass.
 
-Per quote only the level prices and sizes are copied out of the records (two list
-comprehensions per side); the rules of `state.ladder_arrays` — first `MAX_LEVELS`
+Per quote the packed ladders are viewed as int64 arrays (`schemas.depth`) and
+concatenated; the rules of `state.ladder_arrays` — first `MAX_LEVELS`
 levels, levels of zero size dropped, prices on the $0.0001 grid inside (0, 1) and
 strictly ascending — are then applied to every level of the batch at once.
 """
@@ -13,11 +13,14 @@ from typing import Sequence
 
 import numpy as np
 
-from schemas.records import Level, Quote
+from schemas import depth
+from schemas.enums import Action, Side
+from schemas.records import Quote
 from streams.fees.fixed import PRICE_QUANTUM_MICROS
-from streams.shard.state import MAX_LEVELS, BadShardInput, quote_ladders
+from streams.shard.state import MAX_LEVELS, SIZE_LIMIT, BadShardInput, quote_ladders
 
-_SIZE_LIMIT = 2.0**62  # c100 must fit int64 with room for running sums
+
+_NONE = np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True)
@@ -30,38 +33,30 @@ class QuoteLadders:
     bad: tuple[int, ...]  # rows whose ladder is refused (see `refusal`)
 
 
-def _side(levels: Sequence[Level], best_price: int | None, best_size: float) -> tuple[list[int], list[float]]:
-    if levels:
-        lv = levels[:MAX_LEVELS]
-        return [x.price_micros for x in lv], [x.size for x in lv]
-    if best_price is not None and best_size > 0:
-        return [best_price], [best_size]
-    return [], []
-
-
 def batch_ladders(quotes: Sequence[Quote]) -> QuoteLadders:
-    prices: list[int] = []
-    sizes: list[float] = []
+    parts: list[np.ndarray] = []
+    sizes: list[np.ndarray] = []
     lens: list[int] = []
-    for q in quotes:
-        p, s = _side(q.yes_asks, q.yes_ask_micros, q.yes_ask_size)
-        prices += p
-        sizes += s
-        lens.append(len(p))
-        p, s = _side(q.no_asks, q.no_ask_micros, q.no_ask_size)
-        prices += p
-        sizes += s
-        lens.append(len(p))
+    malformed: list[int] = []
+    for i, q in enumerate(quotes):
+        for side in (Side.YES, Side.NO):
+            try:
+                p, c = depth.ladder(q, side, Action.BUY)
+            except ValueError:
+                p = c = _NONE  # a packed ladder of the wrong length: the row is refused
+                malformed.append(i)
+            p, c = p[:MAX_LEVELS], c[:MAX_LEVELS]
+            parts.append(p)
+            sizes.append(c)
+            lens.append(len(p))
     n = len(quotes)
     ts = np.fromiter((q.ts for q in quotes), np.int64, n)
-    price = np.array(prices, np.int64)
-    size = np.array(sizes, np.float64)
+    price = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+    size = np.concatenate(sizes) if sizes else np.zeros(0, np.int64)
     ladder = np.repeat(np.arange(2 * n), np.array(lens, np.int64))
     keep = size > 0
-    scaled = size * 100.0
-    huge = keep & ~(scaled < _SIZE_LIMIT)
-    keep_ok = keep & ~huge
-    c100_all = np.rint(np.where(keep_ok, scaled, 0.0)).astype(np.int64)
+    huge = keep & (size >= SIZE_LIMIT)
+    c100_all = np.where(keep & ~huge, size, 0)
     bad_price = keep & ((price % PRICE_QUANTUM_MICROS != 0) | (price <= 0) | (price >= 1_000_000))
     kp, kl, kc = price[keep], ladder[keep], c100_all[keep]
     step_down = (kl[1:] == kl[:-1]) & (kp[1:] <= kp[:-1])
@@ -76,7 +71,9 @@ def batch_ladders(quotes: Sequence[Quote]) -> QuoteLadders:
     c100 = np.zeros((2 * n, width), np.int64)
     p4[kl, col] = kp // PRICE_QUANTUM_MICROS
     c100[kl, col] = kc
-    bad = tuple(np.flatnonzero(bad_ladder.reshape(n, 2).any(axis=1)).tolist())
+    bad_row = bad_ladder.reshape(n, 2).any(axis=1)
+    bad_row[malformed] = True
+    bad = tuple(np.flatnonzero(bad_row).tolist())
     return QuoteLadders(p4.reshape(n, 2, width), c100.reshape(n, 2, width), ts, bad)
 
 

@@ -22,7 +22,9 @@ from typing import Sequence
 import numpy as np
 
 from schemas.enums import Venue
-from schemas.records import EventState, Level, MarketLink, MarketListing, Quote, ResolutionRule
+from schemas import depth
+from schemas.enums import Action, Side
+from schemas.records import EventState, MarketLink, MarketListing, Quote, ResolutionRule
 from streams.fees import FeeSchedule
 from streams.shard.equivalence import PairingPolicy, Verdict, compare
 from streams.fees.fixed import PRICE_QUANTUM_MICROS, FeeError
@@ -72,38 +74,37 @@ def structure_key(link: MarketLink, listing: MarketListing) -> StructureKey:
     )
 
 
-def _ladder(levels: Sequence[Level], best_price: int | None, best_size: float) -> list[Level]:
-    if levels:
-        return list(levels)
-    if best_price is not None and best_size > 0:
-        return [Level(best_price, best_size)]
-    return []
+#: Sizes at or past this (hundredths of a contract) are refused: c100 must fit int64 with room for running sums.
+SIZE_LIMIT = 2**62
 
 
-def ladder_arrays(levels: Sequence[Level], max_levels: int = MAX_LEVELS) -> tuple[np.ndarray, np.ndarray]:
-    """Ask ladder → (p4, c100) int64 arrays, validated: executable prices only, ascending.
+def ladder_arrays(prices: np.ndarray, c100: np.ndarray, max_levels: int = MAX_LEVELS) -> tuple[np.ndarray, np.ndarray]:
+    """Ask ladder (micro-dollars, hundredths) → (p4, c100) int64 arrays, validated: executable prices only, ascending.
 
     The single-ladder form of `streams.shard.ladders.batch_ladders` (same rules); used
     for snapshots, tests and to word the error of a refused batch row.
     """
-    kept = [lv for lv in levels[:max_levels] if lv.size > 0]
-    p4 = np.fromiter((lv.price_micros for lv in kept), dtype=np.int64, count=len(kept))
-    scaled = [lv.size * 100 for lv in kept]
-    if any(not (s < 2.0**62) for s in scaled):
-        raise BadShardInput(f"ask sizes {[lv.size for lv in kept]} are not finite contract counts")
-    c100 = np.fromiter((round(s) for s in scaled), dtype=np.int64, count=len(kept))
-    if len(kept):
+    prices, c100 = prices[:max_levels], c100[:max_levels]
+    keep = c100 > 0
+    p4, c100 = prices[keep], c100[keep]
+    if np.any(c100 >= SIZE_LIMIT):
+        raise BadShardInput(f"ask sizes {(c100 / 100).tolist()} are not finite contract counts")
+    if len(p4):
         if np.any(p4 % PRICE_QUANTUM_MICROS) or np.any(p4 <= 0) or np.any(p4 >= 1_000_000):
             raise BadShardInput(f"ask prices {p4.tolist()} are not multiples of $0.0001 inside (0, 1)")
         if np.any(np.diff(p4) <= 0):
             raise BadShardInput(f"ask prices {p4.tolist()} are not strictly ascending")
-    return p4 // PRICE_QUANTUM_MICROS, c100
+    return p4 // PRICE_QUANTUM_MICROS, c100.astype(np.int64)
 
 
 def quote_ladders(quote: Quote) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    yes = ladder_arrays(_ladder(quote.yes_asks, quote.yes_ask_micros, quote.yes_ask_size))
-    no = ladder_arrays(_ladder(quote.no_asks, quote.no_ask_micros, quote.no_ask_size))
-    return yes, no
+    """The YES and NO ask ladders as (p4, c100); a quote without depth is its top of book."""
+    try:
+        yes = depth.ladder(quote, Side.YES, Action.BUY)
+        no = depth.ladder(quote, Side.NO, Action.BUY)
+    except ValueError as exc:
+        raise BadShardInput(f"quote {quote.quote_id}: {exc}") from exc
+    return ladder_arrays(*yes), ladder_arrays(*no)
 
 
 @dataclass(frozen=True)
@@ -275,9 +276,11 @@ class ShardState:
 
 
 def check_link(link: MarketLink | None, listing: MarketListing | None, quote: Quote) -> tuple[MarketLink, MarketListing]:
-    """A quote must arrive with its link and listing, and they must describe the same market."""
+    """A quote needs its link and listing (sent with it, or kept from an earlier input of its market),
+    and they must describe the same market."""
     if link is None or listing is None:
-        raise BadShardInput(f"quote {quote.quote_id} for {quote.market_id} lacks its link or listing")
+        raise BadShardInput(f"quote {quote.quote_id} for {quote.market_id} lacks its link or listing "
+                            "(neither sent with it nor known to the shard from an earlier input)")
     if (
         link.market_id != quote.market_id
         or listing.market_id != quote.market_id

@@ -404,7 +404,7 @@ class ExecutionProcessor:
         bid = None
         if book is not None:
             levels = paper_engine.ladder(book, leg.side, Action.SELL)
-            bid = levels[0].price_micros if levels else None
+            bid = levels[0][0] if levels else None
         episode = (f"arbitrage {leg.group_id}: leg {leg.order_id} filled {excess + matched}, other legs {matched}; "
                    f"unwinding {excess} of {leg.side.value} {leg.venue.value}:{leg.market_id}")
         risk_ev = RiskEvent(risk_id=f"r-{stable_id(leg.account, 'unwind', leg.order_id)[:24]}", account=leg.account,

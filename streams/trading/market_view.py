@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from schemas.enums import Action, Side
-from schemas.records import Level, MarketLink, MarketListing, Quote
+from schemas import depth
+from schemas.records import MarketLink, MarketListing, Quote
 from streams.fees import FeeError, FeeSchedule
 from streams.keys import market_key
 from streams.listings import is_open
@@ -44,14 +45,15 @@ class Top:
         return Micros(v) if v is not None else None
 
 
-def _best(levels: list[Level], top: int | None, *, bid: bool) -> int | None:
+def _best(quote: Quote, top: int | None, side: Side, action: Action) -> int | None:
     """The quote's own top when given, else the best level of its ladder."""
     if top is not None:
         return top
-    prices = [lv.price_micros for lv in levels if lv.size > 0]
-    if not prices:
+    prices, c100 = depth.ladder(quote, side, action)
+    prices = prices[c100 > 0]
+    if not len(prices):
         return None
-    return max(prices) if bid else min(prices)
+    return int(prices.min() if action is Action.BUY else prices.max())
 
 
 def top_of(quote: Quote, listing: MarketListing | None, before: Top | None = None) -> Top | None:
@@ -61,10 +63,10 @@ def top_of(quote: Quote, listing: MarketListing | None, before: Top | None = Non
     return Top(
         ts=quote.ts,
         seq=quote.seq,
-        yes_bid=_best(quote.yes_bids, quote.yes_bid_micros, bid=True),
-        yes_ask=_best(quote.yes_asks, quote.yes_ask_micros, bid=False),
-        no_bid=_best(quote.no_bids, quote.no_bid_micros, bid=True),
-        no_ask=_best(quote.no_asks, quote.no_ask_micros, bid=False),
+        yes_bid=_best(quote, quote.yes_bid_micros, Side.YES, Action.SELL),
+        yes_ask=_best(quote, quote.yes_ask_micros, Side.YES, Action.BUY),
+        no_bid=_best(quote, quote.no_bid_micros, Side.NO, Action.SELL),
+        no_ask=_best(quote, quote.no_ask_micros, Side.NO, Action.BUY),
         tick=listing.tick_micros if listing is not None else (before.tick if before else None),
         min_size=listing.min_order_size if listing is not None else (before.min_size if before else None),
         open=is_open(listing) if listing is not None else (before.open if before else True),

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from schemas.enums import Action, OrderState, Side, TimeInForce, TradingMode
-from schemas.records import Fill, Level, Order, OrderStatus, Quote
+from schemas import depth
+from schemas.records import Fill, Order, OrderStatus, Quote
 from streams.fees import FeeSchedule, fill_fees_micros
 from streams.trading.ids import paper_fill_id
 from streams.trading.units import Contracts, Micros
@@ -43,22 +44,13 @@ def book_as_of(history: Sequence[Quote], t: int) -> Quote | None:
     return best
 
 
-def ladder(quote: Quote, side: Side, action: Action) -> list[Level]:
-    """The levels an order takes: asks of its side to buy, bids of its side to sell, best first.
-
-    A quote without depth ladders still has its top of book; that single level is used.
+def ladder(quote: Quote, side: Side, action: Action) -> list[tuple[int, Contracts]]:
+    """The levels an order takes, (price micro-dollars, size): asks of its side to buy, bids of
+    its side to sell, best first (`schemas.depth.ladder`; a quote without depth is its top of book).
     """
-    if action is Action.BUY:
-        levels = quote.yes_asks if side is Side.YES else quote.no_asks
-        top = (quote.yes_ask_micros, quote.yes_ask_size) if side is Side.YES else (quote.no_ask_micros, quote.no_ask_size)
-        key = lambda lv: lv.price_micros  # noqa: E731
-    else:
-        levels = quote.yes_bids if side is Side.YES else quote.no_bids
-        top = (quote.yes_bid_micros, quote.yes_bid_size) if side is Side.YES else (quote.no_bid_micros, quote.no_bid_size)
-        key = lambda lv: -lv.price_micros  # noqa: E731
-    if not levels and top[0] is not None and top[1] > 0:
-        levels = [Level(top[0], top[1])]
-    return sorted((lv for lv in levels if lv.size > 0), key=key)
+    prices, c100 = depth.ladder(quote, side, action)
+    levels = [(p, Contracts(c)) for p, c in zip(prices.tolist(), c100.tolist()) if c > 0]
+    return sorted(levels, key=(lambda lv: lv[0]) if action is Action.BUY else (lambda lv: -lv[0]))
 
 
 def _within(price: int, limit: int, action: Action) -> bool:
@@ -94,11 +86,11 @@ def execute(order: Order, book: Quote | None, fees: FeeSchedule | None, latency_
     want = Contracts.of(order.count)
     takes: list[tuple[int, Contracts, int]] = []  # (price, count, level index)
     left = want
-    for i, lv in enumerate(ladder(book, order.side, order.action)):
-        if not left.is_positive() or not _within(lv.price_micros, order.limit_price_micros, order.action):
+    for i, (price, size) in enumerate(ladder(book, order.side, order.action)):
+        if not left.is_positive() or not _within(price, order.limit_price_micros, order.action):
             break
-        take = left.min(Contracts.of(lv.size))
-        takes.append((lv.price_micros, take, i))
+        take = left.min(size)
+        takes.append((price, take, i))
         left = left - take
     got = want - left
     if not got.is_positive() or (order.tif is TimeInForce.FOK and left.is_positive()):

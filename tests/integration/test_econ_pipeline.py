@@ -21,8 +21,9 @@ from connectors.rest import Fetched
 from connectors.fred.pipeline import FredPipeline
 from connectors.publisher import Publisher
 from ops import demo
+from schemas import depth
 from schemas.enums import Venue
-from schemas.records import DeadLetter, EventState, Level, MarketLink, Probability, Quote, ShardInput
+from schemas.records import DeadLetter, EventState, MarketLink, Probability, Quote, ShardInput
 
 from tests.integration.target_worker import settled_outputs, target_worker
 from tests.unit.economics.test_release_targets import FETCHED, kalshi, polymarket
@@ -68,8 +69,8 @@ def test_recorded_fred_unrate_to_linked_release_target_probabilities_and_signals
     # The Kalshi book: YES asks at 0.05 (constructed), far below what the forecast gives a jobless rate of 14.1 %+.
     q = Quote(quote_id=f"KALSHI:{TICKER}:it", venue=Venue.KALSHI, market_id=TICKER, ts=target.ts + 1_000, seq=1,
               yes_ask_micros=50_000, yes_ask_size=100.0, no_ask_micros=960_000, no_ask_size=100.0,
-              yes_asks=[Level(50_000, 100.0)], no_asks=[Level(960_000, 100.0)], yes_bids=[Level(40_000, 100.0)],
-              no_bids=[Level(950_000, 100.0)], yes_bid_micros=40_000, yes_bid_size=100.0, no_bid_micros=950_000, no_bid_size=100.0)
+              yes_ask_depth=depth.pack_levels([(50_000, 100.0)]), no_ask_depth=depth.pack_levels([(960_000, 100.0)]), yes_bid_depth=depth.pack_levels([(40_000, 100.0)]),
+              no_bid_depth=depth.pack_levels([(950_000, 100.0)]), yes_bid_micros=40_000, yes_bid_size=100.0, no_bid_micros=950_000, no_bid_size=100.0)
     pub.publish("markets.quotes", f"KALSHI:{TICKER}", q)
     pub.flush()
 

@@ -11,9 +11,10 @@ from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient
 
 from connectors.publisher import make_producer
+from schemas import depth
 from schemas.codec import default_codec
 from schemas.enums import Venue
-from schemas.records import Level, Quote
+from schemas.records import Quote
 from streams.codecs import AVRO, UTF8, register
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -23,8 +24,9 @@ def top_of_book(q: Quote) -> Quote:
     """The agent's transform: fill best bid/ask fields from the depth ladders."""
     from dataclasses import replace
 
-    best = lambda levels: (levels[0].price_micros, levels[0].size) if levels else (None, 0.0)  # noqa: E731
-    (yb, ybs), (ya, yas) = best(q.yes_bids), best(q.yes_asks)
+    book = depth.book_levels(q)
+    best = lambda levels: levels[0] if levels else (None, 0.0)  # noqa: E731
+    (yb, ybs), (ya, yas) = best(book["yes_bids"]), best(book["yes_asks"])
     return replace(q, yes_bid_micros=yb, yes_bid_size=ybs, yes_ask_micros=ya, yes_ask_size=yas, source="agent")
 
 
@@ -43,8 +45,8 @@ async def test_faust_agent_transforms_records_from_confluent_producer(kafka_boot
     inputs = [
         Quote(
             f"q{i}", Venue.KALSHI, f"KXNFLGAME-25DEC07M{i % 3}", ts=1_765_134_000_000 + i,
-            yes_bids=[Level(440_000 + i * 10_000, 10.0 + i), Level(430_000, 5.0)],
-            yes_asks=[Level(460_000 + i * 10_000, 3.0)],
+            yes_bid_depth=depth.pack_levels([(440_000 + i * 10_000, 10.0 + i), (430_000, 5.0)]),
+            yes_ask_depth=depth.pack_levels([(460_000 + i * 10_000, 3.0)]),
         )
         for i in range(6)
     ]

@@ -18,6 +18,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from connectors.kalshi.auth import KalshiSigner
 from connectors.publisher import Publisher
 from ops.topics import ensure_topics
+from schemas import depth
 from schemas.codec import default_codec
 from schemas.enums import MarketType, Venue
 from schemas.records import DeadLetter, MarketListing, Quote, RawFeed
@@ -108,9 +109,9 @@ def test_quotes_on_the_broker_end_in_the_true_books_after_a_resync(run: dict[str
         assert len({p for p, _ in mine}) == 1  # one key, one partition: per-market order is kept
         last = mine[-1][1]
         book = sim.books[ticker]
-        assert [(lv.price_micros, round(lv.size * 100)) for lv in last.yes_bids] == ladder(book, "yes")
-        assert [(lv.price_micros, round(lv.size * 100)) for lv in last.no_bids] == ladder(book, "no")
-        assert [(lv.price_micros, round(lv.size * 100)) for lv in last.yes_asks] == sorted((1_000_000 - p, c) for p, c in book.no.items())
+        assert [(p, round(c * 100)) for p, c in depth.book_levels(last)["yes_bids"]] == ladder(book, "yes")
+        assert [(p, round(c * 100)) for p, c in depth.book_levels(last)["no_bids"]] == ladder(book, "no")
+        assert [(p, round(c * 100)) for p, c in depth.book_levels(last)["yes_asks"]] == sorted((1_000_000 - p, c) for p, c in book.no.items())
         assert last.quote_id == stats.last_quotes[ticker].quote_id
     gb = [r for k, _, r in quotes if k == "KALSHI:KXNFLGAME-25DEC27BALGB-GB" and r.source == "kalshi.ws"][-1]
     assert (gb.yes_bid_micros, gb.yes_bid_size, gb.yes_ask_micros, gb.yes_ask_size) == (620_000, 100.0, 630_000, 1500.25)

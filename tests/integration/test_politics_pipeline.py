@@ -20,8 +20,9 @@ from connectors.polls.source import FTE_2016_NATIONAL
 from connectors.publisher import Publisher
 from connectors.rest import Fetched
 from ops import demo
+from schemas import depth
 from schemas.enums import Venue
-from schemas.records import DeadLetter, EventState, Level, MarketLink, Quote, Signal
+from schemas.records import DeadLetter, EventState, MarketLink, Quote, Signal
 
 from tests.integration.target_worker import settled_outputs, target_worker
 from tests.unit.politics.test_polls import CSV, ELECTION
@@ -61,7 +62,7 @@ def test_recorded_polls_to_race_link_probabilities_and_signals(kafka_bootstrap: 
     # A book that sells YES (Clinton) at 0.40 (constructed).
     q = Quote(quote_id=f"POLYMARKET:{market}:it", venue=Venue.POLYMARKET, market_id=market, ts=race.ts + 1_000, seq=1,
               yes_ask_micros=400_000, yes_ask_size=100.0, no_ask_micros=620_000, no_ask_size=100.0,
-              yes_asks=[Level(400_000, 100.0)], no_asks=[Level(620_000, 100.0)])
+              yes_ask_depth=depth.pack_levels([(400_000, 100.0)]), no_ask_depth=depth.pack_levels([(620_000, 100.0)]))
     pub.publish("markets.quotes", f"POLYMARKET:{market}", q)
     pub.flush()
 

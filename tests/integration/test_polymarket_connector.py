@@ -24,6 +24,7 @@ from connectors.polymarket.simulator import PolymarketSimulator, mirror_book
 from connectors.polymarket.ws import MarketStream
 from connectors.publisher import Publisher
 from ops.topics import ensure_topics
+from schemas import depth
 from schemas.codec import default_codec
 from schemas.enums import MarketType, Venue
 from schemas.records import DeadLetter, MarketListing, Quote, RawFeed
@@ -112,10 +113,10 @@ async def test_simulator_to_broker_listings_quotes_raw_and_deadletters(kafka_boo
     quotes = [q for k, q in got["markets.quotes"] if k == f"POLYMARKET:{MARKET}"]
     assert len(quotes) == stats.quotes and all(isinstance(q, Quote) for q in quotes)
     final = quotes[-1]  # one key → one partition → producer order
-    assert [(lv.price_micros, lv.size) for lv in final.yes_bids[:3]] == [(505_000, 40.0), (500_000, 350.0), (490_000, 1028.0)]
-    assert [(lv.price_micros, lv.size) for lv in final.yes_asks[:2]] == [(510_000, 1000.0), (530_000, 582.0)]
-    assert [(lv.price_micros, lv.size) for lv in final.no_bids[:2]] == [(490_000, 1000.0), (470_000, 582.0)]
-    assert [(lv.price_micros, lv.size) for lv in final.no_asks[:2]] == [(495_000, 40.0), (500_000, 350.0)]
+    assert depth.book_levels(final)["yes_bids"][:3] == [(505_000, 40.0), (500_000, 350.0), (490_000, 1028.0)]
+    assert depth.book_levels(final)["yes_asks"][:2] == [(510_000, 1000.0), (530_000, 582.0)]
+    assert depth.book_levels(final)["no_bids"][:2] == [(490_000, 1000.0), (470_000, 582.0)]
+    assert depth.book_levels(final)["no_asks"][:2] == [(495_000, 40.0), (500_000, 350.0)]
     assert (final.yes_bid_micros, final.yes_bid_size, final.no_ask_micros) == (505_000, 40.0, 495_000)
 
     raw = got["raw.polymarket"]

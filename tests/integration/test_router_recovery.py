@@ -15,9 +15,10 @@ from confluent_kafka import Consumer, TopicPartition
 
 from connectors.publisher import Publisher
 from ops.topics import ensure_topics
+from schemas import depth
 from schemas.codec import default_codec
 from schemas.enums import Venue
-from schemas.records import Level, MarketLink, MarketListing, Quote, ShardInput
+from schemas.records import MarketLink, MarketListing, Quote, ShardInput
 from schemas.topics import spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
@@ -85,7 +86,7 @@ def test_link_learned_before_a_sigkill_still_routes_quotes_after_restart(kafka_b
     link = MarketLink(f"{key}->{event}:a", Venue.KALSHI, market, event, ts=2_000, yes_role="a", confidence=1.0, method="test")
 
     def quote(i: int) -> Quote:
-        return Quote(f"{key}:{i}", Venue.KALSHI, market, ts=3_000 + i, seq=i, yes_asks=[Level(500_000 + i * 10_000, 10.0)])
+        return Quote(f"{key}:{i}", Venue.KALSHI, market, ts=3_000 + i, seq=i, yes_ask_depth=depth.pack_levels([(500_000 + i * 10_000, 10.0)]))
 
     worker = _worker(kafka_bootstrap, app_id, tmp_path / "router.log")
     try:

@@ -28,6 +28,7 @@ from confluent_kafka import Consumer, TopicPartition
 from connectors.kalshi.simulator import default_fixtures_dir as kalshi_fixtures
 from connectors.kalshi.simulator import ladder, load_script
 from ops.topics import ensure_topics
+from schemas import depth
 from schemas.codec import default_codec
 from schemas.enums import Venue
 from schemas.records import MarketListing, Quote
@@ -132,8 +133,9 @@ def last_quotes(got: Records, prefix: str) -> dict[str, Quote]:
     return last
 
 
-def levels(ladder_: list[Any]) -> list[tuple[int, int]]:
-    return [(lv.price_micros, round(lv.size * 100)) for lv in ladder_]
+def levels(q: Any, name: str) -> list[tuple[int, int]]:
+    """One ladder of a quote as (price micro-dollars, hundredths of a contract), implied asks derived."""
+    return [(p, round(c * 100)) for p, c in depth.book_levels(q)[name]]
 
 
 # ------------------------------------------------------------------------ Kalshi
@@ -157,7 +159,7 @@ def test_kalshi_simulate_puts_the_simulators_markets_and_final_books_on_the_brok
         last = last_quotes(got, "KALSHI:")
         return {f"KALSHI:{t}" for t in markets} <= catalog and all(
             t in last and last[t].source == "kalshi.ws"
-            and (levels(last[t].yes_bids), levels(last[t].no_bids)) == (book["yes"], book["no"])
+            and (levels(last[t], "yes_bids"), levels(last[t], "no_bids")) == (book["yes"], book["no"])
             for t, book in final.items())
 
     got, arrived, code, output = run_simulate(kafka_bootstrap, "connectors.kalshi", ("--delta-interval-s", "0.05"), done)
@@ -171,8 +173,8 @@ def test_kalshi_simulate_puts_the_simulators_markets_and_final_books_on_the_brok
     assert isinstance(gb, MarketListing) and (gb.venue, gb.series, gb.league, gb.yes_outcome) == (Venue.KALSHI, "KXNFLGAME", "nfl", "Green Bay")
     last = last_quotes(got, "KALSHI:")
     for ticker, book in final.items():  # after the shutdown flush too: nothing published a wrong book last
-        assert (levels(last[ticker].yes_bids), levels(last[ticker].no_bids)) == (book["yes"], book["no"])
-        assert levels(last[ticker].yes_asks) == sorted((1_000_000 - p, c) for p, c in book["no"])
+        assert (levels(last[ticker], "yes_bids"), levels(last[ticker], "no_bids")) == (book["yes"], book["no"])
+        assert levels(last[ticker], "yes_asks") == sorted((1_000_000 - p, c) for p, c in book["no"])
 
 
 # -------------------------------------------------------------------- Polymarket
@@ -188,7 +190,7 @@ def test_polymarket_simulate_puts_the_simulators_markets_and_final_book_on_the_b
 
     def final_seen(got: Records) -> bool:
         q = last_quotes(got, "POLYMARKET:").get(ETH15_MARKET)
-        return q is not None and levels(q.yes_bids[:4]) == yes_top and levels(q.yes_asks[:3]) == yes_asks_top
+        return q is not None and levels(q, "yes_bids")[:4] == yes_top and levels(q, "yes_asks")[:3] == yes_asks_top
 
     def done(got: Records) -> bool:
         return {f"POLYMARKET:{c}" for c in conditions} <= {k for k, _ in got["markets.catalog"]} and final_seen(got)
@@ -204,5 +206,5 @@ def test_polymarket_simulate_puts_the_simulators_markets_and_final_book_on_the_b
     assert isinstance(eth, MarketListing) and (eth.venue, eth.token_yes, eth.token_no) == (Venue.POLYMARKET, ETH15_YES, ETH15_NO)
     assert final_seen(got)  # still the last quote after the shutdown flush
     final = last_quotes(got, "POLYMARKET:")[ETH15_MARKET]
-    assert levels(final.no_bids[:3]) == [(490_000, 100000), (470_000, 58200), (460_000, 57200)]
-    assert levels(final.no_asks[:3]) == [(495_000, 4000), (500_000, 35000), (510_000, 102800)]
+    assert levels(final, "no_bids")[:3] == [(490_000, 100000), (470_000, 58200), (460_000, 57200)]
+    assert levels(final, "no_asks")[:3] == [(495_000, 4000), (500_000, 35000), (510_000, 102800)]

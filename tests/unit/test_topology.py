@@ -33,7 +33,7 @@ PINNED = {
     ("trading-sizing", 1): "665e14292987a49d",
     ("trading-execution", 1): "c01cbf828f1eeaf0",
     ("trading-handled-orders", 1): "3442496b96dd0159",
-    ("trading-books", 1): "f0b673380956286d",
+    ("trading-books", 2): "a6bd2825165cd03a",  # v2: quotes carry packed depth (schemas.depth)
     ("trading-positions", 1): "672d4f32d17f49f8",
 }
 

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from connectors.polymarket.gamma import parse_gamma_event
 from connectors.polymarket.normalize import listing_from_gamma
+from schemas import depth
 from schemas.enums import MarketType, Venue
-from schemas.records import Level, MarketListing, Quote
+from schemas.records import MarketListing, Quote
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 #: When the Kalshi frames were archived: 2026-02-12 12:06:16 UTC.
@@ -39,18 +40,19 @@ def kalshi_quote(msg: dict, ts: int | None = None) -> Quote:
     ticker = msg["market_ticker"]
     yb, ya = round(float(msg["yes_bid_dollars"]) * 1e6), round(float(msg["yes_ask_dollars"]) * 1e6)
     bsz, asz = float(msg["yes_bid_size_fp"]), float(msg["yes_ask_size_fp"])
-    yes_asks = [Level(ya, asz)] if asz > 0 and ya < 1_000_000 else []
-    no_asks = [Level(1_000_000 - yb, bsz)] if bsz > 0 and yb > 0 else []
-    yes_bids = [Level(yb, bsz)] if bsz > 0 and yb > 0 else []
-    no_bids = [Level(1_000_000 - ya, asz)] if asz > 0 and ya < 1_000_000 else []
+    yes_asks = [(ya, asz)] if asz > 0 and ya < 1_000_000 else []
+    no_asks = [(1_000_000 - yb, bsz)] if bsz > 0 and yb > 0 else []
+    yes_bids = [(yb, bsz)] if bsz > 0 and yb > 0 else []
+    no_bids = [(1_000_000 - ya, asz)] if asz > 0 and ya < 1_000_000 else []
     t = ts if ts is not None else msg["ts"] * 1000
     return Quote(
         quote_id=f"KALSHI:{ticker}:ticker:{msg['Clock']}", venue=Venue.KALSHI, market_id=ticker, ts=t, seq=msg["Clock"],
-        yes_bid_micros=yes_bids[0].price_micros if yes_bids else None, yes_bid_size=bsz,
-        yes_ask_micros=yes_asks[0].price_micros if yes_asks else None, yes_ask_size=asz,
-        no_bid_micros=no_bids[0].price_micros if no_bids else None, no_bid_size=asz,
-        no_ask_micros=no_asks[0].price_micros if no_asks else None, no_ask_size=bsz,
-        yes_bids=yes_bids, yes_asks=yes_asks, no_bids=no_bids, no_asks=no_asks, source="kalshi.ws.ticker",
+        yes_bid_micros=yes_bids[0][0] if yes_bids else None, yes_bid_size=bsz,
+        yes_ask_micros=yes_asks[0][0] if yes_asks else None, yes_ask_size=asz,
+        no_bid_micros=no_bids[0][0] if no_bids else None, no_bid_size=asz,
+        no_ask_micros=no_asks[0][0] if no_asks else None, no_ask_size=bsz, source="kalshi.ws.ticker",
+        yes_bid_depth=depth.pack_levels(yes_bids), yes_ask_depth=depth.pack_levels(yes_asks),
+        no_bid_depth=depth.pack_levels(no_bids), no_ask_depth=depth.pack_levels(no_asks),
     )
 
 

@@ -8,7 +8,7 @@ from connectors.kalshi.book import BookChanged, BookKeeper, Ignored, Resync
 from connectors.kalshi.messages import BookDelta, BookSnapshot, parse_frame
 from connectors.kalshi.normalize import book_to_quote
 from connectors.kalshi.ws import DeadOut, QuoteOut, ResubscribeOut, WsProcessor
-from schemas.records import Level
+from schemas import depth
 from tests.unit.kalshi.conftest import ndjson
 
 A = "KXNFLGAME-25DEC27BALGB-GB"
@@ -49,9 +49,10 @@ def test_quote_has_all_four_ladders_with_implied_asks() -> None:
     assert q.quote_id == f"KALSHI:{A}:1:16" and q.market_id == A and q.seq == 16
     assert (q.yes_bid_micros, q.yes_bid_size, q.yes_ask_micros, q.yes_ask_size) == (620_000, 100.0, 630_000, 1500.25)
     assert (q.no_bid_micros, q.no_bid_size, q.no_ask_micros, q.no_ask_size) == (370_000, 1500.25, 380_000, 100.0)
-    assert q.yes_asks == [Level(630_000, 1500.25), Level(650_000, 60.0)]
-    assert q.no_asks == [Level(380_000, 100.0), Level(390_000, 2000.0), Level(410_000, 800.0), Level(420_000, 1000.0), Level(430_000, 400.0)]
-    assert q.yes_bids[0] == Level(620_000, 100.0) and q.no_bids == [Level(370_000, 1500.25), Level(350_000, 60.0)]
+    book = depth.book_levels(q)
+    assert book["yes_asks"] == [(630_000, 1500.25), (650_000, 60.0)]
+    assert book["no_asks"] == [(380_000, 100.0), (390_000, 2000.0), (410_000, 800.0), (420_000, 1000.0), (430_000, 400.0)]
+    assert book["yes_bids"][0] == (620_000, 100.0) and book["no_bids"] == [(370_000, 1500.25), (350_000, 60.0)]
 
 
 def test_a_missing_sequence_number_drops_every_book_of_the_sid() -> None:

@@ -12,6 +12,7 @@ from connectors.kalshi.feed import FeedStats, KalshiFeed
 from connectors.kalshi.rest import KalshiRest
 from connectors.kalshi.simulator import KalshiSimulator, ladder
 from connectors.kalshi.ws import KalshiWs
+from schemas import depth
 from schemas.records import MarketListing, Quote, RawFeed
 
 SCRIPTED = ("KXNFLGAME-25DEC27BALGB-GB", "KXNFLGAME-25NOV27GBDET-GB")
@@ -46,8 +47,8 @@ def books_match(sim: KalshiSimulator, stats: FeedStats) -> bool:
         q = stats.last_quotes.get(ticker)
         if q is None:
             return False
-        for side, levels in (("yes", q.yes_bids), ("no", q.no_bids)):
-            if [(lv.price_micros, round(lv.size * 100)) for lv in levels] != ladder(book, side):
+        for side, levels in (("yes", depth.book_levels(q)["yes_bids"]), ("no", depth.book_levels(q)["no_bids"])):
+            if [(p, round(c * 100)) for p, c in levels] != ladder(book, side):
                 return False
     return True
 

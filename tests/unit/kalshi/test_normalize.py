@@ -16,9 +16,10 @@ from connectors.kalshi.normalize import (
     rest_orderbook_to_book,
     rest_quote_id,
 )
+from schemas import depth
 from schemas.codec import default_codec
 from schemas.enums import MarketType, Side, Venue
-from schemas.records import Level, TickBand
+from schemas.records import TickBand
 from tests.unit.kalshi.conftest import load
 
 TS = 1_766_557_486_000
@@ -98,9 +99,12 @@ def test_rest_orderbook_fixture_becomes_a_quote_with_implied_asks() -> None:
     book = rest_orderbook_to_book(load("orderbook_handwritten_fixture.json"), "KXBTC-25MAR15-B100000", TS)
     q = book_to_quote(book, source="kalshi.rest", qid=rest_quote_id("KXBTC-25MAR15-B100000", TS))
     assert q.quote_id == f"KALSHI:KXBTC-25MAR15-B100000:rest:{TS}" and q.ts == TS
-    assert q.yes_bids == [Level(420_000, 13.0), Level(350_000, 200.0)]
-    assert q.no_bids == [Level(560_000, 17.0), Level(540_000, 400.0)]
-    assert q.yes_asks == [Level(440_000, 17.0), Level(460_000, 400.0)]
-    assert q.no_asks == [Level(580_000, 13.0), Level(650_000, 200.0)]
+    book = depth.book_levels(q)
+    assert book["yes_bids"] == [(420_000, 13.0), (350_000, 200.0)]
+    assert book["no_bids"] == [(560_000, 17.0), (540_000, 400.0)]
+    assert book["yes_asks"] == [(440_000, 17.0), (460_000, 400.0)]
+    assert book["no_asks"] == [(580_000, 13.0), (650_000, 200.0)]
+    # one representation on the wire: Kalshi's bids, the asks derived from them where needed
+    assert q.asks_implied and q.yes_ask_depth == q.no_ask_depth == b""
     with pytest.raises(BadPayload, match="orderbook_fp"):
         rest_orderbook_to_book({"orderbook": {"yes": [[42, 13]]}}, "X", TS)

@@ -27,6 +27,7 @@ from connectors.kalshi.runner import Endpoints, serve, signer_if_configured
 from connectors.kalshi.service import KalshiService, ServiceConfig
 from connectors.lifecycle import Backoff
 from connectors.kalshi.simulator import KalshiSimulator, ladder
+from schemas import depth
 from schemas.enums import MarketType, Venue
 from schemas.records import MarketListing, Quote
 
@@ -227,8 +228,8 @@ def _final_books_seen(sim: KalshiSimulator, sink: RecordingSink) -> bool:
         if topic == "markets.quotes":
             last[record.market_id] = record
     return all(
-        t in last and [(lv.price_micros, round(lv.size * 100)) for lv in last[t].yes_bids] == ladder(sim.books[t], "yes")
-        and [(lv.price_micros, round(lv.size * 100)) for lv in last[t].no_bids] == ladder(sim.books[t], "no")
+        t in last and [(p, round(c * 100)) for p, c in depth.book_levels(last[t])["yes_bids"]] == ladder(sim.books[t], "yes")
+        and [(p, round(c * 100)) for p, c in depth.book_levels(last[t])["no_bids"]] == ladder(sim.books[t], "no")
         for t in SCRIPTED
     )
 

@@ -12,6 +12,7 @@ from connectors.polymarket.feed import PolymarketFeed
 from connectors.polymarket.gamma import GammaClient
 from connectors.polymarket.simulator import PolymarketSimulator, mirror_book
 from connectors.polymarket.ws import MarketStream
+from schemas import depth
 from schemas.records import MarketListing, Quote, RawFeed
 
 from .conftest import ETH15_MARKET, ETH15_NO, ETH15_YES, lines, load
@@ -67,14 +68,14 @@ async def test_feed_publishes_raw_listings_quotes_and_resyncs() -> None:
     assert all(isinstance(q, Quote) for q in quotes)
     assert {k for t, k, _ in sink.records if t == "markets.quotes"} == {f"POLYMARKET:{ETH15_MARKET}"}
     final = quotes[-1]
-    assert [(lv.price_micros, lv.size) for lv in final.yes_bids[:4]] == [(505_000, 40.0), (500_000, 350.0), (490_000, 1028.0), (480_000, 918.0)]
-    assert [(lv.price_micros, lv.size) for lv in final.yes_asks[:3]] == [(510_000, 1000.0), (530_000, 582.0), (540_000, 572.0)]
-    assert [(lv.price_micros, lv.size) for lv in final.no_bids[:3]] == [(490_000, 1000.0), (470_000, 582.0), (460_000, 572.0)]
-    assert [(lv.price_micros, lv.size) for lv in final.no_asks[:3]] == [(495_000, 40.0), (500_000, 350.0), (510_000, 1028.0)]
+    assert depth.book_levels(final)["yes_bids"][:4] == [(505_000, 40.0), (500_000, 350.0), (490_000, 1028.0), (480_000, 918.0)]
+    assert depth.book_levels(final)["yes_asks"][:3] == [(510_000, 1000.0), (530_000, 582.0), (540_000, 572.0)]
+    assert depth.book_levels(final)["no_bids"][:3] == [(490_000, 1000.0), (470_000, 582.0), (460_000, 572.0)]
+    assert depth.book_levels(final)["no_asks"][:3] == [(495_000, 40.0), (500_000, 350.0), (510_000, 1028.0)]
     assert (final.yes_bid_micros, final.yes_ask_micros, final.no_bid_micros, final.no_ask_micros) == (505_000, 510_000, 490_000, 495_000)
-    assert len(final.yes_bids) == 22 and len(final.yes_asks) == 19  # 20 recorded + 0.50 + 0.505; 0.52 removed
+    assert len(depth.book_levels(final)["yes_bids"]) == 22 and len(depth.book_levels(final)["yes_asks"]) == 19  # 20 recorded + 0.50 + 0.505; 0.52 removed
     # never a quote from the wrong (late-applied) book: no quote ever shows 0.50 x 120
-    assert all((500_000, 120.0) not in [(lv.price_micros, lv.size) for lv in q.yes_bids] for q in quotes)
+    assert all((500_000, 120.0) not in depth.book_levels(q)["yes_bids"] for q in quotes)
     raw_ws = [r for t, k, r in sink.records if t == "raw.polymarket" and k == "polymarket:ws/market"]
     assert len(raw_ws) == FRAMES and all(isinstance(r, RawFeed) for r in raw_ws)
     assert isinstance(next(r for t, _, r in sink.records if t == "markets.catalog"), MarketListing)

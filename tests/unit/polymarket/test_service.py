@@ -28,6 +28,7 @@ from connectors.polymarket.service import PolymarketService, ServiceConfig, pick
 from connectors.polymarket.simulator import PolymarketSimulator
 from connectors.lifecycle import Backoff
 from connectors.polymarket.ws import Frame, MarketStream
+from schemas import depth
 from schemas.enums import MarketType, Venue
 from schemas.records import MarketListing
 
@@ -238,7 +239,7 @@ class FlushCountingSink(MemorySink):
 
 def final_quote_seen(sink: MemorySink) -> bool:
     quotes = [r for t, _, r in sink.records if t == "markets.quotes" and r.market_id == ETH15_MARKET]
-    return bool(quotes) and [(lv.price_micros, lv.size) for lv in quotes[-1].yes_bids[:2]] == [(505_000, 40.0), (500_000, 350.0)]
+    return bool(quotes) and depth.book_levels(quotes[-1])["yes_bids"][:2] == [(505_000, 40.0), (500_000, 350.0)]
 
 
 async def test_serve_streams_the_simulator_until_sigterm_then_flushes() -> None:

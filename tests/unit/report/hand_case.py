@@ -14,8 +14,9 @@ from pathlib import Path
 
 from ops.backtest.records import InputRecord, as_inputs
 from ops.sessions.replay import load_session
+from schemas import depth
 from schemas.enums import EventStatus, Venue
-from schemas.records import EventState, Level, MarketLink, MarketListing, Quote
+from schemas.records import EventState, MarketLink, MarketListing, Quote
 
 SESSION = Path(__file__).resolve().parents[3] / "data" / "sessions" / "nba-2026-finals-g3"
 EVENT = "espn:nba:401859965"
@@ -33,8 +34,8 @@ def _book(market: str, ts: int, seq: int) -> Quote:
     return Quote(quote_id=f"KALSHI:{market}:{seq}", venue=Venue.KALSHI, market_id=market, ts=ts, seq=seq,
                  yes_bid_micros=340_000, yes_bid_size=1000.0, yes_ask_micros=350_000, yes_ask_size=1000.0,
                  no_bid_micros=650_000, no_bid_size=1000.0, no_ask_micros=660_000, no_ask_size=1000.0,
-                 yes_bids=[Level(340_000, 1000.0)], yes_asks=[Level(350_000, 1000.0)],
-                 no_bids=[Level(650_000, 1000.0)], no_asks=[Level(660_000, 1000.0)], source="test")
+                 yes_bid_depth=depth.pack_levels([(340_000, 1000.0)]), yes_ask_depth=depth.pack_levels([(350_000, 1000.0)]),
+                 no_bid_depth=depth.pack_levels([(650_000, 1000.0)]), no_ask_depth=depth.pack_levels([(660_000, 1000.0)]), source="test")
 
 
 def hand_case() -> list[InputRecord]:

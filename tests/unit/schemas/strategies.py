@@ -10,6 +10,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from schemas import depth
+
 LONG = st.integers(min_value=-(2**63), max_value=2**63 - 1)
 TS = st.integers(min_value=0, max_value=4_102_444_800_000)  # up to 2100, ms
 FLOATS = st.floats(allow_nan=False, allow_infinity=False, width=64)
@@ -42,7 +44,14 @@ def strategy_for(tp: Any, logical: str | None = None) -> st.SearchStrategy[Any]:
     raise TypeError(tp)
 
 
+#: A packed depth ladder (schemas.depth): well-formed pairs of int64, or any bytes (malformed ones included).
+PACKED = st.lists(st.tuples(LONG, LONG), max_size=4).map(lambda lv: depth.pack([p for p, _ in lv], [c for _, c in lv]))
+
+
 def records(cls: type) -> st.SearchStrategy[Any]:
     hints = typing.get_type_hints(cls)
     fields = {f.name: strategy_for(hints[f.name], f.metadata.get("logical")) for f in dataclasses.fields(cls)}
+    for name in fields:
+        if name.endswith("_depth") and hints[name] is bytes:
+            fields[name] = PACKED | fields[name]
     return st.builds(cls, **fields)

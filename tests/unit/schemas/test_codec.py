@@ -12,10 +12,11 @@ from fastavro import parse_schema, schemaless_reader
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from schemas import depth
 from schemas.codec import Codec, default_codec
 from schemas.enums import EventStatus, MarketType, Side, Venue
 from schemas.errors import DecodeError, SchemaViolation
-from schemas.records import RECORD_TYPES, EventState, Level, MarketListing, Quote, ShardInput, TickBand
+from schemas.records import RECORD_TYPES, EventState, MarketListing, Quote, ShardInput, TickBand
 from schemas.registry import REGISTRY_FILE
 from tests.unit.schemas.strategies import records
 
@@ -75,8 +76,8 @@ def test_recorded_payload_shapes_round_trip() -> None:
         yes_bid_size=float(bids[0]["size"]),
         yes_ask_micros=round(float(asks[0]["price"]) * 1e6),
         yes_ask_size=float(asks[0]["size"]),
-        yes_bids=[Level(round(float(lv["price"]) * 1e6), float(lv["size"])) for lv in bids],
-        yes_asks=[Level(round(float(lv["price"]) * 1e6), float(lv["size"])) for lv in asks],
+        yes_bid_depth=depth.pack_levels((round(float(lv["price"]) * 1e6), float(lv["size"])) for lv in bids),
+        yes_ask_depth=depth.pack_levels((round(float(lv["price"]) * 1e6), float(lv["size"])) for lv in asks),
     )
     wrapped = ShardInput("i1", "espn:nfl:1", ts=quote.ts, quote=quote)
     assert codec.decode(codec.encode(wrapped)) == wrapped
@@ -124,9 +125,9 @@ def test_plain_confluent_consumer_decodes_with_only_the_registry() -> None:
 
 
 def test_decoded_enums_and_nested_records_are_typed() -> None:
-    q = Quote("q", Venue.POLYMARKET, "m", ts=5, yes_bids=[Level(10_000, 2.0)])
+    q = Quote("q", Venue.POLYMARKET, "m", ts=5, yes_bid_depth=depth.pack_levels([(10_000, 2.0)]))
     back = default_codec().decode(default_codec().encode(q))
     assert back.venue is Venue.POLYMARKET
-    assert isinstance(back.yes_bids[0], Level)
+    assert back.yes_bid_depth == q.yes_bid_depth and depth.levels(back.yes_bid_depth) == [(10_000, 2.0)]
     listing = MarketListing("POLYMARKET:x", Venue.POLYMARKET, "x", ts=1, result=Side.NO)
     assert default_codec().decode(default_codec().encode(listing)).result is Side.NO

@@ -10,7 +10,11 @@ from typing import Sequence
 import numpy as np
 
 from schemas.enums import EventStatus, MarketType, Venue
-from schemas.records import EventState, Level, MarketLink, MarketListing, Quote, ShardInput
+from schemas import depth
+from schemas.records import EventState, MarketLink, MarketListing, Quote, ShardInput
+
+#: One depth level as tests write it: (price micro-dollars, size in contracts).
+Level = tuple[int, float]
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "shard"
 GAME_TS = 1_765_134_000_000  # 2025-12-07 19:00 UTC, the scoreboard capture time
@@ -27,23 +31,28 @@ def kalshi_book() -> tuple[list[Level], list[Level]]:
     ob = json.loads((FIXTURES / "orderbook_handwritten_fixture.json").read_text())["orderbook_fp"]
     yes_bids = [(dollars(p), float(c)) for p, c in ob["yes_dollars"]]
     no_bids = [(dollars(p), float(c)) for p, c in ob["no_dollars"]]
-    yes_asks = sorted((Level(1_000_000 - p, c) for p, c in no_bids), key=lambda lv: lv.price_micros)
-    no_asks = sorted((Level(1_000_000 - p, c) for p, c in yes_bids), key=lambda lv: lv.price_micros)
+    yes_asks = sorted((1_000_000 - p, c) for p, c in no_bids)
+    no_asks = sorted((1_000_000 - p, c) for p, c in yes_bids)
     return yes_asks, no_asks
 
 
 def polymarket_book() -> tuple[list[Level], list[Level]]:
     """The recorded CLOB book of a YES token; its NO asks are the complement of its bids."""
     book = json.loads((FIXTURES / "clob_book_2026-01-04.json").read_text())
-    yes_asks = sorted((Level(dollars(a["price"]), float(a["size"])) for a in book["asks"]), key=lambda lv: lv.price_micros)
-    no_asks = sorted((Level(1_000_000 - dollars(b["price"]), float(b["size"])) for b in book["bids"]), key=lambda lv: lv.price_micros)
+    yes_asks = sorted((dollars(a["price"]), float(a["size"])) for a in book["asks"])
+    no_asks = sorted((1_000_000 - dollars(b["price"]), float(b["size"])) for b in book["bids"])
     return yes_asks, no_asks
 
 
 def shift(levels: Sequence[Level], delta_micros: int) -> list[Level]:
     """The same ladder moved by a price delta (levels pushed out of (0, 1) are dropped)."""
-    moved = [Level(lv.price_micros + delta_micros, lv.size) for lv in levels]
-    return [lv for lv in moved if 0 < lv.price_micros < 1_000_000]
+    moved = [(p + delta_micros, c) for p, c in levels]
+    return [lv for lv in moved if 0 < lv[0] < 1_000_000]
+
+
+def arrays(levels: Sequence[Level]) -> tuple[np.ndarray, np.ndarray]:
+    """(prices micro-dollars, sizes hundredths): the arrays `state.ladder_arrays` takes."""
+    return depth.unpack(depth.pack_levels(levels))
 
 
 def listing(
@@ -90,11 +99,11 @@ def quote_input(
 ) -> ShardInput:
     q = Quote(
         quote_id=f"q-{market_id}-{ts}-{seq}", venue=venue, market_id=market_id, ts=ts, seq=seq,
-        yes_ask_micros=yes_asks[0].price_micros if yes_asks else None,
-        yes_ask_size=yes_asks[0].size if yes_asks else 0.0,
-        no_ask_micros=no_asks[0].price_micros if no_asks else None,
-        no_ask_size=no_asks[0].size if no_asks else 0.0,
-        yes_asks=list(yes_asks), no_asks=list(no_asks), source="test",
+        yes_ask_micros=yes_asks[0][0] if yes_asks else None,
+        yes_ask_size=yes_asks[0][1] if yes_asks else 0.0,
+        no_ask_micros=no_asks[0][0] if no_asks else None,
+        no_ask_size=no_asks[0][1] if no_asks else 0.0,
+        yes_ask_depth=depth.pack_levels(yes_asks), no_ask_depth=depth.pack_levels(no_asks), source="test",
     )
     return ShardInput(
         input_id=f"in-{market_id}-{ts}-{seq}", event_id=event_id, ts=ts, quote=q,

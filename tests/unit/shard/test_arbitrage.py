@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from schemas.enums import EventStatus, SignalKind, Side, Venue
-from schemas.records import Level
 from streams.shard.arbitrage import arbitrage
 from streams.shard.config import ShardConfig
 from streams.shard.edges import LadderRows
@@ -13,14 +12,14 @@ from streams.shard.processor import ShardProcessor
 from streams.shard.state import ShardState, ladder_arrays
 
 from tests.unit.shard.books import (
-    GAME_TS, SETTLE_TS, fixed_lookup, game_state, kalshi_book, listing, polymarket_book, quote_input, shift, state_input,
+    GAME_TS, SETTLE_TS, Level, arrays, fixed_lookup, game_state, kalshi_book, listing, polymarket_book, quote_input, shift, state_input,
 )
 
 EV = "espn:nfl:1"
 
 
 def rows(levels: list[Level], venue: int, rate_ppm: int) -> LadderRows:
-    p4, c100 = ladder_arrays(levels)
+    p4, c100 = ladder_arrays(*arrays(levels))
     return LadderRows(p4[None, :], c100[None, :], np.array([venue]), np.array([rate_ppm]), np.array([1]))
 
 

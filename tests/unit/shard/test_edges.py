@@ -10,12 +10,11 @@ from streams.fees.fixed import FeeError
 from streams.shard.edges import LadderRows, model_edges
 from streams.shard.state import ladder_arrays, BadShardInput
 
-from tests.unit.shard.books import kalshi_book, polymarket_book
-from schemas.records import Level
+from tests.unit.shard.books import Level, arrays, kalshi_book, polymarket_book
 
 
 def rows_of(levels: list[Level], venue: int, rate_ppm: int, exponent: int = 1) -> LadderRows:
-    p4, c100 = ladder_arrays(levels)
+    p4, c100 = ladder_arrays(*arrays(levels))
     return LadderRows(
         p4=p4[None, :], c100=c100[None, :], venue=np.array([venue]), rate_ppm=np.array([rate_ppm]),
         exponent=np.array([exponent]),
@@ -24,7 +23,7 @@ def rows_of(levels: list[Level], venue: int, rate_ppm: int, exponent: int = 1) -
 
 def test_kalshi_yes_walks_both_levels() -> None:
     yes_asks, _ = kalshi_book()  # YES asks 17 @ 0.44, 400 @ 0.46 (from NO bids 0.56 / 0.54)
-    assert [(lv.price_micros, lv.size) for lv in yes_asks] == [(440_000, 17.0), (460_000, 400.0)]
+    assert yes_asks == [(440_000, 17.0), (460_000, 400.0)]
     res = model_edges(rows_of(yes_asks, 0, 70_000), np.array([0.65]), 0.15)
     # level 0: fee ceil(0.07*17*0.44*0.56 = 0.293216) = $0.30 -> cost 0.44 + 0.30/17
     assert res.top_edge[0] == pytest.approx(0.65 - (0.44 + 0.30 / 17), abs=1e-12)
@@ -51,7 +50,7 @@ def test_second_level_cut_when_its_marginal_edge_drops_below_threshold() -> None
 
 def test_the_fee_at_size_one_is_the_rounded_cent() -> None:
     # 1 contract @ 0.50: raw fee 0.0175 -> $0.02, so the all-in cost is 0.52, not 0.5175
-    res = model_edges(rows_of([Level(500_000, 1.0)], 0, 70_000), np.array([0.70]), 0.15)
+    res = model_edges(rows_of([(500_000, 1.0)], 0, 70_000), np.array([0.70]), 0.15)
     assert res.top_edge[0] == pytest.approx(0.70 - 0.52, abs=1e-12)
     assert res.fee_micros[0] == 20_000
 
@@ -84,6 +83,6 @@ def test_empty_side_has_no_edge() -> None:
 
 def test_books_with_sub_tick_or_unsorted_prices_are_refused() -> None:
     with pytest.raises(BadShardInput):
-        ladder_arrays([Level(440_050, 1.0)])
+        ladder_arrays(*arrays([(440_050, 1.0)]))
     with pytest.raises(BadShardInput):
-        ladder_arrays([Level(460_000, 1.0), Level(440_000, 1.0)])
+        ladder_arrays(*arrays([(460_000, 1.0), (440_000, 1.0)]))

@@ -17,8 +17,9 @@ from pathlib import Path
 from connectors.kalshi.normalize import market_to_listing
 from connectors.polymarket.gamma import event_of_market, parse_gamma_market
 from connectors.polymarket.normalize import listing_from_gamma
+from schemas import depth
 from schemas.enums import EventStatus, MarketType, SignalKind, Side, Venue
-from schemas.records import EventState, Level, MarketLink, MarketListing, Quote, ShardInput
+from schemas.records import EventState, MarketLink, MarketListing, Quote, ShardInput
 from streams.discovery import DiscoveryProcessor, DiscoveryState
 from streams.shard.config import ShardConfig
 from streams.shard.processor import ShardProcessor
@@ -69,7 +70,7 @@ def quote(venue: Venue, market_id: str, ts: int, yes_ask: int, no_ask: int, size
     return Quote(
         quote_id=f"{venue.value}:{market_id}:{ts}", venue=venue, market_id=market_id, ts=ts,
         yes_ask_micros=yes_ask, yes_ask_size=size, no_ask_micros=no_ask, no_ask_size=size,
-        yes_asks=[Level(yes_ask, size)], no_asks=[Level(no_ask, size)], source="test",
+        yes_ask_depth=depth.pack_levels([(yes_ask, size)]), no_ask_depth=depth.pack_levels([(no_ask, size)]), source="test",
     )
 
 

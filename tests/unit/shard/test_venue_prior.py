@@ -20,7 +20,7 @@ import pytest
 from connectors.espn.leagues import league
 from connectors.espn.plays import play_states
 from schemas.enums import EventStatus, SignalKind, Venue
-from schemas.records import EventState, Level, Probability, Signal
+from schemas.records import EventState, Probability, Signal
 from streams.shard.config import ShardConfig
 from streams.shard.processor import ShardProcessor, registry_lookup
 from streams.shard.prior import PregamePrice, excluded_market, pregame_price, with_prior
@@ -51,7 +51,7 @@ def _quote(market: tuple[str, str], ts: int, price: float, seq: int):  # type: i
     if bid == ask:  # a whole-cent price: one tick either side
         bid, ask = bid - 1, ask + 1
     bid, ask = bid * 10_000, ask * 10_000
-    yes, no = [Level(ask, 500.0)], [Level(1_000_000 - bid, 500.0)]
+    yes, no = [(ask, 500.0)], [(1_000_000 - bid, 500.0)]
     rec = quote_input(EV, Venue(market[0]), market[1], yes, no, ts, role="a", rate=0.02, seq=seq)
     q = dataclasses.replace(rec.quote, yes_bid_micros=bid, yes_bid_size=500.0)
     return dataclasses.replace(rec, quote=q)

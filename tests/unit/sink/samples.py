@@ -17,11 +17,12 @@ from connectors.espn.leagues import league
 from connectors.espn.normalize import scoreboard_states
 from connectors.espn.plays import SummaryResult, summary
 from connectors.kalshi.normalize import market_to_listing
+from schemas import depth
 from schemas.enums import (
     Action, HealthStatus, OrderState, PositionStatus, RiskKind, Severity, Side, SignalKind, TimeInForce, Venue,
 )
 from schemas.records import (
-    Alert, EventState, Fill, Heartbeat, LedgerEntry, Level, MarketLink, MarketListing, Order, OrderStatus, Play,
+    Alert, EventState, Fill, Heartbeat, LedgerEntry, MarketLink, MarketListing, Order, OrderStatus, Play,
     PositionEvent, Probability, Quote, RawFeed, RiskEvent, Signal, SignalLeg,
 )
 
@@ -42,13 +43,16 @@ def micros(price: str) -> int:
     return int(whole) * 1_000_000 + int((frac + "000000")[:6])
 
 
+Level = tuple[int, float]  # (price micro-dollars, size in contracts)
+
+
 def clob_ladders() -> tuple[list[Level], list[Level], list[Level], list[Level]]:
     """YES bids/asks from the recorded book (best first); NO is the complement of YES."""
     book = load("clob_book_2026-01-04.json")
-    yes_bids = sorted((Level(micros(b["price"]), float(b["size"])) for b in book["bids"]), key=lambda lv: -lv.price_micros)
-    yes_asks = sorted((Level(micros(a["price"]), float(a["size"])) for a in book["asks"]), key=lambda lv: lv.price_micros)
-    no_bids = [Level(1_000_000 - lv.price_micros, lv.size) for lv in yes_asks]
-    no_asks = [Level(1_000_000 - lv.price_micros, lv.size) for lv in yes_bids]
+    yes_bids = sorted(((micros(b["price"]), float(b["size"])) for b in book["bids"]), key=lambda lv: -lv[0])
+    yes_asks = sorted((micros(a["price"]), float(a["size"])) for a in book["asks"])
+    no_bids = [(1_000_000 - p, c) for p, c in yes_asks]
+    no_asks = [(1_000_000 - p, c) for p, c in yes_bids]
     return yes_bids, yes_asks, no_bids, no_asks
 
 
@@ -59,10 +63,11 @@ def clob_quote(i: int = 0, market_id: str | None = None) -> Quote:
     mid = market_id or book["market"]
     return Quote(
         quote_id=f"POLYMARKET:{mid}:{BOOK_TS + i}:{book['hash'][:16]}", venue=Venue.POLYMARKET, market_id=mid,
-        ts=BOOK_TS + i, seq=i, yes_bid_micros=yb[0].price_micros, yes_bid_size=yb[0].size,
-        yes_ask_micros=ya[0].price_micros, yes_ask_size=ya[0].size, no_bid_micros=nb[0].price_micros,
-        no_bid_size=nb[0].size, no_ask_micros=na[0].price_micros, no_ask_size=na[0].size,
-        yes_bids=yb, yes_asks=ya, no_bids=nb, no_asks=na, source="polymarket.rest",
+        ts=BOOK_TS + i, seq=i, yes_bid_micros=yb[0][0], yes_bid_size=yb[0][1],
+        yes_ask_micros=ya[0][0], yes_ask_size=ya[0][1], no_bid_micros=nb[0][0],
+        no_bid_size=nb[0][1], no_ask_micros=na[0][0], no_ask_size=na[0][1], source="polymarket.rest",
+        yes_bid_depth=depth.pack_levels(yb), yes_ask_depth=depth.pack_levels(ya),
+        no_bid_depth=depth.pack_levels(nb), no_ask_depth=depth.pack_levels(na),
     )
 
 

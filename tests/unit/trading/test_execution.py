@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from schemas import depth
 from schemas.enums import Action, OrderState, RiskKind, Severity, Side, SignalKind, TimeInForce, TradingMode, Venue
 from schemas.records import Alert, Fill, Order, OrderStatus, RiskEvent, Signal, SignalLeg
 from streams.config import Settings
@@ -90,7 +91,8 @@ def test_a_paper_order_fills_against_the_book_of_its_own_time_even_when_that_boo
     moved = game.quote_input(game.GB, T + 1_000)  # the book of the order's instant: asks now $0.45
     assert moved.quote is not None
     q = moved.quote
-    q = replace(q, quote_id="moved", yes_ask_micros=450_000, yes_asks=[q.yes_asks[0].__class__(450_000, 17.0)])
+    q = replace(q, quote_id="moved", yes_ask_micros=450_000,
+                no_bid_depth=depth.pack_levels([(550_000, 17.0)]))  # Kalshi: YES asks are NO bids
     key = market_key(Venue.KALSHI, game.GB)
     v.market[key] = observe_book(v.market[key], key, q, moved.listing, moved.link, 8)
     st, outs = proc.step(st, replace(moved, quote=q), v)

@@ -73,7 +73,7 @@ def test_no_side_uses_the_no_ladder() -> None:
 
 
 def test_book_as_of_order_time_plus_latency_and_no_book_is_rejected() -> None:
-    later = replace(game.book(game.GB, T + 1_000), quote_id="later", yes_asks=[])
+    later = replace(game.book(game.GB, T + 1_000), quote_id="later", no_bid_depth=b"")  # no YES asks
     assert book_as_of([BOOK, later], T + 250) is BOOK
     assert book_as_of([BOOK, later], T + 1_000) is later
     assert book_as_of([later], T + 250) is None

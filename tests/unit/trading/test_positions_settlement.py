@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import pytest
 
+from schemas import depth
 from schemas.enums import Action, PositionStatus, Severity, SignalKind
 from schemas.records import Alert, Fill, LedgerEntry, Order, PositionEvent, ShardInput, Signal
 from streams.trading import ledger as L
@@ -68,7 +69,7 @@ def test_stop_loss_emits_an_exit_signal_that_sizing_turns_into_a_sell_that_fills
     q = crash.quote
     assert q is not None
     # GB YES bid collapses to $0.20 (≤ 0.44 × 0.5): stop-loss
-    q = replace(q, quote_id="crash", yes_bid_micros=200_000, yes_bid_size=50.0, yes_bids=[q.yes_bids[0].__class__(200_000, 50.0)])
+    q = replace(q, quote_id="crash", yes_bid_micros=200_000, yes_bid_size=50.0, yes_bid_depth=depth.pack_levels([(200_000, 50.0)]))
     loop.publish(replace(crash, quote=q, input_id="crash"))
     loop.publish(game.quote_input(game.DET, T + 61_000))  # market data past the sell's time + latency: it fills
     exits = [s for s in loop.log[INBOX] if isinstance(s, Signal) and s.kind is SignalKind.EXIT]
