@@ -211,7 +211,8 @@ def quote_stream(per_event_quotes: list[list[ShardInput]], n: int, seed: int = 1
         assert q is not None
         ts = T0 + 2 + i
         nq = replace(q, quote_id=f"q:{q.market_id}:{i}", ts=ts, seq=i)
-        out.append(replace(base, input_id=f"in:{q.market_id}:{i}", ts=ts, quote=nq))
+        # as the router sends them: the listing went with the market's first input, quotes carry the link only
+        out.append(replace(base, input_id=f"in:{q.market_id}:{i}", ts=ts, quote=nq, listing=None))
     return out
 
 
@@ -230,7 +231,7 @@ def fair_quote_stream(per_event_quotes: list[list[ShardInput]], states: dict[str
         yes, no = fair_ladders(rng, p_role, sizes["k" if q.venue is Venue.KALSHI else "p"], depth)
         ts = T0 + 2 + i
         nq = replace(q, quote_id=f"q:{q.market_id}:{i}", ts=ts, seq=i, yes_ask_depth=yes, no_ask_depth=no)
-        out.append(replace(base, input_id=f"in:{q.market_id}:{i}", ts=ts, quote=nq))
+        out.append(replace(base, input_id=f"in:{q.market_id}:{i}", ts=ts, quote=nq, listing=None))
     return out
 
 

@@ -7,6 +7,9 @@ unlinked market is kept (not dropped): it goes out the moment its link lands.
 A listing that changes (a market closing, its result, new fees) goes out again
 with the latest book, so the shard stops signalling on a market that is not open
 and positions settle at the venue's result; one re-discovered unchanged does not.
+The listing travels once per change, not with every quote: a quote goes out with
+its link only, unless it is the record that completes the market's route (its
+listing has not been sent yet). Consumers keep the last listing per market.
 Pure: no clock, no I/O; ids derive from the records so replays match.
 """
 
@@ -29,7 +32,7 @@ class MarketRoute:
 Routed = tuple[str, ShardInput]  # (event id key, value)
 
 
-def _emit(route: MarketRoute, input_id: str, ts: int) -> list[Routed]:
+def _emit(route: MarketRoute, input_id: str, ts: int, *, listing: bool = True) -> list[Routed]:
     if route.link is None or route.listing is None or route.quote is None:
         return []
     value = ShardInput(
@@ -38,7 +41,7 @@ def _emit(route: MarketRoute, input_id: str, ts: int) -> list[Routed]:
         ts=ts,
         quote=route.quote,
         link=route.link,
-        listing=route.listing,
+        listing=route.listing if listing else None,
     )
     return [(route.link.event_id, value)]
 
@@ -46,8 +49,11 @@ def _emit(route: MarketRoute, input_id: str, ts: int) -> list[Routed]:
 def step(route: MarketRoute, record: Quote | MarketLink | MarketListing) -> tuple[MarketRoute, list[Routed]]:
     """Fold one market record into the route; return what the shard must see now."""
     if isinstance(record, Quote):
+        # With link, listing and an earlier quote all known, whichever record completed the route
+        # went out with the listing, and so did every listing change since: this quote needs none.
+        sent = route.quote is not None and route.link is not None and route.listing is not None
         route = replace(route, quote=record)
-        return route, _emit(route, f"quote:{record.quote_id}", record.ts)
+        return route, _emit(route, f"quote:{record.quote_id}", record.ts, listing=not sent)
     if isinstance(record, MarketLink):
         previous = route.link
         route = replace(route, link=record)

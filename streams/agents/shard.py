@@ -93,14 +93,14 @@ def _state_for(event_id: str) -> ShardState:
     return st
 
 
-def _remember(st: ShardState, raw_of: dict[int, bytes]) -> None:
+def _remember(st: ShardState, raw_of: dict[int, bytes], listed: set[int]) -> None:
     """Point the event's raw snapshot at the input bytes behind its current state and books."""
     raw = _raw[st.event_id]
     raw.set_state(st, raw_of.get(id(st.state)))  # a state the shard gave a venue prior is encoded afresh
     for key, q in zip(st.books.keys, st.books.quotes):
         b = raw_of.get(id(q))
         if b is not None:
-            raw.quotes[key] = b
+            raw.set_quote(key, b, id(q) in listed)
 
 
 def _save(event_id: str, partition: int) -> None:
@@ -129,6 +129,7 @@ async def shard(stream: faust.StreamT) -> None:
         epoch = _revocations[0]
         res = processor.run_batch({r.event_id: _state_for(r.event_id) for r in records}, records)
         raw_of: dict[int, bytes] = {}
+        listed: set[int] = set()  # quotes whose input carried the market's listing
         touched: dict[str, int] = {}
         try:
             for event, rec, outs, err, model_err in zip(batch, records, res.outputs, res.errors, res.model_errors):
@@ -140,6 +141,8 @@ async def shard(stream: faust.StreamT) -> None:
                 if model_err is not None:
                     log.warning("no model probability", event_id=rec.event_id, error=model_err)
                 raw_of[id(rec.state if rec.state is not None else rec.quote)] = framed(bytes(event.message.value))
+                if rec.quote is not None and rec.listing is not None:
+                    listed.add(id(rec.quote))
                 touched[rec.event_id] = event.message.partition
                 for out in outs:
                     await (signals if isinstance(out, Signal) else probabilities).send(key=rec.event_id, value=out)
@@ -165,5 +168,5 @@ async def shard(stream: faust.StreamT) -> None:
                     log.info("cross-venue pair" if equivalent else "cross-venue pair refused",
                              event_id=eid, markets=f"{a} / {b}", reason=reason)
             _cache[eid] = st
-            _remember(st, raw_of)
+            _remember(st, raw_of, listed)
             _save(eid, partition)

@@ -211,15 +211,21 @@ class _Run:
     def _quote(self, k: int, rec: ShardInput) -> None:
         q = rec.quote
         assert q is not None
-        try:
-            link, listing = check_link(rec.link, rec.listing, q)
-        except BadShardInput as exc:
-            self.errors[k] = str(exc)
-            return
         eid = rec.event_id
         work = self.seg.events.get(eid)
         books = work.base.books if work is not None else getattr(self.current.get(eid), "books", None)
         m = books.slots.get(f"{q.venue.value}:{q.market_id}") if books is not None else None
+        link, listing = rec.link, rec.listing
+        if m is not None:  # the router sends the listing once per change: a known market keeps its last
+            if listing is None:
+                listing = work.listings[m] if work is not None else books.listings[m]  # type: ignore[union-attr]
+            if link is None:
+                link = work.links[m] if work is not None else books.links[m]  # type: ignore[union-attr]
+        try:
+            link, listing = check_link(link, listing, q)
+        except BadShardInput as exc:
+            self.errors[k] = str(exc)
+            return
         skey = structure_key(link, listing)
         structural = m is None or books.structure[m] != skey  # type: ignore[union-attr]
         if structural:

@@ -2,8 +2,8 @@
 
 A snapshot is a length-prefixed sequence of Confluent-framed Avro records: the last
 Probability emitted (if any), the latest EventState (as a ShardInput, with the venue
-prior the shard filled in, if any), the latest quote of every market with its link and
-listing, in book order, and the pregame venue price kept for a game without a line
+prior the shard filled in, if any), per market in book order the input that last carried
+its listing and then its latest quote (the router sends a listing once per change), and the pregame venue price kept for a game without a line
 (a Probability of model `venue-pregame` whose `inputs_digest` names the market). Loading replays them
 through the same code paths the processor uses, so a recovered shard prices exactly
 like the one that wrote it (the model is pure, so re-running it gives the same output).
@@ -71,7 +71,11 @@ def load(event_id: str, blob: bytes, lookup: ModelLookup, policy: PairingPolicy)
             except ModelError as exc:
                 st = replace(st, state=rec.state, probs=None, model_error=f"{type(exc).__name__}: {exc}")
         elif isinstance(rec, ShardInput) and rec.quote is not None:
-            entry = entry_from(rec.link, rec.listing, rec.quote)
+            link, listing = rec.link, rec.listing
+            m = st.books.index(f"{rec.quote.venue.value}:{rec.quote.market_id}")
+            if m is not None:  # a market's latest quote follows the record that carried its listing
+                link, listing = link or st.books.links[m], listing or st.books.listings[m]
+            entry = entry_from(link, listing, rec.quote)
             st = replace(st, books=st.books.upsert(entry, policy))
         else:
             raise SnapshotError(f"unexpected {type(rec).__name__} in snapshot of {event_id}")
@@ -101,6 +105,8 @@ class RawSnapshot:
         self.prob_of: object = None
         self.state: bytes = b""
         self.state_of: object = None
+        #: per market: the latest input that carried its listing, and its latest quote input (often without one)
+        self.listed: dict[str, bytes] = {}
         self.quotes: dict[str, bytes] = {}
         self.pregame: bytes = b""
         self.pregame_of: object = None
@@ -114,8 +120,19 @@ class RawSnapshot:
             raw.set_state(state, None)
         for key, e in zip(state.books.keys, state.books.entries):
             rec = ShardInput(input_id="", event_id=state.event_id, ts=0, quote=e.quote, link=e.link, listing=e.listing)
-            raw.quotes[key] = framed(codec.encode(rec))
+            raw.quotes[key] = raw.listed[key] = framed(codec.encode(rec))
         return raw
+
+    def set_quote(self, key: str, raw: bytes, has_listing: bool) -> None:
+        """Keep the bytes of a market's latest quote input; one that carried the listing is kept apart too,
+        since the router sends a listing once per change and later quotes of the market come without it."""
+        self.quotes[key] = raw
+        if has_listing:
+            self.listed[key] = raw
+
+    def _market(self, key: str) -> list[bytes]:
+        listed, latest = self.listed.get(key, b""), self.quotes[key]
+        return [latest] if listed in (b"", latest) else [listed, latest]
 
     def blob(self, state: ShardState) -> bytes:
         if state.emitted is not None and state.emitted is not self.prob_of:
@@ -124,7 +141,7 @@ class RawSnapshot:
         if state.pregame is not self.pregame_of:
             self.pregame_of = state.pregame
             self.pregame = b"" if state.pregame is None else framed(default_codec().encode(pregame_record(state.event_id, state.pregame)))
-        return b"".join([self.prob, self.state, *(self.quotes[k] for k in state.books.keys), self.pregame])
+        return b"".join([self.prob, self.state, *(b for k in state.books.keys for b in self._market(k)), self.pregame])
 
     def set_state(self, state: ShardState, raw: bytes | None) -> None:
         """Keep the bytes of the state's input record, or encode the state when the shard changed it (a venue prior)."""

@@ -128,6 +128,25 @@ def test_quote_without_link_is_bad_input() -> None:
         proc.step(ShardState(EV), replace(kalshi_quote(GAME_TS), link=None))
 
 
+def test_a_known_market_prices_its_listing_less_quotes_with_the_listing_it_kept() -> None:
+    """The router sends the listing once per change: later quotes of the market come with their link only."""
+    proc = ShardProcessor(ShardConfig(min_edge=0.15), lookup=fixed_lookup({"a": 0.65, "b": 0.35}))
+    first, later = kalshi_quote(GAME_TS + 1_000), kalshi_quote(GAME_TS + 2_000, seq=1)
+    _, full = run(proc, [state_input(game_state(EV)), first, later])
+    st, slim = run(proc, [state_input(game_state(EV)), first, replace(later, listing=None)])
+    assert [s.legs for s in signals(slim)] == [s.legs for s in signals(full)] and len(signals(slim)) == 2
+    assert st.books.listings[0] == first.listing
+    # batched the same way (the agent's path)
+    _, outs = proc.step_batch({}, [state_input(game_state(EV)), first, replace(later, listing=None)])
+    assert len(signals([o for x in outs for o in x])) == 2
+
+
+def test_a_listing_less_quote_of_an_unknown_market_is_bad_input() -> None:
+    proc = ShardProcessor(lookup=fixed_lookup({"a": 0.5, "b": 0.5}))
+    with pytest.raises(BadShardInput, match="lacks its link or listing"):
+        proc.step(ShardState(EV), replace(kalshi_quote(GAME_TS), listing=None))
+
+
 def recorded_stream() -> list[ShardInput]:
     """Recorded ESPN NFL states (real model via the registry) and quotes on the recorded books."""
     payload = json.loads((FIXTURES / "nfl_scoreboard_2025-12-07_live.json").read_text())
@@ -200,6 +219,24 @@ def test_snapshot_round_trip_prices_like_the_original() -> None:
                   quote=replace(nxt.quote, market_id="K-3"),
                   listing=replace(nxt.listing, market_id="K-3", listing_id="KALSHI:K-3"))
     assert proc.step(st, nxt)[1] == proc.step(back, nxt)[1]
+
+
+def test_a_raw_snapshot_keeps_the_listing_when_the_latest_quote_came_without_it() -> None:
+    """The agent saves snapshots from the input bytes; a listing-less latest quote is kept beside the
+    input that carried the listing, so a recovered shard still knows the market's listing and latest book."""
+    from schemas.codec import default_codec
+    from streams.shard.snapshot import RawSnapshot, framed, load
+
+    proc = ShardProcessor(ShardConfig(min_edge=0.15), lookup=fixed_lookup({"a": 0.65, "b": 0.35}))
+    first, later = kalshi_quote(GAME_TS + 1_000), replace(kalshi_quote(GAME_TS + 2_000, seq=1), listing=None)
+    st, _ = run(proc, [state_input(game_state(EV)), first])
+    raw = RawSnapshot.of(st)
+    st, _ = proc.step(st, later)
+    key = st.books.keys[0]
+    raw.set_quote(key, framed(default_codec().encode(later)), has_listing=False)
+    back = load(EV, raw.blob(st), fixed_lookup({"a": 0.65, "b": 0.35}), proc.config.pairing)
+    assert back.books.quotes[0] == later.quote and back.books.listings[0] == first.listing
+    assert (back.books.p4 == st.books.p4).all()
 
 
 def test_a_listing_closed_later_in_the_batch_does_not_drop_an_earlier_signal() -> None:
