@@ -18,7 +18,7 @@ from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "results.json"
-ORDER = ("shard", "sink", "backtest", "scale", "gc_pauses", "models")
+ORDER = ("shard", "sink", "backtest", "scale", "gc_pauses", "writes", "models")
 
 
 def machine() -> str:
@@ -50,7 +50,7 @@ def main() -> int:
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     keys = {k: v for k, v in results.items() if k not in ("machine", "when")}
     summary = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(keys.items())
-                        if k.startswith(("shard.", "sink.", "backtest.", "scale.", "gc.")))
+                        if k.startswith(("shard.", "sink.", "backtest.", "scale.", "gc.", "writes.")))
     print(f"bench: {len(keys)} figures in {RESULTS.name} on {results['machine']}: {summary}")
     if failed:
         print(f"bench: FAILED: {', '.join(failed)}")
