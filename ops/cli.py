@@ -334,6 +334,8 @@ def run(
     only: str = typer.Option("", "--only", help="comma list of parts to run (e.g. shard,trading); default every part"),
     replay: str = typer.Option("", "--replay", help="play a recorded session (data/sessions/<name>) instead of the live feeds"),
     speed: float = typer.Option(0.0, "--speed", help="with --replay: x recorded time between payloads (0: as fast as ordering allows)"),
+    run_id: str = typer.Option("", "--run-id", help="a run of its own: consumer groups, state and paper accounts named "
+                                                    "with this id (replays a session already replayed on this stack)"),
 ) -> None:
     """The main job: stack up, topics, migrations, then every part supervised under a live status screen (paper mode)."""
     from ops.run.main import RunOptions
@@ -344,10 +346,13 @@ def run(
     from ops.run.supervisor import AlreadyRunning
     from ops.stack import StackError
 
-    options = RunOptions(only=tuple(x for x in only.split(",") if x.strip()), replay=replay, speed=speed or None)
+    from ops.run.replayed import AlreadyReplayed
+
+    options = RunOptions(only=tuple(x for x in only.split(",") if x.strip()), replay=replay, speed=speed or None,
+                         run_id=run_id.strip())
     try:
         code = run_all(options, screen_console(console))
-    except (AlreadyRunning, PlanError, SessionMissing, StackError) as exc:
+    except (AlreadyRunning, AlreadyReplayed, PlanError, SessionMissing, StackError) as exc:
         fail(str(exc))
         return
     raise typer.Exit(code)

@@ -10,11 +10,12 @@ which `arbees status` prints from another terminal. Ctrl-C, SIGTERM or
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from ops.run.parts import Part, missing_keys, plan
 from ops.run.screen import render
 from ops.run.supervisor import PartRun, RunLock, State, Supervisor
 
+RUN_ID = re.compile(r"[A-Za-z0-9._-]{1,40}")
 OFFLINE_NOTE = ("{n} feed(s) cannot reach their service (no network here?); they keep retrying with backoff. "
                 "`arbees run --replay {session}` shows the whole system working on recorded data.")
 
@@ -36,6 +38,25 @@ class RunOptions:
     only: tuple[str, ...] = ()
     replay: str = ""
     speed: float | None = None
+    #: A run of its own: consumer groups `<prefix>-<run_id>-<group>` (new state, reading the topics from their
+    #: start) and paper accounts `<account>-<run_id>`; how a session already replayed here trades again.
+    run_id: str = ""
+
+
+def run_env(options: RunOptions, environ: Mapping[str, str] = os.environ) -> tuple[str, dict[str, str]]:
+    """The app prefix of this run's groups and what it adds to the parts' environment (for `--run-id`)."""
+    prefix = environ.get("ARBEES_APP_ID", "").strip() or "arbees"
+    if not options.run_id:
+        return prefix, {}
+    if not RUN_ID.fullmatch(options.run_id):
+        from ops.run.parts import PlanError
+
+        raise PlanError(f"--run-id {options.run_id!r}: letters, digits, '.', '_' and '-' only (it names topics and groups)")
+    from streams.config_file import load as load_config
+
+    accounts = load_config(env=dict(environ)).trading.accounts
+    prefix = f"{prefix}-{options.run_id}"
+    return prefix, {"ARBEES_APP_ID": prefix, "ARBEES_ACCOUNTS": ",".join(f"{a}-{options.run_id}" for a in accounts)}
 
 
 def run_dir(state_dir: Path) -> Path:
@@ -143,13 +164,19 @@ def run(options: RunOptions, console: Console) -> int:
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        prefix = os.environ.get("ARBEES_APP_ID", "").strip() or "arbees"
+        prefix, run_vars = run_env(options)
         replay: Part | None = replay_part(options.replay, options.speed, prefix) if options.replay else None
         parts = plan(options.only, replay, app_prefix=prefix)
         bootstrap, database_url = prepare(console)
+        if options.replay and any(p.name == "shard" for p in parts):
+            from ops.run.replay import session_dir
+            from ops.run.replayed import refuse_if_replayed
+
+            refuse_if_replayed(bootstrap, options.replay, session_dir(options.replay), prefix, config.state_dir)
         kill_file = config.state_dir / "KILL"
-        env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "DATABASE_URL": database_url, "ARBEES_MODE": "paper",
-               "ARBEES_KILL_FILE": str(kill_file), "PYTHONUNBUFFERED": "1", "APP_DATADIR": str(folder / "faust-data")}
+        env = {**os.environ, **run_vars, "KAFKA_BOOTSTRAP": bootstrap, "DATABASE_URL": database_url,
+               "ARBEES_MODE": "paper", "ARBEES_KILL_FILE": str(kill_file), "PYTHONUNBUFFERED": "1",
+               "APP_DATADIR": str(folder / "faust-data")}
         observer = Observer(bootstrap)
         observer.start()
         sup = Supervisor(parts, folder, env, on_crash=_crash_reporter(bootstrap))
