@@ -11,11 +11,12 @@ probabilities again.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.integration.test_run import Running, arbees, parts, run_env
+from tests.integration.test_run import Running, parts, run_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -38,9 +39,14 @@ def test_a_second_replay_on_the_same_stack_is_refused_and_a_run_id_replays_it(
     finally:
         assert first.interrupt() == 0
 
-    second = arbees("run", "--replay", SESSION, *ONLY, env=env, timeout=240)
-    said = second.stdout + second.stderr
-    assert second.returncode == 1, said
+    second = Running(("--replay", SESSION, *ONLY), env, tmp_path)
+    try:
+        code = second.proc.wait(240)
+    except subprocess.TimeoutExpired:
+        second.interrupt()  # it started the parts: stop them before failing
+        pytest.fail(f"the second replay was not refused:\n{second.screen.read_text()[-3000:]}")
+    said = second.screen.read_text()
+    assert code == 1, said
     assert f"session {SESSION} was already replayed on this stack" in said, said
     assert "no probabilities" in said and "--run-id" in said and "arbees stack down" in said, said
     assert "started " not in said, said  # refused before any part started

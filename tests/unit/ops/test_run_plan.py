@@ -109,3 +109,16 @@ def test_trading_gauges_follow_balance_realized_pnl_per_position_and_breaker() -
     assert value("arbees_breaker_tripped") == 1
     observe_trading(RiskEvent("r2", acct, RiskKind.BREAKER_RESET, ts=4))
     assert value("arbees_breaker_tripped") == 0
+
+
+def test_a_run_id_names_the_runs_groups_and_paper_accounts() -> None:
+    """`--run-id`: what replays a session already replayed on a stack (ops/run/replayed.py) as a run of its own."""
+    from ops.run.main import RunOptions, run_env
+
+    assert run_env(RunOptions(), {}) == ("arbees", {})
+    prefix, env = run_env(RunOptions(run_id="again"), {"ARBEES_APP_ID": "lab", "ARBEES_ACCOUNTS": "paper,hedge"})
+    assert prefix == "lab-again" and env == {"ARBEES_APP_ID": "lab-again", "ARBEES_ACCOUNTS": "paper-again,hedge-again"}
+    assert {p.env["ARBEES_APP_ID"] for p in plan(("shard", "trading"), app_prefix=prefix, port=_ports())} == {
+        "lab-again-shard", "lab-again-trading"}
+    with pytest.raises(PlanError, match="names topics and groups"):
+        run_env(RunOptions(run_id="two words"), {})
