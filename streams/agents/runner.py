@@ -2,18 +2,24 @@
 
 For a stage it subscribes one channel to the stage's input topics (the trading inbox is the
 worker's internal `<app id>-trading-inbox`), declares its tables with their state codecs on
-the changelog, and runs the stage's handler per record with a context whose `emit` routes each
-output by the declaration, sends it and waits until the broker has it. The handler writes
-its state only after that (streams/trading/stages.py), so a worker killed in between re-does
-the record; a record a stopping worker leaves unfinished is never acked, so never committed.
-A record a topic never carries is dead-lettered; a record of another stage is left to it; a
-handler's exception is dead-lettered with its reason and the agent goes on.
+the changelog, and runs the stage's handler over fetched batches (streams.agents.batch):
+the batch's values are decoded at once, the handler runs per record in order, each output
+is routed by the declaration and sent as it comes, and once per batch every output's
+delivery is awaited and only then the batch's state written to the changelog. A record a
+topic never carries is dead-lettered; a record of another stage is left to it; a handler's
+exception is dead-lettered with its reason and the batch goes on.
+
+A batch the worker does not finish (it is stopping, or a rebalance took its partitions) is
+held back: its offsets are never acked, so the partitions' owner reads it again from the
+committed offsets and no state of it is written (Faust's `take_events` would otherwise ack
+every event it yielded once the agent moves on or is cancelled: a live submit in flight when
+the worker stopped was never read again, tests/integration/test_trading_stop.py).
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, MutableMapping
+import os
+from collections.abc import Callable, MutableMapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -21,10 +27,13 @@ import faust
 import structlog
 from faust.serializers import codecs
 
+from schemas.codec import default_codec
+from schemas.deadletters import dead_letter
+from schemas.errors import DecodeError
 from schemas.topics import spec
+from streams.agents.batch import DELETED, Batch, Revoked, Send
 from streams.app import app, settings
 from streams.codecs import AVRO, UTF8
-from streams.deadletter import good_records, send_dead_letter
 from streams.generations import resolve
 from streams.topics import topic
 from streams.topology import ACCOUNT_PARTITIONS, INBOX, Facts, Stage, TableSpec
@@ -33,6 +42,16 @@ from telemetry.meter import observe_trading
 log = structlog.get_logger(__name__)
 
 INBOX_TOPIC = f"{settings.app_id}-trading-inbox"
+#: ARBEES_BATCH / ARBEES_BATCH_WITHIN_MS: records per batch at most, and how long a batch may wait to fill.
+BATCH = int(os.environ.get("ARBEES_BATCH", "500"))
+WITHIN_S = int(os.environ.get("ARBEES_BATCH_WITHIN_MS", "2")) / 1000
+
+_revocations = [0]  # how many rebalances took partitions away; a batch that saw one is held back
+
+
+@app.on_partitions_revoked.connect  # type: ignore[misc]
+async def _on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
+    _revocations[0] += 1
 
 
 def topic_name(name: str) -> str:
@@ -77,70 +96,135 @@ def state_table(table: TableSpec, partitions: int | None) -> Any:
     return app.Table(table.name, partitions=partitions, key_serializer=UTF8, value_serializer=name)
 
 
+def write(tables: dict[str, Any], name: str, key: str, value: Any, partition: int) -> None:
+    """Store a table value locally and on the changelog partition of the record that wrote it (Faust's own
+    `table[key] = value` would take the partition of the stream's current event: the batch's last)."""
+    table = tables[name]
+    if value is DELETED:
+        table.data.pop(key, None)
+        table.send_changelog(partition, key, None, value_serializer="raw")
+    else:
+        table.data[key] = value
+        table.send_changelog(partition, key, value)
+
+
+async def send(name: str, key: str, value: Any) -> Any:
+    """Send one output now (not attached to the offset commit); returns its delivery."""
+    observe_trading(value)
+    return await destination(name).send(key=key, value=value, force=True)
+
+
 class _Context:
-    def __init__(self, stage: Stage, key: str, facts: Facts, tables: dict[str, MutableMapping[str, Any]]) -> None:
-        self.stage, self.key, self.facts, self._tables = stage, key, facts, tables
+    """What a handler gets for one record: its key, the sampled facts, its tables and outputs within the batch."""
+
+    def __init__(self, stage: Stage, batch: Batch, key: str, partition: int, facts: Facts) -> None:
+        self.stage, self.batch, self.key, self.partition, self.facts = stage, batch, key, partition, facts
 
     def table(self, name: str) -> MutableMapping[str, Any]:
-        return self._tables[name]
+        return self.batch.table(name, self.partition)
 
     async def emit(self, outputs: list[Any]) -> None:
-        await emit(self.stage, self.key, outputs)
+        for out in outputs:
+            await self.batch.send(*self.stage.route(self.key, out))
 
     async def flush(self) -> None:
+        """Make everything so far durable (outputs acknowledged, then state written and flushed): before a venue call."""
+        await self.batch.checkpoint()
         await app.producer.flush()
 
 
 async def emit(stage: Stage, key: str, outputs: list[Any]) -> None:
-    """Send every output where the stage's declaration routes it (not attached to the offset commit) and wait
-    until the broker has them all."""
-    futures = []
-    for out in outputs:
-        name, out_key, value = stage.route(key, out)
-        futures.append(await destination(name).send(key=out_key, value=value, force=True))
-        observe_trading(value)
-    for fut in futures:
+    """Send outputs of `stage` outside any batch (a timer's), routed by its declaration, and await their delivery."""
+    for fut in [await send(*stage.route(key, out)) for out in outputs]:
         await fut
 
 
-def hold(event: faust.EventT) -> None:
-    """Keep a record a stopping worker did not finish from being acked. Stopping cancels the agent in the
-    middle of it (sending its outputs, say), then closes the stream, which acks the record it was on, and
-    commits: the next worker would start after a record whose outputs and state were never all written
-    (tests/integration/test_trading_stop.py). Never acked, it is read again from the committed offset."""
-    event.message.incref()
+def decode_batch(values: Sequence[Any]) -> list[Any]:
+    """The batch's raw values as records, decoded in one pass; an undecodable value becomes its DecodeError."""
+    decode = default_codec().decode
+    out: list[Any] = []
+    for raw in values:
+        try:
+            out.append(decode(bytes(raw)))
+        except DecodeError as exc:
+            out.append(exc)
+    return out
+
+
+def hold(events: Sequence[Any]) -> None:
+    """Keep events from being acked (their offsets from being committed): the batch is read again."""
+    for event in events:
+        event.message.incref()
+
+
+def dead_letter_of(event: Any, error: BaseException | str, service: str) -> Any:
+    msg = event.message
+    return dead_letter(topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                       key=msg.key if isinstance(msg.key, bytes) else None,
+                       value=msg.value if isinstance(msg.value, bytes) else b"", error=error, service=service,
+                       ts=msg.timestamp and int(msg.timestamp * 1000) or 0)
+
+
+class StageRunner:
+    """Runs one stage over fetched batches; the Faust agent is `run`, tests drive `run_batch` with fake events."""
+
+    def __init__(self, stage: Stage, handlers: Any, facts: Callable[[], Facts], tables: dict[str, Any],
+                 declared: dict[str, str], send: Send = send) -> None:
+        self.stage, self.facts, self.tables, self.declared, self.send = stage, facts, tables, declared, send
+        self.handler = getattr(handlers, stage.handler)
+
+    async def run(self, stream: faust.StreamT) -> None:
+        async for events in stream.take_events(BATCH, within=WITHIN_S):
+            await self.run_batch(events)
+
+    async def run_batch(self, events: Sequence[Any]) -> None:
+        epoch = _revocations[0]
+        batch = Batch(self.tables, self.send, lambda *a: write(self.tables, *a), owned=lambda: _revocations[0] == epoch)
+        try:
+            for event, record in zip(events, decode_batch([e.value for e in events])):
+                if _revocations[0] != epoch:
+                    break
+                await self._one(batch, event, record)
+            await batch.checkpoint()
+        except Revoked:
+            hold(events)
+            log.info("batch held back: partitions were revoked while it ran", stage=self.stage.name, records=len(events))
+        except BaseException:  # stopping (cancelled) mid-batch, or an output the broker refused: nothing is acked
+            hold(events)
+            raise
+
+    async def _one(self, batch: Batch, event: Any, record: Any) -> None:
+        stage, msg = self.stage, event.message
+        source = self.declared.get(msg.topic, msg.topic)
+        if isinstance(record, DecodeError):
+            why: str = f"{type(record).__name__}: {record}"
+        elif not isinstance(record, carries(source)):
+            why = f"{source} carries {[c.__name__ for c in carries(source)]}, got {type(record).__name__}"
+        else:
+            key = event.key if isinstance(event.key, str) else ""
+            if not key or not stage.takes(source, record):
+                return  # a record for another stage reading the same topic
+            try:
+                await self.handler(_Context(stage, batch, key, msg.partition, self.facts()), record)
+                return
+            except Exception as exc:  # noqa: BLE001 - dead-lettered with the reason; the batch goes on
+                why = f"{type(exc).__name__}: {exc}"
+        log.warning("dead-lettered", stage=stage.name, topic=msg.topic, partition=msg.partition, offset=msg.offset, error=why)
+        await batch.send("deadletter", msg.topic, dead_letter_of(event, why, stage.name))
 
 
 def build(stage: Stage, handlers: Any, facts: Callable[[], Facts]) -> Any:
     """The Faust agent of `stage`, its handler taken from `handlers` (streams.trading.stages.Stages)."""
     declared = {topic_name(t): t for t in stage.inputs}  # broker name -> declared name
     channel = app.topic(*declared, partitions=stage.partitions, internal=INBOX in stage.inputs, key_serializer=UTF8,
-                        value_serializer=AVRO)
+                        value_serializer="raw")  # decoded per batch by the runner
     tables = {t.name: state_table(t, stage.partitions) for t in stage.tables}
-    handler = getattr(handlers, stage.handler)
-
-    async def one(event: faust.EventT, record: Any) -> None:
-        source = declared.get(event.message.topic, event.message.topic)
-        if not isinstance(record, carries(source)):
-            await send_dead_letter(event, f"{source} carries {[c.__name__ for c in carries(source)]}, "
-                                          f"got {type(record).__name__}", stage.name)
-            return
-        key = event.key if isinstance(event.key, str) else ""
-        if not key or not stage.takes(source, record):
-            return  # a record for another stage reading the same topic
-        try:
-            await handler(_Context(stage, key, facts(), tables), record)
-        except Exception as exc:  # noqa: BLE001 - dead-lettered with the reason; the agent goes on
-            log.error("stage record failed", stage=stage.name, error=f"{type(exc).__name__}: {exc}")
-            await send_dead_letter(event, f"{type(exc).__name__}: {exc}", stage.name)
+    runner = StageRunner(stage, handlers, facts, tables, declared)
 
     async def run(stream: faust.StreamT) -> None:
-        async for event, record in good_records(stream, stage.name):
-            try:
-                await one(event, record)
-            except asyncio.CancelledError:
-                hold(event)
-                raise
+        await runner.run(stream)
 
     run.__name__ = run.__qualname__ = stage.name.replace("-", "_")
-    return app.agent(channel, name=stage.name)(run)
+    agent = app.agent(channel, name=stage.name)(run)
+    agent.runner = runner  # type: ignore[attr-defined]
+    return agent

@@ -1,0 +1,203 @@
+"""The generic runner's batches, driven without a broker (streams.agents.runner.StageRunner.run_batch).
+
+The recorded game's deposit, books and GB signal go through the sizing stage in one batch: the
+order it sizes is sent, and sizing's state is written only once every output of the batch is
+acknowledged (the crash rule, per batch), to the changelog partition of the records that wrote
+it. A batch that fails, is stopped or loses its partitions before that writes nothing and is
+never acked; an undecodable value is dead-lettered with its reason and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from schemas.codec import default_codec
+from schemas.records import DeadLetter, Order
+from streams.agents import runner
+from streams.topology import INBOX, Facts, stage
+from streams.trading.config import TradingConfig
+from streams.trading.stages import Stages
+from tests.unit.trading import recorded_game as game
+
+T = game.KICKOFF_MS + 3_600_000
+PARTITION = 4
+
+
+@dataclass
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
+    timestamp: float = 0.0
+    refcount: int = 0
+
+    def incref(self) -> None:
+        self.refcount += 1
+
+
+@dataclass
+class Event:
+    key: str
+    value: bytes
+    message: Message
+
+
+class Table(dict[str, Any]):
+    """A Faust table's local data and its changelog sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changelog: list[tuple[int, str, Any]] = []
+
+    @property
+    def data(self) -> Table:
+        return self
+
+    def send_changelog(self, partition: int, key: str, value: Any, **_: Any) -> None:
+        self.changelog.append((partition, key, value))
+
+
+@dataclass
+class Broker:
+    """Outputs as sent, each with a delivery the test acknowledges (or fails) when it chooses."""
+
+    sent: list[tuple[str, str, Any]] = field(default_factory=list)
+    deliveries: list[asyncio.Future[None]] = field(default_factory=list)
+
+    async def send(self, topic: str, key: str, value: Any) -> asyncio.Future[None]:
+        self.sent.append((topic, key, value))
+        self.deliveries.append(asyncio.get_running_loop().create_future())
+        return self.deliveries[-1]
+
+    def ack_all(self) -> None:
+        for d in self.deliveries:
+            if not d.done():
+                d.set_result(None)
+
+
+def event(topic: str, offset: int, record: Any, key: str = "paper") -> Event:
+    value = default_codec().encode(record) if not isinstance(record, bytes) else record
+    return Event(key, value, Message(topic, PARTITION, offset, key.encode(), value))
+
+
+def sizing(broker: Broker) -> tuple[runner.StageRunner, Table]:
+    s = stage("sizing")
+    table = Table()
+    declared = {runner.topic_name(t): t for t in s.inputs}
+    return runner.StageRunner(s, Stages(TradingConfig(accounts=("paper",))), Facts, {"trading-sizing": table}, declared,
+                              send=broker.send), table
+
+
+def game_batch() -> list[Event]:
+    inbox = runner.INBOX_TOPIC
+    return [event("ledger", 0, game.deposit("paper")), event(inbox, 0, game.quote_input(game.GB, T)),
+            event(inbox, 1, game.quote_input(game.DET, T)), event(inbox, 2, game.gb_signal(T + 1_000))]
+
+
+async def until(cond: Any) -> None:
+    for _ in range(200):
+        if cond():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never met")
+
+
+def test_state_is_written_once_per_batch_after_every_output_is_acknowledged() -> None:
+    broker = Broker()
+    agent, table = sizing(broker)
+    events = game_batch()
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch(events))
+        await until(lambda: any(isinstance(v, Order) for _, _, v in broker.sent))
+        await asyncio.sleep(0.01)
+        assert table == {} and table.changelog == []  # outputs sent, none acknowledged: no state yet
+        broker.ack_all()
+        await task
+
+    asyncio.run(go())
+    orders = [(t, k, v) for t, k, v in broker.sent if isinstance(v, Order)]
+    assert [(t, k) for t, k, _ in orders] == [("orders", "paper")]  # routed by the declaration
+    assert [(p, k) for p, k, _ in table.changelog] == [(PARTITION, "paper")]  # one write for the whole batch
+    assert game.gb_signal(T + 1_000).signal_id in table["paper"].seen  # the signal is in the state written
+    assert [e.message.refcount for e in events] == [0, 0, 0, 0]  # acked normally
+
+
+def test_a_refused_output_writes_nothing_and_holds_the_batch_back() -> None:
+    broker = Broker()
+    agent, table = sizing(broker)
+    events = game_batch()
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch(events))
+        await until(lambda: broker.deliveries)
+        await asyncio.sleep(0.01)
+        broker.deliveries[0].set_exception(RuntimeError("broker said no"))
+        broker.ack_all()
+        await task
+
+    with pytest.raises(RuntimeError, match="broker said no"):
+        asyncio.run(go())
+    assert table == {} and table.changelog == []
+    assert [e.message.refcount for e in events] == [1, 1, 1, 1]
+
+
+def test_a_revocation_before_the_checkpoint_writes_nothing_and_holds_the_batch_back() -> None:
+    broker = Broker()
+    agent, table = sizing(broker)
+    events = game_batch()
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch(events))
+        await until(lambda: any(isinstance(v, Order) for _, _, v in broker.sent))
+        await runner._on_revoked(None, set())  # the rebalance lands while the batch awaits the broker
+        broker.ack_all()
+        await task
+
+    asyncio.run(go())
+    assert table == {} and table.changelog == []
+    assert [e.message.refcount for e in events] == [1, 1, 1, 1]
+
+
+def test_a_stopping_worker_holds_its_unfinished_batch_back() -> None:
+    broker = Broker()
+    agent, table = sizing(broker)
+    events = game_batch()
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch(events))
+        await until(lambda: broker.deliveries)
+        task.cancel()
+        await task
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(go())
+    assert table == {} and [e.message.refcount for e in events] == [1, 1, 1, 1]
+
+
+def test_an_undecodable_value_is_dead_lettered_and_the_batch_goes_on() -> None:
+    broker = Broker()
+    agent, table = sizing(broker)
+    events = game_batch()
+    events.insert(1, event(runner.INBOX_TOPIC, 9, b"\x00\x00\x00\x00\x07garbage"))
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch(events))
+        await until(lambda: any(isinstance(v, Order) for _, _, v in broker.sent))
+        broker.ack_all()
+        await task
+
+    asyncio.run(go())
+    dead = [v for t, _, v in broker.sent if t == "deadletter"]
+    assert len(dead) == 1 and isinstance(dead[0], DeadLetter) and dead[0].offset == 9 and "DecodeError" in dead[0].error
+    assert any(isinstance(v, Order) for _, _, v in broker.sent) and "paper" in table
+
+
+def test_the_inbox_is_declared_by_name_and_resolved_to_the_workers_internal_topic() -> None:
+    assert runner.topic_name(INBOX) == runner.INBOX_TOPIC and runner.topic_name("ledger") == "ledger"
