@@ -12,6 +12,7 @@ from schemas.topics import Family, partitions
 from streams.codecs import AVRO, UTF8, register
 from streams.config import Settings
 from streams.replication import Replication
+from streams.topology import MAX_VALUE_BYTES  # the largest record an agent may write, declared with the tables it bounds
 
 register()
 settings = Settings.from_env()
@@ -43,9 +44,6 @@ def selected_agents(modules: tuple[str, ...], wanted: str) -> tuple[str, ...]:
         raise SystemExit(f"ARBEES_AGENTS names unknown agents {unknown}; known: {sorted(by_name)}")
     return tuple(by_name[n] for n in names)
 
-
-#: The largest record an agent may write (changelog topics of big tables are created to match).
-MAX_VALUE_BYTES = 16 * 1024 * 1024
 
 AGENTS = selected_agents(AGENT_MODULES, os.environ.get("ARBEES_AGENTS", ""))
 #: Loaded by every worker whatever its agents: heartbeats on `health` and Prometheus metrics.

@@ -1,21 +1,22 @@
-"""The trading dataflow, declared once: which processor reads what, keyed how, keeping which state, writing where.
+"""The dataflow, declared once: which processor reads what, keyed how, keeping which state, writing where.
 
-Both hosts read this declaration: the Faust runner (streams/agents/runner.py) builds one agent
-per stage from it, and the in-process engine (streams/local.py, used by ops/backtest) runs the
-same stages over in-memory queues. Neither decides anything a stage does; the stage handlers
-(streams/trading/stages.py) hold the kill switch, book tracking and fan-out, over the pure
-processors. Per stage:
+The Faust runner (streams/agents/runner.py) builds one agent per stage of every agent group
+from this declaration (discovery, router, shard, alerts, trading), and the in-process engine
+(streams/local.py, used by ops/backtest) runs the same trading stages over in-memory queues.
+Neither decides anything a stage does; the stage handlers hold the rules over the pure
+processors: streams/trading/stages.py (kill switch, book tracking, fan-out),
+streams/upstream_stages.py (discovery, router, alerts) and streams/shard/stage.py. Per stage:
 
 - `inputs`: topic → the record types the stage takes from it (other types there are not for it);
-- `key`: what the message key of its inputs is (`account` here: all its topics share the
-  registry's account partition count, so one account's records and state live on one partition);
+  a name in `INTERNAL` is a topic of the worker's own (`<app id>-<name>`);
+- `key`: what the message key of its inputs is (an account stage's topics share the registry's
+  account partition count, so one account's records and state live on one partition);
+- `family`: the partition family of its tables and internal inputs (None: stateless over registry topics);
 - `tables`: its state, each with one versioned codec (streams.state_codec);
 - `routes`: which topic each output type goes to, and under which key;
 - `effects`: the venue calls it may ask for (performed by streams.trading.execution_shell).
 
-The shard, router and discovery keep agents of their own (batching, snapshots and unawaited
-sends are their shells' job) but send by `UPSTREAM_ROUTES`; every stage takes its keys from
-streams/keys.py.
+Every stage takes its keys from streams/keys.py.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from schemas.records import (
-    Alert, Fill, LedgerEntry, MarketLink, Order, OrderStatus, PositionEvent, Probability, RiskEvent, ShardInput, Signal,
+    Alert, DeadLetter, EventState, Fill, Heartbeat, LedgerEntry, MarketLink, MarketListing, Order, OrderStatus,
+    PositionEvent, Probability, Quote, RiskEvent, ShardInput, Signal,
 )
 from schemas.topics import Family, partitions
 from streams.keys import account_key, event_key, market_key
@@ -34,6 +36,15 @@ from streams.state_codec import StateCodec
 #: The trading inbox: signals and market data fanned out per account. A logical name; the Faust
 #: runner makes it the worker's internal topic `<app id>-trading-inbox`.
 INBOX = "trading.inbox"
+#: Discovery's inputs re-keyed by scope (market type + league): `<app id>-discovery-by-scope`.
+SCOPES = "discovery.by-scope"
+#: The largest record an agent may write (the producer's max request size; changelogs of big tables match).
+MAX_VALUE_BYTES = 16 * 1024 * 1024
+#: The worker-internal topics: name → (the record types on it, its partition family).
+INTERNAL: Mapping[str, tuple[tuple[type, ...], Family]] = {
+    INBOX: ((Signal, ShardInput), Family.ACCOUNT),
+    SCOPES: ((MarketListing, EventState), Family.EVENT),
+}
 
 
 # ------------------------------------------------------------------ keys
@@ -53,10 +64,17 @@ class TableSpec:
     name: str
     state: type
     version: int
+    #: contract records inside the state written as their Avro data (streams.state_codec)
+    avro_records: bool = False
+    #: the largest value, when a state may outgrow the broker's default 1 MB
+    max_bytes: int | None = None
+    #: values kept encoded, in this format of the stage's own at `version`, decoded by the stage on first use
+    #: (the shard: decoding a snapshot re-runs its model, so the runner must not decode every changelog record)
+    encoded: str = ""
 
     @property
     def codec(self) -> StateCodec[Any]:
-        return StateCodec(self.state, self.version)
+        return StateCodec(self.state, self.version, self.avro_records)
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,14 @@ class ToAccount:
 
     account: str
     record: Signal | ShardInput
+
+
+@dataclass(frozen=True)
+class ToScope:
+    """A re-keyed discovery input: `record` for the state of `scope` (streams.discovery: market type + league)."""
+
+    scope: str
+    record: MarketListing | EventState
 
 
 @dataclass(frozen=True)
@@ -111,11 +137,22 @@ class Stage:
     key: str
     tables: tuple[TableSpec, ...]
     routes: Mapping[type, Route]
-    handler: str  # attribute of streams.trading.stages.Stages: the stage's handler
+    handler: str  # attribute of the group's handlers (streams.trading.stages.Stages, ...): the stage's handler
     effects: tuple[str, ...] = ()
     group: str = "trading"
-    #: Its tables' and internal inputs' partition count (None: a stateless stage over registry topics).
-    partitions: int | None = ACCOUNT_PARTITIONS
+    #: The partition family of its tables and internal inputs (None: a stateless stage over registry topics).
+    family: Family | None = Family.ACCOUNT
+    #: The handler takes the whole batch (the shard prices it in one numpy pass), not one record at a time.
+    batch: bool = False
+
+    @property
+    def partitions(self) -> int | None:
+        """Its tables' and internal inputs' partition count, in this worker's generation of the family."""
+        if self.family is None:
+            return None
+        from streams.generations import current
+
+        return current(self.family).partitions
 
     def takes(self, topic: str, record: Any) -> bool:
         return isinstance(record, self.inputs.get(topic, ()))
@@ -165,6 +202,12 @@ def _tables() -> dict[str, TableSpec]:
 
 TABLES = _tables()
 
+
+def _discovery_state() -> type:
+    from streams.discovery import DiscoveryState
+
+    return DiscoveryState
+
 STAGES: tuple[Stage, ...] = (
     *(Stage(  # signals and market data reach the inbox through one agent each, as they arrive
         f"trading-route-{source.split('.')[-1]}",
@@ -173,7 +216,7 @@ STAGES: tuple[Stage, ...] = (
         tables=(),
         routes={ToAccount: Route(INBOX, lambda _, out: out.account, lambda out: out.record)},
         handler="route",
-        partitions=None,
+        family=None,
     ) for source, cls in (("signals", Signal), ("shard.inputs", ShardInput))),
     Stage(
         "sizing",
@@ -205,7 +248,7 @@ STAGES: tuple[Stage, ...] = (
 
 
 def stage(name: str) -> Stage:
-    for s in STAGES:
+    for s in PIPELINE:
         if s.name == name:
             return s
     raise KeyError(name)
@@ -239,19 +282,100 @@ def source(record: Any) -> tuple[str, str]:
 
 # ------------------------------------------------------------------ upstream of trading
 
-#: Where the upstream processors' outputs go. Their agents (streams/agents/{discovery,router,shard}.py) keep
-#: shells of their own — discovery and the router attach each send to the offset commit instead of awaiting
-#: it, the shard prices in batches and saves snapshots — but send by this table, and the in-process engine
-#: (ops/backtest/inprocess.py) routes by it.
-UPSTREAM_ROUTES: Mapping[str, Mapping[type, Route]] = {
-    "discovery": {MarketLink: Route("markets.links", lambda _, out: market_key(out.venue, out.market_id)),
-                  Alert: Route("alerts", lambda _, out: out.dedupe_key)},
-    "router": {ShardInput: Route("shard.inputs", lambda _, out: event_key(out))},
-    "shard": {Signal: Route("signals", lambda _, out: event_key(out)),
-              Probability: Route("model.probabilities", lambda _, out: event_key(out))},
-}
+
+def _by_event(_: str, out: Any) -> str:
+    return event_key(out)
 
 
-def upstream(stage: str, out: Any, key: str = "") -> tuple[str, str, Any]:
+def _by_market(_: str, out: Any) -> str:
+    return market_key(out.venue, out.market_id)
+
+
+def _by_dedupe(_: str, out: Any) -> str:
+    return str(out.dedupe_key)
+
+
+UPSTREAM: tuple[Stage, ...] = (
+    Stage(  # listings (keyed by market) and states (keyed by event) meet per scope, whose state never needs another's
+        "discovery-rekey",
+        inputs={"markets.catalog": (MarketListing,), "events.state": (EventState,)},
+        key="market or event",
+        tables=(),
+        routes={ToScope: Route(SCOPES, lambda _, out: out.scope, lambda out: out.record)},
+        handler="rekey",
+        group="discovery",
+        family=None,
+    ),
+    Stage(
+        "discovery",
+        inputs={SCOPES: (MarketListing, EventState)},
+        key="scope",
+        tables=(TableSpec("discovery-scopes", _discovery_state(), 1, avro_records=True, max_bytes=MAX_VALUE_BYTES),),
+        routes={MarketLink: Route("markets.links", _by_market), Alert: Route("alerts", _by_dedupe)},
+        handler="discover",
+        group="discovery",
+        family=Family.EVENT,
+    ),
+    Stage(
+        "router-markets",
+        inputs={"markets.quotes": (Quote,), "markets.links": (MarketLink,), "markets.catalog": (MarketListing,)},
+        key="market",
+        tables=(TableSpec("router-links", MarketLink, 1), TableSpec("router-listings", MarketListing, 1),
+                TableSpec("router-quotes", Quote, 1)),
+        routes={ShardInput: Route("shard.inputs", _by_event)},
+        handler="route_market",
+        group="router",
+        family=Family.EVENT,
+    ),
+    Stage(
+        "router-states",
+        inputs={"events.state": (EventState,)},
+        key="event",
+        tables=(),
+        routes={ShardInput: Route("shard.inputs", _by_event)},
+        handler="route_state",
+        group="router",
+        family=None,
+    ),
+    Stage(
+        "shard",
+        inputs={"shard.inputs": (ShardInput,)},
+        key="event",
+        tables=(TableSpec("shard-state", bytes, 1, encoded="streams.shard.snapshot"),),
+        routes={Signal: Route("signals", _by_event), Probability: Route("model.probabilities", _by_event)},
+        handler="price",
+        group="shard",
+        family=Family.SHARD,
+        batch=True,
+    ),
+    Stage(
+        "alerts",
+        inputs={"deadletter": (DeadLetter,), "risk.state": (RiskEvent,), "health": (Heartbeat,), "fills": (Fill,),
+                "ledger": (LedgerEntry,)},
+        key="any",
+        tables=(),  # the limiter's inputs differ in partition count: it lives in memory (streams/agents/alerts.py)
+        routes={Alert: Route("alerts", _by_dedupe)},
+        handler="alert",
+        effects=("notify",),
+        group="alerts",
+        family=None,
+    ),
+)
+
+#: Every stage of every agent group.
+PIPELINE: tuple[Stage, ...] = (*UPSTREAM, *STAGES)
+
+
+def group(name: str) -> tuple[Stage, ...]:
+    """The stages one agent group (one consumer group, ARBEES_AGENTS) runs."""
+    return tuple(s for s in PIPELINE if s.group == name)
+
+
+#: The upstream stage whose routes `upstream(name, ...)` uses (the in-process engine names processors, not stages).
+_UPSTREAM_STAGE = {"discovery": "discovery", "router": "router-markets", "shard": "shard"}
+
+
+def upstream(processor: str, out: Any, key: str = "") -> tuple[str, str, Any]:
     """(topic, key, value) of an output of the discovery, router or shard processor."""
-    return _route(stage, UPSTREAM_ROUTES[stage], key, out)
+    name = _UPSTREAM_STAGE[processor]
+    return next(s for s in UPSTREAM if s.name == name).route(key, out)

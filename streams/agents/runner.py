@@ -1,9 +1,10 @@
 """The generic Faust runner: one agent per stage of streams/topology.py, built from its declaration.
 
-For a stage it subscribes one channel to the stage's input topics (the trading inbox is the
-worker's internal `<app id>-trading-inbox`), declares its tables with their state codecs on
-the changelog, and runs the stage's handler over fetched batches (streams.agents.batch):
-the batch's values are decoded at once, the handler runs per record in order, each output
+For a stage it subscribes one channel to the stage's input topics (an internal one, such as the
+trading inbox, is the worker's `<app id>-trading-inbox`), declares its tables with their state
+codecs on the changelog, and runs the stage's handler over fetched batches (streams.agents.batch):
+the batch's values are decoded at once, the handler runs per record in order (or, for a batch
+stage such as the shard, once over the whole batch), each output
 is routed by the declaration and sent as it comes, and once per batch every output's
 delivery is awaited and only then the batch's state written to the changelog. A record a
 topic never carries is dead-lettered; a record of another stage is left to it; a handler's
@@ -19,7 +20,8 @@ the worker stopped was never read again, tests/integration/test_trading_stop.py)
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -30,49 +32,58 @@ from faust.serializers import codecs
 from schemas.codec import default_codec
 from schemas.deadletters import dead_letter
 from schemas.errors import DecodeError
-from schemas.topics import spec
+from schemas.topics import partitions, spec
 from streams.agents.batch import DELETED, Batch, Revoked, Send
 from streams.app import app, settings
 from streams.codecs import AVRO, UTF8
-from streams.generations import resolve
+from streams.generations import current, resolve
 from streams.topics import topic
-from streams.topology import ACCOUNT_PARTITIONS, INBOX, Facts, Stage, TableSpec
+from streams.topology import INBOX, INTERNAL, Facts, Stage, TableSpec, group
 from telemetry.meter import observe_trading
 
 log = structlog.get_logger(__name__)
 
-INBOX_TOPIC = f"{settings.app_id}-trading-inbox"
-#: ARBEES_BATCH / ARBEES_BATCH_WITHIN_MS: records per batch at most, and how long a batch may wait to fill.
-BATCH = int(os.environ.get("ARBEES_BATCH", "500"))
-WITHIN_S = int(os.environ.get("ARBEES_BATCH_WITHIN_MS", "2")) / 1000
+
+
+def batch_limits(group: str, environ: Mapping[str, str] = os.environ) -> tuple[int, float]:
+    """Records per batch at most, and how long (s) a batch may wait to fill: ARBEES_<GROUP>_BATCH and
+    ARBEES_<GROUP>_WITHIN_MS (ARBEES_SHARD_BATCH: how many inputs one numpy pass prices), else ARBEES_BATCH and
+    ARBEES_BATCH_WITHIN_MS, else 500 and 2 ms."""
+    g = group.upper()
+    size = environ.get(f"ARBEES_{g}_BATCH") or environ.get("ARBEES_BATCH") or "500"
+    within = environ.get(f"ARBEES_{g}_WITHIN_MS") or environ.get("ARBEES_BATCH_WITHIN_MS") or "2"
+    return int(size), int(within) / 1000
 
 _revocations = [0]  # how many rebalances took partitions away; a batch that saw one is held back
+_on_revocation: list[Callable[[], None]] = []  # handlers' caches of decoded state, dropped on every revocation
 
 
 @app.on_partitions_revoked.connect  # type: ignore[misc]
 async def _on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
     _revocations[0] += 1
+    for drop in _on_revocation:
+        drop()
 
 
 def topic_name(name: str) -> str:
-    """The broker topic of a declared input: the worker's inbox, or the registry topic in this worker's generation."""
-    return INBOX_TOPIC if name == INBOX else resolve(name)[0]
+    """The broker topic of a declared input: the worker's own for an internal one, else the registry topic in this
+    worker's generation."""
+    return f"{settings.app_id}-{name.replace('.', '-')}" if name in INTERNAL else resolve(name)[0]
+
+
+INBOX_TOPIC = topic_name(INBOX)
 
 
 def carries(name: str) -> tuple[type, ...]:
-    """The record types a topic may hold: the registry's, or for the inbox what the fan-out puts there."""
-    if name == INBOX:
-        from schemas.records import ShardInput, Signal
-
-        return (Signal, ShardInput)
-    return spec(name).value_types
+    """The record types a topic may hold: the registry's, or what the topology puts on an internal one."""
+    return INTERNAL[name][0] if name in INTERNAL else spec(name).value_types
 
 
 @lru_cache(maxsize=None)
 def destination(name: str) -> faust.TopicT:
-    if name == INBOX:
-        return app.topic(INBOX_TOPIC, partitions=ACCOUNT_PARTITIONS, internal=True, key_serializer=UTF8,
-                         value_serializer=AVRO)
+    if name in INTERNAL:
+        return app.topic(topic_name(name), partitions=partitions(INTERNAL[name][1]), internal=True,
+                         key_serializer=UTF8, value_serializer=AVRO)
     return topic(name)
 
 
@@ -90,10 +101,17 @@ class _StateCodec(codecs.Codec):
         return self.state.decode(bytes(s))
 
 
-def state_table(table: TableSpec, partitions: int | None) -> Any:
-    name = f"arbees-state-{table.name}"
-    codecs.register(name, _StateCodec(table))
-    return app.Table(table.name, partitions=partitions, key_serializer=UTF8, value_serializer=name)
+def state_table(table: TableSpec, stage: Stage) -> Any:
+    """The Faust table of `table`: named in this worker's generation of the stage's family, values through the
+    table's state codec (or kept encoded, for the stage to decode)."""
+    codec = "raw"
+    if not table.encoded:
+        codec = f"arbees-state-{table.name}"
+        codecs.register(codec, _StateCodec(table))
+    name = current(stage.family).table(table.name) if stage.family is not None else table.name
+    extra = {"max.message.bytes": str(table.max_bytes)} if table.max_bytes else {}
+    return app.Table(name, partitions=stage.partitions, key_serializer=UTF8, value_serializer=codec,
+                     extra_topic_configs=extra)
 
 
 def write(tables: dict[str, Any], name: str, key: str, value: Any, partition: int) -> None:
@@ -131,6 +149,34 @@ class _Context:
         """Make everything so far durable (outputs acknowledged, then state written and flushed): before a venue call."""
         await self.batch.checkpoint()
         await app.producer.flush()
+
+
+@dataclass(frozen=True)
+class Item:
+    """One record of a batch stage's batch, with what its handler needs besides the record."""
+
+    key: str
+    record: Any
+    partition: int
+    raw: bytes  # the message value, framed Avro as on the topic
+    event: Any
+
+
+class _BatchContext:
+    """What a batch stage's handler gets for its whole batch."""
+
+    def __init__(self, stage: Stage, batch: Batch, facts: Facts) -> None:
+        self.stage, self.batch, self.facts = stage, batch, facts
+
+    def table(self, name: str, partition: int) -> MutableMapping[str, Any]:
+        return self.batch.table(name, partition)
+
+    async def emit(self, key: str, outputs: list[Any]) -> None:
+        for out in outputs:
+            await self.batch.send(*self.stage.route(key, out))
+
+    async def dead_letter(self, item: Item, error: BaseException | str) -> None:
+        await self.batch.send("deadletter", item.event.message.topic, dead_letter_of(item.event, error, self.stage.name))
 
 
 async def emit(stage: Stage, key: str, outputs: list[Any]) -> None:
@@ -172,53 +218,76 @@ class StageRunner:
                  declared: dict[str, str], send: Send = send) -> None:
         self.stage, self.facts, self.tables, self.declared, self.send = stage, facts, tables, declared, send
         self.handler = getattr(handlers, stage.handler)
+        self.forget: Callable[[], None] = getattr(handlers, "revoked", lambda: None)  # the handlers' decoded state
+        self.size, self.within = batch_limits(stage.group)
 
     async def run(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(BATCH, within=WITHIN_S):
+        async for events in stream.take_events(self.size, within=self.within):
             await self.run_batch(events)
 
     async def run_batch(self, events: Sequence[Any]) -> None:
         epoch = _revocations[0]
         batch = Batch(self.tables, self.send, lambda *a: write(self.tables, *a), owned=lambda: _revocations[0] == epoch)
         try:
+            items: list[Item] = []
             for event, record in zip(events, decode_batch([e.value for e in events])):
                 if _revocations[0] != epoch:
                     break
-                await self._one(batch, event, record)
+                item = await self._admit(batch, event, record)
+                if item is None:
+                    continue
+                if self.stage.batch:
+                    items.append(item)
+                else:
+                    await self._one(batch, item)
+            if items and _revocations[0] == epoch:
+                await self.handler(_BatchContext(self.stage, batch, self.facts()), items)
             await batch.checkpoint()
         except Revoked:
             hold(events)
+            self.forget()
             log.info("batch held back: partitions were revoked while it ran", stage=self.stage.name, records=len(events))
         except BaseException:  # stopping (cancelled) mid-batch, or an output the broker refused: nothing is acked
             hold(events)
+            self.forget()  # what the handlers decoded from this batch was never written
             raise
 
-    async def _one(self, batch: Batch, event: Any, record: Any) -> None:
+    async def _admit(self, batch: Batch, event: Any, record: Any) -> Item | None:
+        """The record as an item for the stage, or None: dead-lettered (undecodable, not what its topic carries) or
+        for another stage reading the same topic."""
         stage, msg = self.stage, event.message
         source = self.declared.get(msg.topic, msg.topic)
         if isinstance(record, DecodeError):
-            why: str = f"{type(record).__name__}: {record}"
+            await self._dead_letter(batch, event, f"{type(record).__name__}: {record}")
         elif not isinstance(record, carries(source)):
-            why = f"{source} carries {[c.__name__ for c in carries(source)]}, got {type(record).__name__}"
+            await self._dead_letter(batch, event, f"{source} carries {[c.__name__ for c in carries(source)]}, "
+                                                  f"got {type(record).__name__}")
         else:
             key = event.key if isinstance(event.key, str) else ""
-            if not key or not stage.takes(source, record):
-                return  # a record for another stage reading the same topic
-            try:
-                await self.handler(_Context(stage, batch, key, msg.partition, self.facts()), record)
-                return
-            except Exception as exc:  # noqa: BLE001 - dead-lettered with the reason; the batch goes on
-                why = f"{type(exc).__name__}: {exc}"
-        log.warning("dead-lettered", stage=stage.name, topic=msg.topic, partition=msg.partition, offset=msg.offset, error=why)
-        await batch.send("deadletter", msg.topic, dead_letter_of(event, why, stage.name))
+            if key and stage.takes(source, record):
+                return Item(key, record, msg.partition, msg.value, event)
+        return None
+
+    async def _one(self, batch: Batch, item: Item) -> None:
+        try:
+            await self.handler(_Context(self.stage, batch, item.key, item.partition, self.facts()), item.record)
+        except Exception as exc:  # noqa: BLE001 - dead-lettered with the reason; the batch goes on
+            await self._dead_letter(batch, item.event, f"{type(exc).__name__}: {exc}")
+
+    async def _dead_letter(self, batch: Batch, event: Any, why: str) -> None:
+        msg = event.message
+        log.warning("dead-lettered", stage=self.stage.name, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+                    error=why)
+        await batch.send("deadletter", msg.topic, dead_letter_of(event, why, self.stage.name))
 
 
-def build(stage: Stage, handlers: Any, facts: Callable[[], Facts]) -> Any:
-    """The Faust agent of `stage`, its handler taken from `handlers` (streams.trading.stages.Stages)."""
+def build(stage: Stage, handlers: Any, facts: Callable[[], Facts] = Facts) -> Any:
+    """The Faust agent of `stage`, its handler taken from `handlers` (streams.trading.stages.Stages, ...)."""
     declared = {topic_name(t): t for t in stage.inputs}  # broker name -> declared name
-    channel = app.topic(*declared, partitions=stage.partitions, internal=INBOX in stage.inputs, key_serializer=UTF8,
-                        value_serializer="raw")  # decoded per batch by the runner
-    tables = {t.name: state_table(t, stage.partitions) for t in stage.tables}
+    internal = any(t in INTERNAL for t in stage.inputs)
+    channel = app.topic(*declared, partitions=stage.partitions if internal else None, internal=internal,
+                        key_serializer=UTF8, value_serializer="raw")  # decoded per batch by the runner
+    tables = {t.name: state_table(t, stage) for t in stage.tables}
     runner = StageRunner(stage, handlers, facts, tables, declared)
 
     async def run(stream: faust.StreamT) -> None:
@@ -228,3 +297,11 @@ def build(stage: Stage, handlers: Any, facts: Callable[[], Facts]) -> Any:
     agent = app.agent(channel, name=stage.name)(run)
     agent.runner = runner  # type: ignore[attr-defined]
     return agent
+
+
+def build_group(name: str, handlers: Any, facts: Callable[[], Facts] = Facts) -> dict[str, Any]:
+    """The agents of every stage of agent group `name`; `handlers.revoked()`, if it has one, runs on every revocation."""
+    revoked = getattr(handlers, "revoked", None)
+    if revoked is not None:
+        _on_revocation.append(revoked)
+    return {s.name: build(s, handlers, facts) for s in group(name)}

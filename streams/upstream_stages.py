@@ -1,0 +1,98 @@
+"""The discovery, router and alerts stages of streams/topology.py: what each does with one record.
+
+Handlers get a host `Context` (their tables, `emit`) and one record, as the trading stages do
+(streams/trading/stages.py); the Faust runner builds their agents and routes their outputs by
+the declaration. The rules that used to live in the agent shells are here: discovery re-keys
+its inputs by the processor's scope and keeps one state per scope; the router keeps a
+market's link, listing and latest quote each in its own table and writes only the one the
+record changed; alerts rate-limit and hand each alert that passes to the dispatcher.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from schemas.enums import Severity
+from schemas.records import Alert, EventState, Fill, Heartbeat, LedgerEntry, MarketLink, MarketListing, Quote
+from streams import alerting, router
+from streams.discovery import DiscoveryProcessor, DiscoveryState
+from streams.topology import Context, ToScope
+
+log = structlog.get_logger(__name__)
+
+
+class DiscoveryStages:
+    def __init__(self, processor: DiscoveryProcessor | None = None) -> None:
+        self.processor = processor or DiscoveryProcessor()
+
+    async def rekey(self, ctx: Context, record: MarketListing | EventState) -> None:
+        await ctx.emit([ToScope(self.processor.state_key(record), record)])
+
+    async def discover(self, ctx: Context, record: MarketListing | EventState) -> None:
+        table = ctx.table("discovery-scopes")
+        state, outputs = self.processor.step(table.get(ctx.key) or DiscoveryState(), record)
+        for out in outputs:
+            if isinstance(out, Alert):
+                log.warning("discovery", message=out.message)
+        await ctx.emit(outputs)
+        table[ctx.key] = state
+
+
+#: The router table each market record is kept in.
+ROUTE_TABLES: dict[type, str] = {MarketLink: "router-links", MarketListing: "router-listings", Quote: "router-quotes"}
+
+
+class RouterStages:
+    async def route_market(self, ctx: Context, record: Quote | MarketLink | MarketListing) -> None:
+        links, listings, quotes = (ctx.table(ROUTE_TABLES[c]) for c in (MarketLink, MarketListing, Quote))
+        current = router.MarketRoute(link=links.get(ctx.key), listing=listings.get(ctx.key), quote=quotes.get(ctx.key))
+        updated, outputs = router.step(current, record)
+        await ctx.emit([value for _, value in outputs])
+        kept = {MarketLink: updated.link, MarketListing: updated.listing, Quote: updated.quote}[type(record)]
+        ctx.table(ROUTE_TABLES[type(record)])[ctx.key] = kept
+
+    async def route_state(self, ctx: Context, record: EventState) -> None:
+        await ctx.emit([router.route_state(record)[1]])
+
+
+class AlertStages:
+    """The limiter, heartbeat watch and dispatcher live here, in memory (see the alerts stage in the topology)."""
+
+    def __init__(self, limiter: alerting.RateLimiter, dispatcher: alerting.Dispatcher,
+                 deliver: Callable[[alerting.Delivery], None]) -> None:
+        self.limiter, self.dispatcher, self.deliver = limiter, dispatcher, deliver
+        self.watch = alerting.HeartbeatWatch()
+
+    async def alert(self, ctx: Context, record: Any) -> None:
+        if isinstance(record, Fill):
+            self.dispatcher.note_fill()
+            return
+        if isinstance(record, LedgerEntry):
+            self.dispatcher.note_balance(record.account, record.balance_micros)
+            return
+        if isinstance(record, Heartbeat):
+            self.watch.observe(record)
+        self.limiter, alerts = alerting.step(self.limiter, record)
+        await self.raise_alerts(ctx.emit, alerts)
+
+    async def raise_alerts(self, emit: Callable[[list[Any]], Any], alerts: list[Alert]) -> None:
+        for alert in alerts:
+            level = "error" if alert.severity in (Severity.ERROR, Severity.CRITICAL) else "warning"
+            getattr(log, level)("alert", key=alert.dedupe_key, message=alert.message)
+        await emit(alerts)
+        for alert in alerts:
+            for delivery in self.dispatcher.offer(alert):
+                self.deliver(delivery)
+
+    async def watch_and_digest(self, emit: Callable[[list[Any]], Any], now_ms: int) -> None:
+        """Silence is news: parts that missed their heartbeats; and the digest when due."""
+        missed: list[Alert] = []
+        for alert in self.watch.missed(now_ms):
+            self.limiter, out = alerting.step_alert(self.limiter, alert)
+            missed += out
+        await self.raise_alerts(emit, missed)
+        for delivery in self.dispatcher.tick(now_ms, self.limiter):
+            self.deliver(delivery)

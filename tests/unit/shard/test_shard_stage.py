@@ -1,0 +1,116 @@
+"""The shard stage through the generic runner, without a broker (streams/shard/stage.py, streams/agents/runner.py).
+
+A batch of the recorded session's live states is priced in one pass, its outputs routed by the
+topology, and each event's snapshot written once, after the outputs are acknowledged; a new
+stage reading those snapshots (a restarted worker, its changelog) prices the next input exactly
+as the one that wrote them. A rebalance that revokes the partitions in the middle of a batch
+(the worker does not wait for its streams to empty, `stream_wait_empty=False`) abandons it:
+nothing is written over what the partition's next owner restores, the decoded states are
+forgotten, and the batch is never acked, so that owner reads it again. Driven with the recorded
+session (data/sessions/nba-2026-finals-g3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ops.sessions.replay import load_session
+from schemas.enums import EventStatus
+from schemas.records import EventState, Probability, ShardInput
+from streams.agents import runner
+from streams.shard.processor import ShardProcessor
+from streams.shard.stage import ShardStage
+from streams.topology import Facts, stage
+from tests.unit.agents.test_runner_batch import Broker, Table, event
+
+SESSION = Path(__file__).resolve().parents[3] / "data" / "sessions" / "nba-2026-finals-g3"
+
+
+def live_inputs(n: int) -> list[ShardInput]:
+    states = [r.value for r in load_session(SESSION) if isinstance(r.value, EventState) and r.value.status is EventStatus.LIVE]
+    return [ShardInput(input_id=f"state:{s.state_id}", event_id=s.event_id, ts=s.ts, state=s) for s in states[:n]]
+
+
+def shard(send: Any, table: Table | None = None) -> tuple[runner.StageRunner, ShardStage, Table]:
+    table = Table() if table is None else table
+    handlers = ShardStage(ShardProcessor())
+    agent = runner.StageRunner(stage("shard"), handlers, Facts, {"shard-state": table}, {"shard.inputs": "shard.inputs"},
+                               send=send)
+    return agent, handlers, table
+
+
+def batch_of(records: list[ShardInput], first: int = 0) -> list[Any]:
+    return [event("shard.inputs", first + k, r, key=r.event_id) for k, r in enumerate(records)]
+
+
+def test_a_batch_is_priced_routed_and_its_snapshot_restores_the_same_state() -> None:
+    inputs = live_inputs(3)
+    broker = Broker()
+    agent, handlers, table = shard(broker.send)
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch(batch_of(inputs[:2])))
+        for _ in range(100):
+            await asyncio.sleep(0)
+        assert table.changelog == []  # nothing written before the outputs are acknowledged
+        broker.ack_all()
+        await task
+
+    asyncio.run(go())
+    want_states, want = ShardProcessor().step_batch({}, inputs[:2])
+    assert [v for _, _, v in broker.sent] == [o for outs in want for o in outs]
+    assert {(t, k) for t, k, _ in broker.sent} == {("model.probabilities", inputs[0].event_id)}
+    assert [k for _, k, _ in table.changelog] == [inputs[0].event_id]  # one snapshot per event per batch
+
+    # a restarted worker: a new stage, the table as the changelog left it
+    broker2 = Broker()
+    agent2, _, _ = shard(broker2.send, table)
+
+    async def next_one() -> None:
+        task = asyncio.create_task(agent2.run_batch(batch_of(inputs[2:], first=2)))
+        for _ in range(100):
+            await asyncio.sleep(0)
+        broker2.ack_all()
+        await task
+
+    asyncio.run(next_one())
+    _, after = ShardProcessor().step_batch(want_states, inputs[2:])
+    assert [v for _, _, v in broker2.sent] == after[0]
+
+
+def test_a_revocation_during_a_batch_abandons_it() -> None:
+    sent: list[Any] = []
+
+    async def send_and_rebalance(topic: str, key: str, value: Any) -> Any:
+        sent.append(value)
+        await runner._on_revoked(None, set())  # the rebalance lands while the batch sends its outputs
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    agent, handlers, table = shard(send_and_rebalance)
+    batch = batch_of(live_inputs(2))
+    asyncio.run(agent.run_batch(batch))
+
+    assert len(sent) >= 1 and all(isinstance(v, Probability) for v in sent)
+    assert table == {} and table.changelog == [] and handlers._cache == {}  # nothing over what the next owner restores
+    assert [e.message.refcount for e in batch] == [1, 1]  # held back: never acked, so read again by the owner
+
+
+def test_a_worker_stopping_in_the_middle_of_a_batch_holds_it_back() -> None:
+    """Stopping cancels the agent; `take_events` would then ack the whole batch and the stop would commit offsets
+    past records whose state was never saved."""
+
+    async def cancelled(topic: str, key: str, value: Any) -> Any:
+        raise asyncio.CancelledError
+
+    agent, handlers, table = shard(cancelled)
+    batch = batch_of(live_inputs(2))
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(agent.run_batch(batch))
+    assert table.changelog == [] and handlers._cache == {}
+    assert [e.message.refcount for e in batch] == [1, 1]
