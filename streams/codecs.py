@@ -2,7 +2,8 @@
 
 A value that cannot be decoded becomes an `Undecodable` instead of an exception:
 Faust would otherwise log the error and skip the message, which is exactly the
-silent drop Arbees forbids. Agents pass these on to `deadletter`.
+silent drop Arbees forbids. (The runner, streams/agents/runner.py, reads raw values and decodes a
+whole batch itself, dead-lettering what does not decode.)
 """
 
 from __future__ import annotations

@@ -13,20 +13,18 @@ A pure processor, `step(state, record) -> (state, outputs)`, over the merged
   in `pending` and is retried when an event lands in its buckets;
 - time is the records' event time (the state's watermark), never the clock.
 
-The state is a plain dataclass; `to_json`/`from_json` (and `to_bytes`/
-`from_bytes`) turn it into JSON-able data for a Faust table. Since links never
-cross leagues, an agent may keep one state per `state_key(record)` instead of
-one global state. `step` never mutates the state it is given.
+The state is a plain dataclass, kept in its table by the declared state codec
+(streams/topology.py, `discovery-scopes`). Since links never cross leagues, an
+agent may keep one state per `state_key(record)` instead of one global state.
+`step` never mutates the state it is given.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Union
 
-from schemas.avro import from_avro_fn, to_avro_fn
 from schemas.enums import EventStatus, MarketType, Severity
 from schemas.records import Alert, EventState, MarketLink, MarketListing
 from streams.matching import (
@@ -41,7 +39,6 @@ from streams.matching import (
 )
 
 SERVICE = "discovery"
-STATE_VERSION = 1
 _HOUR_MS = 3_600_000
 _DAY_MS = 24 * _HOUR_MS
 #: Event states that mean the event is over; it leaves the index after the grace period.
@@ -91,54 +88,6 @@ class DiscoveryState:
     linked: dict[str, LinkedListing] = field(default_factory=dict)  # listing id -> its link
     alerted: dict[str, int] = field(default_factory=dict)  # dedupe key -> forget after this ts
     last_expiry: int = 0  # watermark of the last expiry sweep
-
-    # ------------------------------------------------------------- persistence
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON-able form (records as their Avro dicts); `from_json` inverts it exactly."""
-        ev, lst, lnk = to_avro_fn(EventState), to_avro_fn(MarketListing), to_avro_fn(MarketLink)
-        return {
-            "version": STATE_VERSION,
-            "watermark": self.watermark,
-            "events": {k: ev(v) for k, v in self.events.items()},
-            "event_keys": dict(self.event_keys),
-            "index": {k: list(v) for k, v in self.index.items()},
-            "ended_at": dict(self.ended_at),
-            "pending": {
-                k: {"listing": lst(p.listing), "keys": list(p.keys), "expires_ts": p.expires_ts} for k, p in self.pending.items()
-            },
-            "pending_index": {k: list(v) for k, v in self.pending_index.items()},
-            "linked": {k: {"link": lnk(v.link), "fingerprint": v.fingerprint} for k, v in self.linked.items()},
-            "alerted": dict(self.alerted),
-            "last_expiry": self.last_expiry,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> DiscoveryState:
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"discovery state version {data.get('version')!r}, expected {STATE_VERSION}")
-        ev, lst, lnk = from_avro_fn(EventState), from_avro_fn(MarketListing), from_avro_fn(MarketLink)
-        return cls(
-            watermark=int(data["watermark"]),
-            events={k: ev(v) for k, v in data["events"].items()},
-            event_keys=dict(data["event_keys"]),
-            index={k: tuple(v) for k, v in data["index"].items()},
-            ended_at={k: int(v) for k, v in data["ended_at"].items()},
-            pending={
-                k: PendingListing(lst(p["listing"]), tuple(p["keys"]), int(p["expires_ts"])) for k, p in data["pending"].items()
-            },
-            pending_index={k: tuple(v) for k, v in data["pending_index"].items()},
-            linked={k: LinkedListing(lnk(v["link"]), v["fingerprint"]) for k, v in data["linked"].items()},
-            alerted={k: int(v) for k, v in data["alerted"].items()},
-            last_expiry=int(data["last_expiry"]),
-        )
-
-    def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> DiscoveryState:
-        return cls.from_json(json.loads(raw))
 
 
 def link_id(listing_id: str, event_id: str, yes_role: str) -> str:

@@ -44,6 +44,8 @@ MAX_VALUE_BYTES = 16 * 1024 * 1024
 INTERNAL: Mapping[str, tuple[tuple[type, ...], Family]] = {
     INBOX: ((Signal, ShardInput), Family.ACCOUNT),
     SCOPES: ((MarketListing, EventState), Family.EVENT),
+    #: each target processor's inputs re-keyed by what it keeps state for (asset, indicator, race)
+    **{f"{name}.targets-by-key": ((MarketListing, EventState), Family.EVENT) for name in ("crypto", "econ", "politics")},
 }
 
 
@@ -362,8 +364,42 @@ UPSTREAM: tuple[Stage, ...] = (
     ),
 )
 
+def _target_states() -> dict[str, type]:
+    from streams.crypto.targets import AssetState
+    from streams.economics.targets import IndicatorState
+    from streams.politics.races import RaceState
+
+    return {"crypto": AssetState, "econ": IndicatorState, "politics": RaceState}
+
+
+#: The target processors (group `targets`): listings and feed states in, target EventStates out on `events.state`,
+#: where discovery links listings to them. Per processor a re-key stage (by what it keeps state for) and a stage
+#: holding that state.
+TARGETS: tuple[Stage, ...] = tuple(stage for name, state in _target_states().items() for stage in (
+    Stage(
+        f"{name}-targets-rekey",
+        inputs={"markets.catalog": (MarketListing,), "events.state": (EventState,)},
+        key="market or event",
+        tables=(),
+        routes={ToScope: Route(f"{name}.targets-by-key", lambda _, out: out.scope, lambda out: out.record)},
+        handler=f"{name}_rekey",
+        group="targets",
+        family=None,
+    ),
+    Stage(
+        f"{name}-targets",
+        inputs={f"{name}.targets-by-key": (MarketListing, EventState)},
+        key=f"{name} target key",
+        tables=(TableSpec(f"{name}-target-states", state, 1),),
+        routes={EventState: Route("events.state", _by_event)},
+        handler=f"{name}_targets",
+        group="targets",
+        family=Family.EVENT,
+    ),
+))
+
 #: Every stage of every agent group.
-PIPELINE: tuple[Stage, ...] = (*UPSTREAM, *STAGES)
+PIPELINE: tuple[Stage, ...] = (*UPSTREAM, *TARGETS, *STAGES)
 
 
 def group(name: str) -> tuple[Stage, ...]:

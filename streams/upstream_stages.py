@@ -1,17 +1,18 @@
-"""The discovery, router and alerts stages of streams/topology.py: what each does with one record.
+"""The discovery, targets, router and alerts stages of streams/topology.py: what each does with one record.
 
 Handlers get a host `Context` (their tables, `emit`) and one record, as the trading stages do
 (streams/trading/stages.py); the Faust runner builds their agents and routes their outputs by
 the declaration. The rules that used to live in the agent shells are here: discovery re-keys
-its inputs by the processor's scope and keeps one state per scope; the router keeps a
+its inputs by the processor's scope and keeps one state per scope (each target processor
+likewise, per asset, indicator or race); the router keeps a
 market's link, listing and latest quote each in its own table and writes only the one the
 record changed; alerts rate-limit and hand each alert that passes to the dispatcher.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
 
 import structlog
 
@@ -39,6 +40,40 @@ class DiscoveryStages:
                 log.warning("discovery", message=out.message)
         await ctx.emit(outputs)
         table[ctx.key] = state
+
+
+class TargetProcessor(Protocol):
+    def state_key(self, record: Any) -> str | None: ...
+
+    def initial(self, key: str) -> Any: ...
+
+    def step(self, state: Any, record: Any) -> tuple[Any, list[EventState]]: ...
+
+
+class TargetStages:
+    """`<name>_rekey` and `<name>_targets` handlers for each target processor (crypto, econ, politics)."""
+
+    def __init__(self, processors: Mapping[str, TargetProcessor]) -> None:
+        for name, processor in processors.items():
+            setattr(self, f"{name}_rekey", self._rekey(processor))
+            setattr(self, f"{name}_targets", self._targets(f"{name}-target-states", processor))
+
+    @staticmethod
+    def _rekey(processor: TargetProcessor) -> Callable[[Context, Any], Awaitable[None]]:
+        async def rekey(ctx: Context, record: MarketListing | EventState) -> None:
+            key = processor.state_key(record)  # None: not the processor's (its own outputs come back on events.state)
+            await ctx.emit([] if key is None else [ToScope(key, record)])
+        return rekey
+
+    @staticmethod
+    def _targets(table_name: str, processor: TargetProcessor) -> Callable[[Context, Any], Awaitable[None]]:
+        async def targets(ctx: Context, record: MarketListing | EventState) -> None:
+            table = ctx.table(table_name)
+            state = table.get(ctx.key) or processor.initial(ctx.key)
+            state, outputs = processor.step(state, record)  # a ValueError (NotATarget) is dead-lettered by the host
+            await ctx.emit(outputs)
+            table[ctx.key] = state
+        return targets
 
 
 #: The router table each market record is kept in.

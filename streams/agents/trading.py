@@ -23,7 +23,7 @@ from streams.agents import runner
 from streams.agents.live import PolymarketLive
 from streams.app import app, settings
 from streams.config_file import load as load_config
-from streams.topology import STAGES, Facts, stage
+from streams.topology import Facts, stage
 from streams.trading.stages import Stages
 
 CONFIG = load_config().trading  # arbees.toml or ARBEES_CONFIG, accounts scoped by ARBEES_ACCOUNTS
@@ -46,7 +46,7 @@ def facts() -> Facts:
 
 
 handlers = Stages(CONFIG, settings.mode, _live_venues)
-agents = {s.name: runner.build(s, handlers, facts) for s in STAGES}
+agents = runner.build_group("trading", handlers, facts)
 
 HEARTBEAT_INTERVAL_S = 5.0  # Polymarket cancels every resting order ~10 s after the last beat
 

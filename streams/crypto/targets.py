@@ -15,18 +15,16 @@ Nothing here reads the clock: the same records replayed give the same states.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
-from typing import Any, Union
+from typing import Union
 
 from schemas.enums import EventStatus, MarketType
 from schemas.records import EventState, MarketListing
 from streams.crypto.parse import NotATarget, parse_listing
-from streams.crypto.target import CryptoTarget, ResolutionRule, TargetKind, to_state
+from streams.crypto.target import CryptoTarget, TargetKind, to_state
 from streams.probability.lognormal import EwmaVolatility
 
 SPOT_SOURCE = "coingecko"
-STATE_VERSION = 1
 _HOUR_MS = 3_600_000
 
 Record = Union[MarketListing, EventState]
@@ -47,50 +45,6 @@ class AssetState:
     spot: float = 0.0
     spot_ts: int = 0
     targets: dict[str, CryptoTarget] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": STATE_VERSION,
-            "asset": self.asset,
-            "vol": [self.vol.half_life_ms, self.vol.last_ts, self.vol.last_price, self.vol.sum_r2, self.vol.sum_dt, self.vol.samples],
-            "spot": self.spot,
-            "spot_ts": self.spot_ts,
-            "targets": {k: _target_json(t) for k, t in self.targets.items()},
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> AssetState:
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"crypto targets state version {data.get('version')!r}, expected {STATE_VERSION}")
-        hl, last_ts, last_price, r2, dt, n = data["vol"]
-        return cls(
-            asset=data["asset"],
-            vol=EwmaVolatility(float(hl), int(last_ts), float(last_price), float(r2), float(dt), int(n)),
-            spot=float(data["spot"]),
-            spot_ts=int(data["spot_ts"]),
-            targets={k: _target_from(v) for k, v in data["targets"].items()},
-        )
-
-    def to_bytes(self) -> bytes:
-        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> AssetState:
-        return cls.from_json(json.loads(raw))
-
-
-def _target_json(t: CryptoTarget) -> dict[str, Any]:
-    return {
-        "asset": t.asset, "kind": t.kind.value, "expiry_ts": t.expiry_ts, "index": t.rule.index, "window_s": t.rule.window_s,
-        "strike": t.strike, "strike_high": t.strike_high, "window_start_ts": t.window_start_ts,
-    }
-
-
-def _target_from(d: dict[str, Any]) -> CryptoTarget:
-    return CryptoTarget(
-        d["asset"], TargetKind(d["kind"]), int(d["expiry_ts"]), ResolutionRule(d["index"], int(d["window_s"])),
-        d["strike"], d["strike_high"], d["window_start_ts"],
-    )
 
 
 def is_spot(state: EventState) -> bool:

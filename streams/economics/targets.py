@@ -11,7 +11,6 @@ published figure (rounded to its grid), then dropped. Targets further ahead wait
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Union
@@ -25,7 +24,6 @@ from streams.economics.target import EconTarget, to_state
 from streams.probability.economics import forecast_next, settled_values
 
 OBSERVATION_SOURCE = "fred"
-STATE_VERSION = 1
 #: What each indicator's markets settle on, from its FRED series' levels.
 SETTLES_ON = {
     "cpi": "mom_pct", "core_cpi": "mom_pct", "core_pce": "mom_pct", "unrate": "level",
@@ -47,21 +45,6 @@ class IndicatorState:
     indicator: str
     levels: dict[str, float] = field(default_factory=dict)  # period -> published level
     targets: dict[str, EconTarget] = field(default_factory=dict)
-
-    def to_bytes(self) -> bytes:
-        data = {
-            "version": STATE_VERSION, "indicator": self.indicator, "levels": self.levels,
-            "targets": {k: [t.indicator, t.period, t.threshold, t.step] for k, t in self.targets.items()},
-        }
-        return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> IndicatorState:
-        data = json.loads(raw)
-        if data.get("version") != STATE_VERSION:
-            raise ValueError(f"econ targets state version {data.get('version')!r}, expected {STATE_VERSION}")
-        return cls(data["indicator"], {k: float(v) for k, v in data["levels"].items()},
-                   {k: EconTarget(a, b, float(c), float(d)) for k, (a, b, c, d) in data["targets"].items()})
 
 
 def _period_of(state: EventState) -> str | None:

@@ -10,7 +10,6 @@ and `polls`. The shard's politics model reads `mean`/`sigma`; no price enters.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field, replace
 
 from schemas.enums import EventStatus, MarketType
@@ -19,7 +18,6 @@ from streams.probability.polls import Poll, RaceConfig, forecast
 
 POLL_SOURCE = "polls"
 RACE_SOURCE = "races"
-STATE_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -28,17 +26,6 @@ class RaceState:
     polls: dict[str, tuple[str, int, float, float, float, bool]] = field(default_factory=dict)  # poll event id -> Poll fields
     candidates: tuple[str, str, str, str] = ("", "", "", "")  # a, b, party a, party b
     election_ts: int = 0
-
-    def to_bytes(self) -> bytes:
-        return json.dumps({"version": STATE_VERSION, "race": self.race, "polls": self.polls, "candidates": self.candidates,
-                           "election_ts": self.election_ts}, sort_keys=True, separators=(",", ":")).encode()
-
-    @classmethod
-    def from_bytes(cls, raw: bytes) -> RaceState:
-        d = json.loads(raw)
-        if d.get("version") != STATE_VERSION:
-            raise ValueError(f"race state version {d.get('version')!r}, expected {STATE_VERSION}")
-        return cls(d["race"], {k: tuple(v) for k, v in d["polls"].items()}, tuple(d["candidates"]), int(d["election_ts"]))  # type: ignore[arg-type]
 
 
 def is_poll(state: EventState) -> bool:

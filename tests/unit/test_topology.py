@@ -159,3 +159,22 @@ def test_upstream_outputs_are_routed_by_the_declaration_with_the_keys_defined_on
     assert upstream("discovery", alert)[:2] == ("alerts", "k")
     with pytest.raises(TypeError, match="no route"):
         upstream("router", sig)
+
+
+def test_every_agent_group_is_declared_its_topics_known_and_its_tables_codecs_pinned() -> None:
+    """Every group a worker runs (ARBEES_AGENTS) is built from the declaration; no stage reads or writes a topic the
+    registry or the internal set does not know; every stateful stage's tables have a codec that round-trips."""
+    from streams.app import AGENT_MODULES
+    from streams.topology import INTERNAL, PIPELINE, ToScope, group
+
+    groups = {m.rsplit(".", 1)[-1] for m in AGENT_MODULES}
+    assert groups == {s.group for s in PIPELINE}
+    for s in PIPELINE:
+        for name in (*s.inputs, *(r.topic for r in s.routes.values())):
+            assert name in INTERNAL or name in BY_NAME, (s.name, name)
+        for t in s.tables:
+            assert t.encoded or t.codec.schema, (s.name, t.name)
+    listing = game.listing(game.GB)
+    assert stage("discovery-rekey").route(listing.listing_id, ToScope("SPORT|nfl", listing)) == (
+        "discovery.by-scope", "SPORT|nfl", listing)
+    assert [s.name for s in group("router")] == ["router-markets", "router-states"]

@@ -16,6 +16,7 @@ import pytest
 from connectors.coingecko.pipeline import CoinGeckoPipeline
 from schemas.enums import EventStatus, MarketType, Side, SignalKind
 from schemas.records import EventState, MarketLink, ShardInput, Signal, Probability
+from streams.topology import stage
 from streams import router
 from streams.crypto.parse import parse_listing
 from streams.crypto.targets import AssetState, TargetsConfig, TargetsProcessor
@@ -53,7 +54,7 @@ def test_targets_from_listings_and_spots() -> None:
     # Replaying a spot changes nothing; the state survives its table encoding.
     again, out = proc.step(st, spots()[-1])
     assert out == [] and again == st
-    assert AssetState.from_bytes(st.to_bytes()) == st
+    assert (codec := stage("crypto-targets").tables[0].codec).decode(codec.encode(st)) == st
     # At the resolution time the target is emitted FINAL, then forgotten.
     final_spot = replace(spots()[-1], ts=last.features["expiry_ts"], state_id="final")
     st, out = proc.step(st, final_spot)

@@ -15,10 +15,11 @@ import pytest
 from connectors.fred.pipeline import FredPipeline
 from schemas.enums import EventStatus, MarketType, Venue
 from schemas.records import EventState, MarketLink, MarketListing
+from streams.topology import stage
 from streams.discovery import DiscoveryProcessor, DiscoveryState
 from streams.economics.parse import NotATarget, parse_listing
 from streams.economics.target import EconTarget
-from streams.economics.targets import IndicatorState, TargetsProcessor
+from streams.economics.targets import TargetsProcessor
 from streams.probability.base import StateNotModelable
 from streams.probability.economics import forecast_next
 from streams.probability.registry import model_for
@@ -83,7 +84,7 @@ def test_targets_forecast_the_next_print_and_settle_a_published_one() -> None:
     assert 13.0 < may.features["mean"] < 17.0
     assert "econ:unrate:2020-07-01:ge-10.1" not in by_id  # two periods ahead: waits
     assert set(st.targets) == {"econ:unrate:2020-05-01:ge-14.1", "econ:unrate:2020-07-01:ge-10.1"}  # April settled and dropped
-    assert IndicatorState.from_bytes(st.to_bytes()) == st
+    assert (codec := stage("econ-targets").tables[0].codec).decode(codec.encode(st)) == st
     model = model_for(MarketType.ECONOMICS, "unrate")
     assert model.probabilities(april) == {"a": 1.0, "b": 0.0}
     p_may = model.probabilities(may)["a"]

@@ -11,6 +11,7 @@ from connectors.polls.normalize import poll_states
 from connectors.polls.source import FTE_2016_NATIONAL
 from schemas.enums import MarketType, Venue
 from schemas.records import EventState, MarketLink, MarketListing
+from streams.topology import stage
 from streams.discovery import DiscoveryProcessor, DiscoveryState
 from streams.politics.races import RaceState, RacesProcessor
 from streams.probability.base import UnknownLeague
@@ -46,7 +47,7 @@ def test_race_states_follow_the_polls_as_they_arrive() -> None:
     assert last.start_ts == ELECTION
     polls = [Poll(*p) for _, p in sorted(st.polls.items())]
     assert last.features["mean"] == pytest.approx(forecast(polls, last.ts, ELECTION).mean)
-    assert RaceState.from_bytes(st.to_bytes()) == st
+    assert (codec := stage("politics-targets").tables[0].codec).decode(codec.encode(st)) == st
     p = model_for(MarketType.POLITICS, RACE).probabilities(last)
     assert 0.6 < p["a"] < 0.95 and p["a"] + p["b"] == pytest.approx(1.0)
     with pytest.raises(UnknownLeague):
