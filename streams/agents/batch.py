@@ -47,6 +47,13 @@ class Batch:
         self._deliveries.append(await self._send(topic, key, value))
         self.sent += 1
 
+    def saved(self) -> dict[tuple[str, str], tuple[Any, int]]:
+        """The pending writes as they are now, for `restore` after a handler that failed halfway."""
+        return dict(self._pending)
+
+    def restore(self, saved: dict[tuple[str, str], tuple[Any, int]]) -> None:
+        self._pending = dict(saved)
+
     async def checkpoint(self) -> None:
         """Await every output sent so far, then write the pending state; raises Revoked (writing nothing) when
         the batch no longer owns its partitions."""

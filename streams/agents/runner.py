@@ -20,6 +20,7 @@ the worker stopped was never read again, tests/integration/test_trading_stop.py)
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -223,7 +224,14 @@ class StageRunner:
 
     async def run(self, stream: faust.StreamT) -> None:
         async for events in stream.take_events(self.size, within=self.within):
-            await self.run_batch(events)
+            try:
+                await self.run_batch(events)
+            except Exception as exc:  # an output the broker did not take: fail-stop, as a SIGKILL would
+                log.critical("an output of the batch was not delivered; stopping the worker (its restart re-does the "
+                             "batch from the committed offsets)", stage=self.stage.name, error=f"{type(exc).__name__}: {exc}")
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(70)  # a restarted agent would go on past the held batch; the worker's restart does not
 
     async def run_batch(self, events: Sequence[Any]) -> None:
         epoch = _revocations[0]
@@ -241,7 +249,7 @@ class StageRunner:
                 else:
                     await self._one(batch, item)
             if items and _revocations[0] == epoch:
-                await self.handler(_BatchContext(self.stage, batch, self.facts()), items)
+                await self._batch(batch, items)
             await batch.checkpoint()
         except Revoked:
             hold(events)
@@ -267,6 +275,26 @@ class StageRunner:
             if key and stage.takes(source, record):
                 return Item(key, record, msg.partition, msg.value, event)
         return None
+
+    async def _batch(self, batch: Batch, items: list[Item]) -> None:
+        """A batch stage's handler over the batch; if it fails, record by record, dead-lettering each that fails."""
+        ctx = _BatchContext(self.stage, batch, self.facts())
+        before = batch.saved()
+        try:
+            await self.handler(ctx, items)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bad record must not cost the batch: find it
+            log.error("batch failed; handling it record by record", stage=self.stage.name, error=f"{type(exc).__name__}: {exc}")
+        batch.restore(before)
+        self.forget()
+        for item in items:
+            before = batch.saved()
+            try:
+                await self.handler(ctx, [item])
+            except Exception as exc:  # noqa: BLE001 - dead-lettered with the reason; the batch goes on
+                batch.restore(before)
+                self.forget()
+                await self._dead_letter(batch, item.event, f"{type(exc).__name__}: {exc}")
 
     async def _one(self, batch: Batch, item: Item) -> None:
         try:

@@ -5,9 +5,10 @@ worker is SIGKILLed (no graceful stop: only what the changelog holds survives) a
 worker of the same group starts. Part B follows, whose outputs need what A left in the
 group's tables, and they must be exactly the records the group's processors give for A then
 B in one run (computed here without a broker). A worker that lost its state gives something
-else: discovery no links (the games of A are forgotten), the shard no cross-venue
-arbitrage (the Kalshi book of A is gone), trading no order (no bankroll) or a fill against
-the wrong book. The router's recovery is tests/integration/test_router_recovery.py; trading
+else: discovery no links (the games of A are forgotten), the crypto targets no target state
+(the listing of A is gone, and with it the volatility A's spots built), the shard no
+cross-venue arbitrage (the Kalshi book of A is gone), trading no order (no bankroll) or a
+fill against the wrong book. The router's recovery is tests/integration/test_router_recovery.py; trading
 under twenty kills is tests/integration/test_trading_crash.py.
 """
 
@@ -155,6 +156,33 @@ def test_discovery_recovers_its_event_index(kafka_bootstrap: str, group_worker: 
     publish(kafka_bootstrap, [("markets.catalog", lst.listing_id, lst) for lst in listings])
     codec = default_codec()
     read_until(kafka_bootstrap, out_starts, {codec.encode(link) for link in want}, worker)
+
+
+def test_targets_recover_each_assets_listings_and_volatility(kafka_bootstrap: str, group_worker: Any) -> None:
+    from streams.crypto.targets import TargetsProcessor
+    from tests.unit.crypto.test_targets import spots
+    from tests.unit.crypto.venues import kalshi_listing
+
+    listing = kalshi_listing("KXBTCD-26FEB1217-T72749.99")  # A: the recorded listing and the first 100 hourly spots
+    chart = spots()
+    part_a, part_b = [listing, *chart[:100]], chart[100:]
+    proc = TargetsProcessor()
+    state, want = proc.initial("btc"), []
+    for rec in part_a:
+        state, _ = proc.step(state, rec)
+    for rec in part_b:
+        state, outs = proc.step(state, rec)
+        want += outs
+    assert len(want) >= 10  # the target's live states, priced on A's volatility
+    worker = group_worker("targets", ("markets.catalog", "events.state"))
+    out_starts = log_ends(kafka_bootstrap, ("events.state",))
+    worker.start()
+    publish(kafka_bootstrap, [("markets.catalog", listing.listing_id, listing),
+                              *(("events.state", s.event_id, s) for s in part_a[1:])])
+    kill_and_restart(worker)
+    publish(kafka_bootstrap, [("events.state", s.event_id, s) for s in part_b])
+    codec = default_codec()
+    read_until(kafka_bootstrap, out_starts, {codec.encode(o) for o in want}, worker)
 
 
 def test_shard_recovers_each_events_books_and_state(kafka_bootstrap: str, group_worker: Any) -> None:

@@ -114,3 +114,36 @@ def test_a_worker_stopping_in_the_middle_of_a_batch_holds_it_back() -> None:
         asyncio.run(agent.run_batch(batch))
     assert table.changelog == [] and handlers._cache == {}
     assert [e.message.refcount for e in batch] == [1, 1]
+
+
+class Poisoned(ShardProcessor):
+    """Fails on one input (made up: a processor defect the recorded data does not trigger)."""
+
+    def run_batch(self, states: Any, records: Any) -> Any:
+        if any(r.input_id == "poison" for r in records):
+            raise RuntimeError("defect")
+        return super().run_batch(states, records)
+
+
+def test_a_batch_the_handler_fails_on_is_handled_record_by_record_and_only_the_bad_one_dead_lettered() -> None:
+    inputs = live_inputs(3)
+    records = [inputs[0], ShardInput(input_id="poison", event_id=inputs[1].event_id, ts=inputs[1].ts,
+                                     state=inputs[1].state), inputs[2]]
+    broker = Broker()
+    table = Table()
+    agent = runner.StageRunner(stage("shard"), ShardStage(Poisoned()), Facts, {"shard-state": table},
+                               {"shard.inputs": "shard.inputs"}, send=broker.send)
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch(batch_of(records)))
+        for _ in range(200):
+            await asyncio.sleep(0)
+        broker.ack_all()
+        await task
+
+    asyncio.run(go())
+    dead = [v for t, _, v in broker.sent if t == "deadletter"]
+    assert len(dead) == 1 and dead[0].offset == 1 and "RuntimeError: defect" in dead[0].error
+    _, want = ShardProcessor().step_batch({}, [inputs[0], inputs[2]])
+    assert [v for t, _, v in broker.sent if t != "deadletter"] == [o for outs in want for o in outs]
+    assert [k for _, k, _ in table.changelog] == [inputs[0].event_id]
