@@ -58,33 +58,34 @@ def unpack(packed: bytes) -> tuple[np.ndarray, np.ndarray]:
     return both[:n], both[n:]
 
 
+Ladder = tuple[np.ndarray, np.ndarray]  # (prices micro-dollars, sizes hundredths of a contract), best first
+
+
+def _pairs(prices: np.ndarray, c100: np.ndarray) -> list[tuple[int, float]]:
+    return [(a, b / 100) for a, b in zip(prices.tolist(), c100.tolist())]
+
+
 def levels(packed: bytes) -> list[tuple[int, float]]:
     """(price micro-dollars, size in contracts) pairs: for tests, reports and the rare slow path."""
-    p, c = unpack(packed)
-    return [(int(a), int(b) / 100) for a, b in zip(p.tolist(), c.tolist())]
+    return _pairs(*unpack(packed))
 
 
-def complement(packed: bytes) -> bytes:
-    """The other side's asks implied by these bids: price $1 − p, same order (best bid → best ask)."""
-    p, c = unpack(packed)
-    return pack(ONE_DOLLAR_MICROS - p, c) if len(p) else EMPTY
-
-
-def _stored(quote: Quote, side: Side, action: Action) -> bytes:
+def _stored(quote: Quote, side: Side, action: Action) -> Ladder:
     if action is Action.BUY:
-        if quote.asks_implied:
-            return complement(quote.no_bid_depth if side is Side.YES else quote.yes_bid_depth)
-        return quote.yes_ask_depth if side is Side.YES else quote.no_ask_depth
-    return quote.yes_bid_depth if side is Side.YES else quote.no_bid_depth
+        if quote.asks_implied:  # the other side's bids at $1 − p: best bid (highest) is the best ask (lowest)
+            p, c = unpack(quote.no_bid_depth if side is Side.YES else quote.yes_bid_depth)
+            return ONE_DOLLAR_MICROS - p, c
+        return unpack(quote.yes_ask_depth if side is Side.YES else quote.no_ask_depth)
+    return unpack(quote.yes_bid_depth if side is Side.YES else quote.no_bid_depth)
 
 
-def ladder(quote: Quote, side: Side, action: Action) -> tuple[np.ndarray, np.ndarray]:
+def ladder(quote: Quote, side: Side, action: Action) -> Ladder:
     """The levels an order to `action` `side` takes: asks to buy, bids to sell, best first.
 
     Implied asks are derived here and only here. A quote without depth still has its
     top of book: that level is the ladder then.
     """
-    p, c = unpack(_stored(quote, side, action))
+    p, c = _stored(quote, side, action)
     if len(p):
         return p, c
     name = f"{side.value.lower()}_{'ask' if action is Action.BUY else 'bid'}"
@@ -94,8 +95,8 @@ def ladder(quote: Quote, side: Side, action: Action) -> tuple[np.ndarray, np.nda
     return _NONE, _NONE
 
 
-def all_ladders(quote: Quote) -> dict[str, bytes]:
-    """The four ladders by name (yes_bids, yes_asks, no_bids, no_asks), implied asks derived."""
+def all_ladders(quote: Quote) -> dict[str, Ladder]:
+    """The four ladders as carried, by name (yes_bids, yes_asks, no_bids, no_asks), implied asks derived."""
     out = {}
     for side in (Side.YES, Side.NO):
         s = side.value.lower()
@@ -106,4 +107,4 @@ def all_ladders(quote: Quote) -> dict[str, bytes]:
 
 def book_levels(quote: Quote) -> dict[str, list[tuple[int, float]]]:
     """The four ladders as (price micro-dollars, contracts) pairs, implied asks derived: for tests and reports."""
-    return {name: levels(packed) for name, packed in all_ladders(quote).items()}
+    return {name: _pairs(*arrays) for name, arrays in all_ladders(quote).items()}

@@ -18,6 +18,8 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
+import numpy as np
+
 from ops.sink import tables as t
 from ops.sink.errors import UnstorableRecord
 from schemas import depth
@@ -87,13 +89,12 @@ def to_json(value: Any) -> str:
     return _dumps(_plain(value))
 
 
-def ladder(packed: bytes) -> list[list[Any]]:
-    """A packed depth ladder as [[price_micros, size in contracts], ...], best level first.
+def ladder(prices: np.ndarray, c100: np.ndarray) -> list[tuple[int, float]]:
+    """A depth ladder as [[price_micros, size in contracts], ...] (JSON arrays), best level first.
 
-    Built from the int64 views (`schemas.depth`) rather than through `_plain`: quotes are the bulk of the log.
+    Built from the int64 arrays (`schemas.depth`) rather than through `_plain`: quotes are the bulk of the log.
     """
-    prices, c100 = depth.unpack(packed)
-    return [list(lv) for lv in zip(prices.tolist(), (c100 / 100).tolist())]
+    return list(zip(prices.tolist(), (c100 / 100).tolist()))
 
 
 def yes_mid(bid: int | None, ask: int | None) -> int | None:
@@ -125,7 +126,7 @@ def play(x: r.Play) -> tuple[Any, ...]:
 
 def quote(x: r.Quote) -> tuple[Any, ...]:
     try:
-        book = {name: ladder(packed) for name, packed in depth.all_ladders(x).items()}
+        book = {name: ladder(*arrays) for name, arrays in depth.all_ladders(x).items()}
     except ValueError as exc:  # a packed ladder that is not pairs of int64
         raise UnstorableRecord(f"quotes.depth of {x.quote_id}: {exc}") from exc
     return (x.quote_id, ts_to_datetime(x.ts), _enum(x.venue), x.market_id, x.seq, x.yes_bid_micros, x.yes_bid_size,
