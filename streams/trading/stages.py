@@ -110,10 +110,19 @@ class Stages:
             self._execution = ExecutionProcessor(self.config, frozenset(self.venues()))
         return self._execution
 
+    def ours(self, account: str) -> bool:
+        """Whether this worker trades `account` (ARBEES_ACCOUNTS / the file's `accounts`). The account-keyed topics
+        (orders, fills, ledger, positions, risk.state) carry every deployment's accounts on a shared broker: another
+        one's records are its own workers' business. Executed here, a paper worker once answered a live worker's
+        order with its own REJECTED status ("live trading ... is not enabled on this worker")."""
+        return account in self.config.accounts
+
     async def route(self, ctx: Context, record: Signal | ShardInput) -> None:
         await ctx.emit(list(fan_out(self.config, record)))
 
     async def sizing(self, ctx: Context, record: Any) -> None:
+        if not self.ours(ctx.key):
+            return
         table = ctx.table("trading-sizing")
         state = table.get(ctx.key) or self.sizing_processor.initial(ctx.key)
         state, outputs = size(self.sizing_processor, state, record, ctx.facts)
@@ -121,6 +130,8 @@ class Stages:
         table[ctx.key] = state
 
     async def execution(self, ctx: Context, record: Any) -> None:
+        if not self.ours(ctx.key):
+            return
         books, handled = ctx.table("trading-books"), ctx.table("trading-handled-orders")
         if isinstance(record, ShardInput) and (key := books_key(ctx.key, record)) is not None:
             books[key] = track_book(books.get(key), record, self.config.book_window_ms)
@@ -134,6 +145,8 @@ class Stages:
         await shell.run(ctx.key, record, view, refuse=refuse)
 
     async def positions(self, ctx: Context, record: Fill | ShardInput | LedgerEntry) -> None:
+        if not self.ours(ctx.key):
+            return
         table: MutableMapping[str, Any] = ctx.table("trading-positions")
         state = table.get(ctx.key) or self.positions_processor.initial(ctx.key)
         state, outputs = self.positions_processor.step(state, record)
