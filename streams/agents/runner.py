@@ -204,6 +204,12 @@ def hold(events: Sequence[Any]) -> None:
         event.message.incref()
 
 
+def release(events: Sequence[Any]) -> None:
+    """Undo `hold` for a finished batch: the stream's own ack commits it."""
+    for event in events:
+        event.message.decref()
+
+
 def dead_letter_of(event: Any, error: BaseException | str, service: str) -> Any:
     msg = event.message
     return dead_letter(topic=msg.topic, partition=msg.partition, offset=msg.offset,
@@ -236,6 +242,11 @@ class StageRunner:
     async def run_batch(self, events: Sequence[Any]) -> None:
         epoch = _revocations[0]
         batch = Batch(self.tables, self.send, lambda *a: write(self.tables, *a), owned=lambda: _revocations[0] == epoch)
+        # Held from the start, not only once an exception reaches us: a stopping worker closes the stream's
+        # generators (take_events acks every event it yielded) before it cancels the agent, so a batch still
+        # waiting (a live submit at the venue) was acked, then committed, before its CancelledError came
+        # (tests/integration/test_trading_stop.py). Released only once the batch is done.
+        hold(events)
         try:
             items: list[Item] = []
             for event, record in zip(events, decode_batch([e.value for e in events])):
@@ -252,13 +263,13 @@ class StageRunner:
                 await self._batch(batch, items)
             await batch.checkpoint()
         except Revoked:
-            hold(events)
             self.forget()
             log.info("batch held back: partitions were revoked while it ran", stage=self.stage.name, records=len(events))
+            return
         except BaseException:  # stopping (cancelled) mid-batch, or an output the broker refused: nothing is acked
-            hold(events)
             self.forget()  # what the handlers decoded from this batch was never written
             raise
+        release(events)
 
     async def _admit(self, batch: Batch, event: Any, record: Any) -> Item | None:
         """The record as an item for the stage, or None: dead-lettered (undecodable, not what its topic carries) or

@@ -36,9 +36,19 @@ class Message:
     value: bytes
     timestamp: float = 0.0
     refcount: int = 0
+    acked: bool = False
 
     def incref(self) -> None:
         self.refcount += 1
+
+    def decref(self) -> int:
+        self.refcount = max(self.refcount - 1, 0)
+        return self.refcount
+
+    def ack(self) -> None:
+        """As Faust's: one reference fewer; the last one marks the offset committable."""
+        if not self.acked and self.decref() == 0:
+            self.acked = True
 
 
 @dataclass
@@ -201,3 +211,26 @@ def test_an_undecodable_value_is_dead_lettered_and_the_batch_goes_on() -> None:
 
 def test_the_inbox_is_declared_by_name_and_resolved_to_the_workers_internal_topic() -> None:
     assert runner.topic_name(INBOX) == runner.INBOX_TOPIC and runner.topic_name("ledger") == "ledger"
+
+
+def test_a_stop_that_acks_the_batch_before_cancelling_it_does_not_commit_it() -> None:
+    """A stopping worker closes the stream's generators first (`take_events` acks every event it yielded), then
+    cancels the agent: a batch still waiting (here for its outputs' delivery; live, for the venue) must not be
+    acked by that. Each message starts with the one reference its stream holds, as in Faust."""
+    broker = Broker()
+    agent, table = sizing(broker)
+    events = game_batch()
+    for e in events:
+        e.message.refcount = 1
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch(events))
+        await until(lambda: any(isinstance(v, Order) for _, _, v in broker.sent))
+        for e in events:  # the stream is closed: take_events acks what it yielded
+            e.message.ack()
+        task.cancel()  # then the agent is cancelled
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    assert not any(e.message.acked for e in events) and table.changelog == []
