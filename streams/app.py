@@ -51,9 +51,14 @@ ALWAYS = ("streams.agents.heartbeat",)
 
 class ArbeesApp(faust.App):
     def _new_transport(self) -> Any:
-        """The aiokafka transport with a consumer that never commits over offsets it did not deliver."""
+        """The aiokafka transport with a consumer that never commits over offsets it did not deliver; with
+        ARBEES_EVENT_TIME_ORDER set (replays, the Kafka backtest), one that also delivers its source records
+        in event-time order, one cascade at a time (streams.event_time_order)."""
+        from streams import event_time_order
         from streams.guarded_consumer import GuardedTransport
 
+        if event_time_order.enabled():
+            return event_time_order.OrderedTransport(self.conf.broker_consumer, self)
         return GuardedTransport(self.conf.broker_consumer, self)
 
     async def on_first_start(self) -> None:

@@ -13,11 +13,11 @@ its app id in the `arbees-app` header, schemas.topics.ORIGIN_HEADER: another
 worker on the broker reading the same inputs writes the same records), then by
 the run's events (shard outputs) and account (trading outputs).
 
-`phases` are event-time cut points: records before the first cut are produced,
-the engine waits until the worker is idle (every partition it consumes committed
-at its log end, twice in a row), then the next slice goes out. Faust merges the
-topics an agent reads in arrival order, not event time; phases are how a replay
-makes "this came first" true on the broker too (see ops/backtest/compare.py).
+The whole input is produced before the worker starts, and the worker runs with
+ARBEES_EVENT_TIME_ORDER (streams/event_time_order.py): it releases the input one
+record at a time in the in-process engine's replay order, each record's cascade
+through every agent finished before the next. That is what the in-process engine
+does, so both engines emit the same records (tests/integration/test_backtest_kafka.py).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from schemas.records import (
     Signal,
 )
 from schemas.topics import ORIGIN_HEADER, TOPICS, spec
+from streams import event_time_order
 from streams.generations import live_names
 from streams.internal_topics import await_leaders
 
@@ -139,8 +140,7 @@ class KafkaEngine:
 
     # ------------------------------------------------------------------ the run
 
-    def run(self, records: Sequence[InputRecord], phases: Sequence[int] = (),
-            progress: Progress | None = None) -> BacktestResult:
+    def run(self, records: Sequence[InputRecord], progress: Progress | None = None) -> BacktestResult:
         ordered = replay_order(list(records))
         start_ts = first_ts(ordered)
         report = ensure_topics(self.bootstrap)
@@ -156,26 +156,21 @@ class KafkaEngine:
         self._commit(app_id, starts)
         produced = _Produced()
         pub = _Producer(self.bootstrap, produced)
+        began, wall_start_ms = time.perf_counter(), int(time.time() * 1000)
+        # the whole input is on the broker before the worker reads it: the worker releases it by event time
+        # (streams.event_time_order), which needs every source record there to know which comes first
         pub.publish("ledger", self.config.account, self.config.deposit(start_ts - 1))
-        pub.flush(30)
+        for sent, rec in enumerate(ordered, 1):
+            pub.publish(rec.topic, rec.key, rec.value)
+            if progress is not None and sent % 500 == 0:
+                progress("produce", sent, len(ordered))
+        pub.flush(120)
+        if progress is not None:
+            progress("produce", len(ordered), len(ordered))
+        produce_s = time.perf_counter() - began
         worker = self._start_worker(app_id, folder)
         try:
             self._wait_ready(worker, folder / "worker.log")
-            slices = _slices(ordered, phases)
-            began, wall_start_ms = time.perf_counter(), int(time.time() * 1000)
-            sent = 0
-            for i, part in enumerate(slices):
-                for rec in part:
-                    pub.publish(rec.topic, rec.key, rec.value)
-                    sent += 1
-                    if progress is not None and sent % 500 == 0:
-                        progress("produce", sent, len(ordered))
-                pub.flush(120)
-                if progress is not None:
-                    progress("produce", sent, len(ordered))
-                if i < len(slices) - 1:
-                    self._wait_idle(app_id, worker, folder / "worker.log")
-            produce_s = time.perf_counter() - began
             self._wait_idle(app_id, worker, folder / "worker.log")
             ends = self._ends(tuple(self._live[t] for t in OUTPUT_TOPICS))
         finally:
@@ -183,7 +178,7 @@ class KafkaEngine:
         result, last_ms = self._collect(ordered, starts, ends, produced, app_id)
         result.inputs = len(ordered)
         result.seconds = max(last_ms - wall_start_ms, 1) / 1000
-        self.info = KafkaRunInfo(app_id, folder / "worker.log", sent, produce_s)
+        self.info = KafkaRunInfo(app_id, folder / "worker.log", len(ordered), produce_s)
         return result
 
     # ------------------------------------------------------------------ worker
@@ -198,6 +193,8 @@ class KafkaEngine:
             "ARBEES_WEB_PORT": str(_free_port()),
             "ARBEES_KILL_FILE": str(folder / "KILL"),
             "ARBEES_SHARD_BATCH": str(self.config.shard_batch),
+            event_time_order.ENV: "1",
+            "ARBEES_PRODUCER_LINGER_S": "0",  # one record in flight at a time: nothing to coalesce
             "PYTHONPATH": str(REPO),
             **self.config.worker_env(),
         }
@@ -349,14 +346,6 @@ class KafkaEngine:
         deposit = self.config.deposit(first_ts(inputs) - 1)
         result.ledger.insert(0, deposit)  # skipped above as our own record; the in-process run books it too
         return result, last_ms
-
-
-def _slices(ordered: list[InputRecord], phases: Sequence[int]) -> list[list[InputRecord]]:
-    cuts = sorted(set(phases))
-    out: list[list[InputRecord]] = [[] for _ in range(len(cuts) + 1)]
-    for rec in ordered:
-        out[sum(1 for c in cuts if rec.ts >= c)].append(rec)
-    return [s for s in out if s]
 
 
 def _stop(p: subprocess.Popen[bytes], grace_s: float = 10.0) -> None:
