@@ -9,7 +9,11 @@ discovery → router → shard → trading:
 - `backtest.inprocess_events_per_s`: input records per second of the in-process engine;
 - `backtest.kafka_events_per_s`: input records per second of the Kafka engine, from the
   first record produced to the last output record's broker timestamp, one worker (all
-  agent groups in one process, unphased replay), real broker.
+  agent groups in one process, unphased replay), real broker, on a smaller input of the
+  same shape (`--kafka-events`, `--kafka-quotes`): the worker runs one input record's
+  cascade at a time (streams/event_time_order.py), a few broker round trips each;
+- `backtest.kafka_identical`: whether the Kafka run's outputs equal the in-process engine's
+  on that input, record for record (ops/backtest/compare.py).
 
 The Kafka run shares the registry topics with whatever else runs on the broker; other
 traffic on `shard.inputs` or `markets.quotes` lands in the same worker and slows it.
@@ -101,6 +105,8 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=100)
     ap.add_argument("--markets", type=int, default=6)
     ap.add_argument("--quotes", type=int, default=30_000)
+    ap.add_argument("--kafka-events", type=int, default=10)
+    ap.add_argument("--kafka-quotes", type=int, default=3000)
     ap.add_argument("--skip-broker", action="store_true")
     args = ap.parse_args()
 
@@ -123,12 +129,20 @@ def main() -> None:
     from bench.stack import kafka_bootstrap, log_dir
     from ops.backtest.kafka import KafkaEngine
 
+    from ops.backtest.compare import compare_runs
+
+    small = synthetic_input(args.kafka_events, args.markets, args.kafka_quotes, run)
+    config = replace(config, events=tuple(sorted({r.value.event_id for r in small if isinstance(r.value, EventState)})))
+    want = InProcessEngine(config).run(small)
     with kafka_bootstrap() as bootstrap:
-        kafka = KafkaEngine(bootstrap, config, work_dir=log_dir(), timeout_s=900).run(records)
+        kafka = KafkaEngine(bootstrap, config, work_dir=log_dir(), timeout_s=1800).run(small)
+    agreement = compare_runs(want, kafka)
     results["backtest.kafka_events_per_s"] = round(kafka.events_per_s, 1)
-    same = {s.signal_id for s in kafka.signals} == {s.signal_id for s in inproc.signals}
-    print(json.dumps({**results, "kafka_signals": len(kafka.signals), "inprocess_signals": len(inproc.signals),
-                      "same_signal_ids": same, "kafka_seconds": round(kafka.seconds, 2)}), flush=True)
+    results["backtest.kafka_identical"] = agreement.identical
+    print(json.dumps({**results, "kafka_input_records": len(small), "kafka_signals": len(kafka.signals),
+                      "inprocess_signals": len(want.signals), "kafka_orders": len(kafka.orders),
+                      "inprocess_orders": len(want.orders), "kafka_seconds": round(kafka.seconds, 2),
+                      "differences": list(agreement.differences[:5])}), flush=True)
     merge(results)
 
 

@@ -9,15 +9,20 @@ signal can be sized before the fill of the order before it. With `ARBEES_EVENT_T
 worker's consumer does what the in-process engine does, so both run the same topology on the same
 input and emit the same records:
 
-- records of the source topics (`SOURCE_TOPICS`, as the replay wrote them; a record this worker's own
-  app wrote there, such as a link from its discovery agent, is not a source) are held, not delivered;
-- a held record is released only when (a) every source partition either holds a record or has been
+- source records are held, not delivered: every record this worker's own app did not write (the
+  replayed input, the bankroll deposit, whatever another producer put on a topic it reads); its own
+  outputs, such as the links its discovery agent writes to `markets.links`, flow through at once;
+- a held record is released only when (a) every partition the worker reads either holds a held record or has been
   read to its end, so the lowest held record is the earliest still to come, (b) everything delivered
-  before it has been processed (acked), (c) the producer has sent everything, and (d) every other
-  partition the worker reads has been read to its end (the agents' outputs are back in: no cascade is
-  still going);
+  before it has been processed (acked), (c) the producer has sent everything, and (d) every partition
+  the worker both writes and reads has been read past the last record it wrote there (the agents'
+  outputs are back in: no cascade is still going);
 - records go out lowest first by (event time, source topic rank, partition, offset), the in-process
-  engine's `replay_order`.
+  engine's `replay_order`;
+- the shard's `signals` are held too and released one at a time once everything else of the source
+  record's cascade is done: the in-process engine hands trading a source record's market data first,
+  then the signals it triggered, each with its whole cascade (two agents write the trading inbox, and
+  a signal sized before the fill its quote made would see another bankroll).
 
 This is for replays and backtests, where the input is on the broker before the worker reads it: a
 source record produced later with an earlier event time than one already released cannot be put
@@ -45,6 +50,9 @@ SOURCE_TOPICS: tuple[str, ...] = ("events.state", "markets.catalog", "markets.li
 log = structlog.get_logger(__name__)
 
 ENV = "ARBEES_EVENT_TIME_ORDER"
+#: The shard's signals: held until the cascade of the source record they came from is done, then released one
+#: at a time, as the in-process engine sizes a source record's signals after its market data went through trading.
+SIGNALS = "signals"
 #: How long one fetch waits for records while source records are held (the cascade's outputs come back fast).
 POLL_S = 0.002
 FETCH_WAIT_MS = 5
@@ -55,12 +63,13 @@ def enabled(env: dict[str, str] | None = None) -> bool:
 
 
 def sort_key(topic: str, partition: int, offset: int, value: bytes | None) -> tuple[int, int, int, int]:
-    """(event time, topic rank, partition, offset); a value that does not decode goes first (to be dead-lettered)."""
+    """(event time, topic rank, partition, offset); a value that does not decode goes first (to be dead-lettered).
+    Topics other than the backtest inputs rank after them (a bankroll deposit, another worker's outputs)."""
     try:
         ts = int(default_codec().decode(value or b"").ts)  # type: ignore[attr-defined]
     except (DecodeError, AttributeError, ValueError, TypeError):
         ts = -(2**62)
-    return ts, SOURCE_TOPICS.index(topic), partition, offset
+    return ts, SOURCE_TOPICS.index(topic) if topic in SOURCE_TOPICS else len(SOURCE_TOPICS), partition, offset
 
 
 class _PromptFetchThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -90,12 +99,11 @@ class OrderedConsumer(GuardedConsumer):
     def _reset(self) -> None:
         self._held: list[tuple[tuple[int, int, int, int], TP, Any]] = []
         self._held_per_tp: dict[TP, int] = {}
+        self._signals: list[tuple[tuple[int, int, int, int], TP, Any]] = []
         self._next: dict[TP, int] = {}  # next offset the fetcher returns, per partition it returned records of
         self._delivered: list[Any] = []  # messages delivered, not yet seen acked
 
     def _source(self, tp: TP, message: Any) -> bool:
-        if tp.topic not in SOURCE_TOPICS:
-            return False
         return dict(message.headers or ()).get(ORIGIN_HEADER) != self._origin
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
@@ -104,30 +112,35 @@ class OrderedConsumer(GuardedConsumer):
             self._reset()
         async for tp, message in super().getmany(min(timeout, POLL_S)):
             self._next[tp] = message.offset + 1
-            if self._source(tp, message):
-                heapq.heappush(self._held, (sort_key(tp.topic, tp.partition, message.offset, message.value), tp, message))
-                self._held_per_tp[tp] = self._held_per_tp.get(tp, 0) + 1
+            if tp.topic.endswith("-changelog"):
+                yield tp, message
                 continue
-            if not tp.topic.endswith("-changelog"):
+            held = self._held if self._source(tp, message) else self._signals if tp.topic == SIGNALS else None
+            if held is None:
                 self._delivered.append(message)
-            yield tp, message
-        if self._held and await self._may_release():
+                yield tp, message
+                continue
+            heapq.heappush(held, (sort_key(tp.topic, tp.partition, message.offset, message.value), tp, message))
+            self._held_per_tp[tp] = self._held_per_tp.get(tp, 0) + 1
+        if not (self._held or self._signals):
+            return
+        reason = await self._busy()
+        if not reason and self._signals:  # the current source record's signals, one at a time
+            _, tp, message = heapq.heappop(self._signals)
+        elif not reason and not (reason := await self._sources_pending()):
             _, tp, message = heapq.heappop(self._held)
-            self._held_per_tp[tp] -= 1
-            self._delivered.append(message)
-            yield tp, message
-
-    async def _may_release(self) -> bool:
-        reason = await self._waiting_for()
-        if reason:
+        else:
             now = time.monotonic()
             if now - self._said > 10:
                 self._said = now
                 log.info("event-time order: waiting", held=len(self._held), on=reason)
-        return not reason
+            return
+        self._held_per_tp[tp] -= 1
+        self._delivered.append(message)
+        yield tp, message
 
-    async def _waiting_for(self) -> str:
-        """What keeps the lowest held record back (empty: nothing)."""
+    async def _busy(self) -> str:
+        """What of the cascades released so far is still going (empty: nothing)."""
         self._delivered = [m for m in self._delivered if not m.acked]
         if self._delivered:
             m = self._delivered[0]
@@ -135,17 +148,22 @@ class OrderedConsumer(GuardedConsumer):
         await self.app.producer.flush()
         produced = getattr(self.app.producer, "produced", {})
         for tp in self.assignment():
-            if tp.topic.endswith("-changelog"):
-                continue
-            if tp.topic in SOURCE_TOPICS and self._held_per_tp.get(tp, 0) == 0:
-                end = self.highwater(tp)  # the last fetch's answer: the source is on the broker before the run
-                if end is None or (pos := await self._position(tp)) < end:
-                    return f"source {tp} read to {pos if end is not None else '?'} of {end}"
             last = produced.get((tp.topic, tp.partition))
-            if last is not None and (pos := await self._position(tp)) <= last:
+            if last is not None and not tp.topic.endswith("-changelog") and (pos := await self._position(tp)) <= last:
                 return f"{tp} read to {pos}, this worker wrote up to {last}"  # a cascade's output still to read
         self._delivered = [m for m in self._delivered if not m.acked]
         return f"{len(self._delivered)} delivered records not yet processed" if self._delivered else ""
+
+    async def _sources_pending(self) -> str:
+        """A partition with nothing held and records still to read: its next record may come first."""
+        for tp in self.assignment():
+            if not tp.topic.endswith("-changelog") and self._held_per_tp.get(tp, 0) == 0:
+                end = self.highwater(tp)  # the last fetch's answer: the source is on the broker before the run
+                if end is None:
+                    return f"{tp}: log end not known yet"
+                if (pos := await self._position(tp)) < end:
+                    return f"{tp} read to {pos} of {end}"
+        return ""
 
     async def _position(self, tp: TP) -> int:
         known = self._next.get(tp)

@@ -243,8 +243,8 @@ def _single(run_id: str, config: BacktestConfig, engine: Engine, input_file: Pat
     console.print(summary_table([(name, r.summary(config.account)) for name, r in results]))
     if len(results) == 2:
         agreement = compare_runs(results[0][1], results[1][1])
-        verdict = "[green]identical[/green]" if agreement.signals_and_probabilities else "[red]different[/red]"
-        console.print(f"signals and probabilities per event: {verdict}; orders {'equal' if agreement.orders else 'differ'}")
+        verdict = "[green]identical[/green]" if agreement.identical else "[red]different[/red]"
+        console.print(f"the engines' outputs, record for record: {verdict}")
         for line in agreement.differences[:10]:
             console.print(f"  {line}")
     name, result = results[-1]

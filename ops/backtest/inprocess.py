@@ -10,8 +10,9 @@ same processors the Faust agents wrap, wired the way the agents wire them:
 Each input's cascade through discovery and the router completes before the next
 input. Shard inputs are priced in batches (`ShardProcessor.step_batch`, whose
 outputs equal record-by-record stepping by design) and then published to the
-trading topology input by input, each input followed by the signals it triggered —
-the order the agents see them in when nothing races. The trading stages are the
+trading topology input record by input record: its shard inputs, then the signals
+they triggered, each with its whole trading cascade. The Kafka engine's worker keeps
+the same order (streams/event_time_order.py). The trading stages are the
 Faust agents' own (streams/topology.py, run in process by streams.local.LocalHost).
 Trading never feeds back into the shard, so deferring it to the end of a batch changes nothing.
 """
@@ -98,6 +99,8 @@ class _Pipeline:
     routes: dict[str, router.MarketRoute] = field(default_factory=dict)
     shard_states: dict[str, ShardState] = field(default_factory=dict)
     pending: list[ShardInput] = field(default_factory=list)
+    #: where each input record's shard inputs end in `pending`
+    ends: list[int] = field(default_factory=list)
 
     def feed(self, rec: InputRecord) -> None:
         value = rec.value
@@ -111,6 +114,7 @@ class _Pipeline:
             self._route(rec.key, value)
         else:
             raise BacktestError(f"{rec.topic} record {type(value).__name__} is not a backtest input")
+        self.ends.append(len(self.pending))
         if len(self.pending) >= self.config.shard_batch:
             self.flush()
 
@@ -141,21 +145,25 @@ class _Pipeline:
     # ------------------------------------------------------------ shard and trading
 
     def flush(self) -> None:
-        batch, self.pending = self.pending, []
+        batch, ends, self.pending, self.ends = self.pending, self.ends, [], []
         if not batch:
             return
-        for record, outputs in zip(batch, self._price(batch)):
-            self.result.shard_inputs.append(record)
-            signals = []
-            for out in outputs:
-                if isinstance(out, Signal):
-                    self.result.signals.append(out)
-                    signals.append(out)
-                else:
-                    self.result.probabilities.append(out)
-            self.trading.publish(record)  # the trading topology fans a traded event's market data out per account
+        priced = self._price(batch)
+        start = 0
+        for end in (*ends, len(batch)):  # one input record's shard inputs, then their signals
+            signals: list[Signal] = []
+            for record, outputs in zip(batch[start:end], priced[start:end]):
+                self.result.shard_inputs.append(record)
+                for out in outputs:
+                    if isinstance(out, Signal):
+                        self.result.signals.append(out)
+                        signals.append(out)
+                    else:
+                        self.result.probabilities.append(out)
+                self.trading.publish(record)  # the trading topology fans a traded event's market data out per account
             for sig in signals:
                 self.trading.publish(sig)
+            start = end
 
     def _price(self, batch: list[ShardInput]) -> list[list[ShardOutput]] | list[list[ShardOutput]]:
         """One numpy pass for the batch; a refused record is dead-lettered and the batch re-run without it."""
@@ -207,27 +215,6 @@ class InProcessEngine:
             pipe.feed(rec)
             if progress is not None and (i % every == 0 or i == len(ordered)):
                 progress(i, len(ordered))
-        pipe.flush()
-        result.seconds = time.perf_counter() - began
-        _collect_trading(result, trading)
-        return result
-
-    def run_shard_inputs(self, inputs: Sequence[ShardInput]) -> BacktestResult:
-        """The shard and trading stages alone on given `shard.inputs`, in the given order.
-
-        This is how a Kafka run is checked: Kafka keeps each event's records in order, so this
-        over the `shard.inputs` a worker wrote must give the worker's signals and probabilities.
-        """
-        result = BacktestResult(inputs=len(inputs))
-        trading = _trading(self.config)
-        pipe = _Pipeline(self.config, self.discovery, ShardProcessor(self.shard_config), result, trading)
-        began = time.perf_counter()
-        if inputs:
-            trading.publish(self.config.deposit(min(r.ts for r in inputs) - 1))
-        for value in inputs:
-            pipe.pending.append(value)
-            if len(pipe.pending) >= self.config.shard_batch:
-                pipe.flush()
         pipe.flush()
         result.seconds = time.perf_counter() - began
         _collect_trading(result, trading)
