@@ -105,8 +105,8 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=100)
     ap.add_argument("--markets", type=int, default=6)
     ap.add_argument("--quotes", type=int, default=30_000)
-    ap.add_argument("--kafka-events", type=int, default=10)
-    ap.add_argument("--kafka-quotes", type=int, default=3000)
+    ap.add_argument("--kafka-events", type=int, default=4)
+    ap.add_argument("--kafka-quotes", type=int, default=1000)
     ap.add_argument("--skip-broker", action="store_true")
     args = ap.parse_args()
 

@@ -18,7 +18,8 @@ input and emit the same records:
   the worker both writes and reads has been read past the last record it wrote there (the agents'
   outputs are back in: no cascade is still going);
 - records go out lowest first by (event time, source topic rank, partition, offset), the in-process
-  engine's `replay_order`;
+  engine's `replay_order`, each partition in offset order (its first held record competes; Faust
+  drops a record below a partition's read offset);
 - the shard's `signals` are held too and released one at a time once everything else of the source
   record's cascade is done: the in-process engine hands trading a source record's market data first,
   then the signals it triggered, each with its whole cascade (two agents write the trading inbox, and
@@ -31,9 +32,9 @@ back in order. Live workers leave it unset and read in arrival order.
 
 from __future__ import annotations
 
-import heapq
 import os
 import time
+from collections import deque
 from typing import Any, AsyncIterator
 
 import structlog
@@ -97,14 +98,14 @@ class OrderedConsumer(GuardedConsumer):
         return _PromptFetchThread(self, loop=self.loop, beacon=self.beacon)
 
     def _reset(self) -> None:
-        self._held: list[tuple[tuple[int, int, int, int], TP, Any]] = []
-        self._held_per_tp: dict[TP, int] = {}
-        self._signals: list[tuple[tuple[int, int, int, int], TP, Any]] = []
+        #: per partition, the records not yet delivered, in offset order: (sort key, own cascade record?, message).
+        #: A partition is delivered in offset order (Faust drops a record below its read offset), so only heads compete.
+        self._held: dict[TP, deque[tuple[tuple[int, int, int, int], bool, Any]]] = {}
         self._next: dict[TP, int] = {}  # next offset the fetcher returns, per partition it returned records of
         self._delivered: list[Any] = []  # messages delivered, not yet seen acked
 
-    def _source(self, tp: TP, message: Any) -> bool:
-        return dict(message.headers or ()).get(ORIGIN_HEADER) != self._origin
+    def _own(self, message: Any) -> bool:
+        return dict(message.headers or ()).get(ORIGIN_HEADER) == self._origin
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
         if self.app.consumer_generation_id != self._generation:  # a rebalance: partitions were sought again
@@ -115,27 +116,30 @@ class OrderedConsumer(GuardedConsumer):
             if tp.topic.endswith("-changelog"):
                 yield tp, message
                 continue
-            held = self._held if self._source(tp, message) else self._signals if tp.topic == SIGNALS else None
-            if held is None:
-                self._delivered.append(message)
+            own, queue = self._own(message), self._held.get(tp)
+            if own and not queue and tp.topic != SIGNALS:
+                self._delivered.append(message)  # a cascade's output: on at once
                 yield tp, message
                 continue
-            heapq.heappush(held, (sort_key(tp.topic, tp.partition, message.offset, message.value), tp, message))
-            self._held_per_tp[tp] = self._held_per_tp.get(tp, 0) + 1
-        if not (self._held or self._signals):
+            if queue is None:
+                queue = self._held[tp] = deque()
+            queue.append((sort_key(tp.topic, tp.partition, message.offset, message.value), own, message))
+        if not any(self._held.values()):
             return
         reason = await self._busy()
-        if not reason and self._signals:  # the current source record's signals, one at a time
-            _, tp, message = heapq.heappop(self._signals)
+        heads = [(q[0][0], tp) for tp, q in self._held.items() if q]
+        cascade = [h for h in heads if self._held[h[1]][0][1]]
+        if not reason and cascade:  # the current source record's signals (its own outputs), one at a time
+            tp = min(cascade)[1]
         elif not reason and not (reason := await self._sources_pending()):
-            _, tp, message = heapq.heappop(self._held)
+            tp = min(heads)[1]
         else:
             now = time.monotonic()
             if now - self._said > 10:
                 self._said = now
-                log.info("event-time order: waiting", held=len(self._held), on=reason)
+                log.info("event-time order: waiting", held=sum(len(q) for q in self._held.values()), on=reason)
             return
-        self._held_per_tp[tp] -= 1
+        message = self._held[tp].popleft()[2]
         self._delivered.append(message)
         yield tp, message
 
@@ -157,7 +161,7 @@ class OrderedConsumer(GuardedConsumer):
     async def _sources_pending(self) -> str:
         """A partition with nothing held and records still to read: its next record may come first."""
         for tp in self.assignment():
-            if not tp.topic.endswith("-changelog") and self._held_per_tp.get(tp, 0) == 0:
+            if not tp.topic.endswith("-changelog") and not self._held.get(tp):
                 end = self.highwater(tp)  # the last fetch's answer: the source is on the broker before the run
                 if end is None:
                     return f"{tp}: log end not known yet"
