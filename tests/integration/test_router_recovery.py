@@ -41,6 +41,24 @@ def _start_group_at(bootstrap: str, group: str, topics: list[str]) -> None:
         c.close()
 
 
+def _wait_committed(bootstrap: str, group: str, topics: list[str], log: Path, timeout_s: float = 90.0) -> None:
+    """Until `group` has committed every record of `topics`, then a moment for the changelog writes sent before it."""
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        ends = [TopicPartition(t, p, o) for t in topics for p, o in _ends(bootstrap, t).items()]
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            done = {(tp.topic, tp.partition): tp.offset for tp in c.committed([TopicPartition(t.topic, t.partition) for t in ends],
+                                                                                 timeout=10)}
+            if all(done[(t.topic, t.partition)] >= t.offset for t in ends):
+                time.sleep(2.0)
+                return
+            time.sleep(0.5)
+    finally:
+        c.close()
+    raise AssertionError(f"the router did not commit its input in {timeout_s:.0f}s:\n{log.read_text()[-3000:]}")
+
+
 def _worker(bootstrap: str, app_id: str, log: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KAFKA_BOOTSTRAP": bootstrap, "ARBEES_APP_ID": app_id, "ARBEES_AGENTS": "router"}
     return subprocess.Popen([sys.executable, "-m", "faust", "-A", "streams.app", "worker", "-l", "info", "--without-web"],
@@ -96,6 +114,10 @@ def test_link_learned_before_a_sigkill_still_routes_quotes_after_restart(kafka_b
         pub.flush()
         first = _routed(kafka_bootstrap, start, market, f"{key}:1", 90)
         assert [r.quote.quote_id for r in first] == [f"{key}:1"], (tmp_path / "router.log").read_text()[-3000:]
+        # killed only once its input is committed: a batch's state goes to the changelog after its outputs are
+        # acknowledged, and a worker killed before its commit reads the link and listing again from the topics,
+        # which would prove nothing about the changelog
+        _wait_committed(kafka_bootstrap, app_id, sources, tmp_path / "router.log")
     finally:
         _stop(worker)
     worker = _worker(kafka_bootstrap, app_id, tmp_path / "router.log")
