@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -54,6 +55,14 @@ def batch_limits(group: str, environ: Mapping[str, str] = os.environ) -> tuple[i
     size = environ.get(f"ARBEES_{g}_BATCH") or environ.get("ARBEES_BATCH") or "500"
     within = environ.get(f"ARBEES_{g}_WITHIN_MS") or environ.get("ARBEES_BATCH_WITHIN_MS") or "2"
     return int(size), int(within) / 1000
+
+
+#: ARBEES_BATCH_CHECKPOINT_MS: a batch of one-record stages also checkpoints (awaits its outputs, writes its state)
+#: once this much time has passed since its last checkpoint, so a worker killed in a long batch (a backlog on a loaded
+#: machine) loses at most this much work. Records after a checkpoint re-done on top of its state are what the
+#: processors already take (deduplicated ids, versioned ledger), as when a kill lands between a state write and the
+#: offset commit.
+CHECKPOINT_S = int(os.environ.get("ARBEES_BATCH_CHECKPOINT_MS", "100")) / 1000
 
 _revocations = [0]  # how many rebalances took partitions away; a batch that saw one is held back
 _on_revocation: list[Callable[[], None]] = []  # handlers' caches of decoded state, dropped on every revocation
@@ -227,6 +236,7 @@ class StageRunner:
         self.handler = getattr(handlers, stage.handler)
         self.forget: Callable[[], None] = getattr(handlers, "revoked", lambda: None)  # the handlers' decoded state
         self.size, self.within = batch_limits(stage.group)
+        self.checkpoint_s = CHECKPOINT_S
 
     async def run(self, stream: faust.StreamT) -> None:
         async for events in stream.take_events(self.size, within=self.within):
@@ -249,6 +259,7 @@ class StageRunner:
         hold(events)
         try:
             items: list[Item] = []
+            last = time.monotonic()
             for event, record in zip(events, decode_batch([e.value for e in events])):
                 if _revocations[0] != epoch:
                     break
@@ -257,8 +268,11 @@ class StageRunner:
                     continue
                 if self.stage.batch:
                     items.append(item)
-                else:
-                    await self._one(batch, item)
+                    continue
+                await self._one(batch, item)
+                if time.monotonic() - last >= self.checkpoint_s:
+                    await batch.checkpoint()
+                    last = time.monotonic()
             if items and _revocations[0] == epoch:
                 await self._batch(batch, items)
             await batch.checkpoint()

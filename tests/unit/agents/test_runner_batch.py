@@ -234,3 +234,19 @@ def test_a_stop_that_acks_the_batch_before_cancelling_it_does_not_commit_it() ->
 
     asyncio.run(go())
     assert not any(e.message.acked for e in events) and table.changelog == []
+def test_a_long_batch_checkpoints_on_the_way() -> None:
+    broker = Broker()
+    agent, table = sizing(broker)
+    agent.checkpoint_s = 0.0  # every record's time is up: a checkpoint after each
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch(game_batch()))
+        while not task.done():
+            broker.ack_all()
+            await asyncio.sleep(0)
+        await task
+
+    asyncio.run(go())
+    # the deposit, both books and the signal each changed sizing's state: four checkpoints, each written once
+    assert [(p, k) for p, k, _ in table.changelog] == [(PARTITION, "paper")] * 4
+    assert any(isinstance(v, Order) for _, _, v in broker.sent)
