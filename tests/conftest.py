@@ -1,7 +1,8 @@
 """Session fixtures: a real Apache Kafka broker and a real PostgreSQL for integration tests.
 
 The ops/ stack of a test session is its own (`.stack-test/`, ports 29092/29093/55532,
-see ops.stack.TEST_STACK_DEFAULTS) unless ARBEES_STACK_DIR or a port variable is set.
+see ops.stack.TEST_STACK_DEFAULTS) unless ARBEES_STACK_DIR or a port variable is set;
+on a parallel run each further xdist worker has one of its own beside it (below).
 Each comes from, in order: the environment (KAFKA_BOOTSTRAP / DATABASE_URL);
 testcontainers when a Docker engine answers a ping; the `ops/` stack (started once
 per session, stopped at the end only if a test session started it). With none of
@@ -10,11 +11,14 @@ these the requesting test fails and says why: integration tests never skip.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 from typing import Protocol
 
 import psycopg
@@ -22,6 +26,8 @@ import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ops import stack
+from ops.kafka import broker
+from ops.postgres import cluster
 from ops.stack import StackConfig, StackError, UpResult
 
 # The suite's own stack folder and ports unless the environment names a stack: set
@@ -36,6 +42,50 @@ os.environ.setdefault("BROKER_HEARTBEAT_INTERVAL", "1")
 
 KAFKA_IMAGE = "apache/kafka:4.0.1"  # same broker version as ops/kafka/pom.xml
 TIMESCALE_IMAGE = "timescale/timescaledb:2.17.2-pg16"
+
+
+# ---- running the suite in parallel (pytest-xdist, `make test`) ----
+# The tests are written for a broker that earlier tests wrote to, not for one that other tests write to at the same
+# time (some delete records others read, count a topic's new records, or publish the same recorded ids): each
+# xdist worker gets a stack of its own. Worker gw0 keeps the session's stack (folder and ports as above); the others
+# run theirs in a folder under it on free ports. A broker or database given as KAFKA_BOOTSTRAP / DATABASE_URL is
+# shared by every worker: run such a session with one worker (TEST_WORKERS=1). Tests are handed out in the
+# collected order, one at a time (`make test`: --maxschedchunk 1), so what a test finds on its worker's stack is
+# what some of the tests before it in a sequential run left there, never what a later test leaves.
+
+
+def _worker_stack_env(environ: Mapping[str, str], worker: str) -> dict[str, str]:
+    """The stack variables of xdist worker `worker` (gw1, gw2, ...): a folder of its own, free ports."""
+    base = environ.get(stack.STACK_DIR_ENV, "").strip() or str(stack.REPO_ROOT / ".stack")
+    socks = [socket.socket() for _ in range(3)]
+    try:
+        for sock in socks:
+            sock.bind(("127.0.0.1", 0))
+        kafka, controller, pg = (str(sock.getsockname()[1]) for sock in socks)
+    finally:
+        for sock in socks:
+            sock.close()
+    return {stack.STACK_DIR_ENV: str(Path(base) / "xdist" / worker), broker.PORT_ENV: kafka,
+            broker.CONTROLLER_PORT_ENV: controller, cluster.PORT_ENV: pg}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # in the xdist worker itself only (not in a process a test starts, which inherits the worker's stack)
+    worker = getattr(config, "workerinput", {}).get("workerid", "")
+    if worker not in ("", "gw0"):
+        os.environ.update(_worker_stack_env(os.environ, worker))
+
+
+def _broker_jars_once() -> None:
+    """Parallel workers start their stacks at once: one resolves the broker jars (Maven), the others wait."""
+    with open(Path(tempfile.gettempdir()) / "arbees-kafka-jars.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            broker.ensure_jars()
+        except broker.BrokerError:
+            pass  # the stack's start says it again, with the whole reason
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _docker_unavailable() -> str | None:
@@ -76,6 +126,8 @@ def _stack_lease() -> Iterator[StackConfig]:
 def _ops_stack_up(config: StackConfig, *, with_broker: bool, with_database: bool, missing: str,
                   with_plain_database: bool = False) -> UpResult:
     """Start (or join) the ops/ stack; fail the test with the whole reason if it cannot."""
+    if with_broker:
+        _broker_jars_once()
     try:
         return stack.session_up(config, with_broker=with_broker, with_database=with_database,
                                 with_plain_database=with_plain_database)
