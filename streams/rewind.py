@@ -12,6 +12,12 @@ asks for a seek back to the first missing offset, holds back every later
 message of that partition until the missing one arrives, and keeps the read
 position just before it (Faust drops what it thinks it has read). Held-back messages are not
 delivered, so they are never acked and are read again after the rewind.
+
+Faust commits only a run of acked offsets that starts next to its record of the committed offset.
+When offsets just past that record are never acked while later ones are (its bookkeeping lost
+them in a race of a seek with delivery, found by `make chaos`), it never commits that partition
+again while the worker runs. `stalled` notices a commit that has not moved for `patience` checks
+in that state, and the consumer reads the partition again from the committed offset.
 """
 
 from __future__ import annotations
@@ -23,7 +29,11 @@ from dataclasses import dataclass, field
 @dataclass
 class RewindTracker:
     compacted: Callable[[str], bool]
+    #: commit checks a partition may sit behind never-acked offsets before it is read again (a record
+    #: still queued for its agent is acked within a few; reading again costs only repeated deliveries)
+    patience: int = 5
     _waiting_for: dict[Hashable, int] = field(default_factory=dict)
+    _stalls: dict[Hashable, tuple[int, int]] = field(default_factory=dict)  # tp -> (committed, checks seen)
 
     def on_gap(self, topic: str, tp: Hashable, first_missing: int) -> bool:
         """True when the consumer must seek `tp` back to `first_missing` (the gap is not compaction)."""
@@ -49,6 +59,23 @@ class RewindTracker:
         if want is not None and offset is not None and offset >= want:
             return want - 1
         return offset
+
+    def stalled(self, tp: Hashable, committed: int | None, lowest_acked: int | None) -> bool:
+        """At a commit: True when `tp` must be read again from `committed` (then `on_gap` from there).
+
+        Faust's own test (`_new_offset`): nothing is committed while the lowest acked offset is more
+        than one past the committed one (it skips the test at committed offset 0, and so do we).
+        """
+        if not committed or lowest_acked is None or lowest_acked - committed <= 1 or tp in self._waiting_for:
+            self._stalls.pop(tp, None)
+            return False
+        seen = self._stalls.get(tp)
+        checks = seen[1] + 1 if seen is not None and seen[0] == committed else 1
+        if checks < self.patience:
+            self._stalls[tp] = (committed, checks)
+            return False
+        del self._stalls[tp]
+        return True
 
     def rewinding(self, tp: Hashable) -> int | None:
         """The offset `tp` waits to read again, if any."""
