@@ -5,9 +5,9 @@ venue prices) is replayed through the connectors' normalizers onto the real topi
 Faust worker of its own (fresh app id and paper account; every agent group) reading them.
 The broker is shared, so a run records the log end offsets of what it reads before it
 publishes anything and reads outputs from there on; the worker's group starts at those
-offsets too. The replay runs in lockstep with the in-process backtest engine's run of the
-same session (ops/sessions/lockstep.py), so the pipeline sees the streams in event-time
-order, and the report says whether the two agree. Nothing here talks to a venue: workers
+offsets too. The whole session goes onto the topics first and the worker replays it in
+event time, one record's cascade at a time (streams/event_time_order.py), as the in-process
+backtest engine runs the same session; the report says whether the two agree. Nothing here talks to a venue: workers
 run without --live (paper).
 """
 
@@ -425,7 +425,7 @@ def _utc(ms: int) -> str:
 def demo(
     session: Path = typer.Option(DEFAULT_SESSION, help="the recorded session folder (data/sessions/<name>)"),
     bankroll: float = typer.Option(1000.0, help="USD deposited in the run's fresh paper account"),
-    timeout: float = typer.Option(60.0, help="seconds to wait for the pipeline at any one step"),
+    timeout: float = typer.Option(60.0, help="seconds the pipeline may go without a new output before the demo stops waiting"),
 ) -> None:
     """Replay a recorded real session (default: 2026 NBA Finals G3) through the pipeline, paper only, and show it trade.
 
@@ -434,8 +434,9 @@ def demo(
     """
     from ops import stack_cli
     from ops.backtest.inprocess import BacktestConfig, InProcessEngine, first_ts
-    from ops.sessions.lockstep import LockstepTimeout, Progress, replay_in_lockstep
-    from ops.sessions.replay import load_session
+    from ops.sessions.lockstep import Progress
+    from ops.sessions.replay import ReplayClock, load_session, replay_session
+    from streams import event_time_order
     from ops.stack import StackConfig, kafka_bootstrap
     from ops.topics import ensure_topics
     from connectors.publisher import Publisher
@@ -451,9 +452,7 @@ def demo(
         raise typer.Exit(1)
 
     tag = uuid.uuid4().hex[:8]
-    # record by record, as the lockstepped worker prices (the shard's 500-record batches differ: see tests/unit/sessions)
-    config = BacktestConfig(account=f"demo-{tag}", bankroll_micros=int(round(bankroll * 1_000_000)), events=(SESSION_EVENT,),
-                            shard_batch=1)
+    config = BacktestConfig(account=f"demo-{tag}", bankroll_micros=int(round(bankroll * 1_000_000)), events=(SESSION_EVENT,))
     inputs = load_session(session)
     want = InProcessEngine(config).run(inputs)
     console.print(f"session {session.name}: {len(inputs)} input records; paper account {config.account}")
@@ -465,29 +464,54 @@ def demo(
     progress = Progress(SESSION_EVENT, config.account)
     reader = LogReader(bootstrap, start, keep=progress.keep)
     child = worker(bootstrap, app_id, folder, accounts=config.account, web_port=_free_port(),
-                   trading_events=SESSION_EVENT, extra_env=config.worker_env())
+                   trading_events=SESSION_EVENT, extra_env={**config.worker_env(), event_time_order.ENV: "1"})
     started = time.monotonic()
     try:
         pub = Publisher(bootstrap, service="arbees-demo")
         pub.publish("ledger", config.account, config.deposit(first_ts(inputs) - 1))
         pub.flush()
+        # the whole session onto the topics, then the worker replays it by event time (streams/event_time_order.py)
+        replay_session(session, bootstrap, clock=ReplayClock(min_gap_s=0.0), service="arbees-demo")
         child.start()
         console.print(f"worker {app_id} starting (log {child.log})")
         wait_ready(child, 120)
         with Live(_progress_table(progress, want, "replaying", started), console=console, refresh_per_second=4) as live:
-            try:
-                replay_in_lockstep(session, bootstrap, want, reader, progress, f"{app_id}-trading-inbox",
-                                   latency_ms=config.settings().trading.paper.latency_ms, service="arbees-demo",
-                                   timeout_s=timeout, alive=child.alive,
-                                   tick=lambda: live.update(_progress_table(progress, want, "replaying", started)))
-            except LockstepTimeout as exc:
-                console.print(f"[yellow]the pipeline fell behind: {exc}; see {child.log}[/yellow]")
+            if not await_outputs(reader, progress, want, timeout, alive=child.alive,
+                                 tick=lambda: live.update(_progress_table(progress, want, "replaying", started))):
+                console.print(f"[yellow]the pipeline stopped short of the engine's outputs for {timeout:.0f}s; "
+                              f"see {child.log}[/yellow]")
             reader.poll(2.0)
             live.update(_progress_table(progress, want, "replayed", started))
         _report(collect(reader, config.account, config.bankroll_micros), want)
     finally:
         child.stop()
         reader.close()
+
+
+def expected_counts(want: Any, event_id: str) -> dict[str, int]:
+    """What the in-process engine wrote of `event_id` (shard topics) and of its account (trading topics), per topic."""
+    return {"shard.inputs": sum(i.event_id == event_id for i in want.shard_inputs),
+            "model.probabilities": sum(p.event_id == event_id for p in want.probabilities),
+            "signals": sum(s.event_id == event_id for s in want.signals), "orders": len(want.orders),
+            "fills": len(want.fills), "positions": len(want.positions), "ledger": len(want.ledger), "risk.state": len(want.risk)}
+
+
+def await_outputs(reader: LogReader, progress: Any, want: Any, stall_s: float, alive: Callable[[], bool] = lambda: True,
+                  tick: Callable[[], None] = lambda: None) -> bool:
+    """Read until the workers wrote as many records per topic as the engine (True), or nothing new came for `stall_s`
+    or `alive()` turned false (False)."""
+    targets = expected_counts(want, progress.event_id)
+    last, moved = progress.counts(), time.monotonic()
+    while time.monotonic() - moved < stall_s:
+        if reader.read_until(lambda _r: all(progress.count(t) >= n for t, n in targets.items()), 1.0):
+            tick()
+            return True
+        tick()
+        if not alive():
+            return False
+        if (now := progress.counts()) != last:
+            last, moved = now, time.monotonic()
+    return False
 
 
 def _free_port() -> int:
