@@ -206,7 +206,7 @@ def test_recorded_session_through_the_broker_and_one_worker(run: Run) -> None:
 
     # the malformed payload: dead-lettered with where it sat, alerted, and the run went on.
     dead = [d for d in r.of("deadletter", DeadLetter) if d.topic == "markets.quotes" and (d.partition, d.offset) == garbage[0]]
-    assert dead and all(d.service == "router" and d.value.endswith(b"not avro at all") for d in dead)
+    assert dead and all(d.service == "router-markets" and d.value.endswith(b"not avro at all") for d in dead)
     mark = f"[{garbage[0][0]}@{garbage[0][1]}]"
     assert r.read_until(lambda rd: any(mark in a.message for a in rd.of("alerts", Alert)), timeout_s=30)
     assert elapsed < 800, f"the run took {elapsed:.0f}s"
