@@ -51,7 +51,7 @@ class GuardedConsumer(faust_aiokafka.Consumer):
     issue 16). A commit and the seek's read-and-record now exclude each other. Records delivered
     before the seek can still be dropped by Faust as already read while never acked (the same
     stall, met by tests/integration/test_commit_after_seek.py): a partition whose commit sits behind
-    never-acked offsets is read again from its committed offset (`RewindTracker.stalled`).
+    never-acked offsets is read again from its committed offset, once per stall (`RewindTracker.stalled`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -34,6 +34,7 @@ class RewindTracker:
     patience: int = 5
     _waiting_for: dict[Hashable, int] = field(default_factory=dict)
     _stalls: dict[Hashable, tuple[int, int]] = field(default_factory=dict)  # tp -> (committed, checks seen)
+    _read_again_at: dict[Hashable, int] = field(default_factory=dict)  # tp -> committed offset it was read again from
 
     def on_gap(self, topic: str, tp: Hashable, first_missing: int) -> bool:
         """True when the consumer must seek `tp` back to `first_missing` (the gap is not compaction)."""
@@ -66,7 +67,10 @@ class RewindTracker:
         Faust's own test (`_new_offset`): nothing is committed while the lowest acked offset is more
         than one past the committed one (it skips the test at committed offset 0, and so do we).
         """
-        if not committed or lowest_acked is None or lowest_acked - committed <= 1 or tp in self._waiting_for:
+        if self._read_again_at.get(tp, committed) != committed:
+            del self._read_again_at[tp]  # the commit moved since
+        if (not committed or lowest_acked is None or lowest_acked - committed <= 1 or tp in self._waiting_for
+                or tp in self._read_again_at):  # once per stall: what is read again queues behind the agent's backlog
             self._stalls.pop(tp, None)
             return False
         seen = self._stalls.get(tp)
@@ -75,6 +79,7 @@ class RewindTracker:
             self._stalls[tp] = (committed, checks)
             return False
         del self._stalls[tp]
+        self._read_again_at[tp] = committed
         return True
 
     def rewinding(self, tp: Hashable) -> int | None:

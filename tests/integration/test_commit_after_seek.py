@@ -28,8 +28,9 @@ from confluent_kafka import Consumer, TopicPartition
 
 from connectors.publisher import Publisher
 from ops.topics import ensure_topics
+from schemas import depth
 from schemas.enums import Venue
-from schemas.records import Level, MarketLink, MarketListing, Quote
+from schemas.records import MarketLink, MarketListing, Quote
 from tests.integration.test_shard_agent import free_port
 from tests.integration.test_trading_loop import log_ends, start_group_at_end
 
@@ -59,7 +60,7 @@ def test_the_group_commits_every_record_after_a_commit_raced_the_seek(kafka_boot
                                                  confidence=1.0, method="test"))
 
     def quote(i: int) -> Quote:  # made-up books: what matters is how many records the partition holds
-        return Quote(f"{key}:{i}", Venue.KALSHI, market, ts=3_000 + i, seq=i, yes_asks=[Level(400_000 + (i % 50) * 10_000, 10.0)])
+        return Quote(f"{key}:{i}", Venue.KALSHI, market, ts=3_000 + i, seq=i, yes_ask_depth=depth.pack_levels([(400_000 + (i % 50) * 10_000, 10.0)]))
 
     pub.publish("markets.quotes", key, quote(0))
     pub.flush()

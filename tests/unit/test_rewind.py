@@ -68,6 +68,10 @@ def test_a_commit_stalled_behind_never_acked_offsets_is_read_again_after_patienc
     assert [tracker.stalled("markets.quotes/1", 37, 90) for _ in range(3)] == [False, False, True]
     assert tracker.on_gap("markets.quotes", "markets.quotes/1", 37) and tracker.rewinding("markets.quotes/1") == 37
     assert not tracker.stalled("markets.quotes/1", 37, 90)  # already reading them again
+    assert tracker.admit("markets.quotes/1", 37)  # read: but a long backlog of the agent still holds them
+    assert not any(tracker.stalled("markets.quotes/1", 37, 90) for _ in range(6))  # read again once per stall
+    assert not tracker.stalled("markets.quotes/1", 95, 120)  # the commit moved: a new stall counts afresh
+    assert [tracker.stalled("markets.quotes/1", 95, 120) for _ in range(2)] == [False, True]
 
 
 def test_a_commit_that_moves_or_a_run_next_to_it_is_not_a_stall() -> None:
