@@ -169,22 +169,27 @@ class _Run:
             self.model_errors[k] = work.model_error
             return
         work.state, work.probs, work.model, work.version, work.model_error = ev, probs, model.name, model.version, ""
-        if not self._moved(work.emitted, probs):
-            return
-        work.emitted = probs
-        self.outputs[k].append(
-            Probability(
-                prob_id=stable_id(ev.event_id, "prob", ev.state_id, ev.ts),
-                event_id=ev.event_id,
-                ts=ev.ts,
-                outcomes=probs,
-                model=model.name,
-                version=model.version,
-                inputs_digest=stable_id(repr(ev)),
-                state_id=ev.state_id,
-            )
-        )
         cfg = self.cfg
+        # A state after the last one had gone stale prices the books again even when its probabilities did not
+        # move: a quote that came in between (one that overtook this state on its way) met a stale state and
+        # was not priced, and nothing else would price it.
+        revived = known is not None and ev.ts - known.ts > cfg.stale_state_ms
+        if self._moved(work.emitted, probs):
+            work.emitted = probs
+            self.outputs[k].append(
+                Probability(
+                    prob_id=stable_id(ev.event_id, "prob", ev.state_id, ev.ts),
+                    event_id=ev.event_id,
+                    ts=ev.ts,
+                    outcomes=probs,
+                    model=model.name,
+                    version=model.version,
+                    inputs_digest=stable_id(repr(ev)),
+                    state_id=ev.state_id,
+                )
+            )
+        elif not revived:
+            return
         if cfg.blocked(ev.status) or rec.ts - ev.ts > cfg.stale_state_ms:
             return
         added = False

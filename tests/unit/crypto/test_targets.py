@@ -145,3 +145,12 @@ def test_recorded_chart_to_links_probabilities_and_signals() -> None:
         outs2 += out
     assert not any(isinstance(o, Signal) for o in outs2)
     assert all(isinstance(r, ShardInput) for r in inputs) and MarketType.CRYPTO is latest.market_type
+    # The quote overtakes the latest state (the router's state and quote stages are two agents): it meets the
+    # previous hour's state, stale, and the latest state, whose probability has not moved, prices it.
+    before = [t for t in targets_out if t.event_id == link.event_id][-2]
+    overtaken = [router.route_state(before)[1], *inputs[1:], inputs[0]]
+    st3, outs3 = ShardState(link.event_id), []
+    for rec in overtaken:
+        st3, out = shard.step(st3, rec)
+        outs3 += out
+    assert [o.legs[0].price_micros for o in outs3 if isinstance(o, Signal)] == [980_000]

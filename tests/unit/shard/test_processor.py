@@ -101,6 +101,18 @@ def test_no_signal_on_a_stale_state() -> None:
     assert len(signals(outs)) == 1
 
 
+def test_a_fresh_state_prices_a_quote_that_met_a_stale_one_even_when_the_probability_did_not_move() -> None:
+    """A quote that overtook the state it was meant for (two router stages, one shard input topic) met the
+    hour-old state before it and was not priced; the fresh state, same probability, prices it."""
+    proc = ShardProcessor(ShardConfig(stale_state_ms=60_000), lookup=fixed_lookup({"a": 0.65, "b": 0.35}))
+    st, outs = run(proc, [state_input(game_state(EV)), kalshi_quote(GAME_TS + 3_601_000)])
+    assert [type(o) for o in outs] == [Probability]
+    st, outs = proc.step(st, state_input(game_state(EV, ts=GAME_TS + 3_600_000)))
+    assert [type(o) for o in outs] == [Signal]  # no new probability: it did not move
+    _, outs = proc.step(st, state_input(game_state(EV, ts=GAME_TS + 3_605_000)))
+    assert outs == []  # the next state, 5 s on, neither moved nor revived
+
+
 @pytest.mark.parametrize("status", [EventStatus.FINAL, EventStatus.SUSPENDED])
 def test_no_signal_on_finished_or_suspended_events(status: EventStatus) -> None:
     proc = ShardProcessor(lookup=fixed_lookup({"a": 0.95, "b": 0.05}))
