@@ -142,7 +142,8 @@ class HeartbeatWatch:
 class DeliveryPolicy:
     """ARBEES_ALERT_* settings; see streams/notify.py for the environment names."""
 
-    max_per_minute: int = 20  # deliveries of alerts across every key
+    max_per_minute: int = 20  # deliveries of non-critical alerts across every key (a crash is never held)
+    max_age_ms: int = 600_000  # an alert read this long after it happened (a backlog caught up) goes to the digest
     quiet_hours: tuple[int, int] | None = None  # (from, to) UTC hours; non-critical alerts are held
     digest_every_ms: int = 3_600_000
 
@@ -182,16 +183,23 @@ class Dispatcher:
     tally: DigestTally = field(default_factory=DigestTally)
     next_digest_ms: int | None = None
 
-    def offer(self, alert: Alert) -> list[Delivery]:
-        """Deliver `alert` now, or hold it for the digest (quiet hours, global rate limit)."""
+    def offer(self, alert: Alert, now_ms: int | None = None) -> list[Delivery]:
+        """Deliver `alert` now, or hold it for the digest: read long after it happened (`now_ms`, the wall clock:
+        a new alerts group reading a broker's history, a backlog), quiet hours, the global rate limit. A critical
+        alert (a part died, a part went silent) is held by neither of the last two: old news cannot crowd it out."""
         t = self.tally
         t.alerts += 1
         t.by_severity[alert.severity.value] = t.by_severity.get(alert.severity.value, 0) + 1
-        if alert.severity is not Severity.CRITICAL and in_quiet_hours(self.policy, alert.ts):
+        critical = alert.severity is Severity.CRITICAL
+        if now_ms is not None and now_ms - alert.ts > self.policy.max_age_ms:
+            why = f"read over {self.policy.max_age_ms // 60_000} min late"
+            t.held[why] = t.held.get(why, 0) + 1
+            return []
+        if not critical and in_quiet_hours(self.policy, alert.ts):
             t.held["quiet hours"] = t.held.get("quiet hours", 0) + 1
             return []
         self.sent = [x for x in self.sent if alert.ts - x < 60_000]
-        if len(self.sent) >= self.policy.max_per_minute:
+        if not critical and len(self.sent) >= self.policy.max_per_minute:
             t.held["over the rate limit"] = t.held.get("over the rate limit", 0) + 1
             return []
         self.sent.append(alert.ts)

@@ -5,6 +5,7 @@ Environment:
     ARBEES_ALERT_DISCORD_URLS   comma list of Discord webhook URLs          (JSON {"content": ...})
     ARBEES_ALERT_MAX_PER_MIN    alerts delivered per minute across keys (20); the rest wait for the digest
     ARBEES_ALERT_QUIET_HOURS    e.g. 22-7 (UTC): non-critical alerts wait for the digest
+    ARBEES_ALERT_MAX_AGE_S      an alert read this long after it happened (a backlog) waits for the digest (600)
     ARBEES_ALERT_DIGEST_S       seconds between digests (3600)
     ARBEES_ALERT_WINDOW_S       per-key dedupe window (60)
 Webhook URLs are secrets: they are never logged, only their host.
@@ -43,6 +44,7 @@ def policy_from_env(env: Mapping[str, str] | None = None) -> DeliveryPolicy:
         max_per_minute=int(e.get("ARBEES_ALERT_MAX_PER_MIN", "") or 20),
         quiet_hours=quiet,
         digest_every_ms=int(float(e.get("ARBEES_ALERT_DIGEST_S", "") or 3600) * 1000),
+        max_age_ms=int(float(e.get("ARBEES_ALERT_MAX_AGE_S", "") or 600) * 1000),
     )
 
 

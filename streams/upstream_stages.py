@@ -97,8 +97,8 @@ class AlertStages:
     """The limiter, heartbeat watch and dispatcher live here, in memory (see the alerts stage in the topology)."""
 
     def __init__(self, limiter: alerting.RateLimiter, dispatcher: alerting.Dispatcher,
-                 deliver: Callable[[alerting.Delivery], None]) -> None:
-        self.limiter, self.dispatcher, self.deliver = limiter, dispatcher, deliver
+                 deliver: Callable[[alerting.Delivery], None], now_ms: Callable[[], int | None] = lambda: None) -> None:
+        self.limiter, self.dispatcher, self.deliver, self.now_ms = limiter, dispatcher, deliver, now_ms
         self.watch = alerting.HeartbeatWatch()
 
     async def alert(self, ctx: Context, record: Any) -> None:
@@ -119,7 +119,7 @@ class AlertStages:
             getattr(log, level)("alert", key=alert.dedupe_key, message=alert.message)
         await emit(alerts)
         for alert in alerts:
-            for delivery in self.dispatcher.offer(alert):
+            for delivery in self.dispatcher.offer(alert, self.now_ms()):
                 self.deliver(delivery)
 
     async def watch_and_digest(self, emit: Callable[[list[Any]], Any], now_ms: int) -> None:

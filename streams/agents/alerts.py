@@ -21,7 +21,8 @@ from streams.upstream_stages import AlertStages
 
 notifier = notify.Notifier()
 handlers = AlertStages(alerting.RateLimiter(window_ms=notify.window_ms_from_env()),
-                       alerting.Dispatcher(notify.policy_from_env()), notifier.deliver)
+                       alerting.Dispatcher(notify.policy_from_env()), notifier.deliver,
+                       now_ms=lambda: int(time.time() * 1000))  # the shell: what is news is judged on the wall clock
 agents = runner.build_group("alerts", handlers)
 
 

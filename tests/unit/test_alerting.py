@@ -121,6 +121,18 @@ def test_global_rate_limit_holds_the_excess_for_the_digest() -> None:
     assert "7 held back (over the rate limit)" in dispatcher.tick(120_000, RateLimiter())[0].text
 
 
+def test_critical_alerts_pass_the_rate_limit_and_old_news_goes_to_the_digest() -> None:
+    dispatcher = Dispatcher(DeliveryPolicy(max_per_minute=2, max_age_ms=600_000, digest_every_ms=3_600_000))
+    now = 10_000_000
+    assert [len(dispatcher.offer(_alert(i, now - i, key=f"k{i}"), now)) for i in range(3)] == [1, 1, 0]
+    down = _alert(9, now, Severity.CRITICAL, key="health:kalshi:DOWN")
+    assert [d.text for d in dispatcher.offer(down, now)] == ["[CRITICAL] svc: m9"]  # a crash is never held back
+    assert dispatcher.offer(_alert(10, now - 700_000, Severity.CRITICAL, key="old"), now) == []  # read 11 min late
+    dispatcher.tick(now, RateLimiter())
+    text = dispatcher.tick(now + 3_600_000, RateLimiter())[0].text
+    assert "1 held back (over the rate limit)" in text and "1 held back (read over 10 min late)" in text
+
+
 def test_quiet_hours_hold_all_but_critical() -> None:
     policy = DeliveryPolicy(quiet_hours=(22, 7))
     night, day = 23 * 3_600_000, 12 * 3_600_000
