@@ -108,8 +108,9 @@ class AlertStages:
         if isinstance(record, LedgerEntry):
             self.dispatcher.note_balance(record.account, record.balance_micros)
             return
-        if isinstance(record, Heartbeat):
-            self.watch.observe(record)
+        now = self.now_ms()
+        if isinstance(record, Heartbeat) and (now is None or now - record.ts <= self.dispatcher.policy.max_age_ms):
+            self.watch.observe(record)  # a beat from the broker's history says nothing of a part running now
         self.limiter, alerts = alerting.step(self.limiter, record)
         await self.raise_alerts(ctx.emit, alerts)
 

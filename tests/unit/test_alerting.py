@@ -154,3 +154,35 @@ def test_the_digest_reports_trades_and_pnl_of_the_period() -> None:
     assert "trades: 2 fills" in text and "paper: balance $1,012.50, change $+12.50" in text
     dispatcher.note_balance("paper", 1_010_000_000)
     assert "change $-2.50" in dispatcher.tick(2_000, RateLimiter())[0].text
+
+
+def test_the_alerts_stage_watches_only_beats_of_parts_running_now_and_delivers_a_crash_through_a_backlog() -> None:
+    """A new alerts group reads the broker's history first: beats from a run long gone are not watched
+    (no 'silent for 3 days'), old alerts go to the digest, and the crash of a part now is delivered."""
+    import asyncio
+
+    from streams.upstream_stages import AlertStages
+
+    now = 50_000_000
+    delivered: list[str] = []
+    stages = AlertStages(RateLimiter(), Dispatcher(DeliveryPolicy(max_per_minute=1)), lambda d: delivered.append(d.text),
+                         now_ms=lambda: now)
+
+    class Ctx:
+        emitted: list[Alert] = []
+
+        async def emit(self, outputs: list[Alert]) -> None:
+            self.emitted += outputs
+
+    ctx = Ctx()
+    old = [Heartbeat(f"hb{i}", f"old{i}", "host", HealthStatus.DEGRADED, ts=now - 3_600_000 + i,
+                     detail={"interval_s": "5", "state": "unreachable"}) for i in range(30)]
+    down = Heartbeat("hb-down", "kalshi", "supervisor", HealthStatus.DOWN, ts=now,
+                     detail={"state": "crashed", "error": "kalshi killed by signal 9"})
+    for hb in [*old, down]:
+        asyncio.run(stages.alert(ctx, hb))  # type: ignore[arg-type]
+    assert len(ctx.emitted) == 31  # every alert is on the topic
+    assert delivered == ["[CRITICAL] kalshi: kalshi is DOWN: crashed; kalshi killed by signal 9"]
+    assert stages.watch.last == {}
+    asyncio.run(stages.watch_and_digest(ctx.emit, now + 60_000))
+    assert len(ctx.emitted) == 31  # nobody flagged silent for a beat of an hour ago
