@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -249,29 +249,18 @@ def wait_for(reader: LogReader, done: Callable[[LogReader], bool], timeout_s: fl
 
 def latest_on_log(bootstrap: str, topic: str, key_of: Callable[[Any], str | None], timeout_s: float = 60.0) -> dict[str, Any]:
     """The latest record per `key_of(record)` (None: skipped) on the whole of `topic`, as it ends now."""
-    ends = log_ends(bootstrap, [topic])[topic]
-    c = _consumer(bootstrap, "arbees-latest")
+    from ops.log_range import LogRange
+
     codec = default_codec()
     latest: dict[str, Any] = {}
-    try:
-        todo = {p: end for p, end in ends.items() if end > 0}
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-        deadline = time.monotonic() + timeout_s
-        while todo and time.monotonic() < deadline:
-            msg = c.poll(0.5)
-            if msg is None or msg.error() is not None:
-                continue
-            part, off = int(msg.partition() or 0), int(msg.offset() or 0)
-            try:
-                key = key_of(codec.decode(msg.value()))
-            except Exception:  # noqa: BLE001 - an undecodable value is nobody's latest record
-                key = None
-            if key is not None:
-                latest[key] = codec.decode(msg.value())
-            if part in todo and off + 1 >= todo[part]:
-                del todo[part]
-    finally:
-        c.close()
+    for msg in LogRange(bootstrap, topic, timeout_s=timeout_s, purpose="latest"):
+        try:
+            rec = codec.decode(msg.value)
+            key = key_of(rec)
+        except Exception:  # noqa: BLE001 - an undecodable value is nobody's latest record
+            key = None
+        if key is not None:
+            latest[key] = rec
     return latest
 
 

@@ -43,39 +43,16 @@ def kill_file() -> Path:
 
 def read_topic(bootstrap: str, topic: str, account: str | None = None, timeout_s: float = 30.0) -> list[Any]:
     """Every record of `topic` (optionally of one account), from the beginning to the current end."""
-    from confluent_kafka import Consumer, TopicPartition
-
+    from ops.log_range import LogRange
     from schemas.codec import default_codec
 
     codec = default_codec()
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"arbees-cli-{uuid.uuid4().hex}",
-                         "enable.auto.commit": False})
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        ends: dict[int, int] = {}
-        starts: dict[int, int] = {}
-        for p in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                ends[p], starts[p] = high, low
-        # from each partition's first record still held: offset 0 is out of range once retention (or
-        # delete-records) removed the oldest, and the consumer would then jump to the end and read nothing
-        consumer.assign([TopicPartition(topic, p, starts[p]) for p in ends])
-        out: list[Any] = []
-        deadline = time.monotonic() + timeout_s
-        while ends and time.monotonic() < deadline:
-            msg = consumer.poll(0.5)
-            if msg is None or msg.error() is not None:
-                continue
-            part, offset = int(msg.partition() or 0), int(msg.offset() or 0)
-            if offset + 1 >= ends.get(part, 0):
-                ends.pop(part, None)
-            rec = codec.decode(msg.value())
-            if account is None or getattr(rec, "account", None) == account:
-                out.append(rec)
-        return out
-    finally:
-        consumer.close()
+    out: list[Any] = []
+    for msg in LogRange(bootstrap, topic, timeout_s=timeout_s, purpose="cli"):
+        rec = codec.decode(msg.value)
+        if account is None or getattr(rec, "account", None) == account:
+            out.append(rec)
+    return out
 
 
 def _money(micros: int | None) -> str:

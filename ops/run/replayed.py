@@ -12,12 +12,12 @@ before, refuses with the two ways to watch it again: a fresh stack, or a run of 
 
 from __future__ import annotations
 
-import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
+
+from ops.log_range import LogRange
 
 from schemas.codec import default_codec
 from schemas.records import EventState, ShardInput
@@ -67,39 +67,25 @@ def shard_seen(bootstrap: str, group: str, span: SessionSpan, timeout_s: float =
 
     topic, partitions = resolve("shard.inputs")
     wanted = sorted({partition_for(e, partitions) for e in span.event_ids})
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"arbees-replayed-{uuid.uuid4().hex[:8]}",
-                  "enable.auto.commit": False, "log_level": 0})
     committed_by = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
                              "log_level": 0})
     codec = default_codec()
     try:
-        ends = {p: c.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1] for p in wanted}
-        todo = {p for p in wanted if ends[p] > 0}
         first: dict[int, int] = {}
-        c.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in todo])
-        deadline = time.monotonic() + timeout_s
-        while todo and time.monotonic() < deadline:
-            msg = c.poll(0.5)
-            if msg is None or msg.error() is not None:
-                continue
-            p, off = int(msg.partition() or 0), int(msg.offset() or 0)
-            if p not in todo:
-                continue
+        log = LogRange(bootstrap, topic, wanted, timeout_s=timeout_s, purpose="replayed")
+        for msg in log:
             try:
-                rec = codec.decode(msg.value())
+                rec = codec.decode(msg.value)
             except Exception:  # noqa: BLE001 - not a shard input: not the session's
                 rec = None
             if isinstance(rec, ShardInput) and rec.event_id in span.event_ids and span.first_ts <= rec.ts <= span.last_ts:
-                first[p] = off
-            if p in first or off + 1 >= ends[p]:
-                todo.discard(p)
-                c.incremental_unassign([TopicPartition(topic, p)])
+                first[msg.partition] = msg.offset
+                log.drop(msg.partition)
         if not first:
             return []
         marks = committed_by.committed([TopicPartition(topic, p) for p in sorted(first)], timeout=10)
         return [Seen(topic, m.partition, first[m.partition], max(m.offset, 0)) for m in marks]
     finally:
-        c.close()
         committed_by.close()
 
 
