@@ -139,56 +139,46 @@ def test_state_is_written_once_per_batch_after_every_output_is_acknowledged() ->
     assert [e.message.refcount for e in events] == [0, 0, 0, 0]  # acked normally
 
 
-def test_a_refused_output_writes_nothing_and_holds_the_batch_back() -> None:
+async def _refuse_an_output(broker: Broker, task: asyncio.Task[None]) -> None:
+    await until(lambda: broker.deliveries)
+    await asyncio.sleep(0.01)
+    broker.deliveries[0].set_exception(RuntimeError("broker said no"))
+    broker.ack_all()
+
+
+async def _revoke_before_the_checkpoint(broker: Broker, task: asyncio.Task[None]) -> None:
+    await until(lambda: any(isinstance(v, Order) for _, _, v in broker.sent))
+    await runner._on_revoked(None, set())  # the rebalance lands while the batch awaits the broker
+    broker.ack_all()
+
+
+async def _stop_the_worker(broker: Broker, task: asyncio.Task[None]) -> None:
+    await until(lambda: broker.deliveries)
+    task.cancel()
+
+
+@pytest.mark.parametrize(("interrupt", "raised"), [
+    (_refuse_an_output, RuntimeError),  # fail-stop: the worker exits and its restart re-does the batch
+    (_revoke_before_the_checkpoint, None),  # the partitions' next owner reads the batch again
+    (_stop_the_worker, asyncio.CancelledError),  # a stopping worker's unfinished batch is read again
+])
+def test_an_interrupted_batch_writes_nothing_and_is_held_back(interrupt: Any, raised: type[BaseException] | None) -> None:
     broker = Broker()
     agent, table = sizing(broker)
     events = game_batch()
 
     async def go() -> None:
         task = asyncio.create_task(agent.run_batch(events))
-        await until(lambda: broker.deliveries)
-        await asyncio.sleep(0.01)
-        broker.deliveries[0].set_exception(RuntimeError("broker said no"))
-        broker.ack_all()
+        await interrupt(broker, task)
         await task
 
-    with pytest.raises(RuntimeError, match="broker said no"):
+    if raised is None:
         asyncio.run(go())
+    else:
+        with pytest.raises(raised):
+            asyncio.run(go())
     assert table == {} and table.changelog == []
     assert [e.message.refcount for e in events] == [1, 1, 1, 1]
-
-
-def test_a_revocation_before_the_checkpoint_writes_nothing_and_holds_the_batch_back() -> None:
-    broker = Broker()
-    agent, table = sizing(broker)
-    events = game_batch()
-
-    async def go() -> None:
-        task = asyncio.create_task(agent.run_batch(events))
-        await until(lambda: any(isinstance(v, Order) for _, _, v in broker.sent))
-        await runner._on_revoked(None, set())  # the rebalance lands while the batch awaits the broker
-        broker.ack_all()
-        await task
-
-    asyncio.run(go())
-    assert table == {} and table.changelog == []
-    assert [e.message.refcount for e in events] == [1, 1, 1, 1]
-
-
-def test_a_stopping_worker_holds_its_unfinished_batch_back() -> None:
-    broker = Broker()
-    agent, table = sizing(broker)
-    events = game_batch()
-
-    async def go() -> None:
-        task = asyncio.create_task(agent.run_batch(events))
-        await until(lambda: broker.deliveries)
-        task.cancel()
-        await task
-
-    with pytest.raises(asyncio.CancelledError):
-        asyncio.run(go())
-    assert table == {} and [e.message.refcount for e in events] == [1, 1, 1, 1]
 
 
 def test_an_undecodable_value_is_dead_lettered_and_the_batch_goes_on() -> None:
