@@ -12,7 +12,7 @@ exception is dead-lettered with its reason and the batch goes on.
 
 A batch the worker does not finish (it is stopping, or a rebalance took its partitions) is
 held back: its offsets are never acked, so the partitions' owner reads it again from the
-committed offsets and no state of it is written (Faust's `take_events` would otherwise ack
+committed offsets and no state of it is written (the stream's batches (streams.agents.take) would otherwise ack
 every event it yielded once the agent moves on or is cancelled: a live submit in flight when
 the worker stopped was never read again, tests/integration/test_trading_stop.py).
 """
@@ -25,9 +25,10 @@ import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import faust
+from faust.streams import Stream
 import structlog
 from faust.serializers import codecs
 
@@ -36,6 +37,7 @@ from schemas.deadletters import dead_letter
 from schemas.errors import DecodeError
 from schemas.topics import partitions, spec
 from streams.agents.batch import DELETED, Batch, Revoked, Send
+from streams.agents.take import batches
 from streams.app import app, settings
 from streams.codecs import AVRO, UTF8
 from streams.generations import current, resolve
@@ -68,7 +70,7 @@ _revocations = [0]  # how many rebalances took partitions away; a batch that saw
 _on_revocation: list[Callable[[], None]] = []  # handlers' caches of decoded state, dropped on every revocation
 
 
-@app.on_partitions_revoked.connect  # type: ignore[misc]
+@app.on_partitions_revoked.connect  # type: ignore[misc, arg-type]
 async def _on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
     _revocations[0] += 1
     for drop in _on_revocation:
@@ -239,7 +241,7 @@ class StageRunner:
         self.checkpoint_s = CHECKPOINT_S
 
     async def run(self, stream: faust.StreamT) -> None:
-        async for events in stream.take_events(self.size, within=self.within):
+        async for events in batches(cast(Stream, stream), self.size, self.within):
             try:
                 await self.run_batch(events)
             except Exception as exc:  # an output the broker did not take: fail-stop, as a SIGKILL would
@@ -253,7 +255,7 @@ class StageRunner:
         epoch = _revocations[0]
         batch = Batch(self.tables, self.send, lambda *a: write(self.tables, *a), owned=lambda: _revocations[0] == epoch)
         # Held from the start, not only once an exception reaches us: a stopping worker closes the stream's
-        # generators (take_events acks every event it yielded) before it cancels the agent, so a batch still
+        # generators (a batch's events are acked when its generator closes) before it cancels the agent, so a batch still
         # waiting (a live submit at the venue) was acked, then committed, before its CancelledError came
         # (tests/integration/test_trading_stop.py). Released only once the batch is done.
         hold(events)
