@@ -46,8 +46,12 @@ async def batches(stream: Stream[Any], size: int, within: float) -> AsyncIterato
             await stream.wait(consumed)  # type: ignore[arg-type] # never more than `size` in a batch
         return value
 
-    acks = stream.enable_acks
-    stream.enable_acks = False  # acked here, once the agent is done with the batch
+    # Acked here, once the agent is done with a batch, and by nobody else ever again: Faust's take_events
+    # turns the stream's own acks back on when its generator closes, and a stopping worker closes it
+    # before it stops the stream, whose drainer then acked each record it still took from the queue,
+    # unprocessed; the stop's commit went past them (a quote lost at a worker's leave, 1 run in 3 of
+    # tests/integration/test_rebalance.py).
+    stream.enable_acks = False
     stream.add_processor(add)
     stream._enable_passive(cast(ChannelT, aiter(stream.channel)))  # type: ignore[attr-defined]
     try:
@@ -72,5 +76,4 @@ async def batches(stream: Stream[Any], size: int, within: float) -> AsyncIterato
                 full.clear()
                 consumed.set()
     finally:
-        stream.enable_acks = acks
         stream._processors.remove(add)  # type: ignore[attr-defined]
