@@ -185,6 +185,9 @@ def run(bootstrap: str, db_url: str, args: argparse.Namespace) -> dict[str, Any]
     prefix, account = f"load-{run_id}", f"load-{run_id}"
     t = template()
     rng = random.Random(20261206)
+    from ops import db
+
+    db.migrate(db_url)  # a stack whose database nothing has migrated yet (a fresh clone's `make load`)
     _start_at_the_end(bootstrap, db_url, prefix)  # the groups read this run's records, not the stack's history
     pub = Publisher(bootstrap, service="load")
     now = int(time.time() * 1000)
