@@ -110,9 +110,10 @@ class HeartbeatWatch:
     misses: int = 3
     last: dict[str, tuple[int, float]] = field(default_factory=dict)  # service -> (ts, interval_s)
     flagged: set[str] = field(default_factory=set)
+    max_age_ms: int = 600_000  # a beat read this long after it was sent (the broker's history) is no part running now
 
-    def observe(self, hb: Heartbeat) -> None:
-        if hb.instance == "supervisor":
+    def observe(self, hb: Heartbeat, now_ms: int | None = None) -> None:
+        if hb.instance == "supervisor" or (now_ms is not None and now_ms - hb.ts > self.max_age_ms):
             return
         interval = float(hb.detail.get("interval_s", "0") or 0)
         previous = self.last.get(hb.service)

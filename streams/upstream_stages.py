@@ -99,7 +99,7 @@ class AlertStages:
     def __init__(self, limiter: alerting.RateLimiter, dispatcher: alerting.Dispatcher,
                  deliver: Callable[[alerting.Delivery], None], now_ms: Callable[[], int | None] = lambda: None) -> None:
         self.limiter, self.dispatcher, self.deliver, self.now_ms = limiter, dispatcher, deliver, now_ms
-        self.watch = alerting.HeartbeatWatch()
+        self.watch = alerting.HeartbeatWatch(max_age_ms=dispatcher.policy.max_age_ms)
 
     async def alert(self, ctx: Context, record: Any) -> None:
         if isinstance(record, Fill):
@@ -108,9 +108,8 @@ class AlertStages:
         if isinstance(record, LedgerEntry):
             self.dispatcher.note_balance(record.account, record.balance_micros)
             return
-        now = self.now_ms()
-        if isinstance(record, Heartbeat) and (now is None or now - record.ts <= self.dispatcher.policy.max_age_ms):
-            self.watch.observe(record)  # a beat from the broker's history says nothing of a part running now
+        if isinstance(record, Heartbeat):
+            self.watch.observe(record, self.now_ms())
         self.limiter, alerts = alerting.step(self.limiter, record)
         await self.raise_alerts(ctx.emit, alerts)
 

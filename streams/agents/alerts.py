@@ -19,10 +19,14 @@ from streams.app import app
 from streams.topology import stage
 from streams.upstream_stages import AlertStages
 
+def wall_ms() -> int:
+    """The shell's clock: what is news, and who went silent, is judged on the wall clock."""
+    return int(time.time() * 1000)
+
+
 notifier = notify.Notifier()
 handlers = AlertStages(alerting.RateLimiter(window_ms=notify.window_ms_from_env()),
-                       alerting.Dispatcher(notify.policy_from_env()), notifier.deliver,
-                       now_ms=lambda: int(time.time() * 1000))  # the shell: what is news is judged on the wall clock
+                       alerting.Dispatcher(notify.policy_from_env()), notifier.deliver, now_ms=wall_ms)
 agents = runner.build_group("alerts", handlers)
 
 
@@ -33,4 +37,4 @@ async def _emit(alerts: list[Alert]) -> None:
 @app.timer(interval=1.0)
 async def watch_and_digest() -> None:
     """Silence is news: parts that missed their heartbeats; and the digest when due (wall clock: this is the shell)."""
-    await handlers.watch_and_digest(_emit, int(time.time() * 1000))
+    await handlers.watch_and_digest(_emit, wall_ms())
