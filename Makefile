@@ -60,4 +60,4 @@ load: install
 	$(PY) -m bench.load $(LOAD_ARGS)
 
 clean:
-	rm -rf $(VENV) .stack .stack-test .stack-chaos ops/kafka/lib ops/kafka/target
+	rm -rf $(VENV) .stack .stack-test .stack-bench .stack-chaos ops/kafka/lib ops/kafka/target

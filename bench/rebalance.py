@@ -45,6 +45,33 @@ def _wait_owners(admin: Any, app_id: str, n: int, timeout_s: float = 180.0) -> f
     raise RuntimeError(f"{app_id}: the group did not settle with {n} owners within {timeout_s:.0f}s")
 
 
+def _locate(bootstrap: str, start: dict[int, int], ids: list[str]) -> dict[str, tuple[int, int]]:
+    """Where lost quotes sit on shard.inputs (partition, offset): the failure names the records to look for in the logs."""
+    from confluent_kafka import Consumer, TopicPartition
+
+    from schemas.codec import default_codec
+
+    codec, want, found = default_codec(), set(ids), {}
+    end = offsets(bootstrap, "shard.inputs")
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-locate-{uuid.uuid4().hex}", "log_level": 0})
+    try:
+        c.assign([TopicPartition("shard.inputs", p, o) for p, o in start.items() if end[p] > o])
+        left = {p for p, o in start.items() if end[p] > o}
+        deadline = time.monotonic() + 60
+        while left and want - found.keys() and time.monotonic() < deadline:
+            msg = c.poll(0.5)
+            if msg is None or msg.error():
+                continue
+            rec_id = getattr(codec.decode(msg.value()), "input_id", None)
+            if rec_id in want:
+                found[rec_id] = (msg.partition(), msg.offset())
+            if msg.offset() + 1 >= end[msg.partition()]:
+                left.discard(msg.partition())
+    finally:
+        c.close()
+    return found
+
+
 def bench_rebalance(bootstrap: str, cycles: int, rate: int, tmp: Path) -> dict[str, float]:
     from confluent_kafka import Consumer, TopicPartition
     from confluent_kafka.admin import AdminClient
@@ -55,7 +82,8 @@ def bench_rebalance(bootstrap: str, cycles: int, rate: int, tmp: Path) -> dict[s
     run = uuid.uuid4().hex[:8]
     states, quotes = small_events(100, 4, run)
     app_id = f"bench-rebalance-{run}"
-    position_group(bootstrap, app_id, "shard.inputs", offsets(bootstrap, "shard.inputs"))
+    start = offsets(bootstrap, "shard.inputs")
+    position_group(bootstrap, app_id, "shard.inputs", start)
     sig_start = offsets(bootstrap, "signals")
     admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 0})
     base = start_worker(bootstrap, app_id, tmp / f"{app_id}-0.log")
@@ -127,9 +155,10 @@ def bench_rebalance(bootstrap: str, cycles: int, rate: int, tmp: Path) -> dict[s
     crashes = sum(log.read_text(errors="replace").count("Crashed reason=") for log in tmp.glob(f"{app_id}-*.log"))
     lost = [k for k in sent if k not in got]
     if lost or crashes:
-        where = [(k, round(sent[k] - windows[0][1], 2)) for k in lost[:5]]
+        located = _locate(bootstrap, start, lost[:5])
+        where = [(k, round(sent[k] - windows[0][1], 2), located.get(k)) for k in lost[:5]]
         raise RuntimeError(f"{len(lost)} of {len(sent)} quotes never answered ({where}: id, seconds after the first "
-                           f"change; changes at {[(kind, round(a - windows[0][1], 2)) for kind, a, _ in windows]}), "
+                           f"change, (partition, offset); changes at {[(kind, round(a - windows[0][1], 2)) for kind, a, _ in windows]}), "
                            f"{crashes} agent crashes across the rebalances (worker logs: {tmp}/{app_id}-*.log)")
     latency = {k: (got[k] - sent[k]) * 1000 for k in sent}
     pauses = {"join": [], "leave": []}  # type: dict[str, list[float]]

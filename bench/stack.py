@@ -1,4 +1,10 @@
-"""The broker or database a benchmark runs against: the one named in the environment, or the ops/ stack."""
+"""The broker or database a benchmark runs against: the one named in the environment, or a stack of its own.
+
+That stack is `.stack-bench/` on ports 39092/39093/55632 (ops.stack.BENCH_STACK_DEFAULTS) unless
+ARBEES_STACK_DIR or a port variable names one: `make bench` and `make load` never write the
+topics of the user's `make run` stack or of the test suite's. Set here, on import, so every
+stack the benchmark or a process it starts reads is that one.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import ContextManager
 
-LOGS = Path(__file__).resolve().parents[1] / ".stack" / "bench-logs"
+from ops.stack import BENCH_STACK_DEFAULTS, isolated_env
+
+os.environ.update(isolated_env(os.environ, BENCH_STACK_DEFAULTS))
+LOGS = Path(__file__).resolve().parents[1] / ".stack-bench" / "bench-logs"
 
 
 @contextmanager

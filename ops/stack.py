@@ -53,16 +53,25 @@ TEST_STACK_DEFAULTS = {
     cluster.PORT_ENV: "55532",
 }
 
+#: Where the benchmarks' own stack lives (`make bench`, `make load`): neither the user's nor the suite's, so a
+#: benchmark run during `make run` or `make test` writes none of their topics.
+BENCH_STACK_DEFAULTS = {
+    STACK_DIR_ENV: str(REPO_ROOT / ".stack-bench"),
+    broker.PORT_ENV: "39092",
+    broker.CONTROLLER_PORT_ENV: "39093",
+    cluster.PORT_ENV: "55632",
+}
 
-def isolated_test_env(environ: Mapping[str, str]) -> dict[str, str]:
-    """The variables a test session adds to `environ` to run on its own stack.
+
+def isolated_env(environ: Mapping[str, str], defaults: Mapping[str, str] = TEST_STACK_DEFAULTS) -> dict[str, str]:
+    """The variables a test session (or a benchmark) adds to `environ` to run on its own stack.
 
     All or nothing: an engineer who gave ports (or a folder) chose a stack, and a
     default folder next to given ports would start a second stack on the same ports.
     """
     if any(environ.get(name, "").strip() for name in STACK_ENV):
         return {}
-    return dict(TEST_STACK_DEFAULTS)
+    return dict(defaults)
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from ops.stack import StackConfig, StackError, UpResult
 
 # The suite's own stack folder and ports unless the environment names a stack: set
 # before any fixture or child process reads them (workers inherit this environment).
-os.environ.update(stack.isolated_test_env(os.environ))
+os.environ.update(stack.isolated_env(os.environ))
 # Tests SIGKILL Faust workers and start a successor in the same group (the recovery, crash, run and board tests):
 # the successor is assigned only once the dead member's session expires, 60 s by Faust's default, and a lockstep
 # replay waits that long after each kill. Ten seconds (what `make chaos` uses) with a beat a second; workers

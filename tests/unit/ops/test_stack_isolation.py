@@ -60,10 +60,25 @@ def test_explicit_stack_env_wins() -> None:
 
 
 def test_isolated_env_is_all_or_nothing() -> None:
-    assert stack.isolated_test_env({}) == stack.TEST_STACK_DEFAULTS
+    assert stack.isolated_env({}) == stack.TEST_STACK_DEFAULTS
+    assert stack.isolated_env({}, stack.BENCH_STACK_DEFAULTS) == stack.BENCH_STACK_DEFAULTS
     for name in stack.STACK_ENV:
-        assert stack.isolated_test_env({name: "1"}) == {}
-    assert stack.isolated_test_env({"ARBEES_PG_PORT": "  "}) == stack.TEST_STACK_DEFAULTS
+        assert stack.isolated_env({name: "1"}) == {}
+        assert stack.isolated_env({name: "1"}, stack.BENCH_STACK_DEFAULTS) == {}
+    assert stack.isolated_env({"ARBEES_PG_PORT": "  "}) == stack.TEST_STACK_DEFAULTS
+
+
+def test_benchmarks_default_to_a_stack_of_their_own() -> None:
+    """`make bench` / `make load` beside `make run` and `make test`: three stacks, no port or folder shared."""
+    env = _clean_env()
+    user = _resolve("", env)
+    suite = _resolve("import tests.conftest", env)
+    bench = _resolve("import bench.stack", env)
+    assert bench[:4] == [str(REPO / ".stack-bench"), 39092, 39093, 55632]
+    assert bench[4] == "127.0.0.1:39092" and ":55632/" in str(bench[5])
+    assert not set(user[1:4]) & set(bench[1:4]) and not set(suite[1:4]) & set(bench[1:4])
+    given = {**env, "ARBEES_KAFKA_PORT": "19999"}  # a stack the engineer chose wins
+    assert _resolve("import bench.stack", given)[1] == 19999
 
 
 @pytest.fixture
