@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from typing import Any
+
+from faust.types import TP
+from intervaltree import IntervalTree
+
 from streams.guarded_consumer import GuardedConsumer, _ReadOffsets, compacted
-from streams.rewind import RewindTracker
+from streams.rewind import RewindTracker, skips_unacked
 
 
 def drain(tracker: RewindTracker, offsets: list[int], read: _ReadOffsets, tp: str = "signals/11") -> list[int]:
@@ -79,6 +85,34 @@ def test_a_commit_that_moves_or_a_run_next_to_it_is_not_a_stall() -> None:
     assert not tracker.stalled("tp", 37, 90)
     assert not tracker.stalled("tp", 40, 90)  # the commit moved: counting starts again
     assert tracker.stalled("tp", 40, 90)
-    assert not any(tracker.stalled("tp", 37, 38) for _ in range(5))  # Faust commits a run one past its record
+    assert not any(tracker.stalled("tp", 37, 37) for _ in range(5))  # a run from the committed offset commits
+    assert [tracker.stalled("tp", 50, 51) for _ in range(2)] == [False, True]  # one unacked offset is a stall too
     assert not any(tracker.stalled("tp", 0, 90) for _ in range(5))  # Faust skips its test at offset 0
     assert not any(tracker.stalled("tp", 37, None) for _ in range(5))  # nothing acked yet
+
+
+def test_a_commit_never_passes_over_the_unacked_committed_offset() -> None:
+    assert not skips_unacked(37, 37) and not skips_unacked(37, 12)
+    assert skips_unacked(37, 38)  # Faust's own test commits this run, over 37
+    assert not skips_unacked(None, 38)  # nothing committed yet (or offset 0): no record to hold to
+
+
+class _Bookkeeping(GuardedConsumer):
+    """Only the offset bookkeeping of the guarded consumer (no app, no client)."""
+
+    def __init__(self, committed: dict[Any, int | None]) -> None:  # noqa: D107 - skips Faust's service setup
+        self._acked = defaultdict(list)
+        self._acked_index = defaultdict(set)
+        self._gap = defaultdict(IntervalTree)
+        self._committed_offset = defaultdict(lambda: None, committed)
+
+
+def test_the_consumer_commits_a_run_only_from_its_committed_offset() -> None:
+    quotes, changelog = TP("shard.inputs", 4), TP("app-shard-state-changelog", 4)
+    consumer = _Bookkeeping({quotes: 1002, changelog: 1002})
+    consumer._acked[quotes].extend([1003, 1004])  # the successor acked 1003 before 1002 came back
+    assert consumer._new_offset(quotes) is None
+    consumer._acked[quotes].append(1002)
+    assert consumer._new_offset(quotes) == 1005
+    consumer._acked[changelog].extend([1003, 1004])  # compaction removes offsets: Faust's own rule stands
+    assert consumer._new_offset(changelog) == 1005
