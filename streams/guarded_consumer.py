@@ -70,6 +70,26 @@ class GuardedConsumer(faust_aiokafka.Consumer):
     async def perform_seek(self) -> None:
         async with self._offsets_lock:
             await super().perform_seek()
+            for tp in self.assignment():
+                if compacted(tp.topic):
+                    continue
+                committed = self._read_offset.get(tp)
+                self._rewind.seeked(tp, committed)
+                if committed is not None:
+                    # Faust records the committed offset as read: a jump right after the seek was read again from
+                    # one past it, and the record at the committed offset itself was never delivered
+                    self._read_offset[tp] = committed - 1
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        for tp in assigned:
+            if not compacted(tp.topic):
+                self._rewind.assigned(tp)  # held back until the seek to its committed offset
+        await super().on_partitions_assigned(assigned, generation_id)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        for tp in revoked:
+            self._rewind.forget(tp)  # a rewind or floor of this generation means nothing to the next owner
+        await super().on_partitions_revoked(revoked)
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
         async with self._offsets_lock:

@@ -38,6 +38,33 @@ class RewindTracker:
     _waiting_for: dict[Hashable, int] = field(default_factory=dict)
     _stalls: dict[Hashable, tuple[int, int]] = field(default_factory=dict)  # tp -> (committed, checks seen)
     _read_again_at: dict[Hashable, int] = field(default_factory=dict)  # tp -> committed offset it was read again from
+    _floor: dict[Hashable, int] = field(default_factory=dict)  # tp -> committed offset of its last seek
+    _unsought: set[Hashable] = field(default_factory=set)  # assigned, not yet sought to the committed offset
+
+    def assigned(self, tp: Hashable) -> None:
+        """`tp` was just assigned: nothing of it is delivered until the seek to its committed offset.
+
+        Faust's recovery resumes the stream partitions before that seek, and the client fetches from
+        where it stood: what it delivered then was processed out of order with what the seek reads
+        again (an event-time processor ignores the older of two records), or dropped as read.
+        """
+        self._unsought.add(tp)
+
+    def seeked(self, tp: Hashable, committed: int | None) -> None:
+        """`tp` was sought to its committed offset: what it waited for is read again from there, what lies below
+        it (a fetch from before the seek still being delivered) was processed by whoever committed it."""
+        self._unsought.discard(tp)
+        self._waiting_for.pop(tp, None)
+        if committed is None:
+            self._floor.pop(tp, None)
+        else:
+            self._floor[tp] = committed
+
+    def forget(self, tp: Hashable) -> None:
+        """`tp` was revoked: its next owner reads it from the committed offset, and so do we if it comes back."""
+        for kept in (self._waiting_for, self._stalls, self._read_again_at, self._floor):
+            kept.pop(tp, None)
+        self._unsought.discard(tp)
 
     def on_gap(self, topic: str, tp: Hashable, first_missing: int) -> bool:
         """True when the consumer must seek `tp` back to `first_missing` (the gap is not compaction)."""
@@ -49,6 +76,8 @@ class RewindTracker:
 
     def admit(self, tp: Hashable, offset: int) -> bool:
         """Deliver this message? Not while `tp` waits for an earlier offset to be read again."""
+        if tp in self._unsought or offset < self._floor.get(tp, offset):
+            return False
         want = self._waiting_for.get(tp)
         if want is None or offset < want:
             return True

@@ -116,3 +116,39 @@ def test_the_consumer_commits_a_run_only_from_its_committed_offset() -> None:
     assert consumer._new_offset(quotes) == 1005
     consumer._acked[changelog].extend([1003, 1004])  # compaction removes offsets: Faust's own rule stands
     assert consumer._new_offset(changelog) == 1005
+
+
+def test_after_a_seek_a_jump_is_read_again_from_the_committed_offset_itself() -> None:
+    # the rebalance bench: sought to 3075, the fetch from before the seek went on at 3104
+    tracker = RewindTracker(compacted)
+    read = _ReadOffsets(tracker)
+    tracker.seeked("signals/4", 3075)
+    read["signals/4"] = 3074  # what the consumer records at its seek: the record before the committed one
+    assert drain(tracker, [3104, 3105], read, "signals/4") == []
+    assert tracker.rewinding("signals/4") == 3075  # not 3076: the committed offset was never delivered
+    assert drain(tracker, [3073, 3074, *range(3075, 3106)], read, "signals/4") == list(range(3075, 3106))
+
+
+def test_a_seek_or_a_revocation_ends_a_rewind_of_the_generation_before() -> None:
+    tracker = RewindTracker(compacted)
+    tracker.on_gap("signals", "signals/4", 3076)
+    tracker.seeked("signals/4", 3200)  # another worker committed past it meanwhile
+    assert tracker.rewinding("signals/4") is None
+    assert tracker.admit("signals/4", 3200) and not tracker.admit("signals/4", 3199)
+    tracker.on_gap("signals", "signals/4", 3300)
+    tracker.forget("signals/4")  # revoked: held back from 3301 on forever, had it stayed
+    assert tracker.rewinding("signals/4") is None and tracker.admit("signals/4", 3199) and tracker.admit("signals/4", 3400)
+
+
+def test_nothing_is_delivered_between_an_assignment_and_its_seek() -> None:
+    # Faust resumes the stream partitions before it seeks them: the fetch from where the client stood came first
+    tracker = RewindTracker(compacted)
+    read = _ReadOffsets(tracker)
+    tracker.assigned("signals/4")
+    assert drain(tracker, [3075, 3076, 3077], read, "signals/4") == []
+    tracker.seeked("signals/4", 3075)
+    read["signals/4"] = 3074
+    assert drain(tracker, [3078, *range(3075, 3080)], read, "signals/4") == list(range(3075, 3080))
+    tracker.assigned("signals/5")
+    tracker.seeked("signals/5", None)  # no commit yet: delivered from wherever the client starts
+    assert tracker.admit("signals/5", 0) and tracker.admit("signals/5", 7)
