@@ -37,7 +37,11 @@ class _ReadOffsets(defaultdict):  # type: ignore[type-arg]
         self._tracker = tracker
 
     def __setitem__(self, tp: Any, offset: Any) -> None:
-        super().__setitem__(tp, self._tracker.read_offset(tp, offset))
+        super().__setitem__(tp, self._tracker.read_offset(tp, offset, self.get(tp)))
+
+    def reset(self, tp: Any, offset: int | None) -> None:
+        """The consumer's own record of a seek: not a message read, so nothing the tracker holds applies."""
+        super().__setitem__(tp, offset)
 
 
 class GuardedConsumer(faust_aiokafka.Consumer):
@@ -78,7 +82,7 @@ class GuardedConsumer(faust_aiokafka.Consumer):
                 if committed is not None:
                     # Faust records the committed offset as read: a jump right after the seek was read again from
                     # one past it, and the record at the committed offset itself was never delivered
-                    self._read_offset[tp] = committed - 1
+                    self._read_offset.reset(tp, committed - 1)
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         for tp in assigned:
@@ -112,7 +116,7 @@ class GuardedConsumer(faust_aiokafka.Consumer):
             log.error("commits stalled behind offsets never acked; reading them again", topic=tp.topic,
                       partition=tp.partition, committed=committed, lowest_acked=min(acked))
             self._rewind.on_gap(tp.topic, tp, committed)
-            self._read_offset[tp] = committed - 1
+            self._read_offset.reset(tp, committed - 1)
             await self._seek(tp, committed)  # type: ignore[arg-type]
 
     def _new_offset(self, tp: TP) -> int | None:
