@@ -104,6 +104,12 @@ class OrderedConsumer(GuardedConsumer):
         self._next: dict[TP, int] = {}  # next offset the fetcher returns, per partition it returned records of
         self._delivered: list[Any] = []  # messages delivered, not yet seen acked
 
+    def on_held_back(self, message: Any) -> None:
+        try:
+            self._delivered.remove(message)  # never acked: waiting for it would hold every later release
+        except ValueError:
+            pass
+
     def _own(self, message: Any) -> bool:
         return dict(message.headers or ()).get(ORIGIN_HEADER) == self._origin
 

@@ -67,9 +67,15 @@ class GuardedConsumer(faust_aiokafka.Consumer):
 
         def guarded(message: Any) -> Awaitable[None]:
             # the delivery coroutine itself, not a wrapper around it: this runs for every message
-            return deliver(message) if self._rewind.admit(message.tp, message.offset) else _held_back()
+            if self._rewind.admit(message.tp, message.offset):
+                return deliver(message)
+            self.on_held_back(message)
+            return _held_back()
 
         self.callback = guarded
+
+    def on_held_back(self, message: Any) -> None:
+        """A message this consumer returned was not delivered (it is read again): it will never be acked."""
 
     async def perform_seek(self) -> None:
         async with self._offsets_lock:
