@@ -40,7 +40,9 @@ class RewindTracker:
     _read_again_at: dict[Hashable, int] = field(default_factory=dict)  # tp -> committed offset it was read again from
     _floor: dict[Hashable, int] = field(default_factory=dict)  # tp -> committed offset of its last seek
     _unsought: set[Hashable] = field(default_factory=set)  # assigned, not yet sought to the committed offset
-    _held: dict[Hashable, int] = field(default_factory=dict)  # tp -> the offset just held back (unsought, below floor)
+    #: tp -> (offset, seek count, delivered?) of the message whose delivery Faust awaits before recording it as read
+    _pending: dict[Hashable, tuple[int, int, bool]] = field(default_factory=dict)
+    _seeks: dict[Hashable, int] = field(default_factory=dict)  # tp -> seeks to its committed offset so far
 
     def assigned(self, tp: Hashable) -> None:
         """`tp` was just assigned: nothing of it is delivered until the seek to its committed offset.
@@ -56,6 +58,7 @@ class RewindTracker:
         it (a fetch from before the seek still being delivered) was processed by whoever committed it."""
         self._unsought.discard(tp)
         self._waiting_for.pop(tp, None)
+        self._seeks[tp] = self._seeks.get(tp, 0) + 1
         if committed is None:
             self._floor.pop(tp, None)
         else:
@@ -63,7 +66,7 @@ class RewindTracker:
 
     def forget(self, tp: Hashable) -> None:
         """`tp` was revoked: its next owner reads it from the committed offset, and so do we if it comes back."""
-        for kept in (self._waiting_for, self._stalls, self._read_again_at, self._floor, self._held):
+        for kept in (self._waiting_for, self._stalls, self._read_again_at, self._floor, self._pending):
             kept.pop(tp, None)
         self._unsought.discard(tp)
 
@@ -77,8 +80,12 @@ class RewindTracker:
 
     def admit(self, tp: Hashable, offset: int) -> bool:
         """Deliver this message? Not while `tp` waits for an earlier offset to be read again."""
+        ok = self._admit(tp, offset)
+        self._pending[tp] = (offset, self._seeks.get(tp, 0), ok)
+        return ok
+
+    def _admit(self, tp: Hashable, offset: int) -> bool:
         if tp in self._unsought or offset < self._floor.get(tp, offset):
-            self._held[tp] = offset
             return False
         want = self._waiting_for.get(tp)
         if want is None or offset < want:
@@ -90,17 +97,20 @@ class RewindTracker:
 
     def read_offset(self, tp: Hashable, offset: int | None, current: int | None) -> int | None:
         """The read position to keep when Faust records `offset` as read: while rewinding, just before the missing
-        offset, so it is read next; after a message held back before the seek (or below its floor), where it was.
+        offset, so it is read next; after a message held back, or one whose delivery a seek overtook, where it was.
 
-        Faust records a message as read once its delivery returns, and the seek may have run meanwhile: the
-        record of a message held back before the seek then replaced the seek's, and what the seek was to read
-        again was dropped as read (tests/integration/test_rebalance.py, 17 quotes of one partition).
+        Faust records a message as read once its delivery returns, and the seek may have run meanwhile: that
+        record then replaced the seek's, and what the seek was to read again was dropped as read (a held-back
+        message: 17 quotes of one partition in tests/integration/test_rebalance.py; a delivered one, which
+        never reached its agent: one quote, its successors processed before it was read again).
         """
-        held = self._held.pop(tp, None) == offset
+        pending = self._pending.pop(tp, None)
         want = self._waiting_for.get(tp)
         if want is not None and offset is not None and offset >= want:
             return want - 1
-        return current if held else offset
+        if pending is not None and pending[0] == offset and (not pending[2] or pending[1] != self._seeks.get(tp, 0)):
+            return current
+        return offset
 
     def stalled(self, tp: Hashable, committed: int | None, lowest_acked: int | None) -> bool:
         """At a commit: True when `tp` must be read again from `committed` (then `on_gap` from there).
