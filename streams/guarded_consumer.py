@@ -84,11 +84,14 @@ class GuardedConsumer(faust_aiokafka.Consumer):
                 if compacted(tp.topic):
                     continue
                 committed = self._read_offset.get(tp)
-                self._rewind.seeked(tp, committed)
+                again = self._rewind.seeked(tp, committed)
                 if committed is not None:
                     # Faust records the committed offset as read: a jump right after the seek was read again from
                     # one past it, and the record at the committed offset itself was never delivered
                     self._read_offset.reset(tp, committed - 1)
+                if again is not None:
+                    self._read_offset.reset(tp, again - 1)
+                    await self._seek(tp, again)  # type: ignore[arg-type]
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         for tp in assigned:

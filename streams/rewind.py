@@ -40,6 +40,7 @@ class RewindTracker:
     _read_again_at: dict[Hashable, int] = field(default_factory=dict)  # tp -> committed offset it was read again from
     _floor: dict[Hashable, int] = field(default_factory=dict)  # tp -> committed offset of its last seek
     _unsought: set[Hashable] = field(default_factory=set)  # assigned, not yet sought to the committed offset
+    _held_unsought: dict[Hashable, int] = field(default_factory=dict)  # tp -> lowest offset held back while unsought
     #: tp -> (offset, seek count, delivered?) of the message whose delivery Faust awaits before recording it as read
     _pending: dict[Hashable, tuple[int, int, bool]] = field(default_factory=dict)
     _seeks: dict[Hashable, int] = field(default_factory=dict)  # tp -> seeks to its committed offset so far
@@ -53,9 +54,15 @@ class RewindTracker:
         """
         self._unsought.add(tp)
 
-    def seeked(self, tp: Hashable, committed: int | None) -> None:
+    def seeked(self, tp: Hashable, committed: int | None) -> int | None:
         """`tp` was sought to its committed offset: what it waited for is read again from there, what lies below
-        it (a fetch from before the seek still being delivered) was processed by whoever committed it."""
+        it (a fetch from before the seek still being delivered) was processed by whoever committed it.
+
+        Returns where to seek the client again, if anything of `tp` was held back meanwhile: the client's
+        seek runs before the consumer's record of it, and a record fetched between the two was held back
+        with nothing left to fetch it again (the trading group stalled on `signals`, its first record held).
+        """
+        held = self._held_unsought.pop(tp, None)
         self._unsought.discard(tp)
         self._waiting_for.pop(tp, None)
         self._seeks[tp] = self._seeks.get(tp, 0) + 1
@@ -63,10 +70,13 @@ class RewindTracker:
             self._floor.pop(tp, None)
         else:
             self._floor[tp] = committed
+        if held is None:
+            return None
+        return committed if committed is not None else held
 
     def forget(self, tp: Hashable) -> None:
         """`tp` was revoked: its next owner reads it from the committed offset, and so do we if it comes back."""
-        for kept in (self._waiting_for, self._stalls, self._read_again_at, self._floor, self._pending):
+        for kept in (self._waiting_for, self._stalls, self._read_again_at, self._floor, self._pending, self._held_unsought):
             kept.pop(tp, None)
         self._unsought.discard(tp)
 
@@ -85,7 +95,10 @@ class RewindTracker:
         return ok
 
     def _admit(self, tp: Hashable, offset: int) -> bool:
-        if tp in self._unsought or offset < self._floor.get(tp, offset):
+        if tp in self._unsought:
+            self._held_unsought[tp] = min(offset, self._held_unsought.get(tp, offset))
+            return False
+        if offset < self._floor.get(tp, offset):
             return False
         want = self._waiting_for.get(tp)
         if want is None or offset < want:

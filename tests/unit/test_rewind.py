@@ -146,11 +146,14 @@ def test_nothing_is_delivered_between_an_assignment_and_its_seek() -> None:
     read = _ReadOffsets(tracker)
     tracker.assigned("signals/4")
     assert drain(tracker, [3075, 3076, 3077], read, "signals/4") == []
-    tracker.seeked("signals/4", 3075)
+    assert tracker.seeked("signals/4", 3075) == 3075  # held records are fetched again from the committed offset
     read.reset("signals/4", 3074)
     assert drain(tracker, [3078, *range(3075, 3080)], read, "signals/4") == list(range(3075, 3080))
     tracker.assigned("signals/5")
-    tracker.seeked("signals/5", None)  # no commit yet: delivered from wherever the client starts
+    assert not tracker.admit("signals/5", 12)
+    assert tracker.seeked("signals/5", None) == 12  # no commit yet: fetched again from the first held back
+    tracker.assigned("signals/5")
+    assert tracker.seeked("signals/5", None) is None  # nothing held: the client's position stands
     assert tracker.admit("signals/5", 0) and tracker.admit("signals/5", 7)
 
 
