@@ -56,6 +56,9 @@ class GuardedConsumer(faust_aiokafka.Consumer):
     before the seek can still be dropped by Faust as already read while never acked (the same
     stall, met by tests/integration/test_commit_after_seek.py): a partition whose commit sits behind
     never-acked offsets is read again from its committed offset, once per stall (`RewindTracker.stalled`).
+    Around a rebalance (README, Reliability): a commit never passes an unacked committed offset, a newly
+    assigned partition delivers nothing before its seek, and Faust's record of what was read never
+    outlives a seek that overtook it.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
