@@ -77,6 +77,13 @@ class GuardedConsumer(faust_aiokafka.Consumer):
 
         self.callback = guarded
 
+    async def seek_wait(self, partitions: Mapping[TP, int]) -> None:
+        """Never a negative seek: Faust's recovery asked for one on a standby changelog partition when a worker
+        joined as the shard family grew (tests/e2e/test_scale.py); aiokafka refused it, the recovery crashed
+        and stopped the worker. Faust maps -1 (nothing read) to 0 itself; anything before the first offset is
+        the beginning."""
+        await super().seek_wait({tp: max(offset, 0) for tp, offset in partitions.items()})
+
     def on_held_back(self, message: Any) -> None:
         """A message this consumer returned was not delivered (it is read again): it will never be acked."""
 

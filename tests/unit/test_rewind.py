@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from typing import Any
 
@@ -188,3 +189,17 @@ def test_a_delivery_a_seek_overtook_is_read_again_in_order() -> None:
     read["signals/0"] = 6100
     assert read["signals/0"] == 6096
     assert drain(tracker, [6101, *range(6097, 6103)], read, "signals/0") == list(range(6097, 6103))
+
+
+def test_a_recovery_seek_before_the_first_offset_reads_from_the_beginning() -> None:
+    seeks: list[dict[Any, int]] = []
+
+    class _Thread:
+        async def seek_wait(self, partitions: dict[Any, int]) -> None:
+            seeks.append(dict(partitions))
+
+    consumer = _Bookkeeping({})
+    consumer._thread = _Thread()
+    changelog = TP("app-shard-state-g1-changelog", 17)  # seen in test_scale: a standby seek below zero
+    asyncio.run(consumer.seek_wait({changelog: -2, TP("app-shard-state-g1-changelog", 3): 40}))
+    assert seeks == [{changelog: 0, TP("app-shard-state-g1-changelog", 3): 40}]
