@@ -18,7 +18,6 @@ from datetime import datetime, timedelta, timezone
 from enum import Enum
 from typing import Any
 
-import numpy as np
 
 from ops.sink import tables as t
 from ops.sink.errors import UnstorableRecord
@@ -89,14 +88,6 @@ def to_json(value: Any) -> str:
     return _dumps(_plain(value))
 
 
-def ladder(prices: np.ndarray, c100: np.ndarray) -> list[tuple[int, float]]:
-    """A depth ladder as [[price_micros, size in contracts], ...] (JSON arrays), best level first.
-
-    Built from the int64 arrays (`schemas.depth`) rather than through `_plain`: quotes are the bulk of the log.
-    """
-    return list(zip(prices.tolist(), (c100 / 100).tolist()))
-
-
 def yes_mid(bid: int | None, ask: int | None) -> int | None:
     """Mid of the YES book in micros, floored to a whole micro; None unless both sides quote."""
     return None if bid is None or ask is None else (bid + ask) // 2
@@ -126,7 +117,7 @@ def play(x: r.Play) -> tuple[Any, ...]:
 
 def quote(x: r.Quote) -> tuple[Any, ...]:
     try:
-        book = {name: ladder(*arrays) for name, arrays in depth.all_ladders(x).items()}
+        book = depth.book_levels(x)  # [[price_micros, contracts], ...] per ladder, from the int64 arrays
     except ValueError as exc:  # a packed ladder that is not pairs of int64
         raise UnstorableRecord(f"quotes.depth of {x.quote_id}: {exc}") from exc
     return (x.quote_id, ts_to_datetime(x.ts), _enum(x.venue), x.market_id, x.seq, x.yes_bid_micros, x.yes_bid_size,
