@@ -179,6 +179,7 @@ def run(bootstrap: str, db_url: str, args: argparse.Namespace) -> dict[str, Any]
     from ops.chaos.invariants import group_lags
     from ops.run.parts import AGENT_GROUPS, free_port
     from ops.sink.store import connect
+    from ops.topics import ensure_topics
     from schemas.records import EventState
 
     run_id = uuid.uuid4().hex[:8]
@@ -188,6 +189,7 @@ def run(bootstrap: str, db_url: str, args: argparse.Namespace) -> dict[str, Any]
     from ops import db
 
     db.migrate(db_url)  # a stack whose database nothing has migrated yet (a fresh clone's `make load`)
+    ensure_topics(bootstrap)  # and a broker with no topics yet: the groups must start at real log ends
     _start_at_the_end(bootstrap, db_url, prefix)  # the groups read this run's records, not the stack's history
     pub = Publisher(bootstrap, service="load")
     now = int(time.time() * 1000)

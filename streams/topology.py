@@ -189,16 +189,19 @@ ACCOUNT_ROUTES: Mapping[type, Route] = {
 
 def _tables() -> dict[str, TableSpec]:
     from streams.trading.execution_processor import ExecState
-    from streams.trading.market_view import MarketBooks
+    from streams.trading.market_view import LinkFacts, MarketBooks, Top
     from streams.trading.positions_processor import PositionsState
     from streams.trading.sizing_processor import SizingState
 
     return {t.name: t for t in (
-        TableSpec("trading-sizing", SizingState, 1),
+        TableSpec("trading-sizing", SizingState, 1),  # its tops are per market, below (streams.trading.market_split)
+        TableSpec("trading-sizing-tops", Top, 1),  # "<account>|<venue:market>" → the top sizing knows
         TableSpec("trading-execution", ExecState, 1),
         TableSpec("trading-handled-orders", str, 1),  # order id → outcome: the dedupe set
         TableSpec("trading-books", MarketBooks, 2),  # "<account>|<venue:market>" → recent books; v2: packed depth
-        TableSpec("trading-positions", PositionsState, 1),
+        TableSpec("trading-positions", PositionsState, 1),  # its tops and links are per market, below
+        TableSpec("trading-positions-tops", Top, 1),
+        TableSpec("trading-positions-links", LinkFacts, 1),
     )}
 
 
@@ -225,7 +228,7 @@ STAGES: tuple[Stage, ...] = (
         inputs={INBOX: (Signal, ShardInput), "fills": (Fill, OrderStatus), "positions": (PositionEvent,),
                 "ledger": (LedgerEntry,), "risk.state": (RiskEvent,)},
         key="account",
-        tables=(TABLES["trading-sizing"],),
+        tables=(TABLES["trading-sizing"], TABLES["trading-sizing-tops"]),
         routes=ACCOUNT_ROUTES,
         handler="sizing",
     ),
@@ -242,7 +245,7 @@ STAGES: tuple[Stage, ...] = (
         "positions",
         inputs={"fills": (Fill,), INBOX: (ShardInput,), "ledger": (LedgerEntry,)},
         key="account",
-        tables=(TABLES["trading-positions"],),
+        tables=(TABLES["trading-positions"], TABLES["trading-positions-tops"], TABLES["trading-positions-links"]),
         routes={**ACCOUNT_ROUTES, Signal: Route(INBOX, lambda key, _: key)},  # exits go back through sizing
         handler="positions",
     ),

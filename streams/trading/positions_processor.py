@@ -137,6 +137,19 @@ class PositionsProcessor:
     def __init__(self, config: TradingConfig | None = None) -> None:
         self.config = config or TradingConfig()
 
+    @staticmethod
+    def markets(state: PositionsState, record: Record) -> tuple[str, ...]:
+        """The markets whose tops and links a step of `record` reads or moves (streams.trading.market_split): a
+        quote's or fill's own, and those of every open or settled position (an event's final settles, marks and
+        cross-checks them)."""
+        own: tuple[str, ...] = ()
+        if isinstance(record, ShardInput) and record.quote is not None:
+            own = (market_key(record.quote.venue, record.quote.market_id),)
+        elif isinstance(record, Fill):
+            own = (market_key(record.venue, record.market_id),)
+        held = {f"{p.venue}:{p.market}" for p in (*state.positions.values(), *state.settled.values())}
+        return (*own, *sorted(held - set(own)))
+
     def initial(self, account: str) -> PositionsState:
         return PositionsState(account=account, ledger=L.LedgerState(account=account))
 

@@ -95,6 +95,16 @@ class SizingProcessor:
                 self._seen.put((seen,), ids)
         return replace(state, seen=seen)
 
+    @staticmethod
+    def markets(record: Record) -> tuple[str, ...]:
+        """The markets whose tops a step of `record` reads or moves (streams.trading.market_split): a quote's own, a
+        signal's legs; no other record reads a top."""
+        if isinstance(record, ShardInput):
+            return (market_key(record.quote.venue, record.quote.market_id),) if record.quote is not None else ()
+        if isinstance(record, Signal):
+            return tuple(market_key(leg.venue, leg.market_id) for leg in record.legs)
+        return ()
+
     def initial(self, account: str) -> SizingState:
         return SizingState(account=account, risk=risk.RiskState(account=account),
                            ledger=ledger_rule.LedgerState(account=account))

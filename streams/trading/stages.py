@@ -21,6 +21,7 @@ from schemas.enums import RiskKind, TradingMode, Venue
 from schemas.records import Fill, LedgerEntry, Order, ShardInput, Signal
 from streams.keys import market_key
 from streams.topology import Context, Facts, ToAccount
+from streams.trading import market_split
 from streams.trading.config import TradingConfig
 from streams.trading.execution_processor import ExecutionProcessor, LiveVenue
 from streams.trading.execution_shell import ExecutionShell
@@ -28,6 +29,11 @@ from streams.trading.market_view import MarketBooks, observe_book
 from streams.trading.positions_processor import PositionsProcessor
 from streams.trading.risk import OPERATOR_KILL_FILE, risk_event
 from streams.trading.sizing_processor import SizingProcessor, SizingState
+
+#: Per-market parts of the account states, in tables of their own (streams.trading.market_split).
+SIZING_SPLITS = (market_split.Split("tops", "trading-sizing-tops"),)
+POSITIONS_SPLITS = (market_split.Split("tops", "trading-positions-tops"),
+                    market_split.Split("links", "trading-positions-links"))
 
 # ------------------------------------------------------------------ pure rules
 
@@ -124,10 +130,11 @@ class Stages:
         if not self.ours(ctx.key):
             return
         table = ctx.table("trading-sizing")
-        state = table.get(ctx.key) or self.sizing_processor.initial(ctx.key)
-        state, outputs = size(self.sizing_processor, state, record, ctx.facts)
+        stored = table.get(ctx.key) or self.sizing_processor.initial(ctx.key)
+        loaded = market_split.load(stored, SIZING_SPLITS, ctx.table, ctx.key, self.sizing_processor.markets(record))
+        state, outputs = size(self.sizing_processor, loaded, record, ctx.facts)
         await ctx.emit(outputs)
-        table[ctx.key] = state
+        self._store(ctx, "trading-sizing", SIZING_SPLITS, stored, loaded, state)
 
     async def execution(self, ctx: Context, record: Any) -> None:
         if not self.ours(ctx.key):
@@ -148,7 +155,17 @@ class Stages:
         if not self.ours(ctx.key):
             return
         table: MutableMapping[str, Any] = ctx.table("trading-positions")
-        state = table.get(ctx.key) or self.positions_processor.initial(ctx.key)
-        state, outputs = self.positions_processor.step(state, record)
+        stored = table.get(ctx.key) or self.positions_processor.initial(ctx.key)
+        markets = self.positions_processor.markets(stored, record)
+        loaded = market_split.load(stored, POSITIONS_SPLITS, ctx.table, ctx.key, markets)
+        state, outputs = self.positions_processor.step(loaded, record)
         await ctx.emit(outputs)
-        table[ctx.key] = state
+        self._store(ctx, "trading-positions", POSITIONS_SPLITS, stored, loaded, state)
+
+    @staticmethod
+    def _store(ctx: Context, name: str, splits: tuple[market_split.Split, ...], stored: Any, loaded: Any,
+               state: Any) -> None:
+        """The step's changed markets to their tables, the account's state to `name` when it changed."""
+        account_state = market_split.store(stored, loaded, state, splits, ctx.table, ctx.key)
+        if account_state is not None:
+            ctx.table(name)[ctx.key] = account_state

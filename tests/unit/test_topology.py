@@ -30,7 +30,10 @@ T = game.KICKOFF_MS + 3_600_000
 
 #: The state shape each table version was written with; a shape change must bump the version here and in topology.
 PINNED = {
-    ("trading-sizing", 1): "665e14292987a49d",
+    ("trading-sizing", 1): "665e14292987a49d",  # its tops stored empty since they moved to trading-sizing-tops
+    ("trading-sizing-tops", 1): "5ef1ed11bb895ded",
+    ("trading-positions-tops", 1): "5ef1ed11bb895ded",
+    ("trading-positions-links", 1): "933ca9ffafceae1d",
     ("trading-execution", 1): "c01cbf828f1eeaf0",
     ("trading-handled-orders", 1): "3442496b96dd0159",
     ("trading-books", 2): "a6bd2825165cd03a",  # v2: quotes carry packed depth (schemas.depth)

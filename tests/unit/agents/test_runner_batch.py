@@ -16,8 +16,10 @@ from typing import Any
 import pytest
 
 from schemas.codec import default_codec
+from schemas.enums import Venue
 from schemas.records import DeadLetter, Order
 from streams.agents import runner
+from streams.keys import market_key
 from streams.topology import INBOX, Facts, stage
 from streams.trading.config import TradingConfig
 from streams.trading.stages import Stages
@@ -96,11 +98,12 @@ def event(topic: str, offset: int, record: Any, key: str = "paper") -> Event:
     return Event(key, value, Message(topic, PARTITION, offset, key.encode(), value))
 
 
-def sizing(broker: Broker) -> tuple[runner.StageRunner, Table]:
+def sizing(broker: Broker, tops: Table | None = None) -> tuple[runner.StageRunner, Table]:
     s = stage("sizing")
     table = Table()
     declared = {runner.topic_name(t): t for t in s.inputs}
-    return runner.StageRunner(s, Stages(TradingConfig(accounts=("paper",))), Facts, {"trading-sizing": table}, declared,
+    tables = {"trading-sizing": table, "trading-sizing-tops": Table() if tops is None else tops}
+    return runner.StageRunner(s, Stages(TradingConfig(accounts=("paper",))), Facts, tables, declared,
                               send=broker.send), table
 
 
@@ -120,14 +123,15 @@ async def until(cond: Any) -> None:
 
 def test_state_is_written_once_per_batch_after_every_output_is_acknowledged() -> None:
     broker = Broker()
-    agent, table = sizing(broker)
+    tops = Table()
+    agent, table = sizing(broker, tops)
     events = game_batch()
 
     async def go() -> None:
         task = asyncio.create_task(agent.run_batch(events))
         await until(lambda: any(isinstance(v, Order) for _, _, v in broker.sent))
         await asyncio.sleep(0.01)
-        assert table == {} and table.changelog == []  # outputs sent, none acknowledged: no state yet
+        assert table == {} and table.changelog == [] and tops.changelog == []  # outputs sent, none acknowledged
         broker.ack_all()
         await task
 
@@ -136,6 +140,8 @@ def test_state_is_written_once_per_batch_after_every_output_is_acknowledged() ->
     assert [(t, k) for t, k, _ in orders] == [("orders", "paper")]  # routed by the declaration
     assert [(p, k) for p, k, _ in table.changelog] == [(PARTITION, "paper")]  # one write for the whole batch
     assert game.gb_signal(T + 1_000).signal_id in table["paper"].seen  # the signal is in the state written
+    assert table["paper"].tops == {}  # each market's top is its own row, written once per batch
+    assert sorted(k for _, k, _ in tops.changelog) == sorted(f"paper|{market_key(Venue.KALSHI, t)}" for t in (game.GB, game.DET))
     assert [e.message.refcount for e in events] == [0, 0, 0, 0]  # acked normally
 
 
@@ -224,9 +230,12 @@ def test_a_stop_that_acks_the_batch_before_cancelling_it_does_not_commit_it() ->
 
     asyncio.run(go())
     assert not any(e.message.acked for e in events) and table.changelog == []
+
+
 def test_a_long_batch_checkpoints_on_the_way() -> None:
     broker = Broker()
-    agent, table = sizing(broker)
+    tops = Table()
+    agent, table = sizing(broker, tops)
     agent.checkpoint_s = 0.0  # every record's time is up: a checkpoint after each
 
     async def go() -> None:
@@ -237,6 +246,8 @@ def test_a_long_batch_checkpoints_on_the_way() -> None:
         await task
 
     asyncio.run(go())
-    # the deposit, both books and the signal each changed sizing's state: four checkpoints, each written once
-    assert [(p, k) for p, k, _ in table.changelog] == [(PARTITION, "paper")] * 4
+    # a checkpoint after each record, each writing what its record changed: the deposit and the signal the
+    # account's state, the first book the risk clock (event time) and its top, the second book (same time) its top only
+    assert [(p, k) for p, k, _ in table.changelog] == [(PARTITION, "paper")] * 3
+    assert [k.split("|")[1] for _, k, _ in tops.changelog] == [market_key(Venue.KALSHI, t) for t in (game.GB, game.DET)]
     assert any(isinstance(v, Order) for _, _, v in broker.sent)
