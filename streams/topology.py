@@ -106,7 +106,8 @@ class Route:
 
 @dataclass(frozen=True)
 class Facts:
-    """What a stage may know of the world besides its records, sampled by the host per record."""
+    """What a stage may know of the world besides its records, sampled by the host: per record in process, per batch
+    and at each checkpoint in the Faust runner (at most ARBEES_BATCH_CHECKPOINT_MS, 100 ms, apart)."""
 
     #: The operator's kill file, when it exists (empty: trading allowed).
     kill_file: str = ""

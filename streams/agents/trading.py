@@ -3,7 +3,7 @@
 What each stage reads, keys by, keeps and writes is declared in streams/topology.py; what it
 does with a record is streams/trading/stages.py. This module only supplies the worker's
 settings: the configuration file, the live venues (built only when every live switch is on,
-streams.agents.live) and the operator's kill file, sampled per record.
+streams.agents.live) and the operator's kill file, sampled per batch and checkpoint (streams.topology.Facts).
 
 Crash safety: for every record the outputs are sent and their delivery awaited before the
 stage's state is written to its changelog-backed table. A worker killed in between

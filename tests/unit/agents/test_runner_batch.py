@@ -19,6 +19,7 @@ from schemas.codec import default_codec
 from schemas.enums import Venue
 from schemas.records import DeadLetter, Order
 from streams.agents import runner
+from streams.codecs import AvroCodec, Framed
 from streams.keys import market_key
 from streams.topology import INBOX, Facts, stage
 from streams.trading.config import TradingConfig
@@ -251,3 +252,26 @@ def test_a_long_batch_checkpoints_on_the_way() -> None:
     assert [(p, k) for p, k, _ in table.changelog] == [(PARTITION, "paper")] * 3
     assert [k.split("|")[1] for _, k, _ in tops.changelog] == [market_key(Venue.KALSHI, t) for t in (game.GB, game.DET)]
     assert any(isinstance(v, Order) for _, _, v in broker.sent)
+
+
+def test_a_fan_out_sends_on_the_bytes_it_read_not_a_new_encoding() -> None:
+    """The route stage forwards each quote to the account's inbox as read: no decode-to-objects-and-encode-again hop."""
+    broker = Broker()
+    s = stage("trading-route-inputs")
+    declared = {runner.topic_name(t): t for t in s.inputs}
+    agent = runner.StageRunner(s, Stages(TradingConfig(accounts=("paper", "second"))), Facts, {}, declared,
+                               send=broker.send)
+    quote = game.quote_input(game.GB, T)
+    ev = event("shard.inputs", 0, quote, key=quote.event_id)
+
+    async def go() -> None:
+        task = asyncio.create_task(agent.run_batch([ev]))
+        await until(lambda: len(broker.deliveries) == 2)
+        broker.ack_all()
+        await task
+
+    asyncio.run(go())
+    assert [(t, k) for t, k, _ in broker.sent] == [(INBOX, "paper"), (INBOX, "second")]
+    for _, _, value in broker.sent:
+        assert value == Framed(ev.message.value)  # the bytes read, which decode to the record
+        assert AvroCodec().dumps(value) == ev.message.value and default_codec().decode(value.raw) == quote
