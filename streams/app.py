@@ -92,6 +92,7 @@ app = ArbeesApp(
     consumer_group_instance_id=os.environ.get("ARBEES_GROUP_INSTANCE_ID") or None,
     stream_wait_empty=False,
     Table="streams.faust_table:ArbeesTable",
+    Topic="streams.faust_topic:ArbeesTopic",
     # throughput: let sends coalesce for a moment instead of one produce request per record
     producer_linger=float(os.environ.get("ARBEES_PRODUCER_LINGER_S", "0.002")),
     producer_max_batch_size=256 * 1024,
