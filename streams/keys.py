@@ -17,6 +17,12 @@ def market_key(venue: Venue, market_id: str) -> str:
     return f"{venue.value}:{market_id}"
 
 
+def account_market_key(account: str, market: str) -> str:
+    """One account's row of a per-market trading table (execution's books, sizing's and positions' tops and links):
+    `<account>|<market_key>`, on the account's partition."""
+    return f"{account}|{market}"
+
+
 def event_key(record: Any) -> str:
     """Event-scoped topics (`shard.inputs`, `signals`, `model.probabilities`) key by the event id."""
     return str(record.event_id)

@@ -18,6 +18,8 @@ from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, TypeVar
 
+from streams.keys import account_market_key
+
 S = TypeVar("S")
 
 
@@ -27,10 +29,6 @@ class Split:
 
     field: str
     table: str
-
-
-def row(account: str, market: str) -> str:
-    return f"{account}|{market}"
 
 
 def load(state: S, splits: Iterable[Split], tables: Callable[[str], MutableMapping[str, Any]], account: str,
@@ -46,9 +44,9 @@ def load(state: S, splits: Iterable[Split], tables: Callable[[str], MutableMappi
         table = tables(split.table)
         inline: dict[str, Any] = getattr(state, split.field)
         for market, value in inline.items():
-            if row(account, market) not in table:
-                table[row(account, market)] = value
-        parts[split.field] = {m: v for m in wanted if (v := table.get(row(account, m))) is not None}
+            if account_market_key(account, market) not in table:
+                table[account_market_key(account, market)] = value
+        parts[split.field] = {m: v for m in wanted if (v := table.get(account_market_key(account, m))) is not None}
     return replace(state, **parts)  # type: ignore[type-var]
 
 
@@ -65,7 +63,7 @@ def store(stored: S, loaded: S, after: S, splits: Iterable[Split],
         table = tables(split.table)
         for market, value in now.items():
             if before.get(market) is not value:
-                table[row(account, market)] = value
+                table[account_market_key(account, market)] = value
     unchanged = all(getattr(after, f.name) is getattr(loaded, f.name)
                     for f in fields(after) if f.name not in names)  # type: ignore[arg-type]
     if unchanged and not any(getattr(stored, name) for name in names):

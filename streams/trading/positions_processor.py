@@ -140,15 +140,19 @@ class PositionsProcessor:
     @staticmethod
     def markets(state: PositionsState, record: Record) -> tuple[str, ...]:
         """The markets whose tops and links a step of `record` reads or moves (streams.trading.market_split): a
-        quote's or fill's own, and those of every open or settled position (an event's final settles, marks and
-        cross-checks them)."""
-        own: tuple[str, ...] = ()
-        if isinstance(record, ShardInput) and record.quote is not None:
-            own = (market_key(record.quote.venue, record.quote.market_id),)
-        elif isinstance(record, Fill):
-            own = (market_key(record.venue, record.market_id),)
-        held = {f"{p.venue}:{p.market}" for p in (*state.positions.values(), *state.settled.values())}
-        return (*own, *sorted(held - set(own)))
+        quote's or fill's own (its positions are in that market), and for an event state those of the event's open
+        and settled positions (its final settles and cross-checks them); a ledger entry reads none."""
+        if isinstance(record, Fill):
+            return (market_key(record.venue, record.market_id),)
+        if not isinstance(record, ShardInput):
+            return ()
+        if record.quote is not None:
+            return (market_key(record.quote.venue, record.quote.market_id),)
+        if record.state is None:
+            return ()
+        event = record.state.event_id
+        return tuple(sorted({f"{p.venue}:{p.market}" for p in (*state.positions.values(), *state.settled.values())
+                             if p.event_id == event}))
 
     def initial(self, account: str) -> PositionsState:
         return PositionsState(account=account, ledger=L.LedgerState(account=account))

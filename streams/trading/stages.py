@@ -19,7 +19,7 @@ from typing import Any
 
 from schemas.enums import RiskKind, TradingMode, Venue
 from schemas.records import Fill, LedgerEntry, Order, ShardInput, Signal
-from streams.keys import market_key
+from streams.keys import account_market_key, market_key
 from streams.topology import Context, Facts, ToAccount
 from streams.trading import market_split
 from streams.trading.config import TradingConfig
@@ -61,7 +61,7 @@ def size(processor: SizingProcessor, state: SizingState, record: Any, facts: Fac
 
 def books_key(account: str, record: ShardInput) -> str | None:
     q = record.quote
-    return None if q is None else f"{account}|{market_key(q.venue, q.market_id)}"
+    return None if q is None else account_market_key(account, market_key(q.venue, q.market_id))
 
 
 def track_book(books: MarketBooks | None, record: ShardInput, window_ms: int) -> MarketBooks:
@@ -91,7 +91,7 @@ class TableView:
         return str(value) if value is not None else None
 
     def books(self, key: str) -> MarketBooks | None:
-        value = self._books.get(f"{self.account}|{key}")
+        value = self._books.get(account_market_key(self.account, key))
         return value if isinstance(value, MarketBooks) else None
 
 
