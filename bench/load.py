@@ -2,9 +2,10 @@
 
 `python -m bench.load --events 1000 --minutes 10`. The recorded session gives the
 shapes: its mid-game ESPN state, its Kalshi and Polymarket listings, their links
-(as discovery made them in an in-process run) and their books. Each of N events
-is a clone of that event (ids suffixed, nothing else changed) with its three
-markets; the generator publishes a book update per market every `--quote-every-s`
+(as discovery made them in an in-process run) and their books. Event k of N
+is that game played on the k-th day from today (its id suffixed, every date its listings and
+state carry moved: discovery tells the clones apart as it does a real slate) with
+its three markets; the generator publishes a book update per market every `--quote-every-s`
 (the session's own pace: ~6 s per market) and a game state per event every
 `--state-every-s`, with the wall clock as event time, as live feeds do. The agent
 groups and the sink run as `arbees run --only ...` starts them (the connectors are
@@ -32,10 +33,14 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from schemas.enums import Venue
+from streams.discovery import link_id
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results.json"
@@ -74,23 +79,59 @@ def template() -> Template:
                     tuple(quotes[k] for k in keys))
 
 
-def _suffix(market_id: str, k: int) -> str:
-    return f"{market_id}-L{k}"
+DAY_MS = 86_400_000
+
+
+def _on_day(listing: Any, days: int, k: int) -> Any:
+    """The listing of the same game `days` later (clone k): every date a matcher reads moves (ticker, rules,
+    resolution, times)."""
+    res = listing.resolution
+    old = date.fromisoformat(res.event_date)
+    new = old + timedelta(days=days)
+    shift = lambda ts: None if ts is None else ts + days * DAY_MS  # noqa: E731
+    ticker = lambda d: f"{d:%y}{d:%b}{d:%d}".upper()  # noqa: E731 - Kalshi's 26JUN08
+    rules = lambda d: f"{d:%b} {d.day}, {d.year}"  # noqa: E731 - "scheduled for Jun 8, 2026"
+    text = lambda v: v.replace(ticker(old), ticker(new)).replace(rules(old), rules(new))  # noqa: E731
+    market_id = text(listing.market_id) if listing.venue is Venue.KALSHI else f"{listing.market_id}-L{k}"
+    tok = lambda x: None if x is None else f"{x}-L{k}"  # noqa: E731
+    return replace(
+        listing, listing_id=f"{listing.venue.value}:{market_id}", market_id=market_id, group_id=text(listing.group_id),
+        rules=text(listing.rules), open_ts=shift(listing.open_ts), close_ts=shift(listing.close_ts),
+        settle_ts=shift(listing.settle_ts), token_yes=tok(listing.token_yes), token_no=tok(listing.token_no),
+        resolution=replace(res, event_date=new.isoformat(), start_ts=shift(res.start_ts),
+                           expected_settle_ts=shift(res.expected_settle_ts), latest_settle_ts=shift(res.latest_settle_ts)))
+
+
+def days_after(t: Template, k: int, ts: int) -> int:
+    """How many days after the recorded game clone k is played: the k-th day from `ts`'s (listings of a day
+    long past would be given up on arrival)."""
+    played = date.fromisoformat(t.listings[0].resolution.event_date)
+    return (datetime.fromtimestamp(ts / 1000, tz=timezone.utc).date() - played).days + k
+
+
+def clone_state(t: Template, k: int, ts: int) -> Any:
+    """Event k: the recorded game on its day (its own id and scheduled start, nothing else changed)."""
+    return replace(t.state, event_id=f"{t.state.event_id}-load{k}",
+                   start_ts=t.state.start_ts + days_after(t, k, ts) * DAY_MS)
 
 
 def clone_event(t: Template, k: int, ts: int) -> tuple[list[tuple[str, str, Any]], list[Any]]:
-    """Event k's listings and links (published once) and its markets' template books."""
-    event_id = f"{t.state.event_id}-load{k}"
+    """Event k's listings and links (published once) and its markets' template books.
+
+    Clone k is the recorded game played on the k-th day from `ts`'s, so discovery tells the clones apart as it
+    would a real slate (a game per day and league), and the links published here are the ones it
+    makes itself (same ids): 1,000 copies on one day made every listing match whichever copy
+    came first (each market routed to one event) and re-match as the others came.
+    """
+    event_id, days = clone_state(t, k, ts).event_id, days_after(t, k, ts)
     out: list[tuple[str, str, Any]] = []
     books = []
     for listing, link, quote in zip(t.listings, t.links, t.quotes):
-        mid = _suffix(listing.market_id, k)
-        tok = lambda x: None if x is None else _suffix(x, k)  # noqa: E731
-        lst = replace(listing, listing_id=f"{listing.venue.value}:{mid}", market_id=mid, ts=ts,
-                      token_yes=tok(listing.token_yes), token_no=tok(listing.token_no))
-        lnk = replace(link, link_id=f"{link.link_id}-L{k}", market_id=mid, event_id=event_id, ts=ts)
-        out += [("markets.catalog", lst.listing_id, lst), ("markets.links", f"{lnk.venue.value}:{mid}", lnk)]
-        books.append(replace(quote, market_id=mid))
+        lst = replace(_on_day(listing, days, k), ts=ts)
+        lnk = replace(link, link_id=link_id(lst.listing_id, event_id, link.yes_role), market_id=lst.market_id,
+                      event_id=event_id, ts=ts)
+        out += [("markets.catalog", lst.listing_id, lst), ("markets.links", f"{lnk.venue.value}:{lst.market_id}", lnk)]
+        books.append(replace(quote, market_id=lst.market_id))
     return out, books
 
 
@@ -195,6 +236,7 @@ def run(bootstrap: str, db_url: str, args: argparse.Namespace) -> dict[str, Any]
     now = int(time.time() * 1000)
     pub.publish("ledger", account, replace(BacktestConfig(account=account).deposit(now), ts=now))
     books: list[list[Any]] = []
+    states = [clone_state(t, k, now) for k in range(args.events)]
     for k in range(args.events):
         once, event_books = clone_event(t, k, now)
         for topic, key, rec in once:
@@ -235,7 +277,7 @@ def run(bootstrap: str, db_url: str, args: argparse.Namespace) -> dict[str, Any]
                 qi, next_quote = qi + 1, next_quote + quote_gap
             while next_state <= now_m:
                 k = si % args.events
-                st = replace(t.state, state_id=f"load:{run_id}:{k}:{si}", event_id=f"{t.state.event_id}-load{k}", ts=ts)
+                st = replace(states[k], state_id=f"load:{run_id}:{k}:{si}", ts=ts)
                 pub.publish("events.state", st.event_id, st)
                 si, next_state = si + 1, next_state + state_gap
             time.sleep(max(0.0, min(next_quote, next_state, next_sample) - time.monotonic()))

@@ -11,7 +11,10 @@ A pure processor, `step(state, record) -> (state, outputs)`, over the merged
   link_id, ts = the triggering record's ts); an ambiguous match is not linked
   and raises one WARNING Alert; a listing whose event has not arrived waits
   in `pending` and is retried when an event lands in its buckets;
-- time is the records' event time (the state's watermark), never the clock.
+- time is the records' event time (the state's watermark, advanced by the
+  expiry sweeps), never the clock;
+- a score or clock tick of a known event changes nothing: the same state comes
+  back, and the stage writes nothing to its changelog.
 
 The state is a plain dataclass, kept in its table by the declared state codec
 (streams/topology.py, `discovery-scopes`). Since links never cross leagues, an
@@ -21,7 +24,7 @@ agent may keep one state per `state_key(record)` instead of one global state.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Union
 
@@ -78,6 +81,8 @@ class LinkedListing:
 class DiscoveryState:
     """Everything discovery remembers. Treat as immutable: `step` returns a new one."""
 
+    # The latest event time as of the last expiry sweep: advanced by sweeps only, so a record that changes
+    # nothing (a score tick of a known game) leaves the state as it was and the stage writes nothing.
     watermark: int = 0
     events: dict[str, EventState] = field(default_factory=dict)
     event_keys: dict[str, str] = field(default_factory=dict)  # event id -> encoded IndexKey
@@ -112,10 +117,26 @@ def _fingerprint(listing: MarketListing) -> str:
     return "\x1f".join(parts)
 
 
+#: EventState fields that tick during a game and that no matcher reads (streams/matching).
+_TICKING = frozenset({"state_id", "ts", "score_a", "score_b", "clock_seconds", "possession", "down", "distance", "yard_line"})
+_MATCHED = tuple(f.name for f in fields(EventState) if f.name not in _TICKING)
+
+
+def _matched_on(event: EventState) -> tuple[Any, ...]:
+    """The event's fields but its ticking ones: compared to tell a change discovery must keep from a tick."""
+    return tuple(getattr(event, name) for name in _MATCHED)
+
+
 def _day_end_ms(day: date) -> int:
     """End of `day` at the latest time zone in use (UTC-12), so no local calendar is cut short."""
     start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1, hours=12)
     return int(start.timestamp() * 1000)
+
+
+def _some(ids: tuple[str, ...], shown: int = 5) -> str:
+    """The first few ids, and how many more: an alert stays one readable line."""
+    more = len(ids) - shown
+    return ", ".join(ids[:shown]) + (f" and {more} more" if more > 0 else "")
 
 
 def _add(index: dict[str, tuple[str, ...]], key: str, item: str) -> None:
@@ -180,8 +201,6 @@ class DiscoveryProcessor:
 
     def step(self, state: DiscoveryState, record: Record) -> tuple[DiscoveryState, list[Output]]:
         work = _Work(state)
-        if record.ts > state.watermark:
-            work.changes["watermark"] = record.ts
         if isinstance(record, EventState):
             self._on_event(work, record)
         elif isinstance(record, MarketListing):
@@ -212,7 +231,8 @@ class DiscoveryProcessor:
             if old is not None:
                 self._drop_event(work, event.event_id)
             return
-        work.edit("events")[event.event_id] = event
+        if old is None or _matched_on(old) != _matched_on(event):
+            work.edit("events")[event.event_id] = event  # a score or clock tick changes nothing matching reads
         if old_key != encoded:
             if old_key is not None:
                 _remove(work.edit("index"), old_key, event.event_id)
@@ -285,13 +305,10 @@ class DiscoveryProcessor:
                 work.outputs.append(link)
             return
         if isinstance(result, Ambiguous):
-            work.alert(
-                ts,
-                f"ambiguous:{lid}:{','.join(result.event_ids)}",
-                Severity.WARNING,
-                f"not linked: {result.reason} ({', '.join(result.event_ids)})",
-                self.config.alert_memory_ms,
-            )
+            # One alert per listing while it stays ambiguous: keyed by the candidates, every event landing in the
+            # listing's day re-alerted it with a longer key (1,000 like games: 27 MB of keys, an alert storm)
+            work.alert(ts, f"ambiguous:{lid}", Severity.WARNING, f"not linked: {result.reason} ({_some(result.event_ids)})",
+                       self.config.alert_memory_ms)
         elif not result.retryable:
             self._unpend(work, lid)
             work.alert(ts, f"unmatchable:{lid}", Severity.INFO, result.reason, self.config.alert_memory_ms)
@@ -322,10 +339,10 @@ class DiscoveryProcessor:
     # ------------------------------------------------------------------ expiry
 
     def _expire(self, work: _Work, ts: int) -> None:
-        now = work.get("watermark")
+        now = max(work.get("watermark"), ts)
         if now - work.get("last_expiry") < self.config.sweep_every_ms:
             return
-        work.changes["last_expiry"] = now
+        work.changes["watermark"] = work.changes["last_expiry"] = now
         grace = self.config.ended_grace_ms
         for event_id in [e for e, t in work.get("ended_at").items() if t + grace <= now]:
             self._drop_event(work, event_id)

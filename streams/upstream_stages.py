@@ -34,12 +34,14 @@ class DiscoveryStages:
 
     async def discover(self, ctx: Context, record: MarketListing | EventState) -> None:
         table = ctx.table("discovery-scopes")
-        state, outputs = self.processor.step(table.get(ctx.key) or DiscoveryState(), record)
+        current = table.get(ctx.key) or DiscoveryState()
+        state, outputs = self.processor.step(current, record)
         for out in outputs:
             if isinstance(out, Alert):
                 log.warning("discovery", message=out.message)
         await ctx.emit(outputs)
-        table[ctx.key] = state
+        if state is not current:  # a tick of a known game: nothing to write (a league's whole state, megabytes at 1,000 games)
+            table[ctx.key] = state
 
 
 class TargetProcessor(Protocol):

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.live import Live
@@ -101,15 +102,16 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
-def _crash_reporter(bootstrap: str) -> Callable[[PartRun, str], None]:
-    """Tell `health` that a part died: a DOWN heartbeat in its name, which the alerts agent turns into an alert."""
+def _crash_reporter(bootstrap: str, **producer: Any) -> Callable[[PartRun, str], None]:
+    """Tell `health` that a part died: a DOWN heartbeat in its name, which the alerts agent turns into an alert.
+    `producer`: client settings over the defaults (a test's quiet client)."""
     from confluent_kafka import KafkaException
 
     from connectors.publisher import Publisher
     from schemas.enums import HealthStatus
     from schemas.records import Heartbeat
 
-    publisher = Publisher(bootstrap, service="supervisor")
+    publisher = Publisher(bootstrap, service="supervisor", **producer)
 
     def report(run: PartRun, message: str) -> None:
         ts = int(time.time() * 1000)

@@ -120,6 +120,24 @@ def test_ambiguous_match_is_not_linked_and_alerts_once(proc: DiscoveryProcessor)
     assert kc.listing_id in state.pending
 
 
+def test_an_ambiguous_listing_alerts_once_however_many_like_events_arrive(proc: DiscoveryProcessor) -> None:
+    """Like games arriving one by one re-match the waiting listing each time: still one alert, one remembered key."""
+    events = espn_nfl_events(WEEK13)
+    kc_dal = next(e for e in events if e.event_id == "espn:nfl:401772694")
+    twins = [replace(kc_dal, event_id=f"espn:nfl:twin{i}", state_id=f"twin{i}") for i in range(40)]
+    kc = next(lst for lst in kalshi_listings() if lst.market_id == "KXNFLGAME-25NOV27KCDAL-KC")
+    state, outputs = run(proc, [*events, twins[0], kc, *twins[1:]])
+    assert links(outputs) == {}
+    (alert,) = alerts(outputs)
+    assert [k for k in state.alerted if kc.listing_id in k] == [f"ambiguous:{kc.listing_id}"]
+    assert "espn:nfl:twin0" in alert.message and "more" not in alert.message  # the listing met two candidates
+    state, outputs = run(proc, [replace(kc, ts=kc.ts + 1, title=kc.title + " ")], state)  # a changed listing re-matches
+    assert alerts(outputs) == []
+    _, outputs = run(DiscoveryProcessor(), [*events, *twins, kc])  # met all 41 at once: the message names five
+    (alert,) = alerts(outputs)
+    assert alert.message.endswith("and 36 more)")
+
+
 def test_ended_events_leave_the_index_after_the_grace_period() -> None:
     proc = DiscoveryProcessor(config=DiscoveryConfig(ended_grace_ms=6 * HOUR))
     events = espn_nfl_events(WEEK13)

@@ -4,13 +4,15 @@ the books are the recorded session's)."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import pytest
 
-from bench.load import growth_mb, moved
+from bench.load import clone_event, clone_state, growth_mb, moved, template
 from ops.sessions.replay import load_session
 from bench.load import SESSION
-from schemas.records import Quote
+from schemas.records import Alert, MarketLink, MarketListing, Quote
+from streams.discovery import DiscoveryProcessor, DiscoveryState
 
 
 def test_growth_is_the_trend_after_warm_up_not_the_warm_up() -> None:
@@ -29,3 +31,24 @@ def test_moved_books_stay_inside_zero_one_with_new_ids() -> None:
     for q in seen:
         assert 10_000 <= q.yes_bid_micros <= 990_000 and q.yes_bid_micros < q.yes_ask_micros
         assert q.yes_ask_micros - q.yes_bid_micros == book.yes_ask_micros - book.yes_bid_micros
+
+
+def test_discovery_links_each_clone_to_its_own_event_exactly_as_the_bench_does() -> None:
+    """The clones are the recorded game on successive days: discovery (the listings first, as the run's groups read
+    them, then each event) makes exactly the links the bench publishes, none ambiguous, none crossed."""
+    t = template()
+    published: list[MarketLink] = []
+    listings: list[MarketListing] = []
+    for k in range(40):  # 40 days from 2027-01-15: across a month end
+        once, books = clone_event(t, k, 1_800_000_000_000)
+        listings += [r for _, _, r in once if isinstance(r, MarketListing)]
+        published += [r for _, _, r in once if isinstance(r, MarketLink)]
+        assert [b.market_id for b in books] == [lst.market_id for lst in listings[-len(books):]]
+    proc, state, outputs = DiscoveryProcessor(), DiscoveryState(), []
+    for rec in [*listings, *(replace(clone_state(t, k, 1_800_000_000_000), ts=1_800_000_000_001) for k in range(40))]:
+        state, outs = proc.step(state, rec)
+        outputs += outs
+    assert [o for o in outputs if isinstance(o, Alert)] == []
+    made = {(o.link_id, o.market_id, o.event_id, o.yes_role) for o in outputs if isinstance(o, MarketLink)}
+    assert made == {(lk.link_id, lk.market_id, lk.event_id, lk.yes_role) for lk in published}
+    assert len(made) == 3 * 40 and len({lk.event_id for lk in published}) == 40
