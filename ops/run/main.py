@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,10 @@ def snapshot(sup: Supervisor, board: Board, replay: str, kill_file: Path, now_ms
         from ops.run.replay import sessions
 
         notes.append(OFFLINE_NOTE.format(n=len(unreachable), session=(sessions() or ("<session>",))[0]))
-    events = sorted(board.events.values(), key=lambda e: (e.model_p is None, not e.market_p, e.event_id))
+    # copies: the snapshot is serialized after the observer's lock is let go, while the observer updates the rows
+    # (`arbees run` died of "dictionary changed size during iteration" under the load bench)
+    events = [replace(e, market_p=dict(e.market_p))
+              for e in sorted(board.events.values(), key=lambda e: (e.model_p is None, not e.market_p, e.event_id))]
     return Snapshot(
         when_ms=now_ms, replay=replay, parts=rows, events=events, signals=list(board.signals),
         orders=list(board.orders), fills=list(board.fills), alerts=list(board.alerts),
@@ -217,8 +220,13 @@ def _watch(sup: Supervisor, observer: Observer, replay: str, kill_file: Path, fo
         while not stop.is_set():
             for line in sup.poll():
                 console.print(f"[yellow]supervisor[/] {line}")
-            snap = _snap(sup, observer, replay, kill_file)
-            _write_atomic(folder / "status.json", snap.to_json())
+            try:
+                snap = _snap(sup, observer, replay, kill_file)
+                _write_atomic(folder / "status.json", snap.to_json())
+            except Exception as exc:  # noqa: BLE001 - the screen failing must not stop the parts it shows
+                console.print(f"[red]status screen[/] not updated: {type(exc).__name__}: {exc}")
+                stop.wait(0.5)
+                continue
             if live is not None:
                 live.update(render(snap))
             elif time.monotonic() >= next_print:
