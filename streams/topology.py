@@ -1,7 +1,9 @@
 """The dataflow, declared once: which processor reads what, keyed how, keeping which state, writing where.
 
 The Faust runner (streams/agents/runner.py) builds one agent per stage of every agent group
-from this declaration (discovery, router, shard, alerts, trading), and the in-process engine
+from this declaration (discovery, router, shard, alerts, trading; the account stages, which read
+the same co-partitioned topics, share one that runs each record through them in declaration
+order), and the in-process engine
 (streams/local.py, used by ops/backtest) runs the same trading stages over in-memory queues.
 Neither decides anything a stage does; the stage handlers hold the rules over the pure
 processors: streams/trading/stages.py (kill switch, book tracking, fan-out),

@@ -1,4 +1,5 @@
-"""The generic Faust runner: one agent per stage of streams/topology.py, built from its declaration.
+"""The generic Faust runner: one agent per stage of streams/topology.py, built from its declaration
+(the account stages, sizing, execution and positions, share one: `shared_readers`).
 
 For a stage it subscribes one channel to the stage's input topics (an internal one, such as the
 trading inbox, is the worker's `<app id>-trading-inbox`), declares its tables with their state
@@ -20,6 +21,7 @@ the worker stopped was never read again, tests/integration/test_trading_stop.py)
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
@@ -49,13 +51,20 @@ log = structlog.get_logger(__name__)
 
 
 
+#: A group's own default wait for a batch to fill. Discovery writes a league's whole state (megabytes at 1,000
+#: games) once per batch that changes it: while a slate's games first arrive (the load bench: 1,000 in 30 s) 2 ms
+#: batches of one or two games cost a full write each and kept it a minute behind; a link 250 ms later is still in
+#: time for any market.
+WITHIN_MS = {"discovery": "250"}
+
+
 def batch_limits(group: str, environ: Mapping[str, str] = os.environ) -> tuple[int, float]:
     """Records per batch at most, and how long (s) a batch may wait to fill: ARBEES_<GROUP>_BATCH and
     ARBEES_<GROUP>_WITHIN_MS (ARBEES_SHARD_BATCH: how many inputs one numpy pass prices), else ARBEES_BATCH and
-    ARBEES_BATCH_WITHIN_MS, else 500 and 2 ms."""
+    ARBEES_BATCH_WITHIN_MS, else 500 and the group's `WITHIN_MS` or 2 ms."""
     g = group.upper()
     size = environ.get(f"ARBEES_{g}_BATCH") or environ.get("ARBEES_BATCH") or "500"
-    within = environ.get(f"ARBEES_{g}_WITHIN_MS") or environ.get("ARBEES_BATCH_WITHIN_MS") or "2"
+    within = environ.get(f"ARBEES_{g}_WITHIN_MS") or environ.get("ARBEES_BATCH_WITHIN_MS") or WITHIN_MS.get(group, "2")
     return int(size), int(within) / 1000
 
 
@@ -237,9 +246,11 @@ class StageRunner:
     """Runs one stage over fetched batches; the Faust agent is `run`, tests drive `run_batch` with fake events."""
 
     def __init__(self, stage: Stage, handlers: Any, facts: Callable[[], Facts], tables: dict[str, Any],
-                 declared: dict[str, str], send: Send = send) -> None:
+                 declared: dict[str, str], send: Send = send, also: tuple[Stage, ...] = ()) -> None:
         self.stage, self.facts, self.tables, self.declared, self.send = stage, facts, tables, declared, send
-        self.handler = getattr(handlers, stage.handler)
+        self.stages = (stage, *also)  # `also`: stages run on the same records after `stage`, in declaration order
+        self.handlers = {s.name: getattr(handlers, s.handler) for s in self.stages}
+        self.handler = self.handlers[stage.name]
         self.forget: Callable[[], None] = getattr(handlers, "revoked", lambda: None)  # the handlers' decoded state
         self.size, self.within = batch_limits(stage.group)
         self.checkpoint_s = CHECKPOINT_S
@@ -305,7 +316,7 @@ class StageRunner:
                                                   f"got {type(record).__name__}")
         else:
             key = event.key if isinstance(event.key, str) else ""
-            if key and stage.takes(source, record):
+            if key and any(s.takes(source, record) for s in self.stages):
                 return Item(key, record, msg.partition, msg.value, event)
         return None
 
@@ -330,39 +341,65 @@ class StageRunner:
                 await self._dead_letter(batch, item.event, f"{type(exc).__name__}: {exc}")
 
     async def _one(self, batch: Batch, item: Item, facts: Facts) -> None:
-        try:
-            await self.handler(_Context(self.stage, batch, item, facts), item.record)
-        except Exception as exc:  # noqa: BLE001 - dead-lettered with the reason; the batch goes on
-            await self._dead_letter(batch, item.event, f"{type(exc).__name__}: {exc}")
+        source = self.declared.get(item.event.message.topic, item.event.message.topic)
+        for stage in self.stages:  # in declaration order, as the in-process host delivers (streams.topology.consumers)
+            if not stage.takes(source, item.record):
+                continue
+            try:
+                await self.handlers[stage.name](_Context(stage, batch, item, facts), item.record)
+            except Exception as exc:  # noqa: BLE001 - dead-lettered with the reason; the batch goes on
+                await self._dead_letter(batch, item.event, f"{type(exc).__name__}: {exc}", stage.name)
 
-    async def _dead_letter(self, batch: Batch, event: Any, why: str) -> None:
+    async def _dead_letter(self, batch: Batch, event: Any, why: str, service: str = "") -> None:
         msg = event.message
-        log.warning("dead-lettered", stage=self.stage.name, topic=msg.topic, partition=msg.partition, offset=msg.offset,
+        service = service or self.stage.name
+        log.warning("dead-lettered", stage=service, topic=msg.topic, partition=msg.partition, offset=msg.offset,
                     error=why)
-        await batch.send("deadletter", msg.topic, dead_letter_of(event, why, self.stage.name))
+        await batch.send("deadletter", msg.topic, dead_letter_of(event, why, service))
 
 
-def build(stage: Stage, handlers: Any, facts: Callable[[], Facts] = Facts) -> Any:
-    """The Faust agent of `stage`, its handler taken from `handlers` (streams.trading.stages.Stages, ...)."""
-    declared = {topic_name(t): t for t in stage.inputs}  # broker name -> declared name
-    internal = any(t in INTERNAL for t in stage.inputs)
+def build(stage: Stage, handlers: Any, facts: Callable[[], Facts] = Facts, also: tuple[Stage, ...] = ()) -> Any:
+    """The Faust agent of `stage` (and of `also`, run on the same records after it), its handlers taken from
+    `handlers` (streams.trading.stages.Stages, ...)."""
+    stages = (stage, *also)
+    declared = {topic_name(t): t for s in stages for t in s.inputs}  # broker name -> declared name
+    internal = any(t in INTERNAL for t in declared.values())
     channel = app.topic(*declared, partitions=stage.partitions if internal else None, internal=internal,
                         key_serializer=UTF8, value_serializer="raw")  # decoded per batch by the runner
-    tables = {t.name: state_table(t, stage) for t in stage.tables}
-    runner = StageRunner(stage, handlers, facts, tables, declared)
+    tables = {t.name: state_table(t, s) for s in stages for t in s.tables}
+    runner = StageRunner(stage, handlers, facts, tables, declared, also=also)
+    name = "+".join(s.name for s in stages)
 
     async def run(stream: faust.StreamT) -> None:
         await runner.run(stream)
 
-    run.__name__ = run.__qualname__ = stage.name.replace("-", "_")
-    agent = app.agent(channel, name=stage.name)(run)
+    run.__name__ = run.__qualname__ = re.sub(r"\W", "_", name)
+    agent = app.agent(channel, name=name)(run)
     agent.runner = runner  # type: ignore[attr-defined]
     return agent
 
 
+def shared_readers(stages: Sequence[Stage]) -> tuple[Stage, ...]:
+    """The account stages of a group: keyed alike, reading co-partitioned topics (the inbox, fills, ledger, ...) that
+    most of them share. One agent runs them, each record through each stage that takes it in declaration order:
+    a record is fetched, delivered and decoded once, not once per stage (three times for every quote on the inbox),
+    and the stages see it in the order the in-process host gives (streams.topology.consumers)."""
+    return tuple(s for s in stages if s.key == "account" and not s.batch)
+
+
 def build_group(name: str, handlers: Any, facts: Callable[[], Facts] = Facts) -> dict[str, Any]:
-    """The agents of every stage of agent group `name`; `handlers.revoked()`, if it has one, runs on every revocation."""
+    """The agents of agent group `name`: one per stage, the account stages' one for all of them (`shared_readers`);
+    `handlers.revoked()`, if it has one, runs on every revocation."""
     revoked = getattr(handlers, "revoked", None)
     if revoked is not None:
         _on_revocation.append(revoked)
-    return {s.name: build(s, handlers, facts) for s in group(name)}
+    stages = group(name)
+    shared = shared_readers(stages)
+    together = {s.name for s in shared} if len(shared) > 1 else set()
+    agents = {}
+    for s in stages:
+        if s.name not in together:
+            agents[s.name] = build(s, handlers, facts)
+        elif s.name == shared[0].name:
+            agents[s.name] = build(s, handlers, facts, also=shared[1:])
+    return agents

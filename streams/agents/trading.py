@@ -1,4 +1,5 @@
-"""Trading agents: one per stage of streams/topology.py (route, sizing, execution, positions), built by the runner.
+"""Trading agents, built by the runner from streams/topology.py: one per route stage, and one that runs each record
+of the account topics through sizing, execution and positions in turn.
 
 What each stage reads, keys by, keeps and writes is declared in streams/topology.py; what it
 does with a record is streams/trading/stages.py. This module only supplies the worker's

@@ -275,3 +275,61 @@ def test_a_fan_out_sends_on_the_bytes_it_read_not_a_new_encoding() -> None:
     for _, _, value in broker.sent:
         assert value == Framed(ev.message.value)  # the bytes read, which decode to the record
         assert AvroCodec().dumps(value) == ev.message.value and default_codec().decode(value.raw) == quote
+
+
+class AckingBroker(Broker):
+    async def send(self, topic: str, key: str, value: Any) -> asyncio.Future[None]:
+        delivery = await super().send(topic, key, value)
+        delivery.set_result(None)
+        return delivery
+
+
+def test_one_agent_runs_the_account_stages_on_each_record_as_the_in_process_host_does() -> None:
+    """sizing, execution and positions share one agent (each record fetched and decoded once, not once per stage):
+    the recorded game through it, its outputs fed back as the broker would, gives the in-process host's orders, fills,
+    positions and ledger record for record."""
+    from streams.agents.runner import shared_readers
+    from streams.topology import group
+    from tests.unit.test_topology import played
+    from tests.unit.trading.hosts import paper_host
+
+    shared = shared_readers(group("trading"))
+    assert [s.name for s in shared] == ["sizing", "execution", "positions"]
+    declared = {runner.topic_name(t): t for s in shared for t in s.inputs}
+    tables = {t.name: Table() for s in shared for t in s.tables}
+    broker = AckingBroker()
+    agent = runner.StageRunner(shared[0], Stages(TradingConfig(accounts=("paper",))), Facts, tables, declared,
+                               send=broker.send, also=shared[1:])
+    offsets: dict[str, int] = {}
+
+    def on(topic: str, record: Any, key: str = "paper") -> Event:
+        offsets[topic] = offsets.get(topic, -1) + 1
+        return event(topic, offsets[topic], record, key)
+
+    def cascade(first: list[Event]) -> None:
+        """A batch, then what it wrote to the topics the agent reads, batch after batch, until nothing comes back."""
+        batch = first
+        while batch:
+            sent = len(broker.sent)
+            asyncio.run(agent.run_batch(batch))
+            batch = [on(runner.topic_name(t), v, k) for t, k, v in broker.sent[sent:] if t in {*declared.values()}]
+
+    inbox = runner.INBOX_TOPIC
+    cascade([on("ledger", game.deposit("paper"))])
+    cascade([on(inbox, game.quote_input(t, T)) for t in (game.GB, game.DET)])
+    cascade([on(inbox, game.gb_signal(T + 1_000))])
+    cascade([on(inbox, game.quote_input(game.GB, T + 1_500))])
+    host = played(paper_host())
+    for topic in ("orders", "fills", "positions", "ledger"):
+        want = host.log[topic][1:] if topic == "ledger" else host.log[topic]  # the deposit was this test's input
+        assert [v for t, _, v in broker.sent if t == topic] == want, topic
+    assert host.log["fills"] and host.log["positions"]  # it traded: an order, its fill, the position and its cash
+
+
+def test_discovery_waits_longer_for_a_batch_and_the_environment_still_decides() -> None:
+    """A discovery batch that changes a league writes the league's whole state: it waits 250 ms to gather (every
+    other group 2 ms), unless the operator says otherwise."""
+    assert runner.batch_limits("discovery", {}) == (500, 0.25)
+    assert runner.batch_limits("trading", {}) == (500, 0.002)
+    assert runner.batch_limits("discovery", {"ARBEES_DISCOVERY_WITHIN_MS": "5"}) == (500, 0.005)
+    assert runner.batch_limits("discovery", {"ARBEES_BATCH_WITHIN_MS": "20", "ARBEES_BATCH": "64"}) == (64, 0.02)
