@@ -225,13 +225,12 @@ def _watch(sup: Supervisor, observer: Observer, replay: str, kill_file: Path, fo
                 _write_atomic(folder / "status.json", snap.to_json())
             except Exception as exc:  # noqa: BLE001 - the screen failing must not stop the parts it shows
                 console.print(f"[red]status screen[/] not updated: {type(exc).__name__}: {exc}")
-                stop.wait(0.5)
-                continue
-            if live is not None:
-                live.update(render(snap))
-            elif time.monotonic() >= next_print:
-                console.print(render(snap))
-                next_print = time.monotonic() + every
+            else:
+                if live is not None:
+                    live.update(render(snap))
+                elif time.monotonic() >= next_print:
+                    console.print(render(snap))
+                    next_print = time.monotonic() + every
             stop.wait(0.5)
     finally:
         if live is not None:

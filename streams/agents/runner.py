@@ -185,6 +185,7 @@ class Item:
     partition: int
     raw: bytes  # the message value, framed Avro as on the topic
     event: Any
+    source: str = ""  # the declared topic it came from (which of a shared agent's stages take it)
 
 
 class _BatchContext:
@@ -307,7 +308,7 @@ class StageRunner:
     async def _admit(self, batch: Batch, event: Any, record: Any) -> Item | None:
         """The record as an item for the stage, or None: dead-lettered (undecodable, not what its topic carries) or
         for another stage reading the same topic."""
-        stage, msg = self.stage, event.message
+        msg = event.message
         source = self.declared.get(msg.topic, msg.topic)
         if isinstance(record, DecodeError):
             await self._dead_letter(batch, event, f"{type(record).__name__}: {record}")
@@ -317,7 +318,7 @@ class StageRunner:
         else:
             key = event.key if isinstance(event.key, str) else ""
             if key and any(s.takes(source, record) for s in self.stages):
-                return Item(key, record, msg.partition, msg.value, event)
+                return Item(key, record, msg.partition, msg.value, event, source)
         return None
 
     async def _batch(self, batch: Batch, items: list[Item]) -> None:
@@ -341,9 +342,8 @@ class StageRunner:
                 await self._dead_letter(batch, item.event, f"{type(exc).__name__}: {exc}")
 
     async def _one(self, batch: Batch, item: Item, facts: Facts) -> None:
-        source = self.declared.get(item.event.message.topic, item.event.message.topic)
         for stage in self.stages:  # in declaration order, as the in-process host delivers (streams.topology.consumers)
-            if not stage.takes(source, item.record):
+            if not stage.takes(item.source, item.record):
                 continue
             try:
                 await self.handlers[stage.name](_Context(stage, batch, item, facts), item.record)
@@ -393,13 +393,8 @@ def build_group(name: str, handlers: Any, facts: Callable[[], Facts] = Facts) ->
     revoked = getattr(handlers, "revoked", None)
     if revoked is not None:
         _on_revocation.append(revoked)
-    stages = group(name)
-    shared = shared_readers(stages)
-    together = {s.name for s in shared} if len(shared) > 1 else set()
-    agents = {}
-    for s in stages:
-        if s.name not in together:
-            agents[s.name] = build(s, handlers, facts)
-        elif s.name == shared[0].name:
-            agents[s.name] = build(s, handlers, facts, also=shared[1:])
+    shared = shared_readers(group(name))
+    agents = {s.name: build(s, handlers, facts) for s in group(name) if len(shared) < 2 or s not in shared}
+    if len(shared) > 1:
+        agents[shared[0].name] = build(shared[0], handlers, facts, also=shared[1:])
     return agents
