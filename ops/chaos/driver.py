@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -35,6 +36,7 @@ from ops.chaos.proxy import DelayingProxy
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "chaos"
+OWED_TRIES = 10  # a named kill deferred this often goes to whichever part runs (the part never came back: a finding)
 HEALTH_SLACK = 50  # heartbeats keep arriving every second: a group reading `health` is never exactly at its end
 
 
@@ -76,6 +78,7 @@ class ChaosResult:
     seconds: float
     counts: dict[str, int] = field(default_factory=dict)
     recovery_wait_s: float = 0.0
+    log_tails: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parts that did not recover or were never hit
 
     @property
     def lost(self) -> int:
@@ -123,7 +126,29 @@ class ChaosResult:
         lines.append(f"  records: {', '.join(f'{k} {v}' for k, v in sorted(self.counts.items()))}")
         lines += [f"  {f.line()}" for f in self.findings]
         lines.append(f"chaos: lost {self.lost}, duplicated {self.duplicated}: {'PASS' if self.ok else 'FAIL'}")
+        for name, tail in sorted(self.log_tails.items()):
+            lines += [f"--- {name}'s log, last distinct lines:", *(f"    {x}" for x in tail)]
         return "\n".join(lines)
+
+
+def _describe(name: str, part: dict[str, Any]) -> str:
+    age = part.get("heartbeat_age_s")
+    return (f"{name} ({part.get('state', 'absent')}, restarts {part.get('restarts', 0)}, "
+            f"heartbeat {'never' if age is None else f'{age:.0f}s ago'}, health {part.get('health', '')!r}, "
+            f"last error {part.get('last_error', '')!r})")
+
+
+def log_tail(path: Path, lines: int = 40) -> tuple[str, ...]:
+    """A part's last distinct log lines (a reconnect storm repeats one line thousands of times), timestamps cut."""
+    from ops.kafka.process import tail
+
+    if not path.exists():
+        return ("(no log)",)
+    seen: dict[str, None] = {}
+    for line in tail(path, 3000):
+        seen.pop(key := re.sub(r"^\[[^]]*\] \[\d+\] ", "", line.rstrip())[:300], None)
+        seen[key] = None
+    return tuple(seen)[-lines:]
 
 
 def truncated_session(name: str, payloads: int, into: Path) -> Path:
@@ -171,6 +196,8 @@ class ChaosRun:
         self.proc: subprocess.Popen[bytes] | None = None
         self._db_thread: threading.Thread | None = None
         self._killed: set[int] = set()
+        self._owed: dict[str, int] = {}  # kills of a named part deferred (it was restarting), by part
+        self.log_tails: dict[str, tuple[str, ...]] = {}
 
     # ------------------------------------------------------------------ the process set
 
@@ -247,7 +274,8 @@ class ChaosRun:
                 stack.down(self.config)
                 shutil.rmtree(self.config.postgres.state_dir, ignore_errors=True)
                 shutil.rmtree(self.state_dir, ignore_errors=True)
-        return ChaosResult(self.plan, self.tally, findings, time.monotonic() - began, counts, recovery_wait)
+        return ChaosResult(self.plan, self.tally, findings, time.monotonic() - began, counts, recovery_wait,
+                           self.log_tails)
 
     def _flowing(self) -> bool:
         p = self.parts()
@@ -266,9 +294,13 @@ class ChaosRun:
                 self._note_recoveries()
                 time.sleep(0.1)
             if not self._fire(fault) and fault.kind is FaultKind.KILL:
-                # every part was waiting out its restart backoff: the kill is owed, try again a gap later
+                # its part (or every part) was waiting out a restart backoff: the kill is owed, to the same part when
+                # it named one (the first round hits every part), a gap later
                 at = max(time.monotonic() - t0, fault.at_s) + self.rng.uniform(*self.plan.kill_gap_s)
-                plan = sorted([*plan, Fault(round(at, 3), FaultKind.KILL)], key=lambda f: f.at_s)
+                tries = self._owed.get(fault.target, 0) + 1
+                self._owed[fault.target] = tries
+                target = fault.target if tries <= OWED_TRIES else ""
+                plan = sorted([*plan, Fault(round(at, 3), FaultKind.KILL, target)], key=lambda f: f.at_s)
         if self._db_thread is not None:
             self._db_thread.join(self.plan.db_outage_s + 180)
 
@@ -292,7 +324,7 @@ class ChaosRun:
         # killed, or no longer alive, is not a target
         running = [n for n in pool if parts.get(n, {}).get("state") == "running" and parts[n].get("pid")
                    and int(parts[n]["pid"]) not in self._killed and pid_alive(int(parts[n]["pid"]))]
-        target = fault.target if fault.target in running else (self.rng.choice(running) if running else "")
+        target = fault.target if fault.target in running else (self.rng.choice(running) if running and not fault.target else "")
         if not target or fault.kind is FaultKind.KILL_REPLAY and target != REPLAY:
             self.tally.skipped.append(f"{fault.kind.value}@{fault.at_s:.0f}s (no running {fault.target or 'part'})")
             self.say(f"chaos: t+{fault.at_s:5.1f}s {fault.kind.value}: no running {fault.target or 'part'} to kill")
@@ -361,9 +393,13 @@ class ChaosRun:
         for r in pending:
             if r.kind in (FaultKind.KILL, FaultKind.KILL_REPLAY):
                 p = parts.get(r.target, {})
-                if p.get("state") == "done" or (str(p.get("pid")) != r.detail and fresh(p, r.ended)):
-                    r.recovered = now
-            elif all(fresh(p, r.ended) for n, p in parts.items() if p.get("state") != "done" and n != "board"):
+                whole = p.get("state") == "done" or (str(p.get("pid")) != r.detail and fresh(p, r.ended))
+                r.waiting_on = () if whole else (r.target,)
+            else:
+                r.waiting_on = tuple(n for n, p in parts.items()
+                                     if p.get("state") != "done" and n != "board" and not fresh(p, r.ended))
+                whole = not r.waiting_on
+            if whole:
                 r.recovered = now
 
     # ------------------------------------------------------------------ after the faults
@@ -413,13 +449,18 @@ class ChaosRun:
                             checked=len(self.tally.recoveries))
         for name in leaderless:
             stuck.add(f"{name} has no leader")
+        parts = self.parts()
         for r in self.tally.recoveries:
             if r.recovered is None:
-                stuck.add(f"{r.kind.value} {r.target}: not recovered")
+                stuck.add(f"{r.kind.value} {r.target}: not recovered, waiting on "
+                          + "; ".join(_describe(n, parts.get(n, {})) for n in r.waiting_on))
         replay = self.parts().get(REPLAY, {}).get("state")
         if replay != "done":
             stuck.add(f"the replay did not finish (state {replay})")
         self._stuck_findings = [lag, stuck]
+        never_hit = set(KILLABLE) - {r.target for r in self.tally.recoveries if r.kind is FaultKind.KILL}
+        for name in sorted({n for r in self.tally.recoveries if r.recovered is None for n in r.waiting_on} | never_hit):
+            self.log_tails[name] = log_tail(self.state_dir / "run" / "logs" / f"{name}.log")
         self.say(f"chaos: recovered and caught up after {waited:.0f}s" if lag.ok and stuck.ok
                  else f"chaos: NOT recovered after {waited:.0f}s: {lag.examples + stuck.examples}")
         return waited

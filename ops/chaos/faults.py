@@ -83,6 +83,7 @@ class Recovery:
     ended: float = 0.0  # monotonic: the kill instant, or the broker/database back up
     recovered: float | None = None
     detail: str = ""
+    waiting_on: tuple[str, ...] = ()  # the parts not yet whole at the last look (why it is not recovered)
 
     @property
     def seconds(self) -> float | None:
