@@ -198,12 +198,11 @@ def _tables() -> dict[str, TableSpec]:
 
     return {t.name: t for t in (
         TableSpec("trading-sizing", SizingState, 1),  # its tops are per market, below (streams.trading.market_split)
-        TableSpec("trading-sizing-tops", Top, 1),  # "<account>|<venue:market>" → the top sizing knows
+        TableSpec("trading-tops", Top, 1),  # "<account>|<venue:market>" → the market's top, sizing's and positions'
         TableSpec("trading-execution", ExecState, 1),
         TableSpec("trading-handled-orders", str, 1),  # order id → outcome: the dedupe set
         TableSpec("trading-books", MarketBooks, 2),  # "<account>|<venue:market>" → recent books; v2: packed depth
         TableSpec("trading-positions", PositionsState, 1),  # its tops and links are per market, below
-        TableSpec("trading-positions-tops", Top, 1),
         TableSpec("trading-positions-links", LinkFacts, 1),
     )}
 
@@ -231,7 +230,7 @@ STAGES: tuple[Stage, ...] = (
         inputs={INBOX: (Signal, ShardInput), "fills": (Fill, OrderStatus), "positions": (PositionEvent,),
                 "ledger": (LedgerEntry,), "risk.state": (RiskEvent,)},
         key="account",
-        tables=(TABLES["trading-sizing"], TABLES["trading-sizing-tops"]),
+        tables=(TABLES["trading-sizing"], TABLES["trading-tops"]),
         routes=ACCOUNT_ROUTES,
         handler="sizing",
     ),
@@ -248,7 +247,7 @@ STAGES: tuple[Stage, ...] = (
         "positions",
         inputs={"fills": (Fill,), INBOX: (ShardInput,), "ledger": (LedgerEntry,)},
         key="account",
-        tables=(TABLES["trading-positions"], TABLES["trading-positions-tops"], TABLES["trading-positions-links"]),
+        tables=(TABLES["trading-positions"], TABLES["trading-tops"], TABLES["trading-positions-links"]),
         routes={**ACCOUNT_ROUTES, Signal: Route(INBOX, lambda key, _: key)},  # exits go back through sizing
         handler="positions",
     ),

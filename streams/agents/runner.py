@@ -54,7 +54,8 @@ log = structlog.get_logger(__name__)
 #: A group's own default wait for a batch to fill. Discovery writes a league's whole state (megabytes at 1,000
 #: games) once per batch that changes it: while a slate's games first arrive (the load bench: 1,000 in 30 s) 2 ms
 #: batches of one or two games cost a full write each and kept it a minute behind; a link 250 ms later is still in
-#: time for any market.
+#: time for any market. A batch stops waiting once its input is quiet (`take.QUIET_S`): a record that comes alone,
+#: as each step of a lockstep replay does, goes on without the whole window.
 WITHIN_MS = {"discovery": "250"}
 
 
@@ -124,12 +125,14 @@ class _StateCodec(codecs.Codec):
 
 def state_table(table: TableSpec, stage: Stage) -> Any:
     """The Faust table of `table`: named in this worker's generation of the stage's family, values through the
-    table's state codec (or kept encoded, for the stage to decode)."""
+    table's state codec (or kept encoded, for the stage to decode); one table however many stages declare it."""
+    name = current(stage.family).table(table.name) if stage.family is not None else table.name
+    if name in app.tables:  # a table two stages share (sizing's and positions' tops)
+        return app.tables[name]
     codec = "raw"
     if not table.encoded:
         codec = f"arbees-state-{table.name}"
         codecs.register(codec, _StateCodec(table))
-    name = current(stage.family).table(table.name) if stage.family is not None else table.name
     extra = {"max.message.bytes": str(table.max_bytes)} if table.max_bytes else {}
     return app.Table(name, partitions=stage.partitions, key_serializer=UTF8, value_serializer=codec,
                      extra_topic_configs=extra)

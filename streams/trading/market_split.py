@@ -62,7 +62,8 @@ def store(stored: S, loaded: S, after: S, splits: Iterable[Split],
             raise ValueError(f"{split.field}: a processor dropped a market ({sorted(before.keys() - now.keys())})")
         table = tables(split.table)
         for market, value in now.items():
-            if before.get(market) is not value:
+            old = before.get(market)
+            if old is not value and old != value:  # equal: another stage sharing the table wrote it already
                 table[account_market_key(account, market)] = value
     unchanged = all(getattr(after, f.name) is getattr(loaded, f.name)
                     for f in fields(after) if f.name not in names)  # type: ignore[arg-type]

@@ -30,9 +30,11 @@ from streams.trading.positions_processor import PositionsProcessor
 from streams.trading.risk import OPERATOR_KILL_FILE, risk_event
 from streams.trading.sizing_processor import SizingProcessor, SizingState
 
-#: Per-market parts of the account states, in tables of their own (streams.trading.market_split).
-SIZING_SPLITS = (market_split.Split("tops", "trading-sizing-tops"),)
-POSITIONS_SPLITS = (market_split.Split("tops", "trading-positions-tops"),
+#: Per-market parts of the account states, in tables of their own (streams.trading.market_split). Sizing and
+#: positions make the same top of a quote (`market_view.top_of`), so they keep one table of them: a quote writes
+#: its market's top once, and the stage that runs second finds it already there.
+SIZING_SPLITS = (market_split.Split("tops", "trading-tops"),)
+POSITIONS_SPLITS = (market_split.Split("tops", "trading-tops"),
                     market_split.Split("links", "trading-positions-links"))
 
 # ------------------------------------------------------------------ pure rules

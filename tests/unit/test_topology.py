@@ -30,9 +30,8 @@ T = game.KICKOFF_MS + 3_600_000
 
 #: The state shape each table version was written with; a shape change must bump the version here and in topology.
 PINNED = {
-    ("trading-sizing", 1): "665e14292987a49d",  # its tops stored empty since they moved to trading-sizing-tops
-    ("trading-sizing-tops", 1): "5ef1ed11bb895ded",
-    ("trading-positions-tops", 1): "5ef1ed11bb895ded",
+    ("trading-sizing", 1): "665e14292987a49d",  # its tops stored empty since they moved to their own table
+    ("trading-tops", 1): "5ef1ed11bb895ded",  # sizing's and positions' (each had a table of the same shape before)
     ("trading-positions-links", 1): "933ca9ffafceae1d",
     ("trading-execution", 1): "c01cbf828f1eeaf0",
     ("trading-handled-orders", 1): "3442496b96dd0159",

@@ -103,7 +103,7 @@ def sizing(broker: Broker, tops: Table | None = None) -> tuple[runner.StageRunne
     s = stage("sizing")
     table = Table()
     declared = {runner.topic_name(t): t for t in s.inputs}
-    tables = {"trading-sizing": table, "trading-sizing-tops": Table() if tops is None else tops}
+    tables = {"trading-sizing": table, "trading-tops": Table() if tops is None else tops}
     return runner.StageRunner(s, Stages(TradingConfig(accounts=("paper",))), Facts, tables, declared,
                               send=broker.send), table
 

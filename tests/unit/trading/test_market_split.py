@@ -67,12 +67,11 @@ def test_what_a_quote_writes_does_not_grow_with_the_markets_an_account_knows() -
     first = _bytes_per_quote(host, tally, T, range(0, 20))
     _bytes_per_quote(host, tally, T, range(20, 600))
     late = _bytes_per_quote(host, tally, T, range(600, 620))
-    # each quote writes its own market's top for sizing and positions; the account states not at all (same time)
-    for name in ("trading-sizing-tops", "trading-positions-tops"):
-        assert 150 < late[name] == pytest.approx(first[name], rel=0.05)
+    # each quote writes its own market's top, once for sizing and positions; the account states not at all
+    assert 150 < late["trading-tops"] == pytest.approx(first["trading-tops"], rel=0.05)
     assert late.get("trading-sizing", 0) == late.get("trading-positions", 0) == 0
     assert len(host.state("trading-sizing", "paper").tops) == 0
-    assert sum(1 for key in host.tables["trading-sizing-tops"] if key.startswith("paper|")) == 620
+    assert sum(1 for key in host.tables["trading-tops"] if key.startswith("paper|")) == 620
     # the one that moves the clock writes sizing's account state, still small with 620 markets known
     moved = _bytes_per_quote(host, tally, T + 1, range(620, 621))
     assert 0 < moved["trading-sizing"] < 1_000
@@ -91,7 +90,7 @@ def test_a_signal_reads_the_top_of_its_market_from_the_market_table() -> None:
     closed.publish(game.deposit("paper"))
     closed.publish(game.quote_input(game.GB, T))
     row = f"paper|{market_key(Venue.KALSHI, game.GB)}"
-    closed.tables["trading-sizing-tops"][row] = replace(closed.state("trading-sizing-tops", row), open=False)
+    closed.tables["trading-tops"][row] = replace(closed.state("trading-tops", row), open=False)
     closed.publish(game.gb_signal(T + 1_000))
     assert not closed.log["orders"]
     assert [r.rule for r in closed.log["risk.state"]] == ["market_not_open"]
@@ -107,17 +106,17 @@ def test_a_state_written_before_the_split_moves_its_markets_out_once() -> None:
     host.publish(game.gb_signal(T + 1_000))
     assert [o.market_id for o in host.log["orders"]] == [game.GB]  # the inline top was there for the signal
     assert host.state("trading-sizing", "paper").tops == {}
-    assert host.state("trading-sizing-tops", f"paper|{market_key(Venue.KALSHI, game.GB)}") == old.tops[
+    assert host.state("trading-tops", f"paper|{market_key(Venue.KALSHI, game.GB)}") == old.tops[
         market_key(Venue.KALSHI, game.GB)]
 
 
 def test_a_processor_that_drops_a_loaded_market_is_an_error_not_a_silent_loss() -> None:
-    tables: dict[str, dict[str, Any]] = {"trading-sizing-tops": {}}
+    tables: dict[str, dict[str, Any]] = {"trading-tops": {}}
     stages = Stages(TradingConfig(accounts=("paper",)))
     state = stages.sizing_processor.step(stages.sizing_processor.initial("paper"), game.quote_input(game.GB, T))[0]
     loaded = market_split.load(replace(state, tops={}), SIZING_SPLITS, tables.__getitem__, "paper", ())
     with_top = replace(loaded, tops=state.tops)
     assert market_split.store(loaded, loaded, with_top, SIZING_SPLITS, tables.__getitem__, "paper") is None
-    assert set(tables["trading-sizing-tops"]) == {f"paper|{k}" for k in state.tops}
+    assert set(tables["trading-tops"]) == {f"paper|{k}" for k in state.tops}
     with pytest.raises(ValueError, match="dropped a market"):
         market_split.store(with_top, with_top, replace(with_top, tops={}), SIZING_SPLITS, tables.__getitem__, "paper")
