@@ -7,10 +7,12 @@ heartbeat and the scrape always agree.
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 from dataclasses import dataclass, field
 
+import structlog
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from schemas.enums import RiskKind
@@ -97,10 +99,26 @@ def meter(default_part: str) -> Meter:
 
 
 def serve_metrics() -> int | None:
-    """Serve /metrics on ARBEES_METRICS_PORT when it is set; the port, or None."""
+    """Serve /metrics on ARBEES_METRICS_PORT when it is set; the port served on, or None.
+
+    `arbees run` picks the port when it plans the parts, and a part binds it when it starts or restarts;
+    meanwhile any process's outgoing connection may have taken it as its local port (ports the kernel picks
+    for free are the ones connections get). A part must not die of that, and die again at every restart while
+    the connection lives (a chaos run's `targets` did, for the whole run): it serves on a port of the kernel's
+    choosing instead, and says which in ARBEES_METRICS_PORT, which its heartbeats report.
+    """
     raw = os.environ.get("ARBEES_METRICS_PORT", "").strip()
     if not raw:
         return None
     port = int(raw)
-    start_http_server(port, addr="127.0.0.1")
-    return port
+    try:
+        start_http_server(port, addr="127.0.0.1")
+        return port
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+    server, _ = start_http_server(0, addr="127.0.0.1")
+    served = int(server.server_address[1])
+    os.environ["ARBEES_METRICS_PORT"] = str(served)
+    structlog.get_logger(__name__).warning("metrics port taken; serving on another", asked=port, served=served)
+    return served

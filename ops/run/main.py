@@ -78,7 +78,9 @@ def snapshot(sup: Supervisor, board: Board, replay: str, kill_file: Path, now_ms
             last_error=run.last_error or (beat.error if beat else ""), health=health,
             in_per_s=beat.in_per_s if beat else 0.0, out_per_s=beat.out_per_s if beat else 0.0,
             records_in=beat.records_in if beat else 0, records_out=beat.records_out if beat else 0,
-            lag=beat.lag if beat else 0, heartbeat_age_s=age, metrics_port=run.part.metrics_port,
+            lag=beat.lag if beat else 0, heartbeat_age_s=age,
+            # the port the part serves on (its own pick when the planned one was taken), else the planned one
+            metrics_port=int(beat.metrics_port) if beat and beat.metrics_port.isdigit() else run.part.metrics_port,
         ))
     notes = list(fixed_notes)
     unreachable = [r for r in rows if "unreachable" in r.health]

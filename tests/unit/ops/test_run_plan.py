@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import os
+from typing import Any
 
 import pytest
 
@@ -122,3 +124,24 @@ def test_a_run_id_names_the_runs_groups_and_paper_accounts() -> None:
         "lab-again-shard", "lab-again-trading"}
     with pytest.raises(PlanError, match="names topics and groups"):
         run_env(RunOptions(run_id="two words"), {})
+
+
+def test_a_part_whose_metrics_port_a_connection_took_serves_on_another_and_says_which(monkeypatch: Any) -> None:
+    """The port `arbees run` planned can become a live connection's local port before the part binds it (CI's chaos
+    run: `targets` died of it at every restart for the whole run); the part serves elsewhere instead of dying."""
+    import socket
+
+    import httpx
+
+    from telemetry.meter import serve_metrics
+
+    with socket.socket() as listener, socket.socket() as client:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        client.connect(listener.getsockname())
+        taken = client.getsockname()[1]  # held as a connection's local port, as the kernel hands them out
+        monkeypatch.setenv("ARBEES_METRICS_PORT", str(taken))
+        served = serve_metrics()
+        assert served is not None and served != taken
+        assert os.environ["ARBEES_METRICS_PORT"] == str(served)  # what the part's heartbeats report
+        assert httpx.get(f"http://127.0.0.1:{served}/metrics", timeout=5).status_code == 200
