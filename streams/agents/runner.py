@@ -54,8 +54,7 @@ log = structlog.get_logger(__name__)
 #: A group's own default wait for a batch to fill. Discovery writes a league's whole state (megabytes at 1,000
 #: games) once per batch that changes it: while a slate's games first arrive (the load bench: 1,000 in 30 s) 2 ms
 #: batches of one or two games cost a full write each and kept it a minute behind; a link 250 ms later is still in
-#: time for any market. A batch stops waiting once its input is quiet (`take.QUIET_S`): a record that comes alone,
-#: as each step of a lockstep replay does, goes on without the whole window.
+#: time for any market.
 WITHIN_MS = {"discovery": "250"}
 
 
