@@ -192,7 +192,8 @@ ACCOUNT_ROUTES: Mapping[type, Route] = {
 
 def _tables() -> dict[str, TableSpec]:
     from streams.trading.execution_processor import ExecState
-    from streams.trading.market_view import LinkFacts, MarketBooks, Top
+    from streams.trading.book_history import BookHistory
+    from streams.trading.market_view import LinkFacts, Top
     from streams.trading.positions_processor import PositionsState
     from streams.trading.sizing_processor import SizingState
 
@@ -201,7 +202,11 @@ def _tables() -> dict[str, TableSpec]:
         TableSpec("trading-tops", Top, 1),  # "<account>|<venue:market>" → the market's top, sizing's and positions'
         TableSpec("trading-execution", ExecState, 1),
         TableSpec("trading-handled-orders", str, 1),  # order id → outcome: the dedupe set
-        TableSpec("trading-books", MarketBooks, 2),  # "<account>|<venue:market>" → recent books; v2: packed depth
+        # "<account>|<venue:market>" → recent books, each its Avro bytes (streams.trading.book_history). It replaces
+        # `trading-books` (full quotes and the listing as JSON, rewritten per quote): a new name, so a system upgraded
+        # in place never reads the old changelog's values, which this codec would refuse; the history refills.
+        TableSpec("trading-book-history", BookHistory, 1),
+        TableSpec("trading-listings", MarketListing, 1),  # "<account>|<venue:market>" → its listing, on change
         TableSpec("trading-positions", PositionsState, 1),  # its tops and links are per market, below
         TableSpec("trading-positions-links", LinkFacts, 1),
     )}
@@ -238,7 +243,8 @@ STAGES: tuple[Stage, ...] = (
         "execution",
         inputs={"orders": (Order,), INBOX: (ShardInput,), "risk.state": (RiskEvent,)},
         key="account",
-        tables=(TABLES["trading-execution"], TABLES["trading-handled-orders"], TABLES["trading-books"]),
+        tables=(TABLES["trading-execution"], TABLES["trading-handled-orders"], TABLES["trading-book-history"],
+                TABLES["trading-listings"]),
         routes=ACCOUNT_ROUTES,
         handler="execution",
         effects=("submit", "reconcile"),

@@ -2,13 +2,15 @@
 
 Quotes reach the trading agents as `ShardInput`s (quote + link + listing) fanned
 out per account. Sizing and positions keep only a small top of book per market;
-execution keeps a short history of full books per market (in its own table,
+execution keeps a short history of full books per market (streams.trading.book_history,
 keyed by account and market) to fill an order against the book as of its time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol, TypeVar
 
 from schemas.enums import Action, Side
 from schemas import depth
@@ -97,30 +99,43 @@ def link_facts(link: MarketLink | None) -> LinkFacts | None:
 
 @dataclass(frozen=True)
 class MarketBooks:
-    """Recent full books of one market, oldest first, with its listing (fees, tick)."""
+    """Recent full books of one market, oldest first, with its listing (fees, tick): what execution reads."""
 
     key: str
     history: tuple[Quote, ...] = ()
     listing: MarketListing | None = None
-    link: MarketLink | None = None
+
+
+class _Stamped(Protocol):
+    @property
+    def ts(self) -> int: ...
+
+    @property
+    def seq(self) -> int: ...
+
+
+S = TypeVar("S", bound=_Stamped)
+
+
+def within_window(books: Sequence[S], window_ms: int) -> tuple[S, ...]:
+    """Books in (ts, seq) order cut to every one of the `window_ms` before the latest, and the newest one older
+    than that, so the book as of any time in the window is still known. Bounded by event time, not by count."""
+    if not books:
+        return ()
+    cutoff = books[-1].ts - window_ms
+    older = sum(1 for b in books if b.ts < cutoff)
+    return tuple(books[max(older - 1, 0):])
 
 
 def observe_book(books: MarketBooks | None, key: str, quote: Quote, listing: MarketListing | None,
-                 link: MarketLink | None, window_ms: int) -> MarketBooks:
-    """Add a book to the history, kept in (ts, seq) order (a replayed quote is not added twice).
-
-    Bounded by event time, not by count: every book of the `window_ms` before the latest is kept,
-    and the newest one older than that, so the book as of any time in the window is still known.
-    """
+                 window_ms: int) -> MarketBooks:
+    """Add a book to the history, kept in (ts, seq) order (a replayed quote is not added twice)."""
     cur = books or MarketBooks(key)
     if any(q.quote_id == quote.quote_id for q in cur.history):
         hist = cur.history
     else:
-        hist = tuple(sorted((*cur.history, quote), key=lambda q: (q.ts, q.seq)))
-        cutoff = hist[-1].ts - window_ms
-        older = sum(1 for q in hist if q.ts < cutoff)
-        hist = hist[max(older - 1, 0):]
-    return replace(cur, history=hist, listing=listing or cur.listing, link=link or cur.link)
+        hist = within_window(sorted((*cur.history, quote), key=lambda q: (q.ts, q.seq)), window_ms)
+    return replace(cur, history=hist, listing=listing or cur.listing)
 
 
 def held_from(books: MarketBooks, window_ms: int) -> int | None:
@@ -134,4 +149,4 @@ def held_from(books: MarketBooks, window_ms: int) -> int | None:
     return books.history[0].ts
 
 
-__all__ = ["LinkFacts", "MarketBooks", "Top", "link_facts", "held_from", "market_key", "observe_book", "top_of"]
+__all__ = ["LinkFacts", "MarketBooks", "Top", "link_facts", "held_from", "market_key", "observe_book", "top_of", "within_window"]

@@ -8,7 +8,7 @@ re-processes the record and re-sends the same deterministic ids, which consumers
 
 The rules that used to live in the agent shells are here, as pure functions:
 `fan_out` (which accounts get a record), `size` (the operator's kill file becomes a
-KILL_SWITCH risk event before a signal is sized), `track_book` (execution's book history)
+KILL_SWITCH risk event before a signal is sized), `track_book` (execution's book history and listing)
 and `kill_refusal` (an order not yet handled is refused while the kill file exists).
 """
 
@@ -18,14 +18,14 @@ from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any
 
 from schemas.enums import RiskKind, TradingMode, Venue
-from schemas.records import Fill, LedgerEntry, Order, ShardInput, Signal
+from schemas.records import Fill, LedgerEntry, MarketListing, Order, ShardInput, Signal
 from streams.keys import account_market_key, market_key
 from streams.topology import Context, Facts, ToAccount
-from streams.trading import market_split
+from streams.trading import book_history, market_split
 from streams.trading.config import TradingConfig
 from streams.trading.execution_processor import ExecutionProcessor, LiveVenue
 from streams.trading.execution_shell import ExecutionShell
-from streams.trading.market_view import MarketBooks, observe_book
+from streams.trading.market_view import MarketBooks
 from streams.trading.positions_processor import PositionsProcessor
 from streams.trading.risk import OPERATOR_KILL_FILE, risk_event
 from streams.trading.sizing_processor import SizingProcessor, SizingState
@@ -66,11 +66,15 @@ def books_key(account: str, record: ShardInput) -> str | None:
     return None if q is None else account_market_key(account, market_key(q.venue, q.market_id))
 
 
-def track_book(books: MarketBooks | None, record: ShardInput, window_ms: int) -> MarketBooks:
-    """Execution's history of one market's books, with the quote of `record` added."""
+def track_book(books: MutableMapping[str, Any], listings: MutableMapping[str, Any], key: str, record: ShardInput,
+               window_ms: int) -> None:
+    """Execution's history of one market's books with the quote of `record` added, and its listing when it changed
+    (a quote carries the listing only when it did, streams.router)."""
     q = record.quote
     assert q is not None
-    return observe_book(books, market_key(q.venue, q.market_id), q, record.listing, record.link, window_ms)
+    books[key] = book_history.record(books.get(key), market_key(q.venue, q.market_id), q, window_ms)
+    if record.listing is not None and listings.get(key) != record.listing:
+        listings[key] = record.listing
 
 
 def kill_refusal(record: Any, facts: Facts, handled: str | None) -> str:
@@ -83,18 +87,24 @@ def kill_refusal(record: Any, facts: Facts, handled: str | None) -> str:
 class TableView:
     """Execution's read-only lookups (streams.trading.execution_processor.ExecView) over its tables."""
 
-    def __init__(self, account: str, handled: Mapping[str, Any], books: Mapping[str, Any]) -> None:
+    def __init__(self, account: str, handled: Mapping[str, Any], books: Mapping[str, Any],
+                 listings: Mapping[str, Any]) -> None:
         self.account = account
         self._handled = handled
         self._books = books
+        self._listings = listings
 
     def handled(self, order_id: str) -> str | None:
         value = self._handled.get(order_id)
         return str(value) if value is not None else None
 
     def books(self, key: str) -> MarketBooks | None:
-        value = self._books.get(account_market_key(self.account, key))
-        return value if isinstance(value, MarketBooks) else None
+        at = account_market_key(self.account, key)
+        value = self._books.get(at)
+        if not isinstance(value, book_history.BookHistory):
+            return None
+        listing = self._listings.get(at)
+        return book_history.view(value, listing if isinstance(listing, MarketListing) else None)
 
 
 # ------------------------------------------------------------------ handlers
@@ -141,10 +151,11 @@ class Stages:
     async def execution(self, ctx: Context, record: Any) -> None:
         if not self.ours(ctx.key):
             return
-        books, handled = ctx.table("trading-books"), ctx.table("trading-handled-orders")
+        books, listings = ctx.table("trading-book-history"), ctx.table("trading-listings")
+        handled = ctx.table("trading-handled-orders")
         if isinstance(record, ShardInput) and (key := books_key(ctx.key, record)) is not None:
-            books[key] = track_book(books.get(key), record, self.config.book_window_ms)
-        view = TableView(ctx.key, handled, books)
+            track_book(books, listings, key, record, self.config.book_window_ms)
+        view = TableView(ctx.key, handled, books, listings)
         refuse = kill_refusal(record, ctx.facts, view.handled(record.order_id) if isinstance(record, Order) else None)
 
         async def emit(_: str, outputs: list[Any]) -> None:

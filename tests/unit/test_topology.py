@@ -14,14 +14,15 @@ from pathlib import Path
 import pytest
 
 from schemas.enums import OrderState, RiskKind, TradingMode
-from schemas.records import Order, OrderStatus, RiskEvent
+from schemas.records import Order, OrderStatus, RiskEvent, ShardInput
 from schemas.topics import BY_NAME, Family
 from streams.local import LocalHost
 from streams.state_codec import StateCodec, StateCodecError
 from streams.topology import ACCOUNT_ROUTES, INBOX, STAGES, TABLES, Facts, ToAccount, stage
 from streams.trading.config import TradingConfig
 from streams.trading.market_view import MarketBooks
-from streams.trading.stages import Stages
+from streams.trading.book_history import BookHistory
+from streams.trading.stages import Stages, TableView
 from tests.unit.trading import recorded_game as game
 from tests.unit.trading.hosts import paper_host
 
@@ -35,7 +36,8 @@ PINNED = {
     ("trading-positions-links", 1): "933ca9ffafceae1d",
     ("trading-execution", 1): "c01cbf828f1eeaf0",
     ("trading-handled-orders", 1): "3442496b96dd0159",
-    ("trading-books", 2): "a6bd2825165cd03a",  # v2: quotes carry packed depth (schemas.depth)
+    ("trading-book-history", 1): "cb0454244d475a5c",  # was trading-books v2 (quotes as JSON, with the listing)
+    ("trading-listings", 1): "avro:MarketListing",
     ("trading-positions", 1): "672d4f32d17f49f8",
 }
 
@@ -77,10 +79,15 @@ def test_a_signal_fans_out_to_every_account_and_each_trades_it_on_its_own_state(
 
 def test_execution_tracks_each_accounts_books_in_its_table() -> None:
     host = played(paper_host())
-    books = host.tables["trading-books"]
-    gb = books[f"paper|KALSHI:{game.GB}"]
+    key = f"paper|KALSHI:{game.GB}"
+    stored = host.tables["trading-book-history"][key]
+    assert isinstance(stored, BookHistory) and [b.ts for b in stored.books] == [T, T + 1_500]
+    assert host.tables["trading-listings"][key].market_id == game.GB
+    gb = TableView("paper", {}, host.tables["trading-book-history"], host.tables["trading-listings"]).books(f"KALSHI:{game.GB}")
     assert isinstance(gb, MarketBooks) and [q.ts for q in gb.history] == [T, T + 1_500]
-    assert gb.listing is not None and gb.link is not None
+    assert [q.quote_id for q in gb.history] == [r.quote.quote_id for r in host.log[INBOX]
+                                                if isinstance(r, ShardInput) and r.quote and r.quote.market_id == game.GB]
+    assert gb.listing == host.tables["trading-listings"][key]
     fills = [f for f in host.log["fills"] if isinstance(f, OrderStatus)]
     assert [f.state for f in fills] == [OrderState.FILLED]  # filled against the tracked book
 

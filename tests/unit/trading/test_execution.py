@@ -56,7 +56,7 @@ def view_with_books() -> View:
         rec = game.quote_input(ticker, T)
         assert rec.quote is not None
         key = market_key(Venue.KALSHI, ticker)
-        v.market[key] = observe_book(None, key, rec.quote, rec.listing, rec.link, 8)
+        v.market[key] = observe_book(None, key, rec.quote, rec.listing, 8)
     return v
 
 
@@ -94,7 +94,7 @@ def test_a_paper_order_fills_against_the_book_of_its_own_time_even_when_that_boo
     q = replace(q, quote_id="moved", yes_ask_micros=450_000,
                 no_bid_depth=depth.pack_levels([(550_000, 17.0)]))  # Kalshi: YES asks are NO bids
     key = market_key(Venue.KALSHI, game.GB)
-    v.market[key] = observe_book(v.market[key], key, q, moved.listing, moved.link, 8)
+    v.market[key] = observe_book(v.market[key], key, q, moved.listing, 8)
     st, outs = proc.step(st, replace(moved, quote=q), v)
     assert outs == []  # T + 1 s is not past T + 1.25 s: a later book of that instant may still come
     st, outs = proc.step(st, game.quote_input(game.DET, T + 2_000), v)
@@ -220,7 +220,7 @@ def _gb_books(v: View, times: list[int], window_ms: int) -> None:
     for ts in times:
         rec = game.quote_input(game.GB, ts)
         assert rec.quote is not None
-        v.market[key] = observe_book(v.market.get(key), key, rec.quote, rec.listing, rec.link, window_ms)
+        v.market[key] = observe_book(v.market.get(key), key, rec.quote, rec.listing, window_ms)
 
 
 def test_an_order_read_after_its_book_left_the_history_gets_a_terminal_status_at_once() -> None:

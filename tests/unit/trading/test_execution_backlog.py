@@ -107,10 +107,10 @@ def test_the_history_is_bounded_by_event_time(in_order: BacktestResult) -> None:
     for rec in in_order.shard_inputs:
         if rec.quote is not None:
             run_now(stages.execution(ctx, rec))
-            for key, mb in ctx.tables["trading-books"].items():
-                latest = mb.history[-1].ts
-                assert all(q.ts >= latest - window for q in mb.history[1:]), key
-                most[key] = max(most.get(key, 0), len(mb.history))
+            for key, mb in ctx.tables["trading-book-history"].items():
+                latest = mb.books[-1].ts
+                assert all(b.ts >= latest - window for b in mb.books[1:]), key
+                most[key] = max(most.get(key, 0), len(mb.books))
     assert sorted(most.values()) == [2, 45, 53]
 
 
