@@ -28,3 +28,7 @@ def test_a_kalshi_delta_carries_neither_the_listing_nor_a_mirrored_book() -> Non
     assert detail["bytes markets.quotes"] < 200
     # the listing (~1,230 bytes, its rules text above all) went with every quote before: 1,671 bytes per input
     assert detail["bytes shard.inputs"] < 500 and detail["bytes trading.inbox"] < 500
+    # execution's history of the market's books (11.4 on average), each book its Avro bytes, and no listing: 8,091
+    # bytes per delta as JSON objects with the listing and link; the listing is written when it changes, not per quote
+    assert detail["changelog trading-book-history"] == 1.0 and detail["bytes trading-book-history"] < 4_000
+    assert "changelog trading-listings" not in detail
