@@ -33,7 +33,7 @@ from streams.listings import is_open
 from streams.shard.edges import MICROS, EdgeResult, LadderRows, model_edges
 from streams.shard.ladders import batch_ladders, refusal
 from streams.shard.prior import excluded_market, pregame_price, with_prior
-from streams.shard.state import NO, YES, BadShardInput, ShardState, check_link, entry_from, structure_key
+from streams.shard.state import NO, YES, BadShardInput, ShardState, check_link, entry_from, kept_listing, structure_key
 
 ModelLookup = Callable[[MarketType, str], WinProbabilityModel]
 Output = Probability | Signal
@@ -220,7 +220,7 @@ class _Run:
         work = self.seg.events.get(eid)
         books = work.base.books if work is not None else getattr(self.current.get(eid), "books", None)
         m = books.slots.get(f"{q.venue.value}:{q.market_id}") if books is not None else None
-        link, listing = rec.link, rec.listing
+        link, listing = rec.link, kept_listing(rec.listing) if rec.listing is not None else None
         if m is not None:  # the router sends the listing once per change: a known market keeps its last
             if listing is None:
                 listing = work.listings[m] if work is not None else books.listings[m]  # type: ignore[union-attr]

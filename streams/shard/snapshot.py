@@ -2,8 +2,9 @@
 
 A snapshot is a length-prefixed sequence of Confluent-framed Avro records: the last
 Probability emitted (if any), the latest EventState (as a ShardInput, with the venue
-prior the shard filled in, if any), per market in book order the input that last carried
-its listing and then its latest quote (the router sends a listing once per change), and the pregame venue price kept for a game without a line
+prior the shard filled in, if any), per market in book order a record of its link and listing
+(the listing as the shard keeps it, `state.kept_listing`; the router sends a listing once per
+change) and then its latest quote input, and the pregame venue price kept for a game without a line
 (a Probability of model `venue-pregame` whose `inputs_digest` names the market). Loading replays them
 through the same code paths the processor uses, so a recovered shard prices exactly
 like the one that wrote it (the model is pure, so re-running it gives the same output).
@@ -15,11 +16,11 @@ import struct
 from dataclasses import replace
 
 from schemas.codec import default_codec
-from schemas.records import Probability, ShardInput
+from schemas.records import MarketLink, MarketListing, Probability, ShardInput
 from streams.shard.equivalence import PairingPolicy
 from streams.shard.processor import ModelLookup
 from streams.shard.prior import PregamePrice
-from streams.shard.state import ShardState, entry_from
+from streams.shard.state import ShardState, entry_from, kept_listing
 from streams.probability.base import ModelError
 
 _LEN = struct.Struct(">I")
@@ -30,28 +31,14 @@ class SnapshotError(ValueError):
 
 
 def dump(state: ShardState) -> bytes:
-    codec = default_codec()
-    recs: list[object] = []
-    if state.emitted is not None:
-        recs.append(
-            Probability(prob_id="", event_id=state.event_id, ts=0, outcomes=state.emitted, model=state.model, version=state.version)
-        )
-    if state.state is not None:
-        recs.append(ShardInput(input_id="", event_id=state.event_id, ts=state.state.ts, state=state.state))
-    for e in state.books.entries:
-        recs.append(ShardInput(input_id="", event_id=state.event_id, ts=0, quote=e.quote, link=e.link, listing=e.listing))
-    if state.pregame is not None:
-        recs.append(pregame_record(state.event_id, state.pregame))
-    out = bytearray()
-    for rec in recs:
-        body = codec.encode(rec)
-        out += _LEN.pack(len(body)) + body
-    return bytes(out)
+    """The snapshot of a state, as the shard stage writes it (`RawSnapshot`, encoding every record)."""
+    return RawSnapshot.of(state).blob(state)
 
 
 def load(event_id: str, blob: bytes, lookup: ModelLookup, policy: PairingPolicy) -> ShardState:
     codec = default_codec()
     st = ShardState(event_id=event_id)
+    carried: dict[str, tuple[MarketLink, MarketListing | None]] = {}
     pos = 0
     while pos < len(blob):
         if pos + 4 > len(blob):
@@ -70,12 +57,17 @@ def load(event_id: str, blob: bytes, lookup: ModelLookup, policy: PairingPolicy)
                 st = replace(st, state=rec.state, probs=probs, model=model.name, version=model.version)
             except ModelError as exc:
                 st = replace(st, state=rec.state, probs=None, model_error=f"{type(exc).__name__}: {exc}")
+        elif isinstance(rec, ShardInput) and rec.quote is None and rec.link is not None:
+            carried[f"{rec.link.venue.value}:{rec.link.market_id}"] = (rec.link, rec.listing)
         elif isinstance(rec, ShardInput) and rec.quote is not None:
+            key = f"{rec.quote.venue.value}:{rec.quote.market_id}"
             link, listing = rec.link, rec.listing
-            m = st.books.index(f"{rec.quote.venue.value}:{rec.quote.market_id}")
-            if m is not None:  # a market's latest quote follows the record that carried its listing
-                link, listing = link or st.books.links[m], listing or st.books.listings[m]
-            entry = entry_from(link, listing, rec.quote)
+            m = st.books.index(key)
+            # a market's latest quote follows the record that carried its link and listing (written before 2026-12-07
+            # with a quote of its own, so possibly after a first quote that made the market known)
+            kept = carried.pop(key, None) or ((st.books.links[m], st.books.listings[m]) if m is not None else (None, None))
+            link, listing = link or kept[0], listing or kept[1]
+            entry = entry_from(link, kept_listing(listing) if listing is not None else None, rec.quote)
             st = replace(st, books=st.books.upsert(entry, policy))
         else:
             raise SnapshotError(f"unexpected {type(rec).__name__} in snapshot of {event_id}")
@@ -115,24 +107,37 @@ class RawSnapshot:
     def of(cls, state: ShardState) -> "RawSnapshot":
         """From a state without raw bytes at hand (recovered from the table): encode once."""
         raw = cls()
-        codec = default_codec()
         if state.state is not None:
             raw.set_state(state, None)
+        raw.set_listed(state, None)
+        codec = default_codec()
         for key, e in zip(state.books.keys, state.books.entries):
-            rec = ShardInput(input_id="", event_id=state.event_id, ts=0, quote=e.quote, link=e.link, listing=e.listing)
-            raw.quotes[key] = raw.listed[key] = framed(codec.encode(rec))
+            raw.quotes[key] = framed(codec.encode(ShardInput(input_id="", event_id=state.event_id, ts=0, quote=e.quote,
+                                                             link=e.link)))
         return raw
 
-    def set_quote(self, key: str, raw: bytes, has_listing: bool) -> None:
-        """Keep the bytes of a market's latest quote input; one that carried the listing is kept apart too,
-        since the router sends a listing once per change and later quotes of the market come without it."""
+    def set_listed(self, state: ShardState, before: ShardState | None) -> None:
+        """Keep a record of the link and listing of each market whose link or listing is new since `before`: the
+        router sends a listing once per change, so the market's later quotes come without it. Made from the state,
+        not from the input that carried them: that input may be followed in its batch by a later quote of the
+        market, and only the latest quote's bytes are kept (snapshots lost a listing that way, and a restarted
+        shard dropped the event's whole state as unreadable)."""
+        known = {} if before is None else {k: (lk, ls) for k, lk, ls in
+                                           zip(before.books.keys, before.books.links, before.books.listings)}
+        codec = default_codec()
+        for key, e in zip(state.books.keys, state.books.entries):
+            was = known.get(key)
+            if was is None or was[0] != e.link or (was[1] is not e.listing and was[1] != e.listing):
+                rec = ShardInput(input_id="", event_id=state.event_id, ts=0, link=e.link, listing=e.listing)
+                self.listed[key] = framed(codec.encode(rec))
+
+    def set_quote(self, key: str, raw: bytes) -> None:
+        """Keep the framed bytes of a market's latest quote input (without a listing: `set_listed` keeps that)."""
         self.quotes[key] = raw
-        if has_listing:
-            self.listed[key] = raw
 
     def _market(self, key: str) -> list[bytes]:
-        listed, latest = self.listed.get(key, b""), self.quotes[key]
-        return [latest] if listed in (b"", latest) else [listed, latest]
+        listed = self.listed.get(key)
+        return [self.quotes[key]] if listed is None else [listed, self.quotes[key]]
 
     def blob(self, state: ShardState) -> bytes:
         if state.emitted is not None and state.emitted is not self.prob_of:

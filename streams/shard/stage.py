@@ -18,10 +18,12 @@ is always reloaded from its changelog.
 from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import structlog
 
+from schemas.codec import default_codec
 from schemas.records import ShardInput
 from streams.shard.processor import ShardProcessor
 from streams.shard.snapshot import RawSnapshot, SnapshotError, framed, load
@@ -78,13 +80,13 @@ class ShardStage:
         states = {r.event_id: self._state_for(r.event_id, ctx.table(TABLE, it.partition)) for r, it in zip(records, items)}
         res = self.processor.run_batch(states, records)
         raw_of: dict[int, bytes] = {}
-        listed: set[int] = set()  # quotes whose input carried the market's listing
         touched: dict[str, int] = {}
         for it, rec, err in zip(items, records, res.errors):
             if err is None:
-                raw_of[id(rec.state if rec.state is not None else rec.quote)] = framed(bytes(it.raw))
-                if rec.quote is not None and rec.listing is not None:
-                    listed.add(id(rec.quote))
+                raw = bytes(it.raw)
+                if rec.quote is not None and rec.listing is not None:  # kept apart (RawSnapshot.set_listed)
+                    raw = default_codec().encode(replace(rec, listing=None))
+                raw_of[id(rec.state if rec.state is not None else rec.quote)] = framed(raw)
                 touched[rec.event_id] = it.partition
         # state first (to the batch's pending writes, no waiting), then the outputs: a rebalance during a send
         # drops the cache and the batch writes nothing
@@ -99,10 +101,11 @@ class ShardStage:
             self._cache[eid] = st
             raw = self._raw[eid]
             raw.set_state(st, raw_of.get(id(st.state)))  # a state the shard gave a venue prior is encoded afresh
+            raw.set_listed(st, old)
             for key, q in zip(st.books.keys, st.books.quotes):
                 b = raw_of.get(id(q))
                 if b is not None:
-                    raw.set_quote(key, b, id(q) in listed)
+                    raw.set_quote(key, b)
             ctx.table(TABLE, partition)[eid] = raw.blob(st)
         for it, rec, outs, err, model_err in zip(items, records, res.outputs, res.errors, res.model_errors):
             if err is not None:

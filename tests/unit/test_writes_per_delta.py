@@ -32,3 +32,5 @@ def test_a_kalshi_delta_carries_neither_the_listing_nor_a_mirrored_book() -> Non
     # bytes per delta as JSON objects with the listing and link; the listing is written when it changes, not per quote
     assert detail["changelog trading-book-history"] == 1.0 and detail["bytes trading-book-history"] < 4_000
     assert "changelog trading-listings" not in detail
+    # the shard's snapshot of the game: each market's listing without its rules text (~2 KB of 5,551 bytes before)
+    assert detail["bytes shard-state"] < 4_500

@@ -245,7 +245,7 @@ def test_a_raw_snapshot_keeps_the_listing_when_the_latest_quote_came_without_it(
     raw = RawSnapshot.of(st)
     st, _ = proc.step(st, later)
     key = st.books.keys[0]
-    raw.set_quote(key, framed(default_codec().encode(later)), has_listing=False)
+    raw.set_quote(key, framed(default_codec().encode(later)))
     back = load(EV, raw.blob(st), fixed_lookup({"a": 0.65, "b": 0.35}), proc.config.pairing)
     assert back.books.quotes[0] == later.quote and back.books.listings[0] == first.listing
     assert (back.books.p4 == st.books.p4).all()

@@ -147,3 +147,45 @@ def test_a_batch_the_handler_fails_on_is_handled_record_by_record_and_only_the_b
     _, want = ShardProcessor().step_batch({}, [inputs[0], inputs[2]])
     assert [v for t, _, v in broker.sent if t != "deadletter"] == [o for outs in want for o in outs]
     assert [k for _, k, _ in table.changelog] == [inputs[0].event_id]
+
+
+def test_the_recorded_session_through_the_stage_keeps_listings_without_their_text_and_recovers_the_same_state() -> None:
+    """Every shard input of the recorded session (the in-process engine's, as the router makes them), in batches of
+    50: the snapshots hold each market's listing without its rules text (state.kept_listing), a new stage restored
+    from them holds the states the writer held, and prices the last input as the writer does."""
+    from ops.backtest.inprocess import BacktestConfig, InProcessEngine
+
+    inputs = InProcessEngine(BacktestConfig()).run(load_session(SESSION)).shard_inputs
+    listed = [r for r in inputs if r.listing is not None]
+    assert listed and all(r.listing.rules for r in listed)  # the venues' listings carry their rules text
+
+    async def play(a: runner.StageRunner, b: Broker, records: list[ShardInput], first: int) -> None:
+        for at in range(0, len(records), 50):
+            task = asyncio.create_task(a.run_batch(batch_of(records[at:at + 50], first=first + at)))
+            while not task.done():
+                await asyncio.sleep(0)
+                b.ack_all()
+            await task
+
+    cut = len(inputs) - 1
+    broker = Broker()
+    agent, handlers, table = shard(broker.send)
+    asyncio.run(play(agent, broker, inputs[:cut], 0))
+    live = dict(handlers._cache)
+    assert live and all(st.books.listings and not any(x.rules for x in st.books.listings) for st in live.values()
+                        if st.books.keys)
+    game = max(live, key=lambda eid: len(live[eid].books.keys))
+    assert len(live[game].books.keys) == 3
+    texts = {r.listing.rules for r in listed}
+    assert len(texts) == 3 and not any(t.encode() in table[game] for t in texts)  # ~2 KB of its snapshot before
+
+    restarted = Broker()
+    agent2, handlers2, _ = shard(restarted.send, table)
+    for eid, st in live.items():
+        back = handlers2._state_for(eid, table)
+        assert (back.books.keys, back.books.links, back.books.listings, back.books.quotes, back.probs) == \
+            (st.books.keys, st.books.links, st.books.listings, st.books.quotes, st.probs)
+    n = len(broker.sent)
+    asyncio.run(play(agent, broker, inputs[cut:], cut))
+    asyncio.run(play(agent2, restarted, inputs[cut:], cut))
+    assert [v for _, _, v in restarted.sent] == [v for _, _, v in broker.sent[n:]]
