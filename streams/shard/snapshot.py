@@ -125,10 +125,10 @@ class RawSnapshot:
         known = {} if before is None else {k: (lk, ls) for k, lk, ls in
                                            zip(before.books.keys, before.books.links, before.books.listings)}
         codec = default_codec()
-        for key, e in zip(state.books.keys, state.books.entries):
+        for key, link, listing in zip(state.books.keys, state.books.links, state.books.listings):
             was = known.get(key)
-            if was is None or was[0] != e.link or (was[1] is not e.listing and was[1] != e.listing):
-                rec = ShardInput(input_id="", event_id=state.event_id, ts=0, link=e.link, listing=e.listing)
+            if was is None or was[0] != link or (was[1] is not listing and was[1] != listing):
+                rec = ShardInput(input_id="", event_id=state.event_id, ts=0, link=link, listing=listing)
                 self.listed[key] = framed(codec.encode(rec))
 
     def set_quote(self, key: str, raw: bytes) -> None:

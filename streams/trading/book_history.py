@@ -49,7 +49,10 @@ def record(history: BookHistory | None, key: str, quote: Quote, window_ms: int) 
     twins = (b for b in cur.books if (b.ts, b.seq) == (quote.ts, quote.seq))
     if any(_quote(b.frame).quote_id == quote.quote_id for b in twins):
         return cur
-    books = sorted((*cur.books, Booked(quote.ts, quote.seq, default_codec().encode(quote))), key=lambda b: (b.ts, b.seq))
+    new = Booked(quote.ts, quote.seq, default_codec().encode(quote))
+    books = [*cur.books, new]
+    if len(books) > 1 and (new.ts, new.seq) < (books[-2].ts, books[-2].seq):  # out of order: rare, a catch-up
+        books.sort(key=lambda b: (b.ts, b.seq))
     return BookHistory(cur.key, within_window(books, window_ms))
 
 
