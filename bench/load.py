@@ -2,7 +2,7 @@
 
 `python -m bench.load --events 1000 --minutes 10`. The recorded session gives the
 shapes: its mid-game ESPN state, its Kalshi and Polymarket listings, their links
-(as discovery made them in an in-process run) and their books. Event k of N
+(as discovery made them in an in-process run) and their books at that moment of the game. Event k of N
 is that game played on the k-th day from today (its id suffixed, every date its listings and
 state carry moved: discovery tells the clones apart as it does a real slate) with
 its three markets; the generator publishes a book update per market every `--quote-every-s`
@@ -50,7 +50,7 @@ SESSION = REPO / "data" / "sessions" / "nba-2026-finals-g3"
 
 @dataclass(frozen=True)
 class Template:
-    """One recorded event: a mid-game state, its listings, links and the first book of each market."""
+    """One recorded event: a mid-game state, its listings, links and each market's book at that moment."""
 
     state: Any
     listings: tuple[Any, ...]
@@ -67,15 +67,20 @@ def template() -> Template:
     want = InProcessEngine(BacktestConfig(account="load-template")).run(inputs)
     links = {(lk.venue, lk.market_id): lk for lk in want.links}
     states = [r.value for r in inputs if isinstance(r.value, EventState)]
+    state = states[len(states) // 2]
     listings = {}
     quotes: dict[Any, Any] = {}
     for r in inputs:
         if isinstance(r.value, MarketListing) and (r.value.venue, r.value.market_id) in links:
             listings.setdefault((r.value.venue, r.value.market_id), r.value)
         if isinstance(r.value, Quote) and (r.value.venue, r.value.market_id) in links and r.value.yes_bid_micros:
-            quotes.setdefault((r.value.venue, r.value.market_id), r.value)
+            # the book the venue showed while the game stood as `state` (the last one before it; else the first
+            # after): a mid-game state beside pregame books is a mispricing no real feed shows, and the model saw an
+            # edge on nearly every update (412 signals/s for 533 updates/s, README, Reliability)
+            if (r.value.venue, r.value.market_id) not in quotes or r.value.ts <= state.ts:
+                quotes[(r.value.venue, r.value.market_id)] = r.value
     keys = sorted(set(listings) & set(quotes), key=str)
-    return Template(states[len(states) // 2], tuple(listings[k] for k in keys), tuple(links[k] for k in keys),
+    return Template(state, tuple(listings[k] for k in keys), tuple(links[k] for k in keys),
                     tuple(quotes[k] for k in keys))
 
 
