@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import defaultdict
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -22,7 +23,12 @@ _COMPACTED = frozenset(t.name for t in TOPICS if "compact" in t.cleanup)
 
 def compacted(topic: str) -> bool:
     """Where Kafka itself removes records, so a jump in offsets is expected (table changelogs included)."""
-    return topic in _COMPACTED or topic.endswith("-changelog")
+    return topic in _COMPACTED or changelog(topic)
+
+
+def changelog(topic: str) -> bool:
+    """A table's changelog: read by Faust's recovery and standbys, never acked or committed by the group."""
+    return topic.endswith("-changelog")
 
 
 async def _held_back() -> None:
@@ -58,7 +64,9 @@ class GuardedConsumer(faust_aiokafka.Consumer):
     never-acked offsets is read again from its committed offset, once per stall (`RewindTracker.stalled`).
     Around a rebalance (README, Reliability): a commit never passes an unacked committed offset, a newly
     assigned partition delivers nothing before its seek, and Faust's record of what was read never
-    outlives a seek that overtook it.
+    outlives a seek that overtook it. Compacted topics (`markets.catalog`, `markets.links`) get the same
+    hold until their seek; only gaps in them stay Faust's (compaction removes offsets). A partition
+    whose last fetched records never reached an agent is read again (`RewindTracker.idle_behind`).
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -66,11 +74,19 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self._offsets_lock = asyncio.Lock()
         self._rewind = RewindTracker(compacted)
         self._read_offset = _ReadOffsets(self._rewind)
+        # tp -> highest offset handed to Faust's drain since its last seek (by the outermost getmany: a subclass may
+        # hold records back itself, streams.event_time_order)
+        self._fetched: dict[TP, int] = {}
+        self.getmany = self._tracking(self.getmany)  # type: ignore[method-assign,assignment]
+        # delivered to the agents' queues: Faust tracks a message as unacked only once a stream takes it from there
+        self._queued: weakref.WeakSet[Any] = weakref.WeakSet()
         deliver = self.callback
+        queued = self._queued.add
 
         def guarded(message: Any) -> Awaitable[None]:
             # the delivery coroutine itself, not a wrapper around it: this runs for every message
             if self._rewind.admit(message.tp, message.offset):
+                queued(message)
                 return deliver(message)
             self.on_held_back(message)
             return _held_back()
@@ -87,31 +103,50 @@ class GuardedConsumer(faust_aiokafka.Consumer):
     def on_held_back(self, message: Any) -> None:
         """A message this consumer returned was not delivered (it is read again): it will never be acked."""
 
+    def _tracking(self, getmany: Callable[[float], AsyncIterator[tuple[TP, Any]]]
+                  ) -> Callable[[float], AsyncIterator[tuple[TP, Any]]]:
+        fetched = self._fetched
+
+        async def tracked(timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+            async for tp, message in getmany(timeout):
+                if message.offset > fetched.get(tp, -1):
+                    fetched[tp] = message.offset
+                yield tp, message
+        return tracked
+
     async def perform_seek(self) -> None:
         async with self._offsets_lock:
             await super().perform_seek()
             for tp in self.assignment():
-                if compacted(tp.topic):
+                if changelog(tp.topic):
                     continue
+                self._fetched.pop(tp, None)
                 committed = self._read_offset.get(tp)
                 again = self._rewind.seeked(tp, committed)
-                if committed is not None:
+                if committed is not None and not compacted(tp.topic):
                     # Faust records the committed offset as read: a jump right after the seek was read again from
-                    # one past it, and the record at the committed offset itself was never delivered
+                    # one past it, and the record at the committed offset itself was never delivered (a compacted
+                    # topic keeps Faust's record: its gaps start one past the committed offset, which may be gone)
                     self._read_offset.reset(tp, committed - 1)
                 if again is not None:
-                    self._read_offset.reset(tp, again - 1)
-                    await self._seek(tp, again)  # type: ignore[arg-type]
+                    await self._read_again(tp, again)
+
+    async def _read_again(self, tp: TP, offset: int) -> None:
+        """Seek the client back to `offset`, to be delivered next (compacted: Faust's record of a seek)."""
+        self._fetched.pop(tp, None)
+        self._read_offset.reset(tp, offset if compacted(tp.topic) else offset - 1)
+        await self._seek(tp, offset)  # type: ignore[arg-type]
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
         for tp in assigned:
-            if not compacted(tp.topic):
+            if not changelog(tp.topic):
                 self._rewind.assigned(tp)  # held back until the seek to its committed offset
         await super().on_partitions_assigned(assigned, generation_id)
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:
             self._rewind.forget(tp)  # a rewind or floor of this generation means nothing to the next owner
+            self._fetched.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     async def force_commit(self, topics: Any = None, start_new_transaction: bool = True) -> bool:
@@ -121,6 +156,7 @@ class GuardedConsumer(faust_aiokafka.Consumer):
 
     async def _read_stalled_again(self) -> None:
         assigned = self.assignment()
+        await self._read_idle_again(assigned)
         for tp, acked in list(self._acked.items()):
             if tp not in assigned or compacted(tp.topic):
                 continue
@@ -135,8 +171,22 @@ class GuardedConsumer(faust_aiokafka.Consumer):
             log.error("commits stalled behind offsets never acked; reading them again", topic=tp.topic,
                       partition=tp.partition, committed=committed, lowest_acked=min(acked))
             self._rewind.on_gap(tp.topic, tp, committed)
-            self._read_offset.reset(tp, committed - 1)
-            await self._seek(tp, committed)  # type: ignore[arg-type]
+            await self._read_again(tp, committed)
+
+    async def _read_idle_again(self, assigned: set[TP]) -> None:
+        if not self._fetched:
+            return
+        busy = {m.tp for m in list(self._queued) if not m.acked} | {tp for tp, acked in self._acked.items() if acked}
+        for tp, fetched in list(self._fetched.items()):
+            if tp not in assigned or changelog(tp.topic):
+                continue
+            committed = self._committed_offset.get(tp)
+            if committed is None or not self._rewind.idle_behind(tp, committed, fetched, tp in busy):
+                continue
+            log.error("records fetched and never delivered; reading them again", topic=tp.topic,
+                      partition=tp.partition, committed=committed, fetched=fetched)
+            self._rewind.on_gap(tp.topic, tp, committed)
+            await self._read_again(tp, committed)
 
     def _new_offset(self, tp: TP) -> int | None:
         """Faust's next commit of `tp`, never over its committed offset while that one is unacked.

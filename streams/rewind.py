@@ -21,6 +21,9 @@ must start at the committed offset. When the committed offset is never acked whi
 are (a record dropped in a race of a seek with delivery, found by `make chaos`), the partition
 never commits again while the worker runs; `stalled` notices a commit that has not moved for
 `patience` checks in that state, and the consumer reads the partition again from the committed offset.
+When nothing is acked at all (the last records of a partition fetched and never delivered, so no later
+ack shows the hole: discovery's restarted worker idled with two listings uncommitted), `idle_behind`
+notices records fetched at or past the committed offset with none of them in flight.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ class RewindTracker:
     #: tp -> (offset, seek count, delivered?) of the message whose delivery Faust awaits before recording it as read
     _pending: dict[Hashable, tuple[int, int, bool]] = field(default_factory=dict)
     _seeks: dict[Hashable, int] = field(default_factory=dict)  # tp -> seeks to its committed offset so far
+    _idle: dict[Hashable, tuple[tuple[int, int], int]] = field(default_factory=dict)  # tp -> ((committed, fetched), checks)
 
     def assigned(self, tp: Hashable) -> None:
         """`tp` was just assigned: nothing of it is delivered until the seek to its committed offset.
@@ -76,7 +80,8 @@ class RewindTracker:
 
     def forget(self, tp: Hashable) -> None:
         """`tp` was revoked: its next owner reads it from the committed offset, and so do we if it comes back."""
-        for kept in (self._waiting_for, self._stalls, self._read_again_at, self._floor, self._pending, self._held_unsought):
+        for kept in (self._waiting_for, self._stalls, self._read_again_at, self._floor, self._pending, self._held_unsought,
+                     self._idle):
             kept.pop(tp, None)
         self._unsought.discard(tp)
 
@@ -144,6 +149,26 @@ class RewindTracker:
             return False
         del self._stalls[tp]
         self._read_again_at[tp] = committed
+        return True
+
+    def idle_behind(self, tp: Hashable, committed: int | None, fetched: int | None, busy: bool) -> bool:
+        """At a commit: True when `tp` must be read again from `committed` though nothing of it is acked.
+
+        `fetched` is the highest offset of `tp` the client returned, `busy` whether any of its records is
+        delivered and unacked or acked and uncommitted. Records fetched at or past the committed offset with
+        none of them busy for `patience` checks (the same two offsets each time) were dropped or held on the
+        way to the agent, and nothing later will ever ack past them: the partition idles behind its log end.
+        """
+        if (committed is None or fetched is None or fetched < committed or busy or tp in self._waiting_for
+                or tp in self._unsought):
+            self._idle.pop(tp, None)
+            return False
+        seen = self._idle.get(tp)
+        checks = seen[1] + 1 if seen is not None and seen[0] == (committed, fetched) else 1
+        if checks < self.patience:
+            self._idle[tp] = ((committed, fetched), checks)
+            return False
+        del self._idle[tp]
         return True
 
     def rewinding(self, tp: Hashable) -> int | None:

@@ -217,7 +217,14 @@ class KafkaEngine:
         raise BacktestError(f"the worker was not ready within {min(self.timeout_s, 120):.0f}s:\n{_tail(log)}")
 
     def _group_lag(self, app_id: str) -> tuple[int, int]:
-        """(records not yet committed on the partitions the group's members consume, their total log end).
+        """(records not yet committed on the partitions the group's members consume, their total log end)."""
+        behind = self.partition_lag(app_id)
+        if behind is None:
+            return -1, -1  # rebalancing or not joined yet: not idle
+        return sum(end - committed for _, _, committed, end in behind), sum(end for *_, end in behind)
+
+    def partition_lag(self, app_id: str) -> list[tuple[str, int, int, int]] | None:
+        """(topic, partition, committed, log end) of each partition the group's members consume; None before it has any.
 
         Table changelogs are assigned too (for recovery) but never committed: they are left out.
         """
@@ -227,12 +234,11 @@ class KafkaEngine:
         assigned = sorted({(tp.topic, tp.partition) for m in described.members if m.assignment is not None
                            for tp in m.assignment.topic_partitions if not tp.topic.endswith("-changelog")})
         if not assigned:
-            return -1, -1  # rebalancing or not joined yet: not idle
+            return None
         fut = self._admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(app_id)])
         committed = {(tp.topic, tp.partition): tp.offset for tp in fut[app_id].result(timeout=10).topic_partitions}
         ends = self._ends(tuple(sorted({t for t, _ in assigned})))
-        lag = sum(max(0, ends[t][p] - max(committed.get((t, p), 0), 0)) for t, p in assigned if t in ends)
-        return lag, sum(ends[t][p] for t, p in assigned if t in ends)
+        return [(t, p, min(max(committed.get((t, p), 0), 0), ends[t][p]), ends[t][p]) for t, p in assigned if t in ends]
 
     def _wait_idle(self, app_id: str, worker: subprocess.Popen[bytes], log: Path) -> None:
         """Until the group has committed every record it reads and no log grew, twice in a row."""

@@ -124,10 +124,11 @@ def read_until(bootstrap: str, starts: dict[str, list[TopicPartition]], want: se
         c.close()
     if not want <= got:
         codec = default_codec()
-        lag, _ = KafkaEngine(bootstrap)._group_lag(worker.app_id)  # 0: the worker read all of B and still did not write it
+        # nothing behind: the worker read all of B and still did not write it; else where it idles
+        behind = [f"{t}[{p}] {c}/{e}" for t, p, c, e in KafkaEngine(bootstrap).partition_lag(worker.app_id) or [] if c < e]
         missing = sorted(repr(codec.decode(v))[:240] for v in want - got)
         extra = sorted(repr(codec.decode(v))[:240] for v in got - want)
-        raise AssertionError(f"{len(want - got)} of {len(want)} expected records missing (group lag {lag}):\n"
+        raise AssertionError(f"{len(want - got)} of {len(want)} expected records missing (group behind at {behind}):\n"
                              f"missing: {missing}\nwritten, not expected: {extra}\nworker log:\n{worker.tail()}")
     return got
 

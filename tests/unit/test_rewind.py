@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections import defaultdict
 from typing import Any
 
@@ -203,3 +204,84 @@ def test_a_recovery_seek_before_the_first_offset_reads_from_the_beginning() -> N
     changelog = TP("app-shard-state-g1-changelog", 17)  # seen in test_scale: a standby seek below zero
     asyncio.run(consumer.seek_wait({changelog: -2, TP("app-shard-state-g1-changelog", 3): 40}))
     assert seeks == [{changelog: 0, TP("app-shard-state-g1-changelog", 3): 40}]
+
+
+def test_a_partition_idle_behind_its_fetched_records_is_read_again_after_patience() -> None:
+    tracker = RewindTracker(compacted, patience=3)
+    tp = "discovery-scoped/2"
+    assert [tracker.idle_behind(tp, 40, 41, busy=False) for _ in range(3)] == [False, False, True]
+    assert not tracker.idle_behind(tp, 40, 41, busy=True)  # one of them reached an agent: counting starts again
+    assert not tracker.idle_behind(tp, 40, 41, busy=False)
+    assert not tracker.idle_behind(tp, 40, 42, busy=False)  # another fetched since: counting starts again
+    assert not tracker.idle_behind(tp, 43, 42, busy=False)  # everything fetched is committed
+    assert not any(tracker.idle_behind(tp, None, 42, busy=False) for _ in range(5))  # no commit: nowhere to read from
+    tracker.on_gap("signals", tp, 43)
+    assert not any(tracker.idle_behind(tp, 43, 45, busy=False) for _ in range(5))  # already reading them again
+    tracker.forget(tp)
+    tracker.assigned(tp)
+    assert not any(tracker.idle_behind(tp, 43, 45, busy=False) for _ in range(5))  # held until its seek reads them
+
+
+class _Message:
+    def __init__(self, tp: TP, offset: int) -> None:
+        self.tp, self.offset, self.acked = tp, offset, False
+
+
+class _Seeking(_Bookkeeping):
+    """The offset bookkeeping plus a client that records seeks and a set assignment."""
+
+    def __init__(self, committed: dict[Any, int | None]) -> None:  # noqa: D107
+        super().__init__(committed)
+        self._rewind = RewindTracker(compacted, patience=2)
+        self._read_offset = _ReadOffsets(self._rewind)
+        self._fetched, self._queued = {}, weakref.WeakSet()
+        self._offsets_lock = asyncio.Lock()
+        self.seeks: list[tuple[TP, int]] = []
+        self.assigned = set(committed)
+
+    def assignment(self) -> set[TP]:
+        return self.assigned
+
+    async def _seek(self, tp: TP, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def seek_to_committed(self) -> dict[TP, int]:
+        return {tp: c for tp, c in self._committed_offset.items() if c is not None}
+
+
+def test_the_last_records_of_a_partition_that_never_reached_an_agent_are_read_again() -> None:
+    # discovery's restarted worker (tests/integration/test_group_recovery.py): two listings fetched, none delivered
+    # to its agent, nothing after them to ack past the hole: the group idled two records behind its log end
+    scoped, links = TP("app-discovery-scoped", 2), TP("markets.links", 5)
+    consumer = _Seeking({scoped: 40, links: 7})
+    consumer._fetched.update({scoped: 41, links: 9})
+    kept = _Message(links, 8)
+    consumer._queued.add(kept)  # delivered to its agent's queue, not yet taken: busy, not idle
+    for _ in range(3):
+        asyncio.run(consumer._read_idle_again(consumer.assignment()))
+    assert consumer.seeks == [(scoped, 40)]
+    assert consumer._read_offset[scoped] == 39 and consumer._rewind.rewinding(scoped) == 40
+    assert scoped not in consumer._fetched  # counted afresh from what the seek reads
+    kept.acked = True
+    for _ in range(2):
+        asyncio.run(consumer._read_idle_again(consumer.assignment()))
+    assert consumer.seeks == [(scoped, 40), (links, 7)]
+    assert consumer._read_offset[links] == 7  # compacted: Faust's record of a seek, its gaps start one past it
+
+
+def test_compacted_topics_deliver_nothing_between_an_assignment_and_its_seek(monkeypatch: Any) -> None:
+    from faust.transport.drivers import aiokafka as faust_aiokafka
+
+    async def faust_assigns(self: Any, assigned: Any, generation_id: int = 0) -> None:
+        return None
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "on_partitions_assigned", faust_assigns)
+    catalog, changelog = TP("markets.catalog", 3), TP("app-discovery-scopes-changelog", 3)
+    consumer = _Seeking({catalog: 120, changelog: 0})
+    asyncio.run(consumer.on_partitions_assigned({catalog, changelog}))
+    assert not consumer._rewind.admit(catalog, 121)  # fetched from where the client stood: held
+    assert consumer._rewind.admit(changelog, 5)  # Faust's recovery reads changelogs itself
+    asyncio.run(consumer.perform_seek())
+    assert consumer.seeks == [(catalog, 120)]  # what was held is fetched again from the committed offset
+    assert consumer._read_offset[catalog] == 120
+    assert not consumer._rewind.admit(catalog, 119) and consumer._rewind.admit(catalog, 120)
