@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any, AsyncIterator
 
 import structlog
@@ -59,7 +60,7 @@ POLL_S = 0.002
 FETCH_WAIT_MS = 5
 
 
-def enabled(env: dict[str, str] | None = None) -> bool:
+def enabled(env: Mapping[str, str] | None = None) -> bool:
     return (os.environ if env is None else env).get(ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 

@@ -38,6 +38,7 @@ from schemas.codec import default_codec
 from schemas.deadletters import dead_letter
 from schemas.errors import DecodeError
 from schemas.topics import partitions, spec
+from streams import event_time_order
 from streams.agents.batch import DELETED, Batch, Revoked, Send
 from streams.agents.take import batches
 from streams.app import app, settings
@@ -61,10 +62,14 @@ WITHIN_MS = {"discovery": "250"}
 def batch_limits(group: str, environ: Mapping[str, str] = os.environ) -> tuple[int, float]:
     """Records per batch at most, and how long (s) a batch may wait to fill: ARBEES_<GROUP>_BATCH and
     ARBEES_<GROUP>_WITHIN_MS (ARBEES_SHARD_BATCH: how many inputs one numpy pass prices), else ARBEES_BATCH and
-    ARBEES_BATCH_WITHIN_MS, else 500 and the group's `WITHIN_MS` or 2 ms."""
+    ARBEES_BATCH_WITHIN_MS, else 500 and the group's `WITHIN_MS` or 2 ms; no wait at all in an event-time ordered
+    replay, whose consumer releases the next source record only once every record delivered before it is
+    processed, so a batch waiting to fill only waits (discovery's 250 ms on each state and listing of the session,
+    every hop's 2 ms on each record of a cascade)."""
     g = group.upper()
     size = environ.get(f"ARBEES_{g}_BATCH") or environ.get("ARBEES_BATCH") or "500"
-    within = environ.get(f"ARBEES_{g}_WITHIN_MS") or environ.get("ARBEES_BATCH_WITHIN_MS") or WITHIN_MS.get(group, "2")
+    default = "0" if event_time_order.enabled(environ) else WITHIN_MS.get(group, "2")
+    within = environ.get(f"ARBEES_{g}_WITHIN_MS") or environ.get("ARBEES_BATCH_WITHIN_MS") or default
     return int(size), int(within) / 1000
 
 

@@ -333,3 +333,11 @@ def test_discovery_waits_longer_for_a_batch_and_the_environment_still_decides() 
     assert runner.batch_limits("trading", {}) == (500, 0.002)
     assert runner.batch_limits("discovery", {"ARBEES_DISCOVERY_WITHIN_MS": "5"}) == (500, 0.005)
     assert runner.batch_limits("discovery", {"ARBEES_BATCH_WITHIN_MS": "20", "ARBEES_BATCH": "64"}) == (64, 0.02)
+
+
+def test_an_event_time_ordered_replay_never_waits_for_a_batch_to_fill() -> None:
+    """One source record's cascade at a time (streams.event_time_order): nothing more comes while a batch waits."""
+    ordered = {"ARBEES_EVENT_TIME_ORDER": "1"}
+    assert runner.batch_limits("discovery", ordered) == (500, 0.0)
+    assert runner.batch_limits("shard", ordered) == (500, 0.0)
+    assert runner.batch_limits("discovery", {**ordered, "ARBEES_DISCOVERY_WITHIN_MS": "5"}) == (500, 0.005)
