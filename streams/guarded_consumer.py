@@ -120,7 +120,7 @@ class GuardedConsumer(faust_aiokafka.Consumer):
             for tp in self.assignment():
                 if changelog(tp.topic):
                     continue
-                self._fetched.pop(tp, None)
+                self._fetched.pop(tp, None)  # counted afresh from what the seek reads
                 committed = self._read_offset.get(tp)
                 again = self._rewind.seeked(tp, committed)
                 if committed is not None and not compacted(tp.topic):
@@ -174,14 +174,13 @@ class GuardedConsumer(faust_aiokafka.Consumer):
             await self._read_again(tp, committed)
 
     async def _read_idle_again(self, assigned: set[TP]) -> None:
-        if not self._fetched:
+        behind = [(tp, fetched, committed) for tp, fetched in self._fetched.items() if tp in assigned
+                  and not changelog(tp.topic) and (committed := self._committed_offset.get(tp)) is not None]
+        if not behind:
             return
         busy = {m.tp for m in list(self._queued) if not m.acked} | {tp for tp, acked in self._acked.items() if acked}
-        for tp, fetched in list(self._fetched.items()):
-            if tp not in assigned or changelog(tp.topic):
-                continue
-            committed = self._committed_offset.get(tp)
-            if committed is None or not self._rewind.idle_behind(tp, committed, fetched, tp in busy):
+        for tp, fetched, committed in behind:
+            if not self._rewind.idle_behind(tp, committed, fetched, tp in busy):
                 continue
             log.error("records fetched and never delivered; reading them again", topic=tp.topic,
                       partition=tp.partition, committed=committed, fetched=fetched)

@@ -39,7 +39,7 @@ class RewindTracker:
     #: still queued for its agent is acked within a few; reading again costs only repeated deliveries)
     patience: int = 5
     _waiting_for: dict[Hashable, int] = field(default_factory=dict)
-    _stalls: dict[Hashable, tuple[int, int]] = field(default_factory=dict)  # tp -> (committed, checks seen)
+    _stalls: dict[Hashable, tuple[Hashable, int]] = field(default_factory=dict)  # tp -> (committed, checks seen)
     _read_again_at: dict[Hashable, int] = field(default_factory=dict)  # tp -> committed offset it was read again from
     _floor: dict[Hashable, int] = field(default_factory=dict)  # tp -> committed offset of its last seek
     _unsought: set[Hashable] = field(default_factory=set)  # assigned, not yet sought to the committed offset
@@ -47,7 +47,7 @@ class RewindTracker:
     #: tp -> (offset, seek count, delivered?) of the message whose delivery Faust awaits before recording it as read
     _pending: dict[Hashable, tuple[int, int, bool]] = field(default_factory=dict)
     _seeks: dict[Hashable, int] = field(default_factory=dict)  # tp -> seeks to its committed offset so far
-    _idle: dict[Hashable, tuple[tuple[int, int], int]] = field(default_factory=dict)  # tp -> ((committed, fetched), checks)
+    _idle: dict[Hashable, tuple[Hashable, int]] = field(default_factory=dict)  # tp -> ((committed, fetched), checks)
 
     def assigned(self, tp: Hashable) -> None:
         """`tp` was just assigned: nothing of it is delivered until the seek to its committed offset.
@@ -142,12 +142,8 @@ class RewindTracker:
                 or tp in self._read_again_at):  # once per stall: what is read again queues behind the agent's backlog
             self._stalls.pop(tp, None)
             return False
-        seen = self._stalls.get(tp)
-        checks = seen[1] + 1 if seen is not None and seen[0] == committed else 1
-        if checks < self.patience:
-            self._stalls[tp] = (committed, checks)
+        if not self._outlasted(self._stalls, tp, committed):
             return False
-        del self._stalls[tp]
         self._read_again_at[tp] = committed
         return True
 
@@ -163,12 +159,16 @@ class RewindTracker:
                 or tp in self._unsought):
             self._idle.pop(tp, None)
             return False
-        seen = self._idle.get(tp)
-        checks = seen[1] + 1 if seen is not None and seen[0] == (committed, fetched) else 1
+        return self._outlasted(self._idle, tp, (committed, fetched))
+
+    def _outlasted(self, seen: dict[Hashable, tuple[Hashable, int]], tp: Hashable, state: Hashable) -> bool:
+        """One more check of `tp` in `state`: True (and counting ends) at the `patience`-th in a row."""
+        last = seen.get(tp)
+        checks = last[1] + 1 if last is not None and last[0] == state else 1
         if checks < self.patience:
-            self._idle[tp] = ((committed, fetched), checks)
+            seen[tp] = (state, checks)
             return False
-        del self._idle[tp]
+        del seen[tp]
         return True
 
     def rewinding(self, tp: Hashable) -> int | None:
