@@ -58,7 +58,15 @@ def test_recorded_polls_to_race_link_probabilities_and_signals(kafka_bootstrap: 
         return any(lk.market_id == market for lk in r.of("markets.links", MarketLink))
 
     assert demo.wait_for(reader, linked, 120, alive=child.alive), f"no link; counts {reader.counts()}\n{child.tail()}"
-    race = [s for s in reader.of("events.state", EventState) if s.event_id == EVENT][-1]
+
+    def races(r: demo.LogReader) -> list[EventState]:
+        return [s for s in r.of("events.state", EventState) if s.event_id == EVENT]
+
+    # The link can come while the race's states still flow (one per poll, in the file's order, not by date): a quote
+    # stamped after the race state seen so far would be older than the polls still to come, and priced as stale.
+    assert demo.wait_for(reader, lambda r: len(races(r)) >= len(published), 120, alive=child.alive), (
+        f"{len(races(reader))} of {len(published)} race states; counts {reader.counts()}\n{child.tail()}")
+    race = max(races(reader), key=lambda s: s.ts)
     # A book that sells YES (Clinton) at 0.40 (constructed).
     q = Quote(quote_id=f"POLYMARKET:{market}:it", venue=Venue.POLYMARKET, market_id=market, ts=race.ts + 1_000, seq=1,
               yes_ask_micros=400_000, yes_ask_size=100.0, no_ask_micros=620_000, no_ask_size=100.0,
