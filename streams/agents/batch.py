@@ -22,8 +22,9 @@ DELETED: Any = object()
 
 #: (topic, key, value) -> the output's delivery (awaited at the checkpoint).
 Send = Callable[[str, str, Any], Awaitable[Awaitable[Any]]]
-#: (table, key, value or DELETED, changelog partition)
-Write = Callable[[str, str, Any, int], None]
+#: (table, key, value or DELETED, changelog partition); awaited when it returns an awaitable (the record handed to
+#: the producer: the commit's flush covers it).
+Write = Callable[[str, str, Any, int], Awaitable[None] | None]
 
 
 class Revoked(BaseException):
@@ -65,7 +66,9 @@ class Batch:
             raise Revoked
         pending, self._pending = self._pending, {}
         for (name, key), (value, partition) in pending.items():
-            self._write(name, key, value, partition)
+            written = self._write(name, key, value, partition)
+            if written is not None:
+                await written
 
 
 class _View(MutableMapping[str, Any]):

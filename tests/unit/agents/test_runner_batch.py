@@ -19,6 +19,7 @@ from schemas.codec import default_codec
 from schemas.enums import Venue
 from schemas.records import DeadLetter, Order
 from streams.agents import runner
+from streams.agents.batch import DELETED
 from streams.codecs import AvroCodec, Framed
 from streams.keys import market_key
 from streams.topology import INBOX, Facts, stage
@@ -62,18 +63,21 @@ class Event:
 
 
 class Table(dict[str, Any]):
-    """A Faust table's local data and its changelog sends."""
+    """A Faust table's local data and its changelog sends (`write`)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.changelog: list[tuple[int, str, Any]] = []
 
-    @property
-    def data(self) -> Table:
-        return self
 
-    def send_changelog(self, partition: int, key: str, value: Any, **_: Any) -> None:
-        self.changelog.append((partition, key, value))
+def write(tables: dict[str, Table], name: str, key: str, value: Any, partition: int) -> None:
+    """The runner's write with the changelog kept in the table (runner.write hands it to the producer)."""
+    table = tables[name]
+    if value is DELETED:
+        table.pop(key, None)
+    else:
+        table[key] = value
+    table.changelog.append((partition, key, None if value is DELETED else value))
 
 
 @dataclass
@@ -105,7 +109,7 @@ def sizing(broker: Broker, tops: Table | None = None) -> tuple[runner.StageRunne
     declared = {runner.topic_name(t): t for t in s.inputs}
     tables = {"trading-sizing": table, "trading-tops": Table() if tops is None else tops}
     return runner.StageRunner(s, Stages(TradingConfig(accounts=("paper",))), Facts, tables, declared,
-                              send=broker.send), table
+                              send=broker.send, write=write), table
 
 
 def game_batch() -> list[Event]:
@@ -260,7 +264,7 @@ def test_a_fan_out_sends_on_the_bytes_it_read_not_a_new_encoding() -> None:
     s = stage("trading-route-inputs")
     declared = {runner.topic_name(t): t for t in s.inputs}
     agent = runner.StageRunner(s, Stages(TradingConfig(accounts=("paper", "second"))), Facts, {}, declared,
-                               send=broker.send)
+                               send=broker.send, write=write)
     quote = game.quote_input(game.GB, T)
     ev = event("shard.inputs", 0, quote, key=quote.event_id)
 
@@ -299,7 +303,7 @@ def test_one_agent_runs_the_account_stages_on_each_record_as_the_in_process_host
     tables = {t.name: Table() for s in shared for t in s.tables}
     broker = AckingBroker()
     agent = runner.StageRunner(shared[0], Stages(TradingConfig(accounts=("paper",))), Facts, tables, declared,
-                               send=broker.send, also=shared[1:])
+                               send=broker.send, also=shared[1:], write=write)
     offsets: dict[str, int] = {}
 
     def on(topic: str, record: Any, key: str = "paper") -> Event:
@@ -341,3 +345,49 @@ def test_an_event_time_ordered_replay_never_waits_for_a_batch_to_fill() -> None:
     assert runner.batch_limits("discovery", ordered) == (500, 0.0)
     assert runner.batch_limits("shard", ordered) == (500, 0.0)
     assert runner.batch_limits("discovery", {**ordered, "ARBEES_DISCOVERY_WITHIN_MS": "5"}) == (500, 0.005)
+
+
+class _Changelog:
+    def get_topic_name(self) -> str:
+        return "arbees-trading-sizing-changelog"
+
+
+class _FaustTable:
+    """What runner.write reads of a Faust table: its local data, its changelog topic, its value codec."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.changelog_topic = _Changelog()
+        self.value_serializer = "raw"
+
+
+def test_outputs_and_state_go_straight_to_the_producer_encoded_and_partitioned(monkeypatch: pytest.MonkeyPatch) -> None:
+    """runner.send and runner.write hand encoded records to the worker's producer (not through Faust's topic
+    objects): the output framed Avro on its registry topic, keyed by its key; a state value with its table's codec
+    on the changelog partition of the record that wrote it; a delete as a tombstone."""
+    produced: list[tuple[str, bytes, bytes | None, int | None]] = []
+
+    async def produce(topic: str, key: bytes, value: bytes | None, partition: int | None = None) -> None:
+        produced.append((topic, key, value, partition))
+
+    monkeypatch.setattr(runner, "produce", produce)
+    signal = game.gb_signal(T)
+    table = _FaustTable()
+    sent_before = runner.METER.totals()[1]
+
+    async def go() -> None:
+        await runner.send("signals", signal.event_id, signal)
+        await runner.send("signals", signal.event_id, Framed(b"\x00as-read"))
+        await runner.write({"t": table}, "t", "paper", b"state-bytes", 7)
+        await runner.write({"t": table}, "t", "paper", DELETED, 7)
+
+    asyncio.run(go())
+    assert produced == [
+        (runner.topic_name("signals"), signal.event_id.encode(), default_codec().encode(signal), None),
+        (runner.topic_name("signals"), signal.event_id.encode(), b"\x00as-read", None),
+        ("arbees-trading-sizing-changelog", b"paper", b"state-bytes", 7),
+        ("arbees-trading-sizing-changelog", b"paper", None, 7),
+    ]
+    assert default_codec().decode(produced[0][2]) == signal
+    assert table.data == {}  # written, then deleted
+    assert runner.METER.totals()[1] == sent_before + 2  # the part's records out count both outputs

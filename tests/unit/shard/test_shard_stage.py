@@ -25,7 +25,7 @@ from streams.agents import runner
 from streams.shard.processor import ShardProcessor
 from streams.shard.stage import ShardStage
 from streams.topology import Facts, stage
-from tests.unit.agents.test_runner_batch import Broker, Table, event
+from tests.unit.agents.test_runner_batch import Broker, Table, event, write
 
 SESSION = Path(__file__).resolve().parents[3] / "data" / "sessions" / "nba-2026-finals-g3"
 
@@ -39,7 +39,7 @@ def shard(send: Any, table: Table | None = None) -> tuple[runner.StageRunner, Sh
     table = Table() if table is None else table
     handlers = ShardStage(ShardProcessor())
     agent = runner.StageRunner(stage("shard"), handlers, Facts, {"shard-state": table}, {"shard.inputs": "shard.inputs"},
-                               send=send)
+                               send=send, write=write)
     return agent, handlers, table
 
 
@@ -132,7 +132,7 @@ def test_a_batch_the_handler_fails_on_is_handled_record_by_record_and_only_the_b
     broker = Broker()
     table = Table()
     agent = runner.StageRunner(stage("shard"), ShardStage(Poisoned()), Facts, {"shard-state": table},
-                               {"shard.inputs": "shard.inputs"}, send=broker.send)
+                               {"shard.inputs": "shard.inputs"}, send=broker.send, write=write)
 
     async def go() -> None:
         task = asyncio.create_task(agent.run_batch(batch_of(records)))
