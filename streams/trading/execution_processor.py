@@ -143,7 +143,7 @@ class ExecState:
     #: The latest event time of the market data read (inputs of one event arrive in order): every
     #: book up to it is known, so a paper order at t fills once this passes t + latency.
     watermark: int = 0
-    retries: tuple[Retry, ...] = ()  # lookups of blocked orders (a tuple default: older pickles still load)
+    retries: tuple[Retry, ...] = ()  # lookups of blocked orders, each with its next attempt (streams.state_codec stores it)
 
 
 def backoff_ms(attempts: int) -> int:
