@@ -22,9 +22,8 @@ DELETED: Any = object()
 
 #: (topic, key, value) -> the output's delivery (awaited at the checkpoint).
 Send = Callable[[str, str, Any], Awaitable[Awaitable[Any]]]
-#: (table, key, value or DELETED, changelog partition); awaited when it returns an awaitable (the record handed to
-#: the producer: the commit's flush covers it).
-Write = Callable[[str, str, Any, int], Awaitable[None] | None]
+#: (table, key, value or DELETED, changelog partition): the record handed to the producer (the commit's flush covers it).
+Write = Callable[[str, str, Any, int], Awaitable[None]]
 
 
 class Revoked(BaseException):
@@ -66,9 +65,7 @@ class Batch:
             raise Revoked
         pending, self._pending = self._pending, {}
         for (name, key), (value, partition) in pending.items():
-            written = self._write(name, key, value, partition)
-            if written is not None:
-                await written
+            await self._write(name, key, value, partition)
 
 
 class _View(MutableMapping[str, Any]):

@@ -37,7 +37,7 @@ from faust.serializers import codecs
 from schemas.codec import default_codec
 from schemas.deadletters import dead_letter
 from schemas.errors import DecodeError
-from schemas.topics import partitions, spec
+from schemas.topics import spec
 from streams import event_time_order
 from streams.agents.batch import DELETED, Batch, Revoked, Send
 from streams.agents.heartbeat import METER
@@ -45,7 +45,6 @@ from streams.agents.take import batches
 from streams.app import app, settings
 from streams.codecs import AVRO, UTF8, Framed
 from streams.generations import current, resolve
-from streams.topics import topic
 from streams.topology import INBOX, INTERNAL, Facts, Stage, TableSpec, group
 from telemetry.meter import observe_trading
 
@@ -106,14 +105,6 @@ def carries(name: str) -> tuple[type, ...]:
     return INTERNAL[name][0] if name in INTERNAL else spec(name).value_types
 
 
-@lru_cache(maxsize=None)
-def destination(name: str) -> faust.TopicT:
-    if name in INTERNAL:
-        return app.topic(topic_name(name), partitions=partitions(INTERNAL[name][1]), internal=True,
-                         key_serializer=UTF8, value_serializer=AVRO)
-    return topic(name)
-
-
 class _StateCodec(codecs.Codec):
     """A table's state codec (streams.state_codec) as Faust's changelog value serializer."""
 
@@ -172,12 +163,11 @@ async def send(name: str, key: str, value: Any) -> Any:
     broker_name = _broker_name(name)
     if name not in INTERNAL:
         METER.produced(broker_name)
-    return await produce(broker_name, key.encode(), value.raw if isinstance(value, Framed) else default_codec().encode(value))
+    return await produce(broker_name, key.encode(), codecs.dumps(AVRO, value))
 
 
-@lru_cache(maxsize=None)
-def _broker_name(name: str) -> str:
-    return destination(name).get_topic_name()
+#: A declared topic's broker name, resolved once per process (the generation a worker runs in does not change under it).
+_broker_name = lru_cache(maxsize=None)(topic_name)
 
 
 class _Context:
@@ -275,7 +265,7 @@ class StageRunner:
 
     def __init__(self, stage: Stage, handlers: Any, facts: Callable[[], Facts], tables: dict[str, Any],
                  declared: dict[str, str], send: Send = send, also: tuple[Stage, ...] = (),
-                 write: Callable[..., Awaitable[None] | None] = write) -> None:
+                 write: Callable[..., Awaitable[None]] = write) -> None:
         self.stage, self.facts, self.tables, self.declared, self.send = stage, facts, tables, declared, send
         self.write = write  # (tables, table name, key, value or DELETED, changelog partition)
         self.stages = (stage, *also)  # `also`: stages run on the same records after `stage`, in declaration order

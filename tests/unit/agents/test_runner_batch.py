@@ -70,7 +70,7 @@ class Table(dict[str, Any]):
         self.changelog: list[tuple[int, str, Any]] = []
 
 
-def write(tables: dict[str, Table], name: str, key: str, value: Any, partition: int) -> None:
+async def write(tables: dict[str, Table], name: str, key: str, value: Any, partition: int) -> None:
     """The runner's write with the changelog kept in the table (runner.write hands it to the producer)."""
     table = tables[name]
     if value is DELETED:
