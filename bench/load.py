@@ -15,8 +15,12 @@ every partition, `health` aside) and each part's RSS. At the end, once the group
 caught up: every update published is a database row (`load.dropped`). A group's lag
 counts the topics it reads, known as those whose committed offsets moved (every group
 starts at the log ends of every topic, so a topic it never reads keeps its start).
+The groups kept up (`load.bounded`) when, after the first quarter of the held load, the
+largest group's lag grew by less than one round of updates (every market once) and it was
+0 again once the generator stopped: a backlog that only grows is what unbounded means.
 
-Figures: load.events, load.markets, load.updates_per_s, load.max_lag, load.rss_growth_mb,
+Figures: load.events, load.markets, load.updates_per_s, load.max_lag, load.steady_max_lag, load.lag_growth,
+load.bounded (exit 1 unless bounded and nothing dropped), load.rss_growth_mb,
 load.dropped, load.seconds.
 """
 
@@ -184,7 +188,8 @@ def rss_mb(pid: int) -> float | None:
 
 
 def growth_mb(series: list[tuple[float, float]], warmup: float = 0.25) -> float:
-    """RSS trend after the warm-up: the least-squares slope times the span it covers (MB)."""
+    """A series' trend after the warm-up (RSS in MB, lag in records): the least-squares slope times the span it
+    covers."""
     import numpy as np
 
     if len(series) < 4:
@@ -216,7 +221,18 @@ def main(argv: list[str] | None = None) -> int:
         results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
         results.update(figures)
         RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
-    return 0 if figures["load.dropped"] == 0 else 1
+    if not figures["load.bounded"]:
+        print("load: FAILED: the groups' lag grew through the held load or did not drain", file=sys.stderr)
+    return 0 if figures["load.dropped"] == 0 and figures["load.bounded"] else 1
+
+
+def bounded(held: list[tuple[float, float]], final_lag: int | None, one_round: int) -> tuple[bool, float, int]:
+    """Whether the groups kept up: after the warm-up their lag grew by less than one round of updates (every market
+    once) over the held load, and it was back to 0 once the input stopped. Also the trend and the steady maximum."""
+    growth = growth_mb(held)
+    start = held[0][0] + (held[-1][0] - held[0][0]) * 0.25 if held else 0.0
+    steady = max((int(lag) for t, lag in held if t >= start), default=0)
+    return growth < one_round and final_lag == 0, growth, steady
 
 
 def run(bootstrap: str, db_url: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -313,12 +329,18 @@ def run(bootstrap: str, db_url: str, args: argparse.Namespace) -> dict[str, Any]
             os.killpg(proc.pid, signal.SIGKILL)
     growth = {part: round(growth_mb(series), 1) for part, series in samples.rss_mb.items()}
     print(f"load: rss growth per part (MB over the run after warm-up): {growth}; largest lag: {samples.worst}", flush=True)
+    held_lag = [(at, float(lag)) for at, lag in zip(samples.at, samples.lag) if at <= held]
+    print(f"load: largest group lag every 5 s while held: {[int(lag) for _, lag in held_lag]}", flush=True)
+    kept_up, lag_growth, steady_max = bounded(held_lag, samples.lag[-1] if samples.lag else None, markets)
     return {
         "load.events": args.events,
         "load.markets": markets,
         "load.updates_per_s": round((produced["quotes"] + produced["states"]) / held, 1),
         "load.max_lag": max(samples.lag) if samples.lag else None,
         "load.final_lag": samples.lag[-1] if samples.lag else None,
+        "load.steady_max_lag": steady_max,
+        "load.lag_growth": round(lag_growth),
+        "load.bounded": kept_up,
         "load.drain_s": round(drained, 1),
         "load.rss_growth_mb": max(growth.values()) if growth else None,
         "load.dropped": (produced["quotes"] - rows_q) + (produced["states"] - rows_s),

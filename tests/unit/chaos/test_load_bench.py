@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench.load import clone_event, clone_state, growth_mb, moved, template
+from bench.load import bounded, clone_event, clone_state, growth_mb, moved, template
 from bench.load import SESSION
 from ops.backtest.inprocess import BacktestConfig, InProcessEngine
 from ops.backtest.records import as_inputs, replay_order
@@ -23,6 +23,18 @@ def test_growth_is_the_trend_after_warm_up_not_the_warm_up() -> None:
     assert abs(growth_mb(warm + flat)) < 2.0
     leaking = [(t, 100.0 + 0.5 * t) for t in range(0, 100)]
     assert growth_mb(leaking) == pytest.approx(0.5 * 74, rel=0.05)  # slope x the span after the first quarter
+
+
+def test_lag_is_bounded_when_it_stops_growing_after_warm_up_and_drains() -> None:
+    """MADE-UP lag series (records, every 5 s over 600 s held): the verdict the load run exits on."""
+    warm = [(t, 60.0 * t) for t in range(0, 150, 5)]  # the slate's first listings and links: behind, then
+    steady = [(t, 2_000.0 + 500 * ((t // 5) % 3)) for t in range(150, 600, 5)]  # sawtooth around the batches
+    ok, growth, top = bounded(warm + steady, 0, 3_000)
+    assert ok and abs(growth) < 3_000 and top == 3_000
+    assert not bounded(warm + steady, 1_200, 3_000)[0]  # held level, but never drained once the input stopped
+    falling_behind = [(t, 20.0 * t) for t in range(0, 600, 5)]  # 4 records/s short of the input, for 10 minutes
+    ok, growth, top = bounded(falling_behind, 0, 3_000)
+    assert not ok and growth == pytest.approx(20 * 445, rel=0.02) and top == 20 * 595
 
 
 def test_moved_books_stay_inside_zero_one_with_new_ids() -> None:
