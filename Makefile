@@ -54,7 +54,8 @@ chaos: install
 	$(PY) -m ops.chaos --results bench/results.json $(CHAOS_ARGS)
 
 # 1,000 live events x 3 markets on both venues through the agent groups and the sink for 10 minutes at the
-# recorded session's update pace (bench/load.py); writes load.* into bench/results.json (~15 min).
+# recorded session's update pace (bench/load.py); writes load.* into bench/results.json and fails unless the groups'
+# lag stayed bounded and every update became a row (~15 min).
 LOAD_ARGS ?=
 load: install
 	$(PY) -m bench.load $(LOAD_ARGS)
