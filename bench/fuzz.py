@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import json
 import logging
 import sys
@@ -146,14 +147,16 @@ def mutated(draw: st.DrawFn, seeds: list[str]) -> str:
     for _ in range(draw(st.integers(1, 3))):
         paths = _paths(doc)
         if not paths:
-            doc = draw(ODD_VALUES)
+            doc = copy.deepcopy(draw(ODD_VALUES))
             break
         path = draw(st.sampled_from(paths))
         parent = _parent(doc, path)
         if draw(st.booleans()):
             del parent[path[-1]]
         else:
-            parent[path[-1]] = draw(ODD_VALUES)
+            # a copy: the containers among ODD_VALUES are one object each, and a later mutation writing inside one
+            # (`[None]`'s item set to `[None]`) made it contain itself for this and every later example
+            parent[path[-1]] = copy.deepcopy(draw(ODD_VALUES))
     text = json.dumps(doc)  # NaN and Infinity are written as Python's json does (and as sloppy venues do)
     if draw(st.integers(0, 5)) == 0:
         text = text[: draw(st.integers(0, max(0, len(text) - 1)))]

@@ -60,19 +60,28 @@ def text(value: Any, where: str) -> str:
     return str(value)
 
 
+#: What a record's integer fields hold (Avro `long`): a larger number is a bad payload here, not a refusal at publish.
+INT64 = range(-(2**63), 2**63)
+
+
 def integer(value: Any, where: str) -> int:
-    """An int from an int, an integral float or a decimal string ("3", "3.0")."""
+    """An int from an int, an integral float or a decimal string ("3", "3.0"), within a 64-bit integer."""
     if isinstance(value, bool):
         raise BadPayload(where, f"expected an integer, got {value!r}")
+    n: int | None = None
     if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
+        n = value
+    elif isinstance(value, float) and value.is_integer():
+        n = int(value)
+    elif isinstance(value, str):
         s = value.strip()
         if re.fullmatch(r"-?\d+(\.0+)?", s):
-            return int(float(s))
-    raise BadPayload(where, f"expected an integer, got {value!r}")
+            n = int(s.split(".")[0])
+    if n is None:
+        raise BadPayload(where, f"expected an integer, got {value!r}")
+    if n not in INT64:
+        raise BadPayload(where, f"{value!r} is outside a 64-bit integer")
+    return n
 
 
 def number(value: Any, where: str) -> float:

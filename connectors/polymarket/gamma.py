@@ -193,8 +193,16 @@ def parse_gamma_market(m: dict[str, Any], event_id: str = "") -> GammaMarket:
         raise BadPayload(f"malformed market: {exc}") from exc
 
 
+def _listed(e: dict[str, Any], name: str) -> list[Any]:
+    """An event's list field (`tags`, `markets`), absent or null as empty; any other type refuses the event."""
+    value = e.get(name) or []
+    if not isinstance(value, list):
+        raise BadPayload(f"event {name} is a {type(value).__name__}, not a list")
+    return value
+
+
 def _event_meta(e: dict[str, Any]) -> tuple[str, str, tuple[str, ...], bool]:
-    tags = tuple(str(t.get("slug", "")) for t in e.get("tags") or [] if isinstance(t, dict))
+    tags = tuple(str(t.get("slug", "")) for t in _listed(e, "tags") if isinstance(t, dict))
     is_sport = "gameId" in e or "sports" in tags
     return str(e.get("id", "")), str(e.get("seriesSlug") or ""), tags, is_sport
 
@@ -206,7 +214,7 @@ def parse_gamma_event(e: dict[str, Any]) -> GammaEvent:
     event_id, series_slug, tags, is_sport = _event_meta(e)
     markets: list[GammaMarket] = []
     rejected: list[Rejected] = []
-    for m in e.get("markets") or []:
+    for m in _listed(e, "markets"):
         try:
             markets.append(parse_gamma_market(m, event_id))
         except BadPayload as exc:

@@ -42,6 +42,11 @@ def to_micros(text: Any, what: str = "price") -> int:
     return micros
 
 
+#: Contracts at one level, at most: far above any real book (the recorded ones peak near 10^7) and far inside what
+#: depth's int64 hundredths and the 28-digit decimal context round exactly (10^30 made `quantize` raise).
+MAX_SIZE = Decimal(10) ** 12
+
+
 def to_size(text: Any) -> Decimal:
     try:
         size = Decimal(str(text))
@@ -49,14 +54,29 @@ def to_size(text: Any) -> Decimal:
         raise BadPayload(f"size {text!r} is not a decimal number") from exc
     if not size.is_finite() or size < 0:
         raise BadPayload(f"size {text!r} is negative or not finite")
+    if size > MAX_SIZE:
+        raise BadPayload(f"size {text!r} is above {MAX_SIZE:,} contracts")
     return size
+
+
+def to_bps(text: Any) -> int:
+    """A fee rate in basis points ("0", 1000): a whole number from 0 to 10,000 (100%)."""
+    if isinstance(text, bool) or not isinstance(text, (int, str)) or not str(text).strip().isdigit():
+        raise BadPayload(f"fee rate {text!r} is not whole basis points")
+    bps = int(str(text).strip())
+    if bps > 10_000:
+        raise BadPayload(f"fee rate {text!r} is above 10,000 basis points")
+    return bps
 
 
 def to_ms(text: Any) -> int:
     try:
-        return int(str(text))
+        ms = int(str(text))
     except ValueError as exc:
         raise BadPayload(f"timestamp {text!r} is not integer milliseconds") from exc
+    if not 0 <= ms < 2**63:
+        raise BadPayload(f"timestamp {text!r} is outside the epoch milliseconds a record holds")
+    return ms
 
 
 def to_side(text: Any) -> BookSide:
@@ -219,7 +239,7 @@ def parse_last_trade(obj: dict[str, Any]) -> LastTradeMsg:
         price_micros=to_micros(_req(obj, "price")),
         size=to_size(_req(obj, "size")),
         side=to_side(_req(obj, "side")),
-        fee_rate_bps=int(fee) if fee not in (None, "") else None,
+        fee_rate_bps=to_bps(fee) if fee not in (None, "") else None,
         transaction_hash=obj.get("transaction_hash"),
     )
 

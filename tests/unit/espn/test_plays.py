@@ -142,6 +142,18 @@ def test_bad_play_is_rejected_alone(game: dict) -> None:
     assert "plays[10].homeScore: expected an integer" in str(bad.error)
 
 
+@pytest.mark.parametrize("score", [39317569850075658609229824, 1e30, "-" + "9" * 30])
+def test_a_score_past_64_bits_is_rejected_with_the_play_not_at_publish(game: dict, score: object) -> None:
+    """`make fuzz` found a play whose score was retyped to a 26-digit number: it read as an int and the codec
+    refused the Play at publish (an escape). Now the play is rejected alone, with its field named."""
+    g = copy.deepcopy(game)
+    g["gamepackageJSON"]["plays"][10]["awayScore"] = score
+    res = summary(NBA, g, FETCHED)
+    (bad,) = res.rejected
+    assert bad.where == "plays[10]" and "awayScore" in str(bad.error) and "64-bit" in str(bad.error)
+    assert len(res.plays) == 497
+
+
 def test_summary_without_header_is_bad_payload(game: dict) -> None:
     g = copy.deepcopy(game["gamepackageJSON"])
     del g["header"]

@@ -65,3 +65,35 @@ def test_espn_pick_center_odds_of_an_unexpected_shape_are_dead_lettered() -> Non
     game["gamepackageJSON"]["pickcenter"][0]["provider"] = "x"
     sink = check(TARGETS["espn.summary"], json.dumps(game))
     assert len(sink.dead) == 1 and "response" in sink.dead[0].error and "AttributeError" in sink.dead[0].error
+
+
+def test_a_book_size_past_any_real_book_is_dead_lettered() -> None:
+    """Was: decimal.InvalidOperation (10^30 contracts rounded to hundredths) out of the Polymarket feed."""
+    target = TARGETS["polymarket.ws"]
+    frame = json.loads((FIXTURES / "polymarket/ws_market_book_frames.ndjson").read_text().splitlines()[0])
+    frame["bids"][0]["size"] = 10**30
+    sink = check(target, json.dumps(frame))
+    assert [d.error for d in sink.dead] == [f"size {10**30!r} is above 1,000,000,000,000 contracts"]
+
+
+def test_a_websocket_fee_rate_that_is_not_basis_points_is_dead_lettered() -> None:
+    """Was: ValueError (int('xxx…')) out of the Polymarket feed."""
+    sink = check(TARGETS["polymarket.ws"], json.dumps(_last_trade() | {"fee_rate_bps": "x" * 40}))
+    assert [d.error for d in sink.dead] == [f"fee rate {'x' * 40!r} is not whole basis points"]
+
+
+def test_a_gamma_event_whose_tags_are_a_number_is_dead_lettered() -> None:
+    """Was: TypeError ('float' object is not iterable) out of discover()."""
+    target = TARGETS["polymarket.gamma.events"]
+    events = json.loads(target.seeds[0])
+    events[0]["tags"] = 0.5
+    sink = check(target, json.dumps(events))
+    assert [d.error for d in sink.dead] == ["event tags is a float, not a list"]
+
+
+def test_an_espn_play_score_past_64_bits_is_dead_lettered_not_refused_at_publish() -> None:
+    """Was: SchemaViolation from the codec (a Play's score_b of 26 digits read as an int) out of the pipeline."""
+    game = json.loads(TARGETS["espn.summary"].seeds[0])
+    game["gamepackageJSON"]["plays"][0]["awayScore"] = 39317569850075658609229824
+    sink = check(TARGETS["espn.summary"], json.dumps(game))
+    assert len(sink.dead) == 1 and "awayScore" in sink.dead[0].error and "64-bit" in sink.dead[0].error

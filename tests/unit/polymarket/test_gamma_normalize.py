@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.polymarket.errors import MissingFeeInfo, NotBinary
+from connectors.polymarket.errors import BadPayload, MissingFeeInfo, NotBinary
 from connectors.polymarket.gamma import event_of_market, parse_fee_params, parse_gamma_event, parse_gamma_market
 from connectors.polymarket.normalize import listing_from_gamma
 from schemas.enums import MarketType, Side, Venue
@@ -52,6 +52,16 @@ def test_fee_info_is_never_assumed_zero() -> None:
     enabled_without_schedule = {**no_fee_fields, "feesEnabled": True}
     with pytest.raises(MissingFeeInfo):
         parse_gamma_market(enabled_without_schedule)
+
+
+@pytest.mark.parametrize("field", ["tags", "markets"])
+def test_an_event_whose_list_is_not_a_list_is_refused_with_its_reason(field: str) -> None:
+    """A recorded event with `tags` or `markets` retyped to a number (what `make fuzz` found: a TypeError out of
+    the feed's discovery): refused as a bad payload, which the feed dead-letters; null still reads as empty."""
+    raw = load("gamma_events_dem_nominee_2028_trimmed.json")[0]
+    with pytest.raises(BadPayload, match=f"event {field} is a float"):
+        parse_gamma_event({**raw, field: 1.5})
+    assert parse_gamma_event({**raw, field: None}).event_id == str(raw["id"])
 
 
 def test_bad_market_is_rejected_not_fatal() -> None:

@@ -13,8 +13,10 @@ from connectors.polymarket.messages import (
     LastTradeMsg,
     PriceChangeMsg,
     parse_ws_message,
+    MAX_SIZE,
     split_frame,
     to_micros,
+    to_size,
 )
 
 from .conftest import lines, load
@@ -66,6 +68,31 @@ def test_unknown_and_garbage_messages_are_refused() -> None:
         to_micros("1.5")
     with pytest.raises(BadPayload):
         to_micros("0.0000001")
+
+
+def test_absurd_sizes_are_refused_not_rounded() -> None:
+    """A recorded book frame with one size mutated to 10^30 (what `make fuzz` found: the normalizer's rounding raised
+    decimal.InvalidOperation out of the feed); the largest real size still parses."""
+    raw = json.loads(lines("ws_market_book_frames.ndjson")[0])
+    biggest = max((lv for lv in raw["bids"] + raw["asks"]), key=lambda lv: Decimal(lv["size"]))
+    mutated = {**raw, "bids": [{**raw["bids"][0], "size": 10**30}, *raw["bids"][1:]]}
+    with pytest.raises(BadPayload, match="above"):
+        parse_ws_message(mutated)
+    assert to_size(biggest["size"]) == Decimal(biggest["size"])
+    assert to_size(MAX_SIZE) == MAX_SIZE
+
+
+def test_a_trade_with_a_garbled_fee_or_time_is_refused() -> None:
+    """A recorded last_trade_price frame with its fee rate or timestamp mutated (`make fuzz` found the fee's
+    ValueError escaping the feed); the recorded frame itself parses with its fee."""
+    raw = json.loads(lines("ws_market_last_trade_price_frames.ndjson")[0])
+    assert parse_ws_message(raw).fee_rate_bps == int(raw["fee_rate_bps"])
+    for fee in ("x" * 300, -1, "1.5", 1e308, True, 10_001):
+        with pytest.raises(BadPayload, match="fee rate"):
+            parse_ws_message({**raw, "fee_rate_bps": fee})
+    for ts in (10**30, "-1"):
+        with pytest.raises(BadPayload, match="timestamp"):
+            parse_ws_message({**raw, "timestamp": ts})
 
 
 def test_frames_may_be_arrays() -> None:
