@@ -123,15 +123,28 @@ class UnknownMessageType(BadPayload):
 
 
 def _req(d: dict[str, Any], key: str, where: str) -> Any:
+    if not isinstance(d, dict):
+        raise BadPayload(where, f"expected an object, got {type(d).__name__}")
     if key not in d or d[key] is None:
         raise BadPayload(f"{where}.{key}", "missing")
     return d[key]
 
 
 def _int(value: Any, where: str) -> int:
+    """An integer a record can hold (Avro `long`): a larger one is a bad frame here, not a refusal at publish."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadPayload(where, f"expected an integer, got {value!r}")
+    if not -(2**63) <= value < 2**63:
+        raise BadPayload(where, f"{value!r} is outside a 64-bit integer")
     return value
+
+
+def _seconds_ms(value: Any, where: str) -> int:
+    """Unix seconds as epoch milliseconds."""
+    seconds = _int(value, where)
+    if not 0 <= seconds < 2**63 // 1000:
+        raise BadPayload(where, f"{value!r} is not unix seconds")
+    return seconds * 1000
 
 
 def _opt_int(d: dict[str, Any], key: str, where: str) -> int | None:
@@ -271,7 +284,7 @@ def _ticker(frame: dict[str, Any]) -> TickerUpdate:
     return TickerUpdate(
         sid=_int(_req(frame, "sid", "ticker"), "ticker.sid"),
         ticker=_str(_req(msg, "market_ticker", w), f"{w}.market_ticker"),
-        ts=_int(_req(msg, "ts", w), f"{w}.ts") * 1000,  # unix seconds per the spec
+        ts=_seconds_ms(_req(msg, "ts", w), f"{w}.ts"),  # unix seconds per the spec
         last_price_micros=_price(msg, "price_dollars", "price", w),
         yes_bid_micros=_price(msg, "yes_bid_dollars", "yes_bid", w),
         yes_ask_micros=_price(msg, "yes_ask_dollars", "yes_ask", w),
@@ -297,7 +310,7 @@ def _trade(frame: dict[str, Any]) -> PublicTrade:
         seq=_opt_int(frame, "seq", "trade"),
         trade_id=_str(_req(msg, "trade_id", w), f"{w}.trade_id"),
         ticker=_str(_req(msg, "market_ticker", w), f"{w}.market_ticker"),
-        ts=_int(_req(msg, "ts", w), f"{w}.ts") * 1000,
+        ts=_seconds_ms(_req(msg, "ts", w), f"{w}.ts"),
         yes_price_micros=yes,
         no_price_micros=no,
         count_centi=count,

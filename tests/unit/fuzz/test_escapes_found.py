@@ -97,3 +97,22 @@ def test_an_espn_play_score_past_64_bits_is_dead_lettered_not_refused_at_publish
     game["gamepackageJSON"]["plays"][0]["awayScore"] = 39317569850075658609229824
     sink = check(TARGETS["espn.summary"], json.dumps(game))
     assert len(sink.dead) == 1 and "awayScore" in sink.dead[0].error and "64-bit" in sink.dead[0].error
+
+
+def _kalshi_frame(name: str, line: int) -> dict:
+    return json.loads((FIXTURES / f"kalshi/{name}").read_text().splitlines()[line])
+
+
+def test_a_kalshi_frame_whose_msg_is_not_an_object_is_dead_lettered() -> None:
+    """Was: TypeError ("argument of type 'int' is not iterable") out of the Kalshi feed for `"msg": 0`."""
+    subscribed = _kalshi_frame("ws_doc_examples_asyncapi.ndjson", 1) | {"msg": 0}
+    sink = check(TARGETS["kalshi.ws"], json.dumps(subscribed))
+    assert [d.error for d in sink.dead] == ["subscribed.msg: expected an object, got int"]
+
+
+def test_a_kalshi_trade_time_past_any_record_is_dead_lettered() -> None:
+    """A recorded trade frame with its unix seconds past what epoch milliseconds in a long hold."""
+    trade = _kalshi_frame("ws_trade_frames.ndjson", 0)
+    trade["msg"]["ts"] = 10**17
+    sink = check(TARGETS["kalshi.ws"], json.dumps(trade))
+    assert len(sink.dead) == 1 and "is not unix seconds" in sink.dead[0].error
