@@ -54,6 +54,13 @@ def _price(value: Any, where: str) -> float:
     return float(value)
 
 
+def _epoch_ms(value: float, where: str, per_unit: int = 1) -> int:
+    """A time in seconds (`per_unit` 1000) or milliseconds as epoch milliseconds a record can hold."""
+    if not math.isfinite(value) or not 0 <= value * per_unit < 2**63:
+        raise BadPayload(where, f"{value!r} is not a time")
+    return int(value * per_unit) if per_unit == 1 else int(value) * per_unit
+
+
 def simple_prices(payload: Any, fetched_at: int) -> list[Price]:
     """`{"bitcoin": {"usd": 97000.1, "usd_last_updated_at"|"last_updated_at": 1737..}, ...}`."""
     if not isinstance(payload, dict) or not payload:
@@ -63,7 +70,8 @@ def simple_prices(payload: Any, fetched_at: int) -> list[Price]:
         if not isinstance(quotes, dict):
             raise BadPayload(f"simple_price.{coin}", "expected an object of currencies")
         updated = quotes.get("last_updated_at")
-        ts = int(updated) * 1000 if isinstance(updated, (int, float)) and not isinstance(updated, bool) else fetched_at
+        ts = (_epoch_ms(updated, f"simple_price.{coin}.last_updated_at", 1000)
+              if isinstance(updated, (int, float)) and not isinstance(updated, bool) else fetched_at)
         for vs, value in sorted(quotes.items()):
             if vs == "last_updated_at" or vs.endswith(("_market_cap", "_24h_vol", "_24h_change")):
                 continue
@@ -79,7 +87,7 @@ def chart_prices(payload: Any, coin_id: str, vs: str) -> list[Price]:
     for i, point in enumerate(payload["prices"]):
         if not (isinstance(point, list) and len(point) == 2 and isinstance(point[0], (int, float))):
             raise BadPayload(f"market_chart.prices[{i}]", f"expected [ms, price], got {point!r}")
-        ts = int(point[0])
+        ts = _epoch_ms(point[0], f"market_chart.prices[{i}][0]")
         if out and ts <= out[-1].ts:
             raise BadPayload(f"market_chart.prices[{i}]", "timestamps must increase")
         out.append(Price(coin_id, vs, ts, _price(point[1], f"market_chart.prices[{i}][1]")))

@@ -116,3 +116,17 @@ def test_a_kalshi_trade_time_past_any_record_is_dead_lettered() -> None:
     trade["msg"]["ts"] = 10**17
     sink = check(TARGETS["kalshi.ws"], json.dumps(trade))
     assert len(sink.dead) == 1 and "is not unix seconds" in sink.dead[0].error
+
+
+def test_a_coingecko_time_that_is_not_a_time_is_dead_lettered() -> None:
+    """Was: ValueError (int(NaN)) out of the CoinGecko pipeline for a chart point's timestamp; the same for a
+    simple price's `last_updated_at` of 1e300 (past any record's epoch milliseconds)."""
+    target = TARGETS["coingecko"]
+    chart, simple = (json.loads(seed) for seed in target.seeds)
+    chart["prices"][1][0] = float("nan")
+    sink = check(target, json.dumps(chart))
+    assert [d.error.split("#", 1)[1] for d in sink.dead] == ["market_chart.prices[1][0]: nan is not a time"]
+    coin = next(iter(simple))
+    simple[coin]["last_updated_at"] = 1e300
+    sink = check(target, json.dumps(simple))
+    assert [d.error.split("#", 1)[1] for d in sink.dead] == [f"simple_price.{coin}.last_updated_at: 1e+300 is not a time"]
