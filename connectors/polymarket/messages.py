@@ -42,7 +42,7 @@ def to_micros(text: Any, what: str = "price") -> int:
     return micros
 
 
-#: Contracts at one level, at most: far above any real book (the recorded ones peak near 10^7) and far inside what
+#: Contracts at one level, at most: far above any real book (the recorded ones peak near 1.1 × 10^6) and far inside what
 #: depth's int64 hundredths and the 28-digit decimal context round exactly (10^30 made `quantize` raise).
 MAX_SIZE = Decimal(10) ** 12
 
@@ -61,7 +61,7 @@ def to_size(text: Any) -> Decimal:
 
 def to_bps(text: Any) -> int:
     """A fee rate in basis points ("0", 1000): a whole number from 0 to 10,000 (100%)."""
-    if isinstance(text, bool) or not isinstance(text, (int, str)) or not str(text).strip().isdigit():
+    if isinstance(text, bool) or not isinstance(text, (int, str)) or not str(text).strip().isdecimal():
         raise BadPayload(f"fee rate {text!r} is not whole basis points")
     bps = int(str(text).strip())
     if bps > 10_000:

@@ -87,7 +87,7 @@ def test_a_trade_with_a_garbled_fee_or_time_is_refused() -> None:
     ValueError escaping the feed); the recorded frame itself parses with its fee."""
     raw = json.loads(lines("ws_market_last_trade_price_frames.ndjson")[0])
     assert parse_ws_message(raw).fee_rate_bps == int(raw["fee_rate_bps"])
-    for fee in ("x" * 300, -1, "1.5", 1e308, True, 10_001):
+    for fee in ("x" * 300, -1, "1.5", 1e308, True, 10_001, "\u00b2"):  # "²": a digit to isdigit, not to int
         with pytest.raises(BadPayload, match="fee rate"):
             parse_ws_message({**raw, "fee_rate_bps": fee})
     for ts in (10**30, "-1"):
