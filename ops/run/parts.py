@@ -123,7 +123,7 @@ def plan(only: Sequence[str] = (), replay: Part | None = None, port: Callable[[]
     """Every part to run, in start order (sink and agents before the feeds that wake them).
 
     `only` keeps the named parts; `replay` replaces the live feeds. Each part gets
-    its own Prometheus port (and a worker its own Faust web port) from `port`:
+    its own Prometheus port from `port` (a worker serves no Faust web: streams.agents.worker):
     other runs and test workers share this machine. Group `g` is the consumer
     group `<app_prefix>-g` (ARBEES_APP_ID under `arbees run`).
     """
@@ -141,8 +141,6 @@ def plan(only: Sequence[str] = (), replay: Part | None = None, port: Callable[[]
     for p in parts:
         metrics = port()
         env = {**p.env, "ARBEES_METRICS_PORT": str(metrics), "ARBEES_PART": p.name}
-        if p.kind is Kind.AGENTS:
-            env["ARBEES_WEB_PORT"] = str(port())
         out.append(Part(p.name, p.kind, p.argv, env, metrics, p.finite))
     return tuple(out)
 

@@ -40,7 +40,7 @@ def test_every_part_with_every_league_and_series() -> None:
         env = parts[group].env
         assert env["ARBEES_AGENTS"] == group and env["ARBEES_APP_ID"] == f"arbees-{group}"
         assert env["ARBEES_MODE"] == "paper" and "--live" not in parts[group].argv
-        assert env["ARBEES_WEB_PORT"] != env["ARBEES_METRICS_PORT"]
+        assert "ARBEES_WEB_PORT" not in env  # a worker serves no Faust web (streams.agents.worker.faust_args)
     assert parts["espn"].argv[-1].split(",") == list(LEAGUES)
     assert parts["kalshi"].argv[-1].split(",") == list(SERIES_LEAGUES)
     ports = [p.metrics_port for p in parts.values()]
@@ -145,3 +145,15 @@ def test_a_part_whose_metrics_port_a_connection_took_serves_on_another_and_says_
         assert served is not None and served != taken
         assert os.environ["ARBEES_METRICS_PORT"] == str(served)  # what the part's heartbeats report
         assert httpx.get(f"http://127.0.0.1:{served}/metrics", timeout=5).status_code == 200
+
+
+def test_an_agent_worker_serves_no_faust_web_unless_asked() -> None:
+    """Faust's `worker` serves its web server on a port planned before the part starts; a connection that took that
+    port as its local one made the router die at every restart of a load run (17 times). Nothing reads that server."""
+    from streams.agents.worker import faust_args
+
+    argv = plan(("router",), port=_ports())[0].argv
+    assert faust_args(list(argv[3:])) == ["worker", "-l", "info", "--without-web"]
+    assert faust_args(["worker", "-l", "info", "--with-web"]) == ["worker", "-l", "info", "--with-web"]
+    assert faust_args(["worker", "--without-web"]) == ["worker", "--without-web"]
+    assert faust_args(["send", "topic", "x"]) == ["send", "topic", "x"]
