@@ -35,6 +35,10 @@ from schemas.enums import (
     VoidRule,
 )
 
+#: What every integer field of a record holds (Avro `long`): readers refuse a larger number as a bad payload
+#: rather than let the codec refuse the record at publish.
+LONG = range(-(2**63), 2**63)
+
 
 def ts_field(**kwargs: Any) -> Any:
     """A field holding epoch milliseconds, written as Avro timestamp-millis."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from connectors.coingecko.errors import BadPayload
 from schemas.enums import EventStatus, MarketType
-from schemas.records import EventState
+from schemas.records import LONG, EventState
 
 SOURCE = "coingecko"
 
@@ -56,7 +56,7 @@ def _price(value: Any, where: str) -> float:
 
 def _epoch_ms(value: float, where: str, per_unit: int = 1) -> int:
     """A time in seconds (`per_unit` 1000) or milliseconds as epoch milliseconds a record can hold."""
-    if not math.isfinite(value) or not 0 <= value * per_unit < 2**63:
+    if not math.isfinite(value) or not 0 <= value * per_unit < LONG.stop:
         raise BadPayload(where, f"{value!r} is not a time")
     return int(value * per_unit) if per_unit == 1 else int(value) * per_unit
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from connectors.espn.errors import BadPayload
+from schemas.records import LONG
 
 _MISSING = object()
 
@@ -60,10 +61,6 @@ def text(value: Any, where: str) -> str:
     return str(value)
 
 
-#: What a record's integer fields hold (Avro `long`): a larger number is a bad payload here, not a refusal at publish.
-INT64 = range(-(2**63), 2**63)
-
-
 def integer(value: Any, where: str) -> int:
     """An int from an int, an integral float or a decimal string ("3", "3.0"), within a 64-bit integer."""
     if isinstance(value, bool):
@@ -79,7 +76,7 @@ def integer(value: Any, where: str) -> int:
             n = int(s.split(".")[0])
     if n is None:
         raise BadPayload(where, f"expected an integer, got {value!r}")
-    if n not in INT64:
+    if n not in LONG:
         raise BadPayload(where, f"{value!r} is outside a 64-bit integer")
     return n
 

@@ -19,6 +19,7 @@ from typing import Any, Union
 from connectors.kalshi import fixedpoint as fp
 from connectors.kalshi.errors import BadPayload
 from schemas.enums import Side
+from schemas.records import LONG
 
 Level = tuple[int, int]  # (price micro-dollars, size in hundredths of a contract)
 
@@ -134,7 +135,7 @@ def _int(value: Any, where: str) -> int:
     """An integer a record can hold (Avro `long`): a larger one is a bad frame here, not a refusal at publish."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise BadPayload(where, f"expected an integer, got {value!r}")
-    if not -(2**63) <= value < 2**63:
+    if value not in LONG:
         raise BadPayload(where, f"{value!r} is outside a 64-bit integer")
     return value
 
@@ -142,7 +143,7 @@ def _int(value: Any, where: str) -> int:
 def _seconds_ms(value: Any, where: str) -> int:
     """Unix seconds as epoch milliseconds."""
     seconds = _int(value, where)
-    if not 0 <= seconds < 2**63 // 1000:
+    if not 0 <= seconds * 1000 < LONG.stop:
         raise BadPayload(where, f"{value!r} is not unix seconds")
     return seconds * 1000
 

@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from connectors.polymarket.errors import BadPayload, LegacyPriceChange, UnknownMessageType
+from schemas.records import LONG
 
 MICROS = 1_000_000
 
@@ -74,7 +75,7 @@ def to_ms(text: Any) -> int:
         ms = int(str(text))
     except ValueError as exc:
         raise BadPayload(f"timestamp {text!r} is not integer milliseconds") from exc
-    if not 0 <= ms < 2**63:
+    if not 0 <= ms < LONG.stop:
         raise BadPayload(f"timestamp {text!r} is outside the epoch milliseconds a record holds")
     return ms
 
