@@ -22,7 +22,7 @@ def drain(tracker: RewindTracker, offsets: list[int], read: _ReadOffsets, tp: st
         if r is not None and offset < r:
             continue  # Faust: already read
         if r is not None and offset - r > 1:
-            tracker.on_gap("signals", tp, r + 1)
+            tracker.on_gap(getattr(tp, "topic", "signals"), tp, r + 1)
         if tracker.admit(tp, offset):
             delivered.append(offset)
         read[tp] = offset
@@ -107,6 +107,7 @@ class _Bookkeeping(GuardedConsumer):
         self._acked_index = defaultdict(set)
         self._gap = defaultdict(IntervalTree)
         self._committed_offset = defaultdict(lambda: None, committed)
+        self._read_offset = _ReadOffsets(RewindTracker(compacted))
 
 
 def test_the_consumer_commits_a_run_only_from_its_committed_offset() -> None:
@@ -204,6 +205,8 @@ def test_a_recovery_seek_before_the_first_offset_reads_from_the_beginning() -> N
     changelog = TP("app-shard-state-g1-changelog", 17)  # seen in test_scale: a standby seek below zero
     asyncio.run(consumer.seek_wait({changelog: -2, TP("app-shard-state-g1-changelog", 3): 40}))
     assert seeks == [{changelog: 0, TP("app-shard-state-g1-changelog", 3): 40}]
+    # the seek's own record of what was read, which a delivery never overwrites on a changelog
+    assert consumer._read_offset.get(changelog) is None and consumer._read_offset[TP("app-shard-state-g1-changelog", 3)] == 40
 
 
 def test_a_partition_idle_behind_its_fetched_records_is_read_again_after_patience() -> None:
@@ -285,3 +288,34 @@ def test_compacted_topics_deliver_nothing_between_an_assignment_and_its_seek(mon
     assert consumer.seeks == [(catalog, 120)]  # what was held is fetched again from the committed offset
     assert consumer._read_offset[catalog] == 120
     assert not consumer._rewind.admit(catalog, 119) and consumer._rewind.admit(catalog, 120)
+
+
+def test_a_changelog_re_read_after_recovery_seeks_it_back_is_never_dropped_as_read() -> None:
+    # test_rebalance's stall: the standby copy had read to 113; recovery sought the partition, now active, to 0;
+    # a standby record fetched before that seek recorded itself as read after it, and Faust dropped 0..113
+    tracker = RewindTracker(compacted)
+    read = _ReadOffsets(tracker)
+    tp = TP("app-shard-state-changelog", 4)
+    assert drain(tracker, list(range(100, 112)), read, tp) == list(range(100, 112))
+    read.reset(tp, None)  # recovery's seek to 0 (GuardedConsumer.seek_wait)
+    assert drain(tracker, [112, 113], read, tp) == [112, 113]  # fetched before the seek, delivered after it
+    assert read[tp] is None
+    assert drain(tracker, list(range(0, 114)), read, tp) == list(range(0, 114))  # the re-read, every record applied
+    read.reset(tp, 50)  # a seek past the start (a persistent store's offset): what lies before it is still dropped
+    assert drain(tracker, [20, 21, *range(50, 53)], read, tp) == [50, 51, 52]
+    quotes = TP("shard.inputs", 4)  # a stream partition keeps Faust's read record
+    drain(tracker, [7, 8], read, quotes)
+    assert read[quotes] == 8
+
+
+def test_a_recovery_that_does_not_move_is_read_again_once_per_patience() -> None:
+    from streams.recovery_watch import RecoveryWatch
+
+    watch = RecoveryWatch(patience_s=15.0)
+    tp = TP("app-shard-state-changelog", 4)
+    assert [watch.stuck(tp, -1, 113, t) for t in (0.0, 5.0, 10.0)] == [False, False, False]
+    assert watch.stuck(tp, -1, 113, 15.0)  # nothing arrived for 15 s: read it again
+    assert not watch.stuck(tp, -1, 113, 20.0) and watch.stuck(tp, -1, 113, 30.0)  # and again after another 15 s
+    assert not watch.stuck(tp, 40, 113, 35.0)  # it moved: the patience starts again
+    assert not any(watch.stuck(tp, 40, 113, t) for t in (40.0, 45.0)) and watch.stuck(tp, 40, 113, 50.0)
+    assert not any(watch.stuck(tp, 113, 113, t) for t in (60.0, 80.0, 100.0))  # at the highwater: done, not stuck
