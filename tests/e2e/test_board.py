@@ -19,7 +19,9 @@ import time
 import uuid
 from pathlib import Path
 
+import numpy as np
 import pytest
+from matplotlib import image
 
 from connectors.publisher import Publisher
 from ops.run.parts import free_port
@@ -67,6 +69,42 @@ def cli(env: dict[str, str], *args: str) -> str:
     return out.stdout
 
 
+def drawn(shot: Path, box: dict[str, float]) -> bool:
+    """The screenshot's pixels inside `box` hold a drawing: some, not most, differ from its background colour."""
+    pixels = (image.imread(str(shot))[:, :, :3] * 255).astype(np.uint8)
+    region = pixels[int(box["y"]) + 2:int(box["y"] + box["h"]) - 2, int(box["x"]) + 2:int(box["x"] + box["w"]) - 2]
+    flat = region.reshape(-1, 3)
+    colours, counts = np.unique(flat, axis=0, return_counts=True)
+    ink = 1.0 - counts.max() / len(flat)
+    return region.size > 0 and len(colours) >= 3 and 0.01 < ink < 0.9
+
+
+def position_rows(rows: list[list[str]], account: str) -> list[tuple[str, ...]]:
+    """(market, side, status, qty, avg, mark, unrealized, fees) of `account`'s rows, board and CLI alike.
+
+    The board shows quantities to two decimals, the CLI as %g: compared as numbers."""
+    return sorted((r[1], r[2], r[3], f"{float(r[4]):g}", *r[5:7], r[-2], r[-1]) for r in rows if r and r[0] == account)
+
+
+def open_positions_agree(browser: Browser, env: dict[str, str], account: str, deadline: float) -> list[tuple[str, ...]]:
+    """Once `account` holds a position, its open rows on the board equal `arbees positions` (read between two
+    identical board reads, so nothing moved meanwhile); returns them."""
+    field = f'document.querySelector(\'[data-account="{account}"][data-field="open_positions"]\')?.textContent'
+    while True:
+        browser.wait_for(f"Number({field} || 0) > 0", max(deadline - time.monotonic(), 1))
+        shown = board_state(browser)
+        cli_rows = [[c.strip() for c in re.split(r"[│┃]", ln) if c.strip()]
+                    for ln in cli(env, "positions", "--account", account).splitlines()]
+        after = board_state(browser)
+        board = position_rows(shown["positions"], account)
+        if board and shown["positions"] == after["positions"] and board == position_rows(cli_rows, account):
+            assert int(shown["accounts"][account]["open"]) == len(board)
+            return board
+        assert time.monotonic() < deadline, f"board {board}, then {position_rows(after['positions'], account)}, " \
+                                            f"cli {position_rows(cli_rows, account)}"
+        time.sleep(1)
+
+
 def test_board_renders_the_recorded_session_and_agrees_with_the_cli(kafka_bootstrap: str, database_url: str,
                                                                      tmp_path: Path) -> None:
     binary = chromium_binary()
@@ -99,13 +137,20 @@ def test_board_renders_the_recorded_session_and_agrees_with_the_cli(kafka_bootst
             return t.includes('Spurs') && t.includes('kalshi') && t.includes('polymarket') && t.includes('model 0.')
                    && document.querySelectorAll('#games canvas').length > 0; })()""", 240)
         live = board_state(browser)
+        canvases = browser.evaluate("""[...document.querySelectorAll('#games canvas')].map(c => {
+            const r = c.getBoundingClientRect(); return {x: r.left + scrollX, y: r.top + scrollY, w: r.width, h: r.height}; })""")
         shot = browser.screenshot(ARTIFACTS / f"board-live-{tag}.png")
         print(f"\nboard screenshot during the replay: {shot}")
         assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
+        assert canvases and all(drawn(shot, c) for c in canvases), canvases  # each game's chart has its lines
         for title in ("Bankroll", "Live events", "Current edges", "Signals", "Open positions", "Orders", "Fills",
                       "Exposure", "Risk and breakers", "Service health", "Alerts"):
             assert any(title in s for s in live["sections"]), (title, live["sections"])
         assert account in live["accounts"]
+
+        # a position open mid-replay: the board's row equals what `arbees positions` prints at that moment
+        held = open_positions_agree(browser, env, account, time.monotonic() + 240)
+        print(f"open positions mid-replay, board and CLI alike: {held}")
 
         # a worker killed mid-run: the supervisor restarts it, the page keeps updating
         status = json.loads((tmp_path / "run" / "status.json").read_text())
