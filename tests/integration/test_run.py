@@ -11,8 +11,10 @@ import json
 import shutil
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -123,11 +125,48 @@ def run_dir(tmp_path: Path) -> Iterator[Path]:
     yield tmp_path
 
 
+class DeadNet:
+    """The outside world, unreachable for certain: every feed's HTTP and websocket traffic goes through this
+    "proxy" (HTTPS_PROXY and friends; the broker, the database and the board are on 127.0.0.1, which NO_PROXY
+    keeps direct), which takes each connection and closes it at once, counting it. So the offline test does not
+    depend on whether the machine running it has a network, and a feed that spins shows as a flood."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.attempts = 0
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.attempts += 1
+            conn.close()
+
+    def env(self) -> dict[str, str]:
+        url = f"http://127.0.0.1:{self.port}"
+        proxies = {k: url for k in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")}
+        return {**proxies, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of `pid` so far (/proc/<pid>/stat)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @pytest.mark.timeout(900)
 def test_offline_feeds_retry_everything_else_runs_one_copy_and_stack_down_stops_all(
     kafka_bootstrap: str, database_url: str, run_dir: Path
 ) -> None:
-    env = run_env(kafka_bootstrap, database_url, run_dir)
+    net = DeadNet()
+    env = {**run_env(kafka_bootstrap, database_url, run_dir), **net.env()}
     run = Running((), env, run_dir)
     try:
         def steady(snap: dict) -> bool:
@@ -142,7 +181,16 @@ def test_offline_feeds_retry_everything_else_runs_one_copy_and_stack_down_stops_
         assert "fred not started: set FRED_API_KEY to run it" in snap["notes"]
         pids = run.pids()
         assert len(pids) == len(FEEDS) + len(OTHERS)
-        time.sleep(4)  # steady means steady: nobody crashes or restarts a few heartbeats later
+        # steady means steady: nobody crashes or restarts, and no feed spins (CPU, or attempts past its backoff)
+        feeds = {f: parts(snap)[f]["pid"] for f in FEEDS}
+        cpu, attempts, t0 = {f: cpu_seconds(pid) for f, pid in feeds.items()}, net.attempts, time.monotonic()
+        time.sleep(20)
+        busy = {f: (cpu_seconds(pid) - cpu[f]) / (time.monotonic() - t0) for f, pid in feeds.items()}
+        tried = net.attempts - attempts
+        print(f"\noffline for {time.monotonic() - t0:.0f} s: {tried} connection attempts in all, CPU {busy}")
+        assert attempts > 0 and tried > 0, "the feeds never tried the outside world"  # they keep retrying
+        assert tried < 2 * 20, tried  # under two a second for all feeds together: backoff, not a loop
+        assert all(share < 0.1 for share in busy.values()), busy  # under 10% of a core each
         later = parts(run.status())
         assert all(p["restarts"] == 0 and p["state"] == "running" for p in later.values()), later
 
@@ -185,6 +233,7 @@ def test_offline_feeds_retry_everything_else_runs_one_copy_and_stack_down_stops_
     finally:
         if run.proc.poll() is None:
             run.interrupt()
+        net.close()
 
 
 def _free_ports(n: int) -> list[int]:
