@@ -383,6 +383,20 @@ def _target_states() -> dict[str, type]:
     return {"crypto": AssetState, "econ": IndicatorState, "politics": RaceState}
 
 
+#: Target-state codec versions that moved past 1 (econ 2: the release calendar in the state). A new shape gets a
+#: changelog of its own (`<name>-target-states-v<N>`): no reader resolves the old shape's values.
+_TARGET_VERSIONS = {"econ": 2}
+
+
+def target_table_name(name: str) -> str:
+    version = _TARGET_VERSIONS.get(name, 1)
+    return f"{name}-target-states" + (f"-v{version}" if version > 1 else "")
+
+
+def _target_table(name: str, state: type) -> TableSpec:
+    return TableSpec(target_table_name(name), state, _TARGET_VERSIONS.get(name, 1))
+
+
 #: The target processors (group `targets`): listings and feed states in, target EventStates out on `events.state`,
 #: where discovery links listings to them. Per processor a re-key stage (by what it keeps state for) and a stage
 #: holding that state.
@@ -401,7 +415,7 @@ TARGETS: tuple[Stage, ...] = tuple(stage for name, state in _target_states().ite
         f"{name}-targets",
         inputs={f"{name}.targets-by-key": (MarketListing, EventState)},
         key=f"{name} target key",
-        tables=(TableSpec(f"{name}-target-states", state, 1),),
+        tables=(_target_table(name, state),),
         routes={EventState: Route("events.state", _by_event)},
         handler=f"{name}_targets",
         group="targets",

@@ -20,7 +20,7 @@ from schemas.enums import Severity
 from schemas.records import Alert, EventState, Fill, Heartbeat, LedgerEntry, MarketLink, MarketListing, Quote
 from streams import alerting, router
 from streams.discovery import DiscoveryProcessor, DiscoveryState
-from streams.topology import Context, ToScope
+from streams.topology import Context, ToScope, target_table_name
 
 log = structlog.get_logger(__name__)
 
@@ -58,7 +58,7 @@ class TargetStages:
     def __init__(self, processors: Mapping[str, TargetProcessor]) -> None:
         for name, processor in processors.items():
             setattr(self, f"{name}_rekey", self._rekey(processor))
-            setattr(self, f"{name}_targets", self._targets(f"{name}-target-states", processor))
+            setattr(self, f"{name}_targets", self._targets(target_table_name(name), processor))
 
     @staticmethod
     def _rekey(processor: TargetProcessor) -> Callable[[Context, Any], Awaitable[None]]:

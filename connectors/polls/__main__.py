@@ -1,5 +1,6 @@
-"""`python -m connectors.polls replay-files a.json ...` publishes recorded RawFeed JSON files of the
-built-in source (FiveThirtyEight 2016 national); `live` fetches its URL every `--every` seconds."""
+"""`python -m connectors.polls replay-files a.json ...` publishes recorded RawFeed JSON files; `live` fetches the
+source's URL every `--every` seconds. The source is a TOML file (`--source`, else ARBEES_POLLS_SOURCE; its keys in
+`connectors.polls.source.source_from_file`), else the built-in FiveThirtyEight 2016 national polls."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import httpx
 
 from connectors.polls.pipeline import PollsPipeline, client, fetch
-from connectors.polls.source import FTE_2016_NATIONAL
+from connectors.polls.source import FTE_2016_NATIONAL, SourceError, source_from_file
 from connectors.publisher import Publisher
 from connectors.lifecycle import poll_every, run_until_stopped
 from connectors.rest import replay_files
@@ -30,14 +31,20 @@ async def _live(publisher: Publisher, pipeline: PollsPipeline, every_s: float) -
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m connectors.polls")
     ap.add_argument("--bootstrap", default=os.environ.get("KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    ap.add_argument("--source", default=os.environ.get("ARBEES_POLLS_SOURCE") or None,
+                    help="a TOML file naming the polling source (default: FiveThirtyEight's 2016 national polls)")
     sub = ap.add_subparsers(dest="mode", required=True)
     live = sub.add_parser("live")
     live.add_argument("--every", type=float, default=3600.0)
     files = sub.add_parser("replay-files")
     files.add_argument("paths", nargs="+")
     args = ap.parse_args()
+    try:
+        source = source_from_file(args.source) if args.source else FTE_2016_NATIONAL
+    except SourceError as exc:
+        ap.error(str(exc))
     publisher = Publisher(args.bootstrap, service="polls-connector")
-    pipeline = PollsPipeline(publisher, FTE_2016_NATIONAL)
+    pipeline = PollsPipeline(publisher, source)
     try:
         if args.mode == "live":
             asyncio.run(_live(publisher, pipeline, args.every))

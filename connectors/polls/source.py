@@ -8,7 +8,9 @@ party the poll is about. The race is the election the polls measure (e.g. the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -43,3 +45,36 @@ FTE_2016_NATIONAL = PollSource(
     format="csv",
     candidates=(Candidate("rawpoll_clinton", "Hillary Clinton", "Democratic"), Candidate("rawpoll_trump", "Donald Trump", "Republican")),
 )
+
+
+class SourceError(ValueError):
+    """A polling-source file that cannot be used: the message names the file and what is wrong."""
+
+
+def source_from_file(path: str | Path) -> PollSource:
+    """A `PollSource` from a TOML file: `race`, `election_date`, `url`, `format` and two `[[candidates]]` tables
+    (`column`, `name`, `party`), plus any column name to override (`poll_id`, `end_date`, ...)."""
+    where = Path(path)
+    try:
+        doc = tomllib.loads(where.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SourceError(f"{where}: {exc}") from exc
+    known = {f.name for f in fields(PollSource)}
+    unknown = sorted(set(doc) - known)
+    if unknown:
+        raise SourceError(f"{where}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    missing = sorted(k for k in ("race", "election_date", "url", "format", "candidates") if k not in doc)
+    if missing:
+        raise SourceError(f"{where}: missing {', '.join(missing)}")
+    if doc["format"] not in ("csv", "json"):
+        raise SourceError(f"{where}: format must be csv or json, got {doc['format']!r}")
+    if not str(doc["url"]).startswith("https://"):
+        raise SourceError(f"{where}: url must be https://, got {doc['url']!r}")
+    cands = doc["candidates"]
+    if not isinstance(cands, list) or len(cands) != 2 or not all(isinstance(c, dict) for c in cands):
+        raise SourceError(f"{where}: candidates must be two [[candidates]] tables (column, name, party)")
+    try:
+        pair = tuple(Candidate(str(c["column"]), str(c["name"]), str(c["party"])) for c in cands)
+    except KeyError as exc:
+        raise SourceError(f"{where}: a candidate has no {exc.args[0]!r}") from exc
+    return PollSource(**{k: str(v) for k, v in doc.items() if k != "candidates"}, candidates=pair)  # type: ignore[arg-type]

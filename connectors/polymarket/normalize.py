@@ -28,6 +28,9 @@ SOURCE = "polymarket"
 _CRYPTO_TAGS = {"crypto", "crypto-prices", "bitcoin", "ethereum", "solana", "xrp"}
 _POLITICS_TAGS = {"politics", "elections", "us-presidential-election", "world-elections", "global-elections"}
 _ECONOMICS_TAGS = {"economy", "economics", "fed", "fed-rates", "inflation", "cpi", "jobs-report", "gdp"}
+#: The Gamma tag each non-sports market type is listed under (the recorded gamma events carry "crypto" and
+#: "politics"; "economy" is the site's economics category): what `arbees run` follows beside the leagues.
+MARKET_TYPE_TAGS = ("crypto", "economy", "politics")
 
 
 def listing_key(condition_id: str) -> str:

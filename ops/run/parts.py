@@ -20,7 +20,7 @@ from pathlib import Path
 
 #: One consumer group per agent module of streams.app.AGENT_MODULES (a test keeps the two equal).
 AGENT_GROUPS = ("discovery", "targets", "router", "shard", "trading", "alerts")
-FEEDS = ("espn", "kalshi", "polymarket", "coingecko", "fred")
+FEEDS = ("espn", "kalshi", "polymarket", "coingecko", "fred", "polls")
 #: Feeds that cannot start without a key: left out (and said so) when the variable is unset.
 FEED_KEYS = {"fred": "FRED_API_KEY"}
 
@@ -53,14 +53,20 @@ def espn_leagues() -> tuple[str, ...]:
 
 
 def kalshi_series() -> tuple[str, ...]:
+    """Every series a matcher reads: each league's game series, the crypto price ladders, the economic releases."""
     from connectors.kalshi.normalize import SERIES_LEAGUES
+    from streams.crypto.parse import KALSHI_SERIES as CRYPTO
+    from streams.economics.parse import KALSHI_SERIES as ECONOMICS, UNFORECAST
 
-    return tuple(SERIES_LEAGUES)
+    return (*SERIES_LEAGUES, *CRYPTO, *(series for series, (ind, _) in ECONOMICS.items() if ind not in UNFORECAST))
 
 
 def polymarket_tags() -> tuple[str, ...]:
-    """Gamma tag slugs of the sports leagues; Polymarket tags its league events with the league key."""
-    return espn_leagues()
+    """Gamma tag slugs of the sports leagues (Polymarket tags its league events with the league key), then the
+    crypto, economics and politics categories."""
+    from connectors.polymarket.normalize import MARKET_TYPE_TAGS
+
+    return (*espn_leagues(), *MARKET_TYPE_TAGS)
 
 
 def _agent_part(group: str, app_prefix: str) -> Part:
@@ -72,7 +78,7 @@ def _agent_part(group: str, app_prefix: str) -> Part:
     )
 
 
-def _feed_part(feed: str) -> Part:
+def feed_part(feed: str) -> Part:
     if feed == "espn":
         args: tuple[str, ...] = ("live", "--leagues", ",".join(espn_leagues()))
     elif feed == "kalshi":
@@ -80,7 +86,7 @@ def _feed_part(feed: str) -> Part:
     elif feed == "polymarket":
         args = ("live", "--tags", ",".join(polymarket_tags()))
     else:
-        args = ("live",)  # CoinGecko: its default coins; FRED: every series in connectors/fred
+        args = ("live",)  # CoinGecko: its default coins; FRED: every series in connectors/fred; polls: its source
     return Part(name=feed, kind=Kind.FEED, argv=(sys.executable, "-m", f"connectors.{feed}", *args))
 
 
@@ -133,7 +139,7 @@ def plan(only: Sequence[str] = (), replay: Part | None = None, port: Callable[[]
         raise PlanError(f"unknown part(s) {', '.join(unknown)}; parts are {', '.join(all_names())}")
     parts: list[Part] = [_sink_part(app_prefix), *(_agent_part(g, app_prefix) for g in AGENT_GROUPS)]
     unkeyed = missing_keys(os.environ if env is None else env)
-    parts += [replay] if replay is not None else [_feed_part(f) for f in FEEDS if f not in unkeyed]
+    parts += [replay] if replay is not None else [feed_part(f) for f in FEEDS if f not in unkeyed]
     parts.append(_board_part(os.environ if env is None else env))
     if wanted:
         parts = [p for p in parts if p.name in wanted]

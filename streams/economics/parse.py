@@ -49,6 +49,10 @@ class NotATarget(ValueError):
     """An economics listing this system cannot price (the reason says why)."""
 
 
+#: Indicators the venues list that the release model does not forecast, with the reason a listing is refused.
+UNFORECAST = {"claims": "jobless claims are published weekly; the release model forecasts monthly and quarterly figures"}
+
+
 
 def _on_grid(x: float, step: float) -> float:
     return round(round(x / step) * step, 10)
@@ -108,7 +112,12 @@ def parse_polymarket(listing: MarketListing) -> tuple[EconTarget, str]:
 def parse_listing(listing: MarketListing) -> tuple[EconTarget, str]:
     """The target a listing asks about and which side of it ("a" = >= threshold, "b" = below) its YES is."""
     if listing.venue is Venue.KALSHI:
-        return parse_kalshi(listing)
-    if listing.venue is Venue.POLYMARKET:
-        return parse_polymarket(listing)
-    raise NotATarget(f"no economics parser for venue {listing.venue.value}")
+        parsed = parse_kalshi(listing)
+    elif listing.venue is Venue.POLYMARKET:
+        parsed = parse_polymarket(listing)
+    else:
+        raise NotATarget(f"no economics parser for venue {listing.venue.value}")
+    why = UNFORECAST.get(parsed[0].indicator)
+    if why is not None:
+        raise NotATarget(f"{listing.venue.value} {listing.market_id}: {why}")
+    return parsed

@@ -40,7 +40,8 @@ class EconTarget:
         return f"{self.indicator} {self.period[:7]} >= {self.threshold:.10g}"
 
 
-def to_state(target: EconTarget, forecast: EmpiricalForecast | None, *, ts: int, published: float | None, status: EventStatus) -> EventState:
+def to_state(target: EconTarget, forecast: EmpiricalForecast | None, *, ts: int, published: float | None, status: EventStatus,
+             start_ts: int | None = None) -> EventState:
     """The target with its forecast (open) or its published figure (settled)."""
     features = {"threshold": target.threshold, "step": target.step}
     if published is not None:
@@ -51,7 +52,7 @@ def to_state(target: EconTarget, forecast: EmpiricalForecast | None, *, ts: int,
         features.update({f"err_q{i:02d}": float(v) for i, v in enumerate(q)})
     return EventState(
         state_id=f"{target.event_id}@{ts}", event_id=target.event_id, ts=ts, source=TARGET_SOURCE,
-        market_type=MarketType.ECONOMICS, league=target.indicator, name=target.describe(), status=status,
+        market_type=MarketType.ECONOMICS, league=target.indicator, name=target.describe(), status=status, start_ts=start_ts,
         entity_a=target.describe(), entity_b=f"{target.indicator} {target.period[:7]} < {target.threshold:.10g}",
         features=features,
     )

@@ -7,6 +7,13 @@ open target is re-emitted: a target for the period after the last published one
 is LIVE with the forecast of `streams.probability.economics` (fitted on the
 history up to then); a target whose period is published is FINAL with the
 published figure (rounded to its grid), then dropped. Targets further ahead wait.
+
+A release-calendar state from the connector (`fred:<indicator>:release:<day>`, its
+start the publication time) tells when the next figure comes: an open target's
+state starts then, and its forecast errors are scaled by the share of the time
+between the last release and the next still to run (`info_left`, at least
+`TargetsConfig.min_info_left`): the spread narrows as the print nears. Each new
+calendar date re-emits the open targets priced at that record's time.
 """
 
 from __future__ import annotations
@@ -38,6 +45,9 @@ Record = Union[MarketListing, EventState]
 @dataclass(frozen=True)
 class TargetsConfig:
     window: int = 120  # periods the AR(1) is fitted on
+    #: The forecast spread never narrows below this share of its full width before the print: revisions,
+    #: seasonal adjustment and what no indicator shows stay unknown until the figure is out.
+    min_info_left: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -45,11 +55,31 @@ class IndicatorState:
     indicator: str
     levels: dict[str, float] = field(default_factory=dict)  # period -> published level
     targets: dict[str, EconTarget] = field(default_factory=dict)
+    releases: tuple[int, ...] = ()  # publication times on the calendar, sorted
+
+
+def info_left(releases: tuple[int, ...], ts: int, period_months: int, floor: float) -> float:
+    """Share of the time from the last release before `ts` to the next one still to run at `ts` (1 with no next
+    release on the calendar; a missing last one is taken a period before the next)."""
+    later = [r for r in releases if r > ts]
+    if not later:
+        return 1.0
+    nxt = later[0]
+    earlier = [r for r in releases if r <= ts]
+    prev = earlier[-1] if earlier else nxt - int(period_months * 30.44 * 86_400_000)
+    return min(1.0, max(floor, (nxt - ts) / max(1, nxt - prev)))
 
 
 def _period_of(state: EventState) -> str | None:
     parts = state.event_id.split(":")
     return parts[2] if len(parts) == 3 and parts[0] == "fred" else None
+
+
+def is_release(state: EventState) -> bool:
+    """A release-calendar state of the FRED connector: `fred:<indicator>:release:<day>`, start = publication time."""
+    parts = state.event_id.split(":")
+    return (state.market_type is MarketType.ECONOMICS and state.source == OBSERVATION_SOURCE and len(parts) == 4
+            and parts[0] == "fred" and parts[2] == "release" and state.start_ts is not None)
 
 
 def is_observation(state: EventState) -> bool:
@@ -75,7 +105,7 @@ class TargetsProcessor:
 
     def state_key(self, record: Record) -> str | None:
         if isinstance(record, EventState):
-            return record.league if is_observation(record) and record.league in SETTLES_ON else None
+            return record.league if (is_observation(record) or is_release(record)) and record.league in SETTLES_ON else None
         if record.market_type is not MarketType.ECONOMICS:
             return None
         try:
@@ -87,6 +117,19 @@ class TargetsProcessor:
         return IndicatorState(indicator)
 
     def step(self, state: IndicatorState, record: Record) -> tuple[IndicatorState, list[EventState]]:
+        if isinstance(record, EventState) and is_release(record):
+            if record.league != state.indicator:
+                raise ValueError(f"{record.event_id} is not a release of {state.indicator}")
+            at = int(record.start_ts or 0)
+            if at in state.releases:
+                return state, []
+            before = next((r for r in state.releases if r > record.ts), None)
+            state = replace(state, releases=tuple(sorted((*state.releases, at))))
+            if at <= record.ts or (before is not None and before <= at):
+                return state, []  # a past date, or one after the next print: the open targets' pricing is unchanged
+            outputs = [o for t in sorted(state.targets.values(), key=lambda t: t.event_id)
+                       if (o := self._emit(state, t, record.ts)) is not None and o.status is not EventStatus.FINAL]
+            return state, outputs
         if isinstance(record, EventState):
             if not is_observation(record) or record.league != state.indicator:
                 raise ValueError(f"{record.event_id} is not a FRED observation of {state.indicator}")
@@ -122,8 +165,11 @@ class TargetsProcessor:
             return to_state(target, None, ts=ts, published=_published(float(figure), target.step), status=EventStatus.FINAL)
         if target.period != _next_period(periods[-1], PERIOD_MONTHS.get(state.indicator, 1)):
             return None
+        months = PERIOD_MONTHS.get(state.indicator, 1)
+        left = info_left(state.releases, ts, months, self.config.min_info_left)
         try:
-            forecast = forecast_next(levels, settles_on, self.config.window)
+            forecast = forecast_next(levels, settles_on, self.config.window, left)
         except ValueError:
             return None  # not enough history yet
-        return to_state(target, forecast, ts=ts, published=None, status=EventStatus.SCHEDULED)
+        release = next((r for r in state.releases if r > ts), None)
+        return to_state(target, forecast, ts=ts, published=None, status=EventStatus.SCHEDULED, start_ts=release)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from schemas.enums import EventStatus
+from schemas.enums import EventStatus, MarketType
+from schemas.records import EventState
 from streams.shard.equivalence import PairingPolicy
 
 #: Statuses on which no signal is ever emitted: the outcome is known or trading is halted.
@@ -25,6 +26,10 @@ class ShardConfig:
     stale_quote_ms: int = 10_000
     #: A state older than this cannot price a model edge.
     stale_state_ms: int = 60_000
+    #: Market types whose state holds until the next one replaces it, whatever its age: a release's forecast
+    #: (re-priced when an observation or the release calendar changes) and a race's polling average (when a poll
+    #: comes). Their states are hours to weeks old when a quote meets them; a 60 s limit would price none.
+    ageless_types: frozenset[MarketType] = frozenset({MarketType.ECONOMICS, MarketType.POLITICS})
     #: Emit Probability only when some outcome moved by more than this.
     prob_epsilon: float = 0.005
     #: Markets without read venue rules (non-sports): settle times must agree within this to pair.
@@ -41,6 +46,10 @@ class ShardConfig:
     @property
     def pairing(self) -> PairingPolicy:
         return PairingPolicy(self.start_tolerance_ms, self.settle_tolerance_ms, self.accept_void_difference)
+
+    def fresh(self, state: EventState, now: int) -> bool:
+        """Can `state` still price a model edge at event time `now`?"""
+        return state.market_type in self.ageless_types or now - state.ts <= self.stale_state_ms
 
     def blocked(self, status: EventStatus) -> bool:
         return status in self.blocked_statuses or (self.block_on_break and status is EventStatus.BREAK)

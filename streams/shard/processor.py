@@ -173,7 +173,7 @@ class _Run:
         # A state after the last one had gone stale prices the books again even when its probabilities did not
         # move: a quote that came in between (one that overtook this state on its way) met a stale state and
         # was not priced, and nothing else would price it.
-        revived = known is not None and ev.ts - known.ts > cfg.stale_state_ms
+        revived = known is not None and not cfg.fresh(known, ev.ts)
         if self._moved(work.emitted, probs):
             work.emitted = probs
             self.outputs[k].append(
@@ -190,7 +190,7 @@ class _Run:
             )
         elif not revived:
             return
-        if cfg.blocked(ev.status) or rec.ts - ev.ts > cfg.stale_state_ms:
+        if cfg.blocked(ev.status) or not cfg.fresh(ev, rec.ts):
             return
         added = False
         keys = work.base.books.keys
@@ -273,7 +273,7 @@ class _Run:
             and not blocked
             and work.open[m]
             and excluded_market(ev) != books.keys[m]
-            and now - ev.ts <= cfg.stale_state_ms
+            and cfg.fresh(ev, now)
             and now - q.ts <= cfg.stale_quote_ms
         ):
             p = work.probs.get(skey[0])

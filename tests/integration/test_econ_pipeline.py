@@ -66,8 +66,9 @@ def test_recorded_fred_unrate_to_linked_release_target_probabilities_and_signals
 
     assert demo.wait_for(reader, linked, 120, alive=child.alive), f"links missing; counts {reader.counts()}\n{child.tail()}"
     target = [s for s in reader.of("events.state", EventState) if s.event_id == EVENT][-1]
-    # The Kalshi book: YES asks at 0.05 (constructed), far below what the forecast gives a jobless rate of 14.1 %+.
-    q = Quote(quote_id=f"KALSHI:{TICKER}:it", venue=Venue.KALSHI, market_id=TICKER, ts=target.ts + 1_000, seq=1,
+    # The Kalshi book: YES asks at 0.05 (constructed), far below what the forecast gives a jobless rate of 14.1 %+;
+    # quoted three days after the forecast, as a live book is (the forecast holds until the next print).
+    q = Quote(quote_id=f"KALSHI:{TICKER}:it", venue=Venue.KALSHI, market_id=TICKER, ts=target.ts + 3 * 86_400_000, seq=1,
               yes_ask_micros=50_000, yes_ask_size=100.0, no_ask_micros=960_000, no_ask_size=100.0,
               yes_ask_depth=depth.pack_levels([(50_000, 100.0)]), no_ask_depth=depth.pack_levels([(960_000, 100.0)]), yes_bid_depth=depth.pack_levels([(40_000, 100.0)]),
               no_bid_depth=depth.pack_levels([(950_000, 100.0)]), yes_bid_micros=40_000, yes_bid_size=100.0, no_bid_micros=950_000, no_bid_size=100.0)

@@ -67,8 +67,9 @@ def test_recorded_polls_to_race_link_probabilities_and_signals(kafka_bootstrap: 
     assert demo.wait_for(reader, lambda r: len(races(r)) >= len(published), 120, alive=child.alive), (
         f"{len(races(reader))} of {len(published)} race states; counts {reader.counts()}\n{child.tail()}")
     race = max(races(reader), key=lambda s: s.ts)
-    # A book that sells YES (Clinton) at 0.40 (constructed).
-    q = Quote(quote_id=f"POLYMARKET:{market}:it", venue=Venue.POLYMARKET, market_id=market, ts=race.ts + 1_000, seq=1,
+    # A book that sells YES (Clinton) at 0.40 (constructed), quoted two days after the last poll, as a live book is
+    # (a polling average holds until the next poll).
+    q = Quote(quote_id=f"POLYMARKET:{market}:it", venue=Venue.POLYMARKET, market_id=market, ts=race.ts + 2 * 86_400_000, seq=1,
               yes_ask_micros=400_000, yes_ask_size=100.0, no_ask_micros=620_000, no_ask_size=100.0,
               yes_ask_depth=depth.pack_levels([(400_000, 100.0)]), no_ask_depth=depth.pack_levels([(620_000, 100.0)]))
     pub.publish("markets.quotes", f"POLYMARKET:{market}", q)

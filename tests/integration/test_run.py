@@ -27,7 +27,7 @@ from ops.run.parts import free_port
 from ops.postgres import cluster
 
 REPO = Path(__file__).resolve().parents[2]
-FEEDS = ("espn", "kalshi", "polymarket", "coingecko")  # FRED needs FRED_API_KEY: left out, and the screen says so
+FEEDS = ("espn", "kalshi", "polymarket", "coingecko", "polls")  # FRED needs FRED_API_KEY: left out, and the screen says so
 OTHERS = ("sink", "discovery", "targets", "router", "shard", "trading", "alerts", "board")
 
 

@@ -70,10 +70,11 @@ def test_connectors_and_sink_run_as_services() -> None:
     entry = {name: " ".join(svc.get("entrypoint", [])) for name, svc in SERVICES.items()}
     assert entry["sink"] == "python -m ops.sink"
     assert entry["espn"].startswith("python -m connectors.espn live")
-    assert entry["kalshi"].startswith("python -m connectors.kalshi live")
-    assert entry["polymarket"].startswith("python -m connectors.polymarket live")
+    # the venues' feeds start as `arbees run` plans them (ops.run.feed): the same series and tags everywhere
+    assert entry["kalshi"] == "python -m ops.run.feed kalshi" and entry["polymarket"] == "python -m ops.run.feed polymarket"
     assert entry["coingecko"].startswith("python -m connectors.coingecko live")
     assert entry["fred"].startswith("python -m connectors.fred live")
-    for name in ("sink", "espn", "kalshi", "polymarket", "coingecko", "fred"):
+    assert entry["polls"].startswith("python -m connectors.polls live")
+    for name in ("sink", "espn", "kalshi", "polymarket", "coingecko", "fred", "polls"):
         assert "ARBEES_AGENTS" not in SERVICES[name]["environment"]
         assert SERVICES[name]["environment"]["ARBEES_MODE"] == "paper"

@@ -109,3 +109,47 @@ def test_discovery_links_both_venues_to_one_event_on_opposite_sides() -> None:
     assert got == {(Venue.KALSHI, "econ:unrate:2020-05-01:ge-14.1", "a"), (Venue.POLYMARKET, "econ:unrate:2020-05-01:ge-14.1", "b")}
     # A different threshold is a different event.
     assert parse_listing(replace(k, market_id="KXU3-20MAY-T13.0"))[0].event_id != "econ:unrate:2020-05-01:ge-14.1"
+
+
+def test_the_forecast_narrows_as_the_release_nears_on_the_recorded_calendar() -> None:
+    """On the recorded FRED calendar (releases/dates, whose answer ends in May 2020) the Employment Situation
+    (release 50) came out on May 8 and May 11; the next, the May 2020 report, came out on June 5, 2020 (a date the
+    recorded answer does not reach: its state is built by the connector's own `release_states`, from FRED's
+    release id and that real date). A May 2020 target priced on 2020-05-20 then has the share of the time from
+    May 11 to June 5 still to run left, its forecast errors are scaled by the square root of that share, and its
+    state starts at the June 5 publication."""
+    from connectors.fred.normalize import parse_body, release_dates, release_states
+    from tests.unit.fred.test_connector import FIXTURES
+
+    proc = TargetsProcessor()
+    st, _ = proc.step(proc.initial("unrate"), kalshi("KXU3-20MAY-T14.5"))
+    for s in unrate_states():
+        st, out = proc.step(st, s)
+    full = next(o for o in out if o.event_id == "econ:unrate:2020-05-01:ge-14.6")  # no calendar yet: info_left 1
+    assert full.start_ts is None
+    body = parse_body((FIXTURES / "releases_dates_since_2020-01-01.json").read_text())
+    recorded = [s for rid, day in release_dates(body) for s in release_states(rid, day, FETCHED) if s.league == "unrate"]
+    assert {c.event_id for c in recorded} == {"fred:unrate:release:2020-05-08", "fred:unrate:release:2020-05-11"}
+    calendar = [*recorded, *(s for s in release_states(50, "2020-06-05", FETCHED) if s.league == "unrate")]
+    emitted = []
+    for c in calendar:
+        st, out = proc.step(st, c)
+        emitted += out
+    may = [o for o in emitted if o.event_id == "econ:unrate:2020-05-01:ge-14.6"][-1]
+    june5 = next(c.start_ts for c in calendar if c.event_id == "fred:unrate:release:2020-06-05")
+    may11 = next(c.start_ts for c in calendar if c.event_id == "fred:unrate:release:2020-05-11")
+    assert may.start_ts == june5 and may.ts == FETCHED
+    share = (june5 - FETCHED) / (june5 - may11)
+    assert 0.4 < share < 0.7
+    full_spread = [full.features[f"err_q{i:02d}"] for i in range(20)]
+    narrowed = [may.features[f"err_q{i:02d}"] for i in range(20)]
+    assert narrowed == pytest.approx([e * share ** 0.5 for e in full_spread])
+    assert may.features["mean"] == pytest.approx(full.features["mean"])  # the centre stays, the spread narrows
+    model = model_for(MarketType.ECONOMICS, "unrate")
+    assert abs(model.probabilities(may)["a"] - 0.5) > abs(model.probabilities(full)["a"] - 0.5)  # surer of the side (0.78 with the full spread)
+    assert proc.step(st, calendar[-1]) == (st, [])  # a date it knows changes nothing
+
+
+def test_weekly_claims_listings_are_refused_with_the_reason() -> None:
+    with pytest.raises(NotATarget, match="published weekly"):
+        parse_listing(kalshi("KXJOBLESSCLAIMS-25NOV-T220000"))

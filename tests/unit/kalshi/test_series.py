@@ -47,7 +47,10 @@ def test_the_connector_follows_every_series_by_default_and_compose_does_not_narr
     assert DEFAULT_SERIES.split(",") == list(SERIES_LEAGUES)
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     entry = compose["services"]["kalshi"]["entrypoint"]
-    assert entry[:4] == ["python", "-m", "connectors.kalshi", "live"] and "--series" not in entry
+    assert entry == ["python", "-m", "ops.run.feed", "kalshi"]  # what `arbees run` starts: every series and more
+    from ops.run.feed import argv_for
+
+    assert set(argv_for("kalshi")[-1].split(",")) >= set(SERIES_LEAGUES)
 
 
 @pytest.mark.parametrize("series", list(SERIES_LEAGUES))

@@ -34,7 +34,7 @@ def test_fred_runs_only_with_its_key() -> None:
 
 def test_every_part_with_every_league_and_series() -> None:
     parts = {p.name: p for p in plan(port=_ports(), env={"FRED_API_KEY": "k", "ARBEES_BOARD_PORT": "18099"})}
-    assert list(parts) == ["sink", *AGENT_GROUPS, "espn", "kalshi", "polymarket", "coingecko", "fred", "board"]
+    assert list(parts) == ["sink", *AGENT_GROUPS, "espn", "kalshi", "polymarket", "coingecko", "fred", "polls", "board"]
     assert parts["board"].argv[-4:] == ("ops.cli", "board", "--port", "18099")
     for group in AGENT_GROUPS:
         env = parts[group].env
@@ -42,7 +42,17 @@ def test_every_part_with_every_league_and_series() -> None:
         assert env["ARBEES_MODE"] == "paper" and "--live" not in parts[group].argv
         assert "ARBEES_WEB_PORT" not in env  # a worker serves no Faust web (streams.agents.worker.faust_args)
     assert parts["espn"].argv[-1].split(",") == list(LEAGUES)
-    assert parts["kalshi"].argv[-1].split(",") == list(SERIES_LEAGUES)
+    series = parts["kalshi"].argv[-1].split(",")
+    assert series[: len(SERIES_LEAGUES)] == list(SERIES_LEAGUES)
+    # the crypto ladders and the economic releases too: the series of the recorded KXBTCD listing, CPI, U-3, the Fed
+    assert {"KXBTCD", "KXBTC", "KXETHD", "KXCPI", "KXU3", "KXPAYROLLS", "KXFED"} <= set(series)
+    tags = parts["polymarket"].argv[-1].split(",")
+    assert tags == [*LEAGUES, "crypto", "economy", "politics"]
+    from ops.run.feed import argv_for  # what compose and the k8s manifests start: the same argv
+
+    assert argv_for("kalshi", ["--every", "5"]) == (*parts["kalshi"].argv, "--every", "5")
+    with pytest.raises(SystemExit, match="unknown feed 'bloomberg'"):
+        argv_for("bloomberg")
     ports = [p.metrics_port for p in parts.values()]
     assert len(set(ports)) == len(ports)
 

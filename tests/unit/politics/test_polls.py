@@ -119,3 +119,73 @@ def test_candidates_and_parties_as_venues_write_them() -> None:
     sides = [yes_side(t, "Yes", whitmer, smith) for t in titles]
     assert sides == ["b", "a"]
     assert names_candidate("Bernie wins Iowa", Candidate("Bernard Sanders", "Democratic"))
+
+
+SOURCE_TOML = """
+race = "us-president-2016-popular-vote"
+election_date = "2016-11-08"
+url = "https://projects.fivethirtyeight.com/general-model/president_general_polls_2016.csv"
+format = "csv"
+end_date = "enddate"
+
+[[candidates]]
+column = "rawpoll_clinton"
+name = "Hillary Clinton"
+party = "Democratic"
+
+[[candidates]]
+column = "rawpoll_trump"
+name = "Donald Trump"
+party = "Republican"
+"""
+
+
+def test_a_source_named_in_a_file_is_fetched_over_http_and_read(tmp_path: Path) -> None:
+    """`python -m connectors.polls live --source FILE` (what `arbees run` starts, ARBEES_POLLS_SOURCE): the file
+    names the source; its URL answered with the recorded FiveThirtyEight file gives the recorded polls."""
+    import asyncio
+
+    import httpx
+
+    from connectors.polls.pipeline import client, fetch
+    from connectors.polls.source import source_from_file
+
+    path = tmp_path / "polls.toml"
+    path.write_text(SOURCE_TOML)
+    src = source_from_file(path)
+    assert src == FTE_2016_NATIONAL  # the file spells out the built-in source, so the outputs must agree
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, text=CSV)
+
+    async def once() -> Fetched:
+        async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
+            return await fetch(client(http), src)
+
+    fetched = asyncio.run(once())
+    published, dead = PollsPipeline(Sink(), src).on_raw(fetched.raw_feed())
+    assert asked == [src.url] and dead == 0 and len(published) == 329
+    assert {s.event_id for s in published} == {s.event_id for s in poll_states(FTE_2016_NATIONAL, CSV, 0)[0]}
+
+
+def test_a_source_file_that_cannot_be_used_says_why(tmp_path: Path) -> None:
+    import pytest
+
+    from connectors.polls.source import SourceError, source_from_file
+
+    cases = {
+        "typo": (SOURCE_TOML.replace("end_date", "enddate_col"), "unknown key(s) enddate_col"),
+        "no url": (SOURCE_TOML.replace('url = "https', 'link = "https'), "unknown key(s) link"),
+        "http": (SOURCE_TOML.replace("https://", "http://"), "url must be https://"),
+        "xml": (SOURCE_TOML.replace('format = "csv"', 'format = "xml"'), "format must be csv or json"),
+        "one candidate": (SOURCE_TOML.split("[[candidates]]")[0] + "[[candidates]]" + SOURCE_TOML.split("[[candidates]]")[1],
+                          "candidates must be two"),
+        "not toml": ("race = ", "polls.toml"),
+    }
+    for name, (text, why) in cases.items():
+        path = tmp_path / "polls.toml"
+        path.write_text(text)
+        with pytest.raises(SourceError, match=why.replace("(", r"\(").replace(")", r"\)")):
+            source_from_file(path)

@@ -10,7 +10,7 @@ import pytest
 from connectors.espn.leagues import league
 from connectors.espn.normalize import scoreboard_states
 from schemas.codec import default_codec
-from schemas.enums import EventStatus, SignalKind, Side, Venue
+from schemas.enums import EventStatus, MarketType, SignalKind, Side, Venue
 from schemas.records import Probability, ShardInput, Signal
 from streams.shard.config import ShardConfig
 from streams.shard.processor import ShardProcessor, registry_lookup
@@ -99,6 +99,20 @@ def test_no_signal_on_a_stale_state() -> None:
     assert not signals(outs)
     _, outs = run(proc, [state_input(game_state(EV)), kalshi_quote(GAME_TS + 30_000)])
     assert len(signals(outs)) == 1
+
+
+@pytest.mark.parametrize("market_type", [MarketType.ECONOMICS, MarketType.POLITICS])
+def test_a_release_forecast_or_polling_average_prices_quotes_days_later(market_type: MarketType) -> None:
+    """A release's forecast holds until the next print, a polling average until the next poll: a quote days after
+    such a state is priced (a live book always comes long after them), a game state's age still counts."""
+    proc = ShardProcessor(ShardConfig(stale_state_ms=60_000), lookup=fixed_lookup({"a": 0.65, "b": 0.35}))
+    three_days = 3 * 86_400_000
+    state = replace(game_state(EV), market_type=market_type)
+    _, outs = run(proc, [state_input(state), kalshi_quote(GAME_TS + three_days)])
+    assert len(signals(outs)) == 1
+    aged = ShardProcessor(ShardConfig(stale_state_ms=60_000, ageless_types=frozenset()), lookup=fixed_lookup({"a": 0.65, "b": 0.35}))
+    _, outs = run(aged, [state_input(state), kalshi_quote(GAME_TS + three_days)])
+    assert not signals(outs)  # the setting is what makes the difference
 
 
 def test_a_fresh_state_prices_a_quote_that_met_a_stale_one_even_when_the_probability_did_not_move() -> None:
