@@ -37,7 +37,7 @@ from ops.sessions.lockstep import Progress
 from ops.sessions.replay import ReplayClock, load_session, replay_session
 from ops.topics import ensure_topics
 from schemas.codec import default_codec
-from schemas.enums import EventStatus, MarketType, SignalKind
+from schemas.enums import EventStatus, MarketType, SignalKind, Venue
 from schemas.records import (
     Alert, DeadLetter, Fill, LedgerEntry, MarketLink, Order, OrderStatus, PositionEvent, Probability,
     RiskEvent, ShardInput, Signal,
@@ -177,6 +177,10 @@ def test_recorded_session_through_the_broker_and_one_worker(run: Run) -> None:
     got_signals = ours(r, "signals", Signal)
     assert encoded(got_signals) == encoded(want.signals)
     assert all(s.kind is SignalKind.MODEL_EDGE or s.kind is SignalKind.CROSS_VENUE_ARB for s in got_signals)
+    # both kinds: the model's edges, and arbitrages of the equivalent-rule pair (Kalshi and Polymarket, one game)
+    arbs = [s for s in got_signals if s.kind is SignalKind.CROSS_VENUE_ARB]
+    assert arbs and any(s.kind is SignalKind.MODEL_EDGE for s in got_signals)
+    assert all({leg.venue for leg in s.legs} == {Venue.KALSHI, Venue.POLYMARKET} for s in arbs)
 
     # orders, fills, positions, ledger: the account's records, equal to the engine's by id and content.
     def by_id(records: list[Any], key: str) -> dict[str, bytes]:

@@ -189,7 +189,7 @@ def test_offline_feeds_retry_everything_else_runs_one_copy_and_stack_down_stops_
         tried = net.attempts - attempts
         print(f"\noffline for {time.monotonic() - t0:.0f} s: {tried} connection attempts in all, CPU {busy}")
         assert attempts > 0 and tried > 0, "the feeds never tried the outside world"  # they keep retrying
-        assert tried < 2 * 20, tried  # under two a second for all feeds together: backoff, not a loop
+        assert tried < 20 * len(FEEDS), tried  # under one a second per feed (a loop without backoff: thousands)
         assert all(share < 0.1 for share in busy.values()), busy  # under 10% of a core each
         later = parts(run.status())
         assert all(p["restarts"] == 0 and p["state"] == "running" for p in later.values()), later

@@ -92,3 +92,37 @@ def test_the_shard_prices_the_session_the_same_in_batches_as_record_by_record() 
     many = InProcessEngine(BacktestConfig(account="session", events=(EVENT,), shard_batch=500)).run(inputs)
     assert len(one.signals) > 0
     assert [s.signal_id for s in many.signals] == [s.signal_id for s in one.signals]
+
+
+def test_with_the_exits_off_every_position_rides_to_the_final_and_settles(tmp_path: Path) -> None:
+    """The shipped settings take profit before the final; with the exits off (a settings file, as a trader would
+    write one) the session's three positions are held to the end and settled on the game's result: SA won 115-111
+    (ESPN's final state), so Kalshi's SAS YES and NYK NO and Polymarket's YES (the Spurs side) each pay $1 a
+    contract. Each position's realized P&L is its contracts less what its fills cost, from the fills alone."""
+    from schemas.enums import PositionStatus, Side
+    from schemas.records import Fill, LedgerEntry, PositionEvent
+
+    settings = tmp_path / "exits-off.toml"
+    settings.write_text("[trading.exits]\nstop_loss = false\ntake_profit = false\n")
+    result = InProcessEngine(BacktestConfig(account="held", events=(EVENT,), config_file=str(settings))).run(load_session(SESSION))
+    final = [s for s in load_session(SESSION) if isinstance(s.value, EventState) and s.value.status is EventStatus.FINAL]
+    assert final and (final[-1].value.score_a, final[-1].value.score_b) == (111, 115)  # NY 111, SA 115
+    last: dict[str, PositionEvent] = {}
+    for p in result.positions:
+        last[p.position_id] = p
+    assert len(last) == 3 and all(p.status is PositionStatus.SETTLED and p.quantity == 0 for p in last.values())
+    fills = [f for f in result.fills if isinstance(f, Fill)]
+    for p in last.values():
+        own = [f for f in fills if (f.venue, f.market_id, f.side) == (p.venue, p.market_id, p.side)]
+        contracts = sum(f.count for f in own)
+        cost = sum(round(f.count * f.price_micros) for f in own)
+        assert p.realized_pnl_micros == pytest.approx(round(contracts * 1_000_000) - cost, abs=1), p
+    assert {(p.market_id.split("-")[-1] if p.venue is Venue.KALSHI else "pm", p.side) for p in last.values()} == {
+        ("SAS", Side.YES), ("NYK", Side.NO), ("pm", Side.YES)}
+    ledger = [e for e in result.ledger if isinstance(e, LedgerEntry)]
+    settled = [e for e in ledger if "settled $1" in e.reason]
+    assert len(settled) == 3
+    deposits = sum(e.delta_micros for e in ledger if e.reason.startswith("deposit"))
+    fees = sum(f.fee_micros for f in fills)
+    realized = sum(p.realized_pnl_micros for p in last.values())
+    assert ledger[-1].balance_micros == deposits + realized - fees  # $1,044.13: more than the exits' +$40.32
