@@ -11,10 +11,8 @@ import json
 import shutil
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +23,7 @@ import pytest
 from ops.kafka.process import pid_alive
 from ops.run.parts import free_port
 from ops.postgres import cluster
+from tests.integration.listener import Listener
 
 REPO = Path(__file__).resolve().parents[2]
 FEEDS = ("espn", "kalshi", "polymarket", "coingecko", "polls")  # FRED needs FRED_API_KEY: left out, and the screen says so
@@ -132,19 +131,12 @@ class DeadNet:
     depend on whether the machine running it has a network, and a feed that spins shows as a flood."""
 
     def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.attempts = 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.server = Listener(hold=False)
+        self.port = self.server.port
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.attempts += 1
-            conn.close()
+    @property
+    def attempts(self) -> int:
+        return self.server.accepted
 
     def env(self) -> dict[str, str]:
         url = f"http://127.0.0.1:{self.port}"
@@ -152,7 +144,7 @@ class DeadNet:
         return {**proxies, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
 
     def close(self) -> None:
-        self.sock.close()
+        self.server.close()
 
 
 def cpu_seconds(pid: int) -> float:

@@ -15,8 +15,6 @@ generated key, against 127.0.0.1 only.)
 
 from __future__ import annotations
 
-import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -31,42 +29,16 @@ from schemas.codec import default_codec
 from schemas.errors import DecodeError
 from schemas.enums import OrderState, TradingMode
 from schemas.records import Order, OrderStatus, RiskEvent
+from tests.integration.listener import Listener
 from tests.integration.test_trading_loop import trading_env  # noqa: F401 - the fixture
 from tests.unit.trading import recorded_game as game
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(360)]
 
 
-class SilentVenue:
-    """A TCP server on 127.0.0.1 that accepts every connection, reads what comes and never answers."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.requests = 0
-        self._held: list[socket.socket] = []
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self._held.append(conn)
-            self.requests += 1
-
-    def close(self) -> None:
-        self.sock.close()
-        for c in self._held:
-            c.close()
-
-
 @pytest.fixture
-def silent_venue() -> Iterator[SilentVenue]:
-    venue = SilentVenue()
+def silent_venue() -> Iterator[Listener]:
+    venue = Listener(hold=True)  # takes the request and never answers
     yield venue
     venue.close()
 
@@ -128,9 +100,9 @@ def test_a_worker_stopped_during_a_live_submit_reads_the_order_again_and_reconci
     order = reader.of("orders", Order)[0]
     assert order.mode is TradingMode.LIVE
     deadline = time.monotonic() + 30
-    while not silent_venue.requests and time.monotonic() < deadline:
+    while not silent_venue.accepted and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert silent_venue.requests, f"execution never called the venue:\n{worker.tail()}"
+    assert silent_venue.accepted, f"execution never called the venue:\n{worker.tail()}"
     time.sleep(1.0)  # the submit waits for an answer that never comes (the client gives up after 10 s)
     assert not reader.of("fills", OrderStatus)
     worker.stop(grace_s=60.0)
