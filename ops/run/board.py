@@ -21,6 +21,7 @@ from schemas.records import (
     LedgerEntry,
     MarketLink,
     Order,
+    OrderStatus,
     PositionEvent,
     Probability,
     Quote,
@@ -97,7 +98,9 @@ class Board:
     breaker: dict[str, str] = field(default_factory=dict)
 
     def apply(self, topic: str, record: Any) -> None:
-        self.counts[topic] = self.counts.get(topic, 0) + 1
+        # an order's statuses share the `fills` topic with its fills: counted apart, so "fills" says how many fills
+        counted = "order statuses" if isinstance(record, OrderStatus) else topic
+        self.counts[counted] = self.counts.get(counted, 0) + 1
         if isinstance(record, Heartbeat):
             self._beat(record)
         elif isinstance(record, EventState):

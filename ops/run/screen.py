@@ -59,7 +59,7 @@ def render(snap: Snapshot) -> RenderableType:
     counts = snap.counts
     money.add_row("seen this run", "  ".join(f"{t} {counts.get(t, 0)}" for t in
                                              ("events.state", "markets.quotes", "model.probabilities", "signals",
-                                              "orders", "fills")))
+                                              "orders", "fills", "order statuses")))
     for label, lines in (("signals", snap.signals), ("orders", snap.orders), ("fills", snap.fills),
                          ("positions", snap.positions), ("alerts", snap.alerts)):
         money.add_row(label, "\n".join(lines[-5:]) or "-")

@@ -12,8 +12,8 @@ from connectors.espn.leagues import LEAGUES
 from connectors.kalshi.normalize import SERIES_LEAGUES
 from ops.run.board import Board, Snapshot
 from ops.run.parts import AGENT_GROUPS, Kind, Part, PlanError, plan
-from schemas.enums import HealthStatus, SignalKind, Side, Venue
-from schemas.records import Heartbeat, LedgerEntry, MarketLink, Probability, Quote, Signal, SignalLeg
+from schemas.enums import HealthStatus, OrderState, SignalKind, Side, Venue
+from schemas.records import Fill, Heartbeat, LedgerEntry, MarketLink, OrderStatus, Probability, Quote, Signal, SignalLeg
 
 
 def _ports():  # noqa: ANN202
@@ -89,6 +89,10 @@ def test_board_rates_lag_and_model_vs_market() -> None:
     board.apply("ledger", LedgerEntry("e1", "paper", ts=5, balance_micros=1_000_000_000))
     assert board.signals[-1].startswith("MODEL_EDGE ev1: KALSHI KX-NY NO @0.59 edge +0.040")
     assert board.balance == {"paper": 1_000_000_000}
+    # an order's fill and its terminal status share the `fills` topic: one fill is counted as one fill
+    board.apply("fills", Fill("f1", "o1", "paper", ts=6, venue=Venue.KALSHI, market_id="KX-NY", count=3.0, price_micros=590_000))
+    board.apply("fills", OrderStatus("st1", "o1", "paper", OrderState.FILLED, ts=6, filled_count=3.0))
+    assert board.counts["fills"] == 1 and board.counts["order statuses"] == 1
 
 
 def test_snapshot_round_trips_through_json() -> None:
