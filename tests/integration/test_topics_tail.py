@@ -8,7 +8,7 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 from typer.testing import CliRunner
 
 from connectors.publisher import Publisher
@@ -64,6 +64,35 @@ def test_every_registry_topic_tails_decoded_and_show_reports_offsets(kafka_boots
     assert [s[2] for s in info.schemas] == ["Signal"] and info.config["cleanup.policy"] == "delete"
     fills = show(kafka_bootstrap, "fills")
     assert [s[2] for s in fills.schemas] == ["Fill", "OrderStatus"]
+
+
+def test_show_gives_each_groups_lag_and_tail_reads_from_the_beginning(kafka_bootstrap: str) -> None:
+    """A group that committed two records short of a partition's end shows a lag of two there; `--from-beginning`
+    reads a key's records from the partition's start, the oldest first."""
+    assert not ensure_topics(kafka_bootstrap).problems
+    run = uuid.uuid4().hex[:10]
+    key = f"tail-{run}"
+    rec = records_per_topic(run)["alerts"]
+    pub = Publisher(kafka_bootstrap, service="test")
+    for i in range(3):
+        pub.publish("alerts", key, replace(rec, alert_id=f"a{i}-{run}"))  # type: ignore[type-var]
+    pub.flush()
+    got = list(tail(kafka_bootstrap, "alerts", TailOptions(from_beginning=True, key=key, until_end=True)))
+    assert [d.record.alert_id for d in got] == [f"a{i}-{run}" for i in range(3)]
+    part, last = got[-1].message.partition, got[-1].message.offset
+    group = f"show-{run}"
+    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        consumer.commit(offsets=[TopicPartition("alerts", part, last - 1)], asynchronous=False)  # two behind the end
+    finally:
+        consumer.close()
+    info = show(kafka_bootstrap, "alerts")
+    mine = [g for g in info.groups if g.group == group]
+    end = next(p.high for p in info.partitions if p.partition == part)
+    assert len(mine) == 1 and mine[0].committed == {part: last - 1} and mine[0].lag == {part: end - (last - 1)}
+    assert end - (last - 1) >= 2  # the two records after the committed offset (more if others wrote since)
+    printed = CliRunner().invoke(app, ["topics", "show", "alerts"], env={"KAFKA_BOOTSTRAP": kafka_bootstrap})
+    assert printed.exit_code == 0 and group in printed.stdout, printed.stdout
 
 
 def test_cli_shows_garbage_with_its_offset_between_good_records(kafka_bootstrap: str,
