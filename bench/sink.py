@@ -258,7 +258,9 @@ def main() -> None:
             figures = run(url, args.rounds, args.batch)
             figures.update(compression_ratio(url))
     if args.end_to_end:
-        with database_url() as server, fresh_database(server) as url, kafka_bootstrap() as bootstrap:
+        # the database is dropped before the stack goes: stopping the stack (which may own PostgreSQL too) first
+        # failed the drop after the figures were taken, and the run exited 1 without writing them
+        with database_url() as server, kafka_bootstrap() as bootstrap, fresh_database(server) as url:
             figures.update(end_to_end(url, bootstrap, args.end_to_end))
     print(json.dumps({k: round(v, 3) for k, v in figures.items()}), flush=True)
     merge(figures)
