@@ -126,3 +126,36 @@ def test_with_the_exits_off_every_position_rides_to_the_final_and_settles(tmp_pa
     fees = sum(f.fee_micros for f in fills)
     realized = sum(p.realized_pnl_micros for p in last.values())
     assert ledger[-1].balance_micros == deposits + realized - fees  # $1,044.13: more than the exits' +$40.32
+
+
+def test_a_large_account_walks_the_sessions_recorded_depth(tmp_path: Path) -> None:
+    """The shipped $1,000 account never needs more than the best level. A $100,000 account at full Kelly with wide
+    caps (a settings file) does: on Polymarket's book of the session (five 1¢ levels sized as the five best bids of
+    a recorded CLOB book, PROVENANCE.md) its buys take the best level whole (1,028 shares), then the next at a worse
+    price, its sells walk down the bids; each fill is one level, and the ledger still balances. (Kalshi's session
+    books hold 14,000-37,500 contracts a level: no order of this account reaches past the first.)"""
+    from collections import defaultdict
+
+    from schemas.enums import Action
+    from schemas.records import Fill
+
+    settings = tmp_path / "large.toml"
+    settings.write_text("[trading.sizing]\nkelly_fraction = 1.0\narb_max_fraction = 0.5\n[trading.risk]\n"
+                        + "".join(f"max_{k}_exposure_micros = 5000000000\n" for k in ("event", "market", "venue", "total")))
+    cfg = BacktestConfig(account="large", events=(EVENT,), config_file=str(settings), bankroll_micros=100_000_000_000)
+    result = InProcessEngine(cfg).run(load_session(SESSION))
+    walks: dict[str, list[Fill]] = defaultdict(list)
+    for f in result.fills:
+        if isinstance(f, Fill):
+            walks[f.order_id].append(f)
+    walked = {o: fs for o, fs in walks.items() if len({f.price_micros for f in fs}) >= 2}
+    assert len(walked) >= 3, {o: [(f.price_micros, f.count) for f in fs] for o, fs in walks.items()}
+    for fills in walked.values():
+        prices = [f.price_micros for f in fills]
+        buy = fills[0].action is Action.BUY
+        assert prices == sorted(prices, reverse=not buy) and len(set(prices)) == len(prices)  # worse level each time
+    assert any(fs[0].action is Action.BUY for fs in walked.values()) and any(fs[0].action is Action.SELL for fs in walked.values())
+    balance = 0
+    for entry in result.ledger:
+        balance += entry.delta_micros
+        assert entry.balance_micros == balance, entry
