@@ -2,7 +2,8 @@
 
 In: the recorded FRED UNRATE answer (realtime 2020-05-20, last print April 2020 at 14.7 %) as a RawFeed
 through the connector pipeline (raw.fred, then one observation state per month on events.state); two
-listings for May 2020 unemployment, a Kalshi ticker and a Polymarket title (constructed: no recorded
+listings for May 2020 unemployment, a Kalshi market (the recorded Kalshi market object with the economics
+ticker and wording put in, through the Kalshi normalizer) and a Polymarket title (constructed: no recorded
 economics listing exists in this project) which must share one event on opposite sides; a Kalshi book
 in the venue's ladder shape (constructed prices); and an answer with a malformed value.
 Out: the release target with its forecast, both links, and probabilities and signals equal to the pure

@@ -1,8 +1,9 @@
 """Economics end to end in process: the recorded FRED UNRATE answer -> observation states -> release targets ->
 discovery links -> the release model.
 
-No recorded economics listing of either venue exists in this project's fixtures: the Kalshi tickers and
-Polymarket titles below are constructed in the venues' published formats (marked per test). The FRED
+No recorded economics listing of either venue exists in this project's fixtures: the Kalshi markets are
+the recorded Kalshi market object with an economics ticker, wording and times put in, read by the Kalshi
+normalizer; the Polymarket titles are constructed in Polymarket's wording (marked per test). The FRED
 observations are the recorded answer (realtime 2020-05-20: the last published period is April 2020, 14.7 %).
 """
 
@@ -34,10 +35,27 @@ def unrate_states() -> list[EventState]:
     return list(FredPipeline(Sink()).on_raw(raw.raw_feed()).states)
 
 
-def kalshi(ticker: str) -> MarketListing:  # constructed: Kalshi's ticker format, no recorded economics listing
-    return MarketListing(listing_id=f"KALSHI:{ticker}", venue=Venue.KALSHI, market_id=ticker, ts=FETCHED,
-                         series=ticker.split("-")[0], market_type=MarketType.ECONOMICS, taker_fee_rate=0.07,
-                         close_ts=1_591_360_200_000)  # closes at the May report, 2020-06-05 08:30 ET
+def kalshi(ticker: str) -> MarketListing:
+    """A Kalshi economics market through the Kalshi normalizer: the recorded GET /markets object
+    (tests/fixtures/kalshi/markets_list_prod_KXNFLGAME_limit1.json) with its identity, wording and times
+    replaced by the economics market's (no economics market object was recorded), everything else as recorded."""
+    import json
+    from pathlib import Path
+
+    from connectors.kalshi.normalize import market_to_listing
+
+    recorded = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "kalshi" / "markets_list_prod_KXNFLGAME_limit1.json").read_text())
+    strike = ticker.rsplit("-T", 1)[-1]
+    market = {**recorded["markets"][0], "ticker": ticker, "event_ticker": ticker.rsplit("-", 1)[0], "category": "Economics",
+              "title": f"{ticker.split('-')[0]} above {strike}?", "subtitle": f"Above {strike}", "yes_sub_title": f"Above {strike}",
+              "no_sub_title": f"Above {strike}", "custom_strike": {}, "strike_type": "greater", "floor_strike": float(strike),
+              "rules_primary": f"If the published figure is above {strike}, then the market resolves to Yes.",
+              "rules_secondary": "", "early_close_condition": "",
+              "close_time": "2020-06-05T12:30:00Z", "expected_expiration_time": "2020-06-05T12:30:00Z",
+              "expiration_time": "2020-06-05T12:30:00Z", "latest_expiration_time": "2020-06-05T12:30:00Z"}
+    listing = market_to_listing(market, FETCHED)
+    assert listing.market_type is MarketType.ECONOMICS and listing.close_ts == 1_591_360_200_000  # the May report
+    return listing
 
 
 def polymarket(title: str, market_id: str = "0xecon") -> MarketListing:  # constructed title in Polymarket's wording
