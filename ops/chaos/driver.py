@@ -209,6 +209,9 @@ class ChaosRun:
             "ARBEES_KAFKA_CONTROLLER_PORT": str(self.ports.controller), "ARBEES_PG_PORT": str(self.ports.postgres),
             "ARBEES_APP_ID": self.prefix, "ARBEES_ACCOUNTS": ACCOUNT, "ARBEES_HEARTBEAT_S": "1",
             "ARBEES_SCREEN_EVERY_S": "30", "ARBEES_REPLAY_SETTLE_S": "0", "ARBEES_BOARD_PORT": str(self.ports.board),
+            # the replayed session is months old by event time: a restarted sink's first retention pass (plain
+            # PostgreSQL) deleted its rows, and the check that every topic record is a row found them lost
+            "ARBEES_SINK_RETENTION_EVERY_S": "0",
             # a killed worker's partitions go to its restart at once (static membership), not after its session
             "CONSUMER_GROUP_INSTANCE_ID": f"{self.prefix}-0", "ARBEES_GROUP_INSTANCE_ID": f"{self.prefix}-0",
             "BROKER_SESSION_TIMEOUT": "10",
@@ -479,7 +482,7 @@ class ChaosRun:
         """The sink part stopped with the run; what was written after it (the last heartbeats) goes in now,
         by the same sink from its stored offsets, so the database can equal the topics exactly."""
         subprocess.run([sys.executable, "-m", "ops.sink", "--bootstrap", self.direct, "--database-url",
-                        self.database_url, "--consumer", f"{self.prefix}-sink", "--until-caught-up"],
+                        self.database_url, "--consumer", f"{self.prefix}-sink", "--until-caught-up", "--retention-every", "0"],
                        cwd=REPO, env=self.env(), check=True, timeout=300, capture_output=True)
 
     def _check(self) -> tuple[list[inv.Finding], dict[str, int]]:

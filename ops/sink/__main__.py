@@ -41,8 +41,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[SinkConfig, bool]:
     ap.add_argument("--batch-size", type=int, default=5_000)
     ap.add_argument("--batch-wait", type=float, default=0.5, help="seconds before a partial batch is written")
     ap.add_argument("--writer", choices=sorted(WRITERS), default="copy")
-    ap.add_argument("--retention-every", type=float, default=3600.0,
-                    help="seconds between arbees_apply_retention() calls (plain PostgreSQL only; 0: never)")
+    ap.add_argument("--retention-every", type=float,
+                    default=float(os.environ.get("ARBEES_SINK_RETENTION_EVERY_S", "") or 3600.0),
+                    help="seconds between arbees_apply_retention() calls (plain PostgreSQL only; 0: never; "
+                         "ARBEES_SINK_RETENTION_EVERY_S)")
     ap.add_argument("--maintenance-every", type=float, default=60.0,
                     help="seconds between TimescaleDB maintenance passes (policy jobs the stack must run; 0: never)")
     ap.add_argument("--maintenance-mode", choices=MODES, default="auto",

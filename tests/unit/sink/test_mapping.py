@@ -316,3 +316,16 @@ def test_nul_characters_and_oversized_ints_are_refused_with_the_column_named() -
         to_row(EventState(state_id="s", event_id="e", ts=1, score_a=2**31), SRC)
     with pytest.raises(UnstorableRecord, match=r"quotes\.yes_bid_micros \(int8\)"):
         to_row(Quote(quote_id="q", venue=Venue.KALSHI, market_id="m", ts=1, yes_bid_micros=2**63), SRC)
+
+
+def test_the_sinks_retention_interval_comes_from_the_flag_or_the_environment(monkeypatch: Any) -> None:
+    """`make chaos` replays a months-old session: its sinks run with ARBEES_SINK_RETENTION_EVERY_S=0, or a restarted
+    sink's first retention pass (plain PostgreSQL) deletes the rows the chaos check then finds lost."""
+    from ops.sink.__main__ import parse_args
+
+    base = ["--bootstrap", "b:1", "--database-url", "postgresql://x/y"]
+    monkeypatch.delenv("ARBEES_SINK_RETENTION_EVERY_S", raising=False)
+    assert parse_args(base)[0].retention_every_s == 3600.0
+    monkeypatch.setenv("ARBEES_SINK_RETENTION_EVERY_S", "0")
+    assert parse_args(base)[0].retention_every_s == 0.0
+    assert parse_args([*base, "--retention-every", "60"])[0].retention_every_s == 60.0
