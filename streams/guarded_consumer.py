@@ -187,10 +187,15 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         for tp, acked in list(self._acked.items()):
             if tp not in assigned or compacted(tp.topic):
                 continue
-            committed = self._committed_offset.get(tp)
+            committed = self._committed(tp)
             if not self._rewind.stalled(tp, committed, min(acked) if acked else None):
                 continue
             earliest = (await self.earliest_offsets(tp)).get(tp, 0)
+            if committed < earliest and self._committed_offset.get(tp) is None:
+                # the 0 it was sought to is gone (retention): the client read from the log start, as a group with
+                # nothing committed does; commit from there
+                self._rewind.raise_floor(tp, earliest)
+                continue
             if committed < earliest:  # retention removed them: nothing to read again, Faust's stall stands
                 log.error("commits stalled behind offsets retention removed", topic=tp.topic, partition=tp.partition,
                           committed=committed, earliest=earliest)
@@ -202,7 +207,7 @@ class GuardedConsumer(faust_aiokafka.Consumer):
 
     async def _read_idle_again(self, assigned: set[TP]) -> None:
         behind = [(tp, fetched, committed) for tp, fetched in self._fetched.items() if tp in assigned
-                  and not changelog(tp.topic) and (committed := self._committed_offset.get(tp)) is not None]
+                  and not changelog(tp.topic) and (committed := self._committed(tp)) is not None]
         if not behind:
             return
         busy = {m.tp for m in list(self._queued) if not m.acked} | {tp for tp, acked in self._acked.items() if acked}
@@ -222,9 +227,17 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         committed over and never read again (streams.rewind says how a commit that waits is unstuck).
         """
         acked = self._acked.get(tp)
-        if acked and not compacted(tp.topic) and skips_unacked(self._committed_offset.get(tp), min(acked)):
+        if acked and not compacted(tp.topic) and skips_unacked(self._committed(tp), min(acked)):
             return None
         return super()._new_offset(tp)
+
+    def _committed(self, tp: TP) -> int | None:
+        """The group's committed offset of `tp`: Faust's record, or, where that says None, the offset the partition
+        was sought to (Faust records a committed 0 as None, which turned off every guard above on a fresh topic:
+        a record at offset 0 fetched and never delivered left the group idle behind it for good, in
+        test_group_recovery's trading test on a freshly started stack)."""
+        committed = self._committed_offset.get(tp)
+        return committed if committed is not None else self._rewind.floor(tp)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         before = self._rewind.rewinding(tp)

@@ -134,11 +134,12 @@ class RewindTracker:
         """At a commit: True when `tp` must be read again from `committed` (then `on_gap` from there).
 
         Stalled: nothing can be committed because the lowest acked offset is past the committed one
-        (`skips_unacked`; Faust skips its test at committed offset 0, and so do we).
+        (`skips_unacked`). Committed offset 0 counts too (the consumer passes it from `floor`, where Faust's
+        record says None): a fresh partition's first record is the one most easily lost at a worker's start.
         """
         if self._read_again_at.get(tp, committed) != committed:
             del self._read_again_at[tp]  # the commit moved since
-        if (not committed or lowest_acked is None or not skips_unacked(committed, lowest_acked) or tp in self._waiting_for
+        if (committed is None or lowest_acked is None or not skips_unacked(committed, lowest_acked) or tp in self._waiting_for
                 or tp in self._read_again_at):  # once per stall: what is read again queues behind the agent's backlog
             self._stalls.pop(tp, None)
             return False
@@ -171,6 +172,16 @@ class RewindTracker:
         del seen[tp]
         return True
 
+    def floor(self, tp: Hashable) -> int | None:
+        """The committed offset `tp` was sought to at its assignment (0 included; None: the group had none)."""
+        return self._floor.get(tp)
+
+    def raise_floor(self, tp: Hashable, offset: int) -> None:
+        """`tp`'s log now starts at `offset`, past the committed offset it was sought to: that is where it is read."""
+        self._floor[tp] = max(offset, self._floor.get(tp, offset))
+        self._stalls.pop(tp, None)
+        self._read_again_at.pop(tp, None)
+
     def rewinding(self, tp: Hashable) -> int | None:
         """The offset `tp` waits to read again, if any."""
         return self._waiting_for.get(tp)
@@ -179,7 +190,8 @@ class RewindTracker:
 def skips_unacked(committed: int | None, lowest_acked: int) -> bool:
     """Would committing the run of acked offsets from `lowest_acked` pass over the unacked offset `committed`?
 
-    `committed` is the next offset to read (Kafka's meaning, and Faust's record of it): only a run that
-    starts there is safe to commit. None (no commit yet, or offset 0 in Faust's record) cannot tell.
+    `committed` is the next offset to read (Kafka's meaning): only a run that starts there is safe to commit.
+    None (nothing committed by the group) cannot tell. Faust records a committed 0 as None; the consumer
+    passes the 0 it sought to instead (`RewindTracker.floor`).
     """
     return committed is not None and lowest_acked > committed

@@ -89,7 +89,9 @@ def test_a_commit_that_moves_or_a_run_next_to_it_is_not_a_stall() -> None:
     assert tracker.stalled("tp", 40, 90)
     assert not any(tracker.stalled("tp", 37, 37) for _ in range(5))  # a run from the committed offset commits
     assert [tracker.stalled("tp", 50, 51) for _ in range(2)] == [False, True]  # one unacked offset is a stall too
-    assert not any(tracker.stalled("tp", 0, 90) for _ in range(5))  # Faust skips its test at offset 0
+    # committed 0 (a fresh partition; the consumer passes it from the seek, Faust's record says None) is a stall too
+    assert [tracker.stalled("tp0", 0, 90) for _ in range(2)] == [False, True]
+    assert not any(tracker.stalled("tp1", None, 90) for _ in range(5))  # nothing committed: nothing to hold to
     assert not any(tracker.stalled("tp", 37, None) for _ in range(5))  # nothing acked yet
 
 
@@ -319,3 +321,26 @@ def test_a_recovery_that_does_not_move_is_read_again_once_per_patience() -> None
     assert not watch.stuck(tp, 40, 113, 35.0)  # it moved: the patience starts again
     assert not any(watch.stuck(tp, 40, 113, t) for t in (40.0, 45.0)) and watch.stuck(tp, 40, 113, 50.0)
     assert not any(watch.stuck(tp, 113, 113, t) for t in (60.0, 80.0, 100.0))  # at the highwater: done, not stuck
+
+
+def test_a_fresh_partitions_first_record_is_never_committed_over_nor_left_behind() -> None:
+    """test_group_recovery's trading test on a freshly started stack: every partition committed at 0, which Faust
+    records as None; the record at offset 0 was fetched and never delivered, and with the guards reading Faust's
+    None the group idled behind it for good (and a run from offset 1 would have been committed over it)."""
+    tp = TP("ledger", 3)
+    consumer = _Bookkeeping({tp: None})  # Faust's record of a committed 0
+    consumer._rewind = RewindTracker(compacted, patience=2)
+    consumer._rewind.seeked(tp, 0)  # what perform_seek tells the tracker: sought to the committed offset 0
+    assert consumer._committed(tp) == 0
+    consumer._acked[tp].extend([1, 2])  # offset 0 not acked (never delivered)
+    assert consumer._new_offset(tp) is None  # not committed over
+    assert consumer._rewind.idle_behind(tp, consumer._committed(tp), 2, busy=False) is False
+    assert consumer._rewind.idle_behind(tp, consumer._committed(tp), 2, busy=False) is True  # read again from 0
+    consumer._acked[tp].insert(0, 0)
+    assert consumer._new_offset(tp) == 3
+    # the 0 it was sought to is gone (retention moved the log start to 40): it commits from the log start
+    gone = TP("ledger", 4)
+    consumer._rewind.seeked(gone, 0)
+    consumer._rewind.raise_floor(gone, 40)
+    consumer._acked[gone].extend([40, 41])
+    assert consumer._committed(gone) == 40 and consumer._new_offset(gone) == 42
