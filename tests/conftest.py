@@ -11,10 +11,8 @@ these the requesting test fails and says why: integration tests never skip.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import socket
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -77,15 +75,12 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def _broker_jars_once() -> None:
-    """Parallel workers start their stacks at once: one resolves the broker jars (Maven), the others wait."""
-    with open(Path(tempfile.gettempdir()) / "arbees-kafka-jars.lock", "a+") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            broker.ensure_jars()
-        except broker.BrokerError:
-            pass  # the stack's start says it again, with the whole reason
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    """Parallel workers start their stacks at once: one resolves the broker jars (Maven, under the lock
+    `broker.ensure_jars` takes), the others wait for it."""
+    try:
+        broker.ensure_jars()
+    except broker.BrokerError:
+        pass  # the stack's start says it again, with the whole reason
 
 
 def _docker_unavailable() -> str | None:

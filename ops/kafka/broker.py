@@ -9,6 +9,7 @@ logs, pid, rendered config) lives under the stack state folder, never in the rep
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
 import re
@@ -144,9 +145,23 @@ def ensure_jars() -> bool:
     """Copy the broker jars from Maven Central into lib/ unless they are current.
 
     Returns True when Maven ran. Resolves into a sibling folder and renames it, so
-    an interrupted download never leaves a half-filled lib/ that looks current.
+    an interrupted download never leaves a half-filled lib/ that looks current. One
+    process at a time (a lock beside the pom): parallel test workers starting brokers
+    at once on a fresh clone removed each other's half-resolved folder and failed.
     """
     if jars_current():
+        return False
+    (KAFKA_DIR / "target").mkdir(exist_ok=True)
+    with open(KAFKA_DIR / "target" / "jars.lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return _resolve_jars()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _resolve_jars() -> bool:
+    if jars_current():  # another process resolved them while this one waited
         return False
     mvn = shutil.which("mvn")
     if mvn is None:
