@@ -221,6 +221,20 @@ def test_session_flows_while_partitions_and_workers_grow(private_bootstrap: str,
         ledger = ours("ledger", LedgerEntry, account=True)
         assert by_id(ledger, "entry_id") == by_id(want.ledger, "entry_id")
         assert len(ledger) == len({e.entry_id for e in ledger})  # no entry written twice
+
+        # a backtest on the grown broker (issue 18: backtests keep working across a generation change): the Kafka
+        # engine's worker reads and writes generation 1's topics and gives the in-process engine's outputs
+        for w in workers:
+            w.stop()
+        from ops.backtest.kafka import KafkaEngine
+        from tests.integration.test_backtest_kafka import assert_identical
+
+        bt = BacktestConfig(account=f"bt-after-scale-{tag}", events=(EVENT,))
+        engine = KafkaEngine(b, bt, work_dir=tmp_path / "backtest", timeout_s=800)
+        kafka = engine.run(inputs)
+        assert engine._live["shard.inputs"] == G1  # the worker was named generation 1's topics
+        assert_identical(InProcessEngine(bt).run(inputs), kafka)
+        assert kafka.signals and kafka.orders
     finally:
         for w in workers:
             w.stop()
