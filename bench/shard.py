@@ -303,13 +303,11 @@ def offsets(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 def position_group(bootstrap: str, group: str, topic: str, offs: dict[int, int]) -> None:
-    from confluent_kafka import Consumer, TopicPartition
+    from confluent_kafka import TopicPartition
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        c.commit(offsets=[TopicPartition(topic, p, o) for p, o in offs.items()], asynchronous=False)
-    finally:
-        c.close()
+    from ops.kafka.groups import commit_offsets
+
+    commit_offsets(bootstrap, group, [TopicPartition(topic, p, o) for p, o in offs.items()])
 
 
 def small_events(n_events: int, markets: int, run: str) -> tuple[list[ShardInput], list[list[ShardInput]]]:

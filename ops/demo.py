@@ -30,6 +30,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from ops.kafka.groups import commit_offsets
 from ops.stack import kafka_bootstrap
 from schemas.codec import default_codec
 
@@ -68,12 +69,7 @@ def log_ends(bootstrap: str, topics: Iterable[str]) -> Offsets:
 
 def start_group_at(bootstrap: str, group: str, offsets: Offsets) -> None:
     """Commit a consumer group's offsets so its first worker starts there, not at the log's beginning."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False, "log_level": 0})
-    try:
-        c.commit(offsets=[TopicPartition(t, p, o) for t, parts in offsets.items() for p, o in parts.items()],
-                 asynchronous=False)
-    finally:
-        c.close()
+    commit_offsets(bootstrap, group, [TopicPartition(t, p, o) for t, parts in offsets.items() for p, o in parts.items()])
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from typing import Any, Callable, Sequence
 from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from ops.kafka.groups import commit_offsets
 from connectors.publisher import make_producer
 from ops.backtest.inprocess import BacktestConfig, first_ts
 from ops.backtest.records import BacktestError, BacktestResult, InputRecord, replay_order
@@ -279,12 +280,7 @@ class KafkaEngine:
 
     def _commit(self, group: str, ends: dict[str, dict[int, int]]) -> None:
         """The worker group starts at the current log ends: it reads only this run's records."""
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False, "log_level": 0})
-        try:
-            c.commit(offsets=[TopicPartition(t, p, o) for t, parts in ends.items() for p, o in parts.items()],
-                     asynchronous=False)
-        finally:
-            c.close()
+        commit_offsets(self.bootstrap, group, [TopicPartition(t, p, o) for t, parts in ends.items() for p, o in parts.items()])
 
     # ------------------------------------------------------------------ outputs
 

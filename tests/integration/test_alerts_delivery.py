@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from ops.kafka.groups import commit_offsets
 from connectors.publisher import Publisher
 from ops.run.parts import free_port
 from schemas.enums import HealthStatus
@@ -72,9 +73,9 @@ def start_at_log_end(bootstrap: str, group: str) -> None:
         md = c.list_topics(timeout=15)
         tps = [TopicPartition(t, p) for t in SOURCES for p in md.topics[t].partitions]
         ends = [TopicPartition(tp.topic, tp.partition, c.get_watermark_offsets(tp, timeout=10)[1]) for tp in tps]
-        c.commit(offsets=ends, asynchronous=False)
     finally:
         c.close()
+    commit_offsets(bootstrap, group, ends)
 
 
 @pytest.fixture(scope="module")

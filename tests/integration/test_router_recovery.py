@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from ops.kafka.groups import commit_offsets
 from connectors.publisher import Publisher
 from ops.topics import ensure_topics
 from schemas import depth
@@ -34,11 +35,7 @@ def _ends(bootstrap: str, topic: str) -> dict[int, int]:
 
 
 def _start_group_at(bootstrap: str, group: str, topics: list[str]) -> None:
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        c.commit(offsets=[TopicPartition(t, p, o) for t in topics for p, o in _ends(bootstrap, t).items()], asynchronous=False)
-    finally:
-        c.close()
+    commit_offsets(bootstrap, group, [TopicPartition(t, p, o) for t in topics for p, o in _ends(bootstrap, t).items()])
 
 
 def _wait_committed(bootstrap: str, group: str, topics: list[str], log: Path, timeout_s: float = 90.0) -> None:

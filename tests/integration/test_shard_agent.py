@@ -18,6 +18,7 @@ from typing import Iterator
 import pytest
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from ops.kafka.groups import commit_offsets
 from connectors.espn.leagues import league
 from connectors.espn.normalize import scoreboard_states
 from connectors.publisher import Publisher
@@ -84,11 +85,7 @@ def end_offsets(bootstrap: str, topic: str, timeout_s: float = 30.0) -> dict[int
 
 def position_group(bootstrap: str, group: str, topic: str, offsets: dict[int, int]) -> None:
     """Start a new consumer group at given offsets instead of replaying the whole shared topic."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        c.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
-    finally:
-        c.close()
+    commit_offsets(bootstrap, group, [TopicPartition(topic, p, o) for p, o in offsets.items()])
 
 
 def free_port() -> int:

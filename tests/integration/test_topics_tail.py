@@ -8,9 +8,10 @@ import uuid
 from dataclasses import replace
 
 import pytest
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Producer, TopicPartition
 from typer.testing import CliRunner
 
+from ops.kafka.groups import commit_offsets
 from connectors.publisher import Publisher
 from ops.cli import app
 from ops.topic_lines import readable
@@ -81,11 +82,7 @@ def test_show_gives_each_groups_lag_and_tail_reads_from_the_beginning(kafka_boot
     assert [d.record.alert_id for d in got] == [f"a{i}-{run}" for i in range(3)]
     part, last = got[-1].message.partition, got[-1].message.offset
     group = f"show-{run}"
-    consumer = Consumer({"bootstrap.servers": kafka_bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        consumer.commit(offsets=[TopicPartition("alerts", part, last - 1)], asynchronous=False)  # two behind the end
-    finally:
-        consumer.close()
+    commit_offsets(kafka_bootstrap, group, [TopicPartition("alerts", part, last - 1)])  # two behind the end
     info = show(kafka_bootstrap, "alerts")
     mine = [g for g in info.groups if g.group == group]
     end = next(p.high for p in info.partitions if p.partition == part)

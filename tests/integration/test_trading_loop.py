@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
+from ops.kafka.groups import commit_offsets
 from connectors.publisher import Publisher
 from ops.topics import ensure_topics
 from schemas.codec import default_codec
@@ -53,11 +54,7 @@ def log_ends(bootstrap: str, topics: tuple[str, ...]) -> dict[str, list[TopicPar
 
 def start_group_at_end(bootstrap: str, group: str, ends: dict[str, list[TopicPartition]]) -> None:
     """Commit the worker group's offsets at the log ends: it starts after what is already there."""
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    try:
-        c.commit(offsets=[tp for tps in ends.values() for tp in tps], asynchronous=False)
-    finally:
-        c.close()
+    commit_offsets(bootstrap, group, [tp for tps in ends.values() for tp in tps])
 
 
 @dataclass
