@@ -107,7 +107,9 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         joined as the shard family grew (tests/e2e/test_scale.py); aiokafka refused it, the recovery crashed
         and stopped the worker. Faust maps -1 (nothing read) to 0 itself; anything before the first offset is
         the beginning."""
-        targets = {tp: max(offset, 0) for tp, offset in partitions.items()}
+        # None: a standby partition assigned by a rebalance after recovery built its offsets (Faust then seeks it with
+        # the None it set as a placeholder; a worker joining the grown shard family crashed on it): its beginning
+        targets = {tp: max(offset if offset is not None else 0, 0) for tp, offset in partitions.items()}
         await super().seek_wait(targets)
         for tp, offset in targets.items():
             if changelog(tp.topic):

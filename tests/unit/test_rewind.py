@@ -205,8 +205,9 @@ def test_a_recovery_seek_before_the_first_offset_reads_from_the_beginning() -> N
     consumer = _Bookkeeping({})
     consumer._thread = _Thread()
     changelog = TP("app-shard-state-g1-changelog", 17)  # seen in test_scale: a standby seek below zero
-    asyncio.run(consumer.seek_wait({changelog: -2, TP("app-shard-state-g1-changelog", 3): 40}))
-    assert seeks == [{changelog: 0, TP("app-shard-state-g1-changelog", 3): 40}]
+    late = TP("app-shard-state-g1-changelog", 9)  # a standby assigned after recovery built its offsets: None
+    asyncio.run(consumer.seek_wait({changelog: -2, TP("app-shard-state-g1-changelog", 3): 40, late: None}))
+    assert seeks == [{changelog: 0, TP("app-shard-state-g1-changelog", 3): 40, late: 0}]
     # the seek's own record of what was read, which a delivery never overwrites on a changelog
     assert consumer._read_offset.get(changelog) is None and consumer._read_offset[TP("app-shard-state-g1-changelog", 3)] == 40
 
