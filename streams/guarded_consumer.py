@@ -82,6 +82,7 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         self._offsets_lock = asyncio.Lock()
         self._rewind = RewindTracker(compacted)
         self._recovery_watch = RecoveryWatch()
+        self._reseeks: set[asyncio.Future[None]] = set()
         self._read_offset = _ReadOffsets(self._rewind)
         # tp -> highest offset handed to Faust's drain since its last seek (by the outermost getmany: a subclass may
         # hold records back itself, streams.event_time_order)
@@ -127,7 +128,9 @@ class GuardedConsumer(faust_aiokafka.Consumer):
         log.error("recovery received nothing of a changelog partition; reading it again", topic=tp.topic,
                   partition=tp.partition, offset=offset, highwater=highwater)
         self._read_offset.reset(tp, None)
-        asyncio.ensure_future(self.seek_wait({tp: offset + 1}))
+        task = asyncio.ensure_future(self.seek_wait({tp: offset + 1}))
+        self._reseeks.add(task)  # the loop keeps only a weak reference to a task: hold it until it is done
+        task.add_done_callback(self._reseeks.discard)
 
     def on_held_back(self, message: Any) -> None:
         """A message this consumer returned was not delivered (it is read again): it will never be acked."""
