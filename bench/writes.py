@@ -2,8 +2,8 @@
 
 `python -m bench.writes` replays `data/sessions/nba-2026-finals-g3` (the real-data session:
 Kalshi websocket frames, ESPN scoreboards, Polymarket books; see its PROVENANCE.md) through
-the connectors' own normalizers, discovery, the router, the shard processor and the trading
-topology in process (streams.local.LocalHost, one `paper` account), and counts, for every
+the connectors' own normalizers and the backtest's agent groups in process (discovery, router,
+shard and trading hosted by streams.local.LocalHost, one `paper` account), and counts, for every
 quote made from an `orderbook_delta` frame, the records it causes on each topic and each
 changelog-backed table, with their encoded sizes:
 
@@ -14,8 +14,8 @@ changelog-backed table, with their encoded sizes:
   written while the delta's records run (the table's state codec).
 
 Signals, orders and fills a delta causes are counted apart (`caused`): they are the trading,
-not the cost of carrying a book. The same file runs on older commits (it uses only what they
-share), which is how the README's before/after figures were taken. Flat `writes.*` keys merge
+not the cost of carrying a book. The README's before/after figures were taken with earlier
+versions of this file, which wired the processors by hand. Flat `writes.*` keys merge
 into bench/results.json.
 """
 
@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ CARRY = ("raw.kalshi", "markets.quotes", "shard.inputs", "trading.inbox")
 
 
 class _Counted(dict):  # type: ignore[type-arg]
-    """A table that counts its writes and their encoded bytes."""
+    """A table that counts its writes and their encoded bytes (the shard's snapshots are bytes already)."""
 
     def __init__(self, name: str, codec: Any, tally: Counter[str]) -> None:
         super().__init__()
@@ -42,24 +41,17 @@ class _Counted(dict):  # type: ignore[type-arg]
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.tally[f"changelog {self.name}"] += 1
-        self.tally[f"bytes {self.name}"] += len(self.codec.encode(value))
+        self.tally[f"bytes {self.name}"] += len(value) if isinstance(value, bytes) else len(self.codec.encode(value))
         super().__setitem__(key, value)
 
 
 def count(session: Path = SESSION) -> dict[str, Any]:
+    from ops.backtest.inprocess import BacktestConfig, InProcessEngine
     from ops.backtest.records import as_inputs, replay_order
     from ops.sessions.replay import normalize
     from schemas.codec import default_codec
-    from schemas.records import EventState, MarketLink, MarketListing, Quote, RawFeed, ShardInput, Signal
-    from streams import router
-    from streams.discovery import DiscoveryProcessor, DiscoveryState
-    from streams.local import LocalHost
-    from streams.shard.processor import ShardProcessor
-    from streams.shard.snapshot import dump
-    from streams.shard.state import BadShardInput, ShardState
-    from streams.topology import TABLES, upstream
-    from streams.trading.config import TradingConfig
-    from streams.trading.stages import Stages
+    from schemas.records import Quote, RawFeed
+    from streams.topology import PIPELINE
 
     codec = default_codec()
     published = normalize(session)
@@ -79,81 +71,33 @@ def count(session: Path = SESSION) -> dict[str, Any]:
                                      if p.topic in ("events.state", "markets.catalog", "markets.quotes")]))
 
     tally: Counter[str] = Counter()
-    host = LocalHost(Stages(TradingConfig(accounts=("paper",))))
-    host.tables = {name: _Counted(name, TABLES[name].codec, tally) for name in TABLES}  # type: ignore[assignment]
-    discovery = DiscoveryProcessor()
-    shard = ShardProcessor()
-    discovery_states: dict[str, Any] = {}
-    routes: dict[str, Any] = {}
-    shard_states: dict[str, ShardState] = {}
+    # the backtest's agent groups in process, one `paper` account; one record at a time: shard batches of one, as
+    # at the venue's pace
+    host = InProcessEngine(BacktestConfig(account="paper")).host()
+    specs = {t.name: t for s in PIPELINE for t in s.tables}
+    host.tables = {name: _Counted(name, specs[name].codec, tally) for name in host.tables}
     deltas = 0
     per_delta: Counter[str] = Counter()
     caused: Counter[str] = Counter()
-
-    def to_shard(si: ShardInput) -> None:
-        st = shard_states.get(si.event_id) or ShardState(event_id=si.event_id)
-        tally["topic shard.inputs"] += 1
-        tally["bytes shard.inputs"] += len(codec.encode(si))
-        try:
-            new, outs = shard.step(st, si)
-        except BadShardInput:
-            tally["shard refused"] += 1
-            return
-        if new is not st:
-            shard_states[si.event_id] = new
-            tally["changelog shard-state"] += 1
-            tally["bytes shard-state"] += len(dump(new))
-        host.publish(si)
-        for out in outs:
-            if isinstance(out, Signal):
-                host.publish(out)
-
-    def route(key: str, record: Any) -> None:
-        name = {Quote: "quotes", MarketLink: "links", MarketListing: "listings"}[type(record)]
-        route_, outs = router.step(routes.get(key) or router.MarketRoute(), record)
-        routes[key] = route_
-        tally[f"changelog router-{name}"] += 1
-        tally[f"bytes router-{name}"] += len(codec.encode(record))
-        for _, si in outs:
-            to_shard(si)
-
-    def discover(record: Any) -> None:
-        key = discovery.state_key(record)
-        state, outs = discovery.step(discovery_states.get(key) or DiscoveryState(), record)
-        discovery_states[key] = state
-        for out in outs:
-            topic, out_key, value = upstream("discovery", out)
-            if topic == "markets.links":
-                route(out_key, value)
-
     for rec in inputs:
         value = rec.value
         delta = isinstance(value, Quote) and value.quote_id in from_delta
         before, logged = Counter(tally), {t: len(v) for t, v in host.log.items()}
-        if isinstance(value, EventState):
-            to_shard(router.route_state(value)[1])
-            discover(value)
-        elif isinstance(value, MarketListing):
-            discover(value)
-            route(rec.key, value)
-        else:
-            route(rec.key, value)
+        host.feed(rec.topic, rec.key, value)
         if not delta:
             continue
         deltas += 1
         per_delta["topic raw.kalshi"] += 1
         per_delta["bytes raw.kalshi"] += raw_bytes[value.quote_id]
-        per_delta["topic markets.quotes"] += 1
-        per_delta["bytes markets.quotes"] += len(codec.encode(value))
         for k, v in (tally - before).items():
             per_delta[k] += v
         for topic, records in host.log.items():
             new = records[logged.get(topic, 0):]
-            if topic in ("shard.inputs",):
-                continue  # counted above, where the shard read it
-            bucket = per_delta if topic == "trading.inbox" else caused
+            if not new:
+                continue
+            bucket = per_delta if topic in CARRY else caused
             bucket[f"topic {topic}"] += len(new)
-            if topic == "trading.inbox":
+            if topic in CARRY:
                 bucket[f"bytes {topic}"] += sum(len(codec.encode(r)) for r in new)
     topics = sum(v for k, v in per_delta.items() if k.startswith("topic "))
     changelogs = sum(v for k, v in per_delta.items() if k.startswith("changelog "))

@@ -46,15 +46,13 @@ from schemas.codec import default_codec
 from schemas.errors import DecodeError
 from schemas.topics import ORIGIN_HEADER
 from streams.guarded_consumer import GuardedConsumer, GuardedTransport, OriginProducer
+from streams.topology import HELD
 
 #: The backtest inputs, in the order that breaks event-time ties (ops.backtest.records.INPUT_TOPICS).
 SOURCE_TOPICS: tuple[str, ...] = ("events.state", "markets.catalog", "markets.links", "markets.quotes")
 log = structlog.get_logger(__name__)
 
 ENV = "ARBEES_EVENT_TIME_ORDER"
-#: The shard's signals: held until the cascade of the source record they came from is done, then released one
-#: at a time, as the in-process engine sizes a source record's signals after its market data went through trading.
-SIGNALS = "signals"
 #: How long one fetch waits for records while source records are held (the cascade's outputs come back fast).
 POLL_S = 0.002
 FETCH_WAIT_MS = 5
@@ -124,7 +122,7 @@ class OrderedConsumer(GuardedConsumer):
                 yield tp, message
                 continue
             own, queue = self._own(message), self._held.get(tp)
-            if own and not queue and tp.topic != SIGNALS:
+            if own and not queue and tp.topic not in HELD:
                 self._delivered.append(message)  # a cascade's output: on at once
                 yield tp, message
                 continue

@@ -1,12 +1,27 @@
 """The in-process host of streams/topology.py: the same stages and handlers as the Faust agents, without a broker.
 
-Each topic is a place on one FIFO queue: a record put on a topic is delivered to every
-stage that reads that topic and takes its type, in declaration order, and each output is
-routed by the emitting stage's declaration. Tables are dicts of decoded state (with
-`check_codec` every write also round-trips through the table's codec, as a changelog
-would). A handler's exception is dead-lettered with its reason and the run goes on, as
-the Faust runner does. This is the backtest engine's trading half and the unit-test seam
-of the agents (Faust's `test_context`, for our stages): `put` a record, read `log`.
+A record put on a topic is delivered to every hosted stage that reads that topic and takes its
+type; each output is routed by the emitting stage's declaration. Tables are dicts of decoded
+state (with `check_codec` every write also round-trips through the table's codec, as a
+changelog would). A handler's exception is dead-lettered with its reason and the run goes on,
+as the Faust runner does. This is the in-process backtest engine (ops/backtest/inprocess.py:
+discovery, router, shard and trading hosted together) and the unit-test seam of the agents
+(Faust's `test_context`, for our stages): `put` a record, read `log`.
+
+The delivery order is the event-time worker's (streams/event_time_order.py), derived from the
+declaration, not coded per stage:
+
+- source records go one at a time, each one's whole cascade before the next's;
+- within a cascade, deliveries go breadth first: each record to its readers in declaration
+  order, a handler's outputs in the order it emitted them;
+- a record on a `HELD` topic (the shard's signals) waits until the rest of its source record's
+  cascade is done, and then goes with its own whole cascade, one at a time.
+
+Agent groups never feed back into a group before them (`group_order`), and a group's outputs
+depend only on its own inputs in order. So the host may run a chunk of source records group by
+group, each group's deliveries sorted by where they stand in that order: the outputs are the
+same as running each source record to its end, and a batch stage (the shard) gets all of the
+chunk's records at once, as the Faust runner hands it a fetched batch.
 
 Handlers never wait on I/O here (no venue, nothing to acknowledge), so each one runs to
 completion synchronously; a handler that does wait is an error, not a hang.
@@ -14,16 +29,16 @@ completion synchronously; a handler that does wait is an error, not a hang.
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
-from collections.abc import Callable, Coroutine, MutableMapping
-from dataclasses import dataclass
+import heapq
+from collections import defaultdict
+from collections.abc import Callable, Coroutine, Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from schemas.codec import default_codec
 from schemas.deadletters import dead_letter
 from schemas.records import DeadLetter
-from streams.topology import STAGES, TABLES, Facts, Stage, consumers, source
-from streams.trading.stages import Stages
+from streams.topology import HELD, PIPELINE, Facts, Stage, TableSpec, group_order, source
 
 
 class WaitedOnIO(RuntimeError):
@@ -43,9 +58,9 @@ def run_now(coro: Coroutine[Any, Any, Any]) -> Any:
 class _CheckedTable(dict[str, Any]):
     """A table whose every write round-trips through its codec, as a changelog-backed table's does."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, spec: TableSpec) -> None:
         super().__init__()
-        self.codec = TABLES[name].codec
+        self.codec = spec.codec
 
     def __setitem__(self, key: str, value: Any) -> None:
         decoded = self.codec.decode(self.codec.encode(value))
@@ -54,69 +69,199 @@ class _CheckedTable(dict[str, Any]):
         super().__setitem__(key, decoded)
 
 
+#: Where a delivery stands in the event-time order: (group rank, source record, lane, depth, path). The lane is
+#: () for the source record's own cascade and the held record's (depth, path) for a held record's cascade.
+Order = tuple[int, int, tuple[int, ...], int, tuple[int, ...]]
+
+
+@dataclass(order=True)
+class _Delivery:
+    order: Order
+    seq: int
+    stage: Stage = field(compare=False)
+    topic: str = field(compare=False)
+    key: str = field(compare=False)
+    value: Any = field(compare=False)
+
+
+@dataclass
+class _Emitter:
+    """Puts one delivery's outputs, each at its place after the delivery's."""
+
+    host: LocalHost
+    parent: Order
+    emitted: int = 0
+
+    def put(self, topic: str, key: str, value: Any) -> None:
+        _, origin, lane, depth, path = self.parent
+        self.emitted += 1
+        self.host._put(topic, key, value, origin, lane, depth, (*path, self.emitted), emitted=True)
+
+
 @dataclass
 class _Context:
-    host: LocalHost
+    """What a one-record handler gets (streams.topology.Context)."""
+
     stage: Stage
     key: str
     facts: Facts
+    tables: Mapping[str, MutableMapping[str, Any]]
+    out: _Emitter
 
     def table(self, name: str) -> MutableMapping[str, Any]:
-        return self.host.tables[name]
+        return self.tables[name]
 
     async def emit(self, outputs: list[Any]) -> None:
-        for out in outputs:
-            topic, key, value = self.stage.route(self.key, out)
-            self.host.put(topic, key, value)
+        for o in outputs:
+            self.out.put(*self.stage.route(self.key, o))
 
     async def flush(self) -> None:
         return None
 
 
+@dataclass(frozen=True)
+class Item:
+    """One record of a batch stage's batch (streams.agents.runner.Item's fields a handler reads)."""
+
+    key: str
+    record: Any
+    partition: int
+    raw: bytes
+    topic: str
+
+
+@dataclass
+class _BatchContext:
+    """What a batch handler gets; it answers each item once, in item order, by `emit` or `dead_letter`."""
+
+    host: LocalHost
+    stage: Stage
+    deliveries: Sequence[_Delivery]
+    answered: int = 0
+
+    def table(self, name: str, partition: int) -> MutableMapping[str, Any]:
+        return self.host.tables[name]  # one process, one partition
+
+    def _next(self) -> _Delivery:
+        d = self.deliveries[self.answered]
+        self.answered += 1
+        return d
+
+    async def emit(self, key: str, outputs: list[Any]) -> None:
+        d = self._next()
+        out = _Emitter(self.host, d.order)
+        for o in outputs:
+            out.put(*self.stage.route(key, o))
+
+    async def dead_letter(self, item: Item, error: BaseException | str) -> None:
+        d = self._next()
+        self.host._dead_letter(d, error)
+
+
 class LocalHost:
-    """Runs the topology's stages in this process, deterministically."""
+    """Runs the declared stages of the groups it has handlers for, in this process, deterministically.
 
-    def __init__(self, stages: Stages, facts: Callable[[], Facts] = Facts, check_codec: bool = False) -> None:
-        self.stages = stages
+    `handlers`: group name → the object holding that group's stage handlers (streams.trading.stages.Stages,
+    streams.upstream_stages, streams.shard.stage.ShardStage); a single object is the trading group's.
+    """
+
+    def __init__(self, handlers: Any, facts: Callable[[], Facts] = Facts, check_codec: bool = False,
+                 batch: int = 500) -> None:
+        self.handlers: Mapping[str, Any] = dict(handlers) if isinstance(handlers, Mapping) else {"trading": handlers}
+        self.stages = self.handlers.get("trading")  # the trading handlers, for tests that drive their processors
         self.facts = facts
+        self.batch = batch
+        hosted = tuple(s for s in PIPELINE if s.group in self.handlers)
+        self.rank = {g: i for i, g in enumerate(group_order(hosted))}
+        self._readers: dict[str, list[Stage]] = defaultdict(list)
+        for s in hosted:
+            for topic in s.inputs:
+                self._readers[topic].append(s)
+        specs = {t.name: t for s in hosted for t in s.tables}
         self.tables: dict[str, MutableMapping[str, Any]] = {
-            name: (_CheckedTable(name) if check_codec else {}) for name in TABLES}
-        #: every record each topic received, fed or emitted, in order
+            name: (_CheckedTable(spec) if check_codec and not spec.encoded else {}) for name, spec in specs.items()}
+        #: every record each topic received, fed or emitted, in order of delivery
         self.log: dict[str, list[Any]] = defaultdict(list)
+        #: the stages' outputs alone, per topic
+        self.emitted: dict[str, list[Any]] = defaultdict(list)
         self.deadletters: list[DeadLetter] = []
-        self._queue: deque[tuple[Stage, str, str, Any]] = deque()
+        self._heap: list[_Delivery] = []
+        self._origin = 0
+        self._seq = 0
 
-    def put(self, topic: str, key: str, value: Any) -> None:
-        """A record on `topic`: logged, and queued for every stage that reads it."""
-        self.log[topic].append(value)
-        for stage in consumers(topic):
-            if stage.takes(topic, value):
-                self._queue.append((stage, topic, key, value))
+    # ------------------------------------------------------------ input
+
+    def takes(self, topic: str, value: Any) -> bool:
+        """Whether any hosted stage reads `value` on `topic`."""
+        return any(s.takes(topic, value) for s in self._readers.get(topic, ()))
 
     def feed(self, topic: str, key: str, value: Any) -> None:
-        """Put one input record and run everything it causes, to the end."""
-        self.put(topic, key, value)
-        while self._queue:
-            stage, t, k, v = self._queue.popleft()
-            self._deliver(stage, t, k, v)
+        """Put one source record and run everything it causes, to the end."""
+        self.feed_many([(topic, key, value)])
+
+    def feed_many(self, records: Iterable[tuple[str, str, Any]]) -> None:
+        """Put source records, in order, and run all they cause: the outputs of feeding them one at a time."""
+        for topic, key, value in records:
+            self._origin += 1
+            self._put(topic, key, value, self._origin, (), 0, ())
+        self._drain()
 
     def publish(self, record: Any) -> None:
-        """Feed an input record on its source topic (streams.topology.SOURCES)."""
+        """Feed a trading input record on its source topic (streams.topology.SOURCES)."""
         self.feed(*source(record), record)
 
     def state(self, table: str, key: str) -> Any:
         return self.tables[table].get(key)
 
-    def _deliver(self, stage: Stage, topic: str, key: str, value: Any) -> None:
-        if not key:
+    # ------------------------------------------------------------ delivery
+
+    def _put(self, topic: str, key: str, value: Any, origin: int, lane: tuple[int, ...], depth: int,
+             path: tuple[int, ...], emitted: bool = False) -> None:
+        self.log[topic].append(value)
+        if emitted:
+            self.emitted[topic].append(value)
+        if topic in HELD and lane == () and depth > 0:  # a held record waits for the rest of its source's cascade
+            lane, depth, path = (depth, *path), 0, ()
+        for i, s in enumerate(self._readers.get(topic, ()), 1):
+            if s.takes(topic, value):
+                self._seq += 1
+                heapq.heappush(self._heap, _Delivery((self.rank[s.group], origin, lane, depth + 1, (*path, i)),
+                                                     self._seq, s, topic, key, value))
+
+    def _drain(self) -> None:
+        while self._heap:
+            d = heapq.heappop(self._heap)
+            if d.stage.batch:
+                self._run_batch(d)
+            else:
+                self._run(d)
+
+    def _run(self, d: _Delivery) -> None:
+        if not d.key:
             return  # an account stage's record without an account key is not for it (as in the agents)
-        handler = getattr(self.stages, stage.handler)
+        handler = getattr(self.handlers[d.stage.group], d.stage.handler)
+        ctx = _Context(d.stage, d.key, self.facts(), self.tables, _Emitter(self, d.order))
         try:
-            run_now(handler(_Context(self, stage, key, self.facts()), value))
+            run_now(handler(ctx, d.value))
         except Exception as exc:  # noqa: BLE001 - the Faust runner dead-letters any failure and goes on
-            self.deadletters.append(dead_letter(topic=topic, value=default_codec().encode(value), error=exc,
-                                                service=stage.name, ts=getattr(value, "ts", 0) or 0,
-                                                key=key.encode()))
+            self._dead_letter(d, exc)
+
+    def _run_batch(self, first: _Delivery) -> None:
+        """`first` and the same stage's next deliveries (up to `batch`), through its batch handler at once."""
+        batch = [first]
+        while self._heap and self._heap[0].stage is first.stage and len(batch) < self.batch:
+            batch.append(heapq.heappop(self._heap))
+        codec = default_codec()
+        items = [Item(d.key, d.value, 0, codec.encode(d.value), d.topic) for d in batch]
+        ctx = _BatchContext(self, first.stage, batch)
+        run_now(getattr(self.handlers[first.stage.group], first.stage.handler)(ctx, items))
+        if ctx.answered != len(batch):
+            raise RuntimeError(f"stage {first.stage.name} answered {ctx.answered} of {len(batch)} records")
+
+    def _dead_letter(self, d: _Delivery, error: BaseException | str) -> None:
+        self.deadletters.append(dead_letter(topic=d.topic, value=default_codec().encode(d.value), error=error,
+                                            service=d.stage.name, ts=getattr(d.value, "ts", 0) or 0,
+                                            key=d.key.encode()))
 
 
-__all__ = ["LocalHost", "STAGES", "WaitedOnIO", "run_now"]
+__all__ = ["Item", "LocalHost", "WaitedOnIO", "run_now"]

@@ -3,8 +3,8 @@
 The Faust runner (streams/agents/runner.py) builds one agent per stage of every agent group
 from this declaration (discovery, router, shard, alerts, trading; the account stages, which read
 the same co-partitioned topics, share one that runs each record through them in declaration
-order), and the in-process engine
-(streams/local.py, used by ops/backtest) runs the same trading stages over in-memory queues.
+order), and the in-process host (streams/local.py, the backtest engine and the agents' test
+seam) runs the same stages in one process, in the order this declaration implies.
 Neither decides anything a stage does; the stage handlers hold the rules over the pure
 processors: streams/trading/stages.py (kill switch, book tracking, fan-out),
 streams/upstream_stages.py (discovery, router, alerts) and streams/shard/stage.py. Per stage:
@@ -23,7 +23,7 @@ Every stage takes its keys from streams/keys.py.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -267,9 +267,27 @@ def stage(name: str) -> Stage:
     raise KeyError(name)
 
 
-def consumers(topic: str) -> tuple[Stage, ...]:
-    """The stages reading `topic`, in declaration order (the order the in-process host delivers in)."""
-    return tuple(s for s in STAGES if topic in s.inputs)
+#: Topics whose records wait until the rest of their source record's cascade is done, then go one at a time with
+#: their own cascades: trading takes a source record's market data before the signals it triggered (two stages
+#: write the trading inbox, and a signal sized before the fill its quote made would see another bankroll). The
+#: event-time worker (streams/event_time_order.py) and the in-process host (streams/local.py) both keep it.
+HELD: frozenset[str] = frozenset({"signals"})
+
+
+def group_order(stages: Sequence[Stage]) -> tuple[str, ...]:
+    """The agent groups of `stages`, each before every group that reads a topic it writes (declaration order among
+    the rest); a cycle between groups is an error: the in-process host could not run them group by group."""
+    groups = list(dict.fromkeys(s.group for s in stages))
+    writes = {g: {r.topic for s in stages if s.group == g for r in s.routes.values()} for g in groups}
+    reads = {g: {t for s in stages if s.group == g for t in s.inputs} for g in groups}
+    order: list[str] = []
+    while groups:
+        ready = [g for g in groups if not any(writes[h] & reads[g] for h in groups if h != g)]
+        if not ready:
+            raise ValueError(f"the agent groups {', '.join(groups)} feed each other")
+        order.append(ready[0])
+        groups.remove(ready[0])
+    return tuple(order)
 
 
 #: The trading topology's inputs from the rest of the pipeline (and from an operator or a test):
@@ -430,13 +448,3 @@ PIPELINE: tuple[Stage, ...] = (*UPSTREAM, *TARGETS, *STAGES)
 def group(name: str) -> tuple[Stage, ...]:
     """The stages one agent group (one consumer group, ARBEES_AGENTS) runs."""
     return tuple(s for s in PIPELINE if s.group == name)
-
-
-#: The upstream stage whose routes `upstream(name, ...)` uses (the in-process engine names processors, not stages).
-_UPSTREAM_STAGE = {"discovery": "discovery", "router": "router-markets", "shard": "shard"}
-
-
-def upstream(processor: str, out: Any, key: str = "") -> tuple[str, str, Any]:
-    """(topic, key, value) of an output of the discovery, router or shard processor."""
-    name = _UPSTREAM_STAGE[processor]
-    return next(s for s in UPSTREAM if s.name == name).route(key, out)

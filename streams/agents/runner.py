@@ -361,7 +361,7 @@ class StageRunner:
                 await self._dead_letter(batch, item.event, f"{type(exc).__name__}: {exc}")
 
     async def _one(self, batch: Batch, item: Item, facts: Facts) -> None:
-        for stage in self.stages:  # in declaration order, as the in-process host delivers (streams.topology.consumers)
+        for stage in self.stages:  # in declaration order, as the in-process host delivers (streams.local)
             if not stage.takes(item.source, item.record):
                 continue
             try:
@@ -402,7 +402,7 @@ def shared_readers(stages: Sequence[Stage]) -> tuple[Stage, ...]:
     """The account stages of a group: keyed alike, reading co-partitioned topics (the inbox, fills, ledger, ...) that
     most of them share. One agent runs them, each record through each stage that takes it in declaration order:
     a record is fetched, delivered and decoded once, not once per stage (three times for every quote on the inbox),
-    and the stages see it in the order the in-process host gives (streams.topology.consumers)."""
+    and the stages see it in the order the in-process host gives (streams.local)."""
     return tuple(s for s in stages if s.key == "account" and not s.batch)
 
 

@@ -96,10 +96,11 @@ def test_both_backtest_engines_and_the_worker_read_the_same_file(tmp_path: Path)
     path.write_text(CUSTOM)
     config = BacktestConfig(account="bt-config", events=("espn:nba:",), config_file=str(path))
 
-    inprocess = InProcessEngine(config)
+    host = InProcessEngine(config).host()  # the stages the in-process engine runs, with the settings they hold
+    shard_config = host.handlers["shard"].processor.config
     expected = load(path, env={"ARBEES_ACCOUNTS": "bt-config", "ARBEES_TRADING_EVENTS": "espn:nba:"})
-    assert inprocess.shard_config == expected.shard and inprocess.shard_config != ShardConfig()
-    assert config.trading() == expected.trading
+    assert shard_config == expected.shard and shard_config != ShardConfig()
+    assert host.handlers["trading"].config == config.trading() == expected.trading
     assert replace(expected.trading, accounts=("paper",), events=()) != TradingConfig()
 
     # the Kafka engine's worker, started with the environment the engine gives it, builds the same objects
@@ -109,5 +110,5 @@ def test_both_backtest_engines_and_the_worker_read_the_same_file(tmp_path: Path)
                            timeout=120)
     assert probe.returncode == 0, probe.stderr[-2000:]
     worker_shard, worker_trading = pickle.loads(bytes.fromhex(probe.stdout.strip().splitlines()[-1]))
-    assert worker_shard == inprocess.shard_config
+    assert worker_shard == shard_config
     assert worker_trading == config.trading()

@@ -154,20 +154,19 @@ def test_upstream_outputs_are_routed_by_the_declaration_with_the_keys_defined_on
     from schemas.records import Alert, Probability
     from streams.keys import market_key
     from streams.router import route_state
-    from streams.topology import upstream
 
     link = game.link(game.GB)
-    assert upstream("discovery", link) == ("markets.links", market_key(link.venue, link.market_id), link)
+    assert stage("discovery").route("scope", link) == ("markets.links", market_key(link.venue, link.market_id), link)
     routed = route_state(game.final_state())[1]
-    assert upstream("router", routed)[:2] == ("shard.inputs", game.EVENT_ID)
+    assert stage("router-markets").route("m", routed)[:2] == ("shard.inputs", game.EVENT_ID)
     sig = game.gb_signal(T)
-    assert upstream("shard", sig)[:2] == ("signals", game.EVENT_ID)
+    assert stage("shard").route(game.EVENT_ID, sig)[:2] == ("signals", game.EVENT_ID)
     prob = Probability(prob_id="p", event_id=game.EVENT_ID, ts=T)
-    assert upstream("shard", prob)[:2] == ("model.probabilities", game.EVENT_ID)
+    assert stage("shard").route(game.EVENT_ID, prob)[:2] == ("model.probabilities", game.EVENT_ID)
     alert = Alert(alert_id="a", dedupe_key="k", severity=Severity.WARNING, ts=T)
-    assert upstream("discovery", alert)[:2] == ("alerts", "k")
+    assert stage("discovery").route("scope", alert)[:2] == ("alerts", "k")
     with pytest.raises(TypeError, match="no route"):
-        upstream("router", sig)
+        stage("router-markets").route("m", sig)
 
 
 def test_every_agent_group_is_declared_its_topics_known_and_its_tables_codecs_pinned() -> None:
