@@ -32,7 +32,7 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Callable, Coroutine, Iterable, Mapping, MutableMapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from schemas.codec import default_codec
@@ -74,14 +74,13 @@ class _CheckedTable(dict[str, Any]):
 Order = tuple[int, int, tuple[int, ...], int, tuple[int, ...]]
 
 
-@dataclass(order=True)
+@dataclass(frozen=True)
 class _Delivery:
     order: Order
-    seq: int
-    stage: Stage = field(compare=False)
-    topic: str = field(compare=False)
-    key: str = field(compare=False)
-    value: Any = field(compare=False)
+    stage: Stage
+    topic: str
+    key: str
+    value: Any
 
 
 @dataclass
@@ -185,7 +184,7 @@ class LocalHost:
         #: the stages' outputs alone, per topic
         self.emitted: dict[str, list[Any]] = defaultdict(list)
         self.deadletters: list[DeadLetter] = []
-        self._heap: list[_Delivery] = []
+        self._heap: list[tuple[Order, int, _Delivery]] = []  # (order, a tie-break never reached, the delivery)
         self._origin = 0
         self._seq = 0
 
@@ -225,12 +224,12 @@ class LocalHost:
         for i, s in enumerate(self._readers.get(topic, ()), 1):
             if s.takes(topic, value):
                 self._seq += 1
-                heapq.heappush(self._heap, _Delivery((self.rank[s.group], origin, lane, depth + 1, (*path, i)),
-                                                     self._seq, s, topic, key, value))
+                order = (self.rank[s.group], origin, lane, depth + 1, (*path, i))
+                heapq.heappush(self._heap, (order, self._seq, _Delivery(order, s, topic, key, value)))
 
     def _drain(self) -> None:
         while self._heap:
-            d = heapq.heappop(self._heap)
+            d = heapq.heappop(self._heap)[2]
             if d.stage.batch:
                 self._run_batch(d)
             else:
@@ -249,8 +248,8 @@ class LocalHost:
     def _run_batch(self, first: _Delivery) -> None:
         """`first` and the same stage's next deliveries (up to `batch`), through its batch handler at once."""
         batch = [first]
-        while self._heap and self._heap[0].stage is first.stage and len(batch) < self.batch:
-            batch.append(heapq.heappop(self._heap))
+        while self._heap and self._heap[0][2].stage is first.stage and len(batch) < self.batch:
+            batch.append(heapq.heappop(self._heap)[2])
         codec = default_codec()
         items = [Item(d.key, d.value, 0, codec.encode(d.value), d.topic) for d in batch]
         ctx = _BatchContext(self, first.stage, batch)
