@@ -173,6 +173,7 @@ class LocalHost:
         hosted = tuple(s for s in PIPELINE if s.group in self.handlers)
         self.rank = {g: i for i, g in enumerate(group_order(hosted))}
         self._readers: dict[str, list[Stage]] = defaultdict(list)
+        self._taking: dict[tuple[str, type], tuple[tuple[int, Stage, int], ...]] = {}
         for s in hosted:
             for topic in s.inputs:
                 self._readers[topic].append(s)
@@ -192,7 +193,7 @@ class LocalHost:
 
     def takes(self, topic: str, value: Any) -> bool:
         """Whether any hosted stage reads `value` on `topic`."""
-        return any(s.takes(topic, value) for s in self._readers.get(topic, ()))
+        return bool(self._takers(topic, type(value)))
 
     def feed(self, topic: str, key: str, value: Any) -> None:
         """Put one source record and run everything it causes, to the end."""
@@ -221,11 +222,19 @@ class LocalHost:
             self.emitted[topic].append(value)
         if topic in HELD and lane == () and depth > 0:  # a held record waits for the rest of its source's cascade
             lane, depth, path = (depth, *path), 0, ()
-        for i, s in enumerate(self._readers.get(topic, ()), 1):
-            if s.takes(topic, value):
-                self._seq += 1
-                order = (self.rank[s.group], origin, lane, depth + 1, (*path, i))
-                heapq.heappush(self._heap, (order, self._seq, _Delivery(order, s, topic, key, value)))
+        for i, s, rank in self._takers(topic, type(value)):
+            self._seq += 1
+            order = (rank, origin, lane, depth + 1, (*path, i))
+            heapq.heappush(self._heap, (order, self._seq, _Delivery(order, s, topic, key, value)))
+
+    def _takers(self, topic: str, cls: type) -> tuple[tuple[int, Stage, int], ...]:
+        """(place among the topic's readers, stage, its group's rank) of each hosted stage taking `cls` on `topic`."""
+        found = self._taking.get((topic, cls))
+        if found is None:
+            found = self._taking[(topic, cls)] = tuple(
+                (i, s, self.rank[s.group]) for i, s in enumerate(self._readers.get(topic, ()), 1)
+                if issubclass(cls, s.inputs[topic]))
+        return found
 
     def _drain(self) -> None:
         while self._heap:
