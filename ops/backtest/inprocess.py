@@ -16,8 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from schemas.records import Alert, Fill, LedgerEntry, MarketLink, Order, OrderStatus, PositionEvent, Probability
-from schemas.records import RiskEvent, ShardInput, Signal
+from schemas.records import LedgerEntry
 from streams.config_file import ArbeesConfig, config_path
 from streams.config_file import load as load_config
 from streams.discovery import DiscoveryProcessor
@@ -32,6 +31,8 @@ from ops.backtest.records import BacktestError, BacktestResult, InputRecord, rep
 
 #: The agent groups a backtest runs (the Kafka engine's worker runs the same: ops.backtest.kafka.DEFAULT_AGENTS).
 GROUPS = ("discovery", "router", "shard", "trading")
+#: Topics a run's result takes only the stages' outputs of (its input links are not discovery's).
+UPSTREAM_OUTPUTS = ("markets.links", "shard.inputs", "model.probabilities", "signals", "alerts")
 Progress = Callable[[int, int], None]
 DEFAULT_BANKROLL_MICROS = 1_000_000_000
 
@@ -115,17 +116,6 @@ class InProcessEngine:
 
 def collect(host: LocalHost) -> BacktestResult:
     """A run's outputs from the host's topics: the stages' own, and on the account topics the deposit too."""
-    out, log = host.emitted, host.log
-    return BacktestResult(
-        links=[r for r in out["markets.links"] if isinstance(r, MarketLink)],
-        shard_inputs=[r for r in out["shard.inputs"] if isinstance(r, ShardInput)],
-        probabilities=[r for r in out["model.probabilities"] if isinstance(r, Probability)],
-        signals=[r for r in out["signals"] if isinstance(r, Signal)],
-        orders=[r for r in log["orders"] if isinstance(r, Order)],
-        fills=[r for r in log["fills"] if isinstance(r, (Fill, OrderStatus))],
-        positions=[r for r in log["positions"] if isinstance(r, PositionEvent)],
-        ledger=[r for r in log["ledger"] if isinstance(r, LedgerEntry)],
-        risk=[r for r in log["risk.state"] if isinstance(r, RiskEvent)],
-        alerts=[r for r in out["alerts"] if isinstance(r, Alert)],
-        deadletters=list(host.deadletters),
-    )
+    result = BacktestResult.from_topics({**host.log, **{t: host.emitted[t] for t in UPSTREAM_OUTPUTS}})
+    result.deadletters = list(host.deadletters)
+    return result

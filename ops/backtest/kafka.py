@@ -44,18 +44,6 @@ from ops.backtest.records import BacktestError, BacktestResult, InputRecord, rep
 from ops.topics import ensure_topics
 from schemas.codec import default_codec
 from schemas.errors import DecodeError
-from schemas.records import (
-    Fill,
-    LedgerEntry,
-    MarketLink,
-    Order,
-    OrderStatus,
-    PositionEvent,
-    Probability,
-    RiskEvent,
-    ShardInput,
-    Signal,
-)
 from schemas.topics import ORIGIN_HEADER, TOPICS, spec
 from streams import event_time_order
 from streams.generations import live_names
@@ -334,17 +322,7 @@ class KafkaEngine:
                 raise BacktestError(f"could not read the outputs back: {sorted(remaining)} unread")
         finally:
             c.close()
-        result = BacktestResult(
-            links=[r for r in raw["markets.links"] if isinstance(r, MarketLink)],
-            shard_inputs=[r for r in raw["shard.inputs"] if isinstance(r, ShardInput)],
-            probabilities=[r for r in raw["model.probabilities"] if isinstance(r, Probability)],
-            signals=[r for r in raw["signals"] if isinstance(r, Signal)],
-            orders=[r for r in raw["orders"] if isinstance(r, Order)],
-            fills=[r for r in raw["fills"] if isinstance(r, (Fill, OrderStatus))],
-            positions=[r for r in raw["positions"] if isinstance(r, PositionEvent)],
-            ledger=[r for r in raw["ledger"] if isinstance(r, LedgerEntry)],
-            risk=[r for r in raw["risk.state"] if isinstance(r, RiskEvent)],
-        )
+        result = BacktestResult.from_topics(raw)
         deposit = self.config.deposit(first_ts(inputs) - 1)
         result.ledger.insert(0, deposit)  # skipped above as our own record; the in-process run books it too
         return result, last_ms

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence, Union
+from typing import Iterable, Mapping, Sequence, Union
 
 from schemas.codec import default_codec
 from schemas.records import (
@@ -156,6 +156,19 @@ class BacktestResult:
 
     TOPICS = ("links", "shard_inputs", "probabilities", "signals", "orders", "fills", "positions", "ledger", "risk",
               "alerts", "deadletters")
+
+    @classmethod
+    def from_topics(cls, by_topic: Mapping[str, Sequence[object]]) -> BacktestResult:
+        """The outputs each topic holds, of the types it carries (a topic not given: none)."""
+        def of(topic: str, kind: type | tuple[type, ...]) -> list:  # type: ignore[type-arg]
+            return [r for r in by_topic.get(topic, ()) if isinstance(r, kind)]
+
+        return cls(
+            links=of("markets.links", MarketLink), shard_inputs=of("shard.inputs", ShardInput),
+            probabilities=of("model.probabilities", Probability), signals=of("signals", Signal),
+            orders=of("orders", Order), fills=of("fills", (Fill, OrderStatus)), positions=of("positions", PositionEvent),
+            ledger=of("ledger", LedgerEntry), risk=of("risk.state", RiskEvent), alerts=of("alerts", Alert),
+        )
 
     @property
     def events_per_s(self) -> float:
