@@ -31,7 +31,6 @@ from rich.live import Live
 from rich.table import Table
 
 from ops.kafka.groups import commit_offsets
-from ops.stack import kafka_bootstrap
 from schemas.codec import default_codec
 
 REPO = Path(__file__).resolve().parents[1]

@@ -91,10 +91,13 @@ class _Emitter:
     parent: Order
     emitted: int = 0
 
-    def put(self, topic: str, key: str, value: Any) -> None:
+    def emit(self, stage: Stage, key: str, outputs: list[Any]) -> None:
+        """`outputs` of `stage` for a record keyed `key`, each routed by the stage's declaration."""
         _, origin, lane, depth, path = self.parent
-        self.emitted += 1
-        self.host._put(topic, key, value, origin, lane, depth, (*path, self.emitted), emitted=True)
+        for out in outputs:
+            topic, out_key, value = stage.route(key, out)
+            self.emitted += 1
+            self.host._put(topic, out_key, value, origin, lane, depth, (*path, self.emitted), emitted=True)
 
 
 @dataclass
@@ -111,8 +114,7 @@ class _Context:
         return self.tables[name]
 
     async def emit(self, outputs: list[Any]) -> None:
-        for o in outputs:
-            self.out.put(*self.stage.route(self.key, o))
+        self.out.emit(self.stage, self.key, outputs)
 
     async def flush(self) -> None:
         return None
@@ -147,10 +149,7 @@ class _BatchContext:
         return d
 
     async def emit(self, key: str, outputs: list[Any]) -> None:
-        d = self._next()
-        out = _Emitter(self.host, d.order)
-        for o in outputs:
-            out.put(*self.stage.route(key, o))
+        _Emitter(self.host, self._next().order).emit(self.stage, key, outputs)
 
     async def dead_letter(self, item: Item, error: BaseException | str) -> None:
         d = self._next()
@@ -233,7 +232,7 @@ class LocalHost:
         if found is None:
             found = self._taking[(topic, cls)] = tuple(
                 (i, s, self.rank[s.group]) for i, s in enumerate(self._readers.get(topic, ()), 1)
-                if issubclass(cls, s.inputs[topic]))
+                if s.takes_type(topic, cls))
         return found
 
     def _drain(self) -> None:

@@ -160,7 +160,10 @@ class Stage:
         return current(self.family).partitions
 
     def takes(self, topic: str, record: Any) -> bool:
-        return isinstance(record, self.inputs.get(topic, ()))
+        return self.takes_type(topic, type(record))
+
+    def takes_type(self, topic: str, cls: type) -> bool:
+        return issubclass(cls, self.inputs.get(topic, ()))
 
     def route(self, key: str, out: Any) -> tuple[str, str, Any]:
         """(topic, key, value) of an output; an output type the stage does not declare is an error."""

@@ -18,6 +18,8 @@ calendar date re-emits the open targets priced at that record's time.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Union
@@ -58,15 +60,20 @@ class IndicatorState:
     releases: tuple[int, ...] = ()  # publication times on the calendar, sorted
 
 
+def next_release(releases: tuple[int, ...], ts: int) -> int | None:
+    """The first publication time on the (sorted) calendar after `ts`."""
+    i = bisect_right(releases, ts)
+    return releases[i] if i < len(releases) else None
+
+
 def info_left(releases: tuple[int, ...], ts: int, period_months: int, floor: float) -> float:
     """Share of the time from the last release before `ts` to the next one still to run at `ts` (1 with no next
     release on the calendar; a missing last one is taken a period before the next)."""
-    later = [r for r in releases if r > ts]
-    if not later:
+    i = bisect_right(releases, ts)
+    if i == len(releases):
         return 1.0
-    nxt = later[0]
-    earlier = [r for r in releases if r <= ts]
-    prev = earlier[-1] if earlier else nxt - int(period_months * 30.44 * 86_400_000)
+    nxt = releases[i]
+    prev = releases[i - 1] if i else nxt - int(period_months * 30.44 * 86_400_000)
     return min(1.0, max(floor, (nxt - ts) / max(1, nxt - prev)))
 
 
@@ -123,7 +130,7 @@ class TargetsProcessor:
             at = int(record.start_ts or 0)
             if at in state.releases:
                 return state, []
-            before = next((r for r in state.releases if r > record.ts), None)
+            before = next_release(state.releases, record.ts)
             state = replace(state, releases=tuple(sorted((*state.releases, at))))
             if at <= record.ts or (before is not None and before <= at):
                 return state, []  # a past date, or one after the next print: the open targets' pricing is unchanged
@@ -171,5 +178,5 @@ class TargetsProcessor:
             forecast = forecast_next(levels, settles_on, self.config.window, left)
         except ValueError:
             return None  # not enough history yet
-        release = next((r for r in state.releases if r > ts), None)
+        release = next_release(state.releases, ts)
         return to_state(target, forecast, ts=ts, published=None, status=EventStatus.SCHEDULED, start_ts=release)
